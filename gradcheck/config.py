@@ -1,0 +1,114 @@
+"""One layer configuration: the shapes and window geometry a check runs at."""
+from dataclasses import asdict, dataclass, replace
+
+from reference_layers.geometry import Window, as_int, as_pair
+
+LAYERS = ("conv", "maxpool", "avgpool")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that fixes the shapes of one check.
+
+    Pairs are (height, width).  ``filters`` and ``dilation`` belong to conv
+    only; for the pools ``kernel`` is the pool window.  Build one with
+    ``Config.conv(...)`` or ``Config.pool(...)``, which accept ints or pairs
+    and raise ValueError/TypeError naming the argument that is wrong.
+    """
+
+    layer: str
+    batch: int
+    channels: int
+    size: tuple
+    kernel: tuple
+    stride: tuple
+    pad: tuple
+    filters: int = 0
+    dilation: tuple = (1, 1)
+
+    @classmethod
+    def conv(cls, *, batch, channels, filters, size, kernel, stride=1, pad=0, dilation=1):
+        return cls("conv", as_int(batch, "batch", 1), as_int(channels, "channels", 1),
+                   as_pair(size, "size", 1), as_pair(kernel, "kernel", 1), as_pair(stride, "stride", 1),
+                   as_pair(pad, "pad", 0), as_int(filters, "filters", 1), as_pair(dilation, "dilation", 1))
+
+    @classmethod
+    def pool(cls, mode, *, batch, channels, size, kernel, stride=None, pad=0):
+        """``mode`` is "max" or "avg"; ``stride`` None means the pool size."""
+        if mode not in ("max", "avg"):
+            raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
+        kernel = as_pair(kernel, "kernel", 1)
+        return cls(mode + "pool", as_int(batch, "batch", 1), as_int(channels, "channels", 1),
+                   as_pair(size, "size", 1), kernel, as_pair(kernel if stride is None else stride, "stride", 1),
+                   as_pair(pad, "pad", 0))
+
+    def __post_init__(self):
+        if self.layer not in LAYERS:
+            raise ValueError(f"layer must be one of {', '.join(LAYERS)}; got {self.layer!r}")
+        if self.is_conv and self.filters < 1:
+            raise ValueError(f"filters must be >= 1 for conv, got {self.filters!r}")
+        if not self.is_conv:
+            if self.dilation != (1, 1):
+                raise ValueError("pools have no dilation; leave it at 1")
+            for p, k in zip(self.pad, self.kernel):
+                if 2 * p > k:
+                    raise ValueError(
+                        f"pad must be at most half the pool size, got pad {self.pad} with pool {self.kernel}"
+                    )
+        self.window.output_shape(*self.size)  # raises when the window cannot fit
+
+    @property
+    def is_conv(self):
+        return self.layer == "conv"
+
+    @property
+    def window(self):
+        return Window(self.kernel, self.stride, self.pad, self.dilation)
+
+    @property
+    def x_shape(self):
+        return (self.batch, self.channels) + self.size
+
+    @property
+    def out_shape(self):
+        depth = self.filters if self.is_conv else self.channels
+        return (self.batch, depth) + self.window.output_shape(*self.size)
+
+    @property
+    def param_shapes(self):
+        """Shapes of the trainable parameters, by name: W and b for conv, none for pools."""
+        if not self.is_conv:
+            return {}
+        return {"W": (self.filters, self.channels) + self.kernel, "b": (self.filters,)}
+
+    @property
+    def windows_overlap(self):
+        return any(s < e for s, e in zip(self.stride, self.window.extent))
+
+    def replace(self, **changes):
+        """A copy with some fields changed (pairs may be given as ints); validated again."""
+        pairs = {k: as_pair(v, k, 0 if k == "pad" else 1)
+                 for k, v in changes.items() if k in ("size", "kernel", "stride", "pad", "dilation")}
+        return replace(self, **{**changes, **pairs})
+
+    def to_dict(self):
+        data = asdict(self)
+        if not self.is_conv:
+            del data["filters"], data["dilation"]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    def describe(self):
+        """A short human-readable summary, e.g. 'x (2, 3, 5, 4), kernel 3x2, stride 2, pad 1'."""
+        parts = [f"x {self.x_shape}"]
+        if self.is_conv:
+            parts.append(f"W {self.param_shapes['W']}")
+        parts.append(f"{'kernel' if self.is_conv else 'pool'} {_pair_text(self.kernel)}")
+        parts.append(f"stride {_pair_text(self.stride)}")
+        parts.append(f"pad {_pair_text(self.pad)}")
+        if self.dilation != (1, 1):
+            parts.append(f"dilation {_pair_text(self.dilation)}")
+        return ", ".join(parts)
+
+
+def _pair_text(pair):
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"

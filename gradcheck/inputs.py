@@ -1,0 +1,48 @@
+"""The arrays one check feeds a layer, made reproducibly from a configuration and a seed."""
+from dataclasses import dataclass
+
+import numpy as np
+
+# Max-pool inputs are distinct values at least this far apart: more than twice
+# the largest finite-difference step (1e-2, for float32 layers), so no
+# perturbation can reorder a window and every element is differentiable.
+POOL_GAP = 0.1
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """x, the parameters (W and b for conv, none for pools) and the upstream gradient dout.
+
+    ``x_other`` is a second input of x's shape for the fresh-cache check and
+    ``param_steps`` the in-place update the weights-live check applies.
+    All arrays are float64 and finite.
+    """
+
+    x: np.ndarray
+    params: dict
+    dout: np.ndarray
+    x_other: np.ndarray
+    param_steps: dict
+
+
+def make_inputs(config, seed):
+    """Draw every array for ``config`` from ``numpy.random.default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    make_x = tie_free if config.layer == "maxpool" else _normal
+    return Inputs(
+        x=make_x(rng, config.x_shape),
+        params={name: _normal(rng, shape) for name, shape in config.param_shapes.items()},
+        dout=_normal(rng, config.out_shape),
+        x_other=make_x(rng, config.x_shape),
+        param_steps={name: _normal(rng, shape) for name, shape in config.param_shapes.items()},
+    )
+
+
+def tie_free(rng, shape, gap=POOL_GAP):
+    """Distinct values ``gap`` apart in random order, centred on zero: no two elements tie."""
+    size = int(np.prod(shape))
+    return ((rng.permutation(size) - (size - 1) / 2) * gap).reshape(shape)
+
+
+def _normal(rng, shape):
+    return rng.standard_normal(shape)

@@ -1,0 +1,26 @@
+"""Reference Conv2d, MaxPool2d and AvgPool2d layers in NumPy, each in independent formulations.
+
+Convention ("Deep Learning from Scratch"): NCHW float arrays, ``forward(x) -> out``,
+``backward(dout) -> dx``, parameter gradients in ``dW`` and ``db``.
+``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` name the fastest formulation;
+``FORMULATIONS`` lists every formulation of each layer.
+"""
+from .conv import Conv2dIm2col, Conv2dLoops, Conv2dRotatedKernel
+from .geometry import Window
+from .pool import AvgPool2dIm2col, AvgPool2dLoops, MaxPool2dIm2col, MaxPool2dLoops
+
+Conv2d = Conv2dIm2col
+MaxPool2d = MaxPool2dIm2col
+AvgPool2d = AvgPool2dIm2col
+
+FORMULATIONS = {
+    "conv": (Conv2dIm2col, Conv2dLoops, Conv2dRotatedKernel),
+    "maxpool": (MaxPool2dIm2col, MaxPool2dLoops),
+    "avgpool": (AvgPool2dIm2col, AvgPool2dLoops),
+}
+
+__all__ = [
+    "Conv2d", "MaxPool2d", "AvgPool2d", "FORMULATIONS", "Window",
+    "Conv2dIm2col", "Conv2dLoops", "Conv2dRotatedKernel",
+    "MaxPool2dIm2col", "MaxPool2dLoops", "AvgPool2dIm2col", "AvgPool2dLoops",
+]
