@@ -97,6 +97,16 @@ class Config:
             del data["filters"], data["dilation"]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
+    def cli_args(self):
+        """The gradcheck command-line options that pin every dimension of this configuration."""
+        dims = {"batch": self.batch, "channels": self.channels, "filters": self.filters, "size": self.size,
+                "kernel": self.kernel, "stride": self.stride, "pad": self.pad, "dilation": self.dilation}
+        if not self.is_conv:
+            del dims["filters"], dims["dilation"]
+        elif self.dilation == (1, 1):
+            del dims["dilation"]
+        return cli_args(self.layer, dims)
+
     def describe(self):
         """A short human-readable summary, e.g. 'x (2, 3, 5, 4), kernel 3x2, stride 2, pad 1'."""
         parts = [f"x {self.x_shape}"]
@@ -108,6 +118,14 @@ class Config:
         if self.dilation != (1, 1):
             parts.append(f"dilation {_pair_text(self.dilation)}")
         return ", ".join(parts)
+
+
+def cli_args(layer, dims):
+    """gradcheck command-line words for ``layer`` with the dimensions ``dims`` (ints or pairs) pinned."""
+    args = ["conv"] if layer == "conv" else ["pool", "--mode", layer[:3]]
+    for name, value in dims.items():
+        args += [f"--{name}", str(value) if isinstance(value, int) else _pair_text(value)]
+    return args
 
 
 def _pair_text(pair):

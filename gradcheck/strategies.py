@@ -46,30 +46,37 @@ def inputs(config):
 
 
 def conv_configs(*, batch=None, channels=None, filters=None, size=None, kernel=None,
-                 stride=None, pad=None, dilation=None):
-    """Conv2d configurations; pin any dimension with an int or an (h, w) pair."""
+                 stride=None, pad=None, dilation=None, per_axis=True):
+    """Conv2d configurations; pin any dimension with an int or an (h, w) pair.
+
+    With ``per_axis=False`` stride, pad and dilation are the same along both
+    axes (for layers that take them as plain ints); input and kernel stay
+    free to be non-square.
+    """
     pins = _pins(size=size, kernel=kernel, stride=stride, pad=pad, dilation=dilation)
     counts = _counts(batch=batch, channels=channels, filters=filters)
     _check_fit(pins, pool=False)
-    return _configs("conv", pins, counts)
+    return _configs("conv", pins, counts, per_axis)
 
 
-def pool_configs(mode, *, batch=None, channels=None, size=None, kernel=None, stride=None, pad=None):
+def pool_configs(mode, *, batch=None, channels=None, size=None, kernel=None, stride=None, pad=None,
+                 per_axis=True):
     """MaxPool2d ("max") or AvgPool2d ("avg") configurations; ``kernel`` is the pool window.
 
     Unpinned strides range from 1 (overlapping windows) to one more than the
     pool size (gaps between windows); pad is at most half the pool.
+    ``per_axis`` as for ``conv_configs``.
     """
     if mode not in ("max", "avg"):
         raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
     pins = _pins(size=size, kernel=kernel, stride=stride, pad=pad, dilation=1)
     counts = _counts(batch=batch, channels=channels)
     _check_fit(pins, pool=True)
-    return _configs(mode + "pool", pins, counts)
+    return _configs(mode + "pool", pins, counts, per_axis)
 
 
 def configs(layer, **pinned):
-    """Configurations for ``layer`` ("conv", "maxpool" or "avgpool") with the given dimensions pinned."""
+    """Configurations for ``layer`` ("conv", "maxpool" or "avgpool"); keywords as for conv_configs."""
     if layer == "conv":
         return conv_configs(**pinned)
     if layer in ("maxpool", "avgpool"):
@@ -101,9 +108,13 @@ def _check_fit(pins, pool):
 
 
 @st.composite
-def _configs(draw, layer, pins, counts):
+def _configs(draw, layer, pins, counts, per_axis):
     pool = layer != "conv"
-    axes = [draw(_axis(pool, {name: pin and pin[axis] for name, pin in pins.items()})) for axis in (0, 1)]
+    first = draw(_axis(pool, {name: pin and pin[0] for name, pin in pins.items()}))
+    second_pins = {name: pin and pin[1] for name, pin in pins.items()}
+    if not per_axis:
+        second_pins.update({name: first[name] for name in ("stride", "pad", "dilation")})
+    axes = (first, draw(_axis(pool, second_pins)))
     geometry = {name: tuple(axis[name] for axis in axes) for name in ("kernel", "stride", "pad", "size", "dilation")}
     drawn = {name: value if value is not None else draw(st.integers(1, MAX_COUNT))
              for name, value in counts.items()}
