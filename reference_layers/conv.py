@@ -35,6 +35,7 @@ class _Conv2d:
         self.window = Window.of(W.shape[2:], stride, pad, dilation)
         self.dW = None
         self.db = None
+        self._out_shape = None
 
     def _start_forward(self, x):
         """Check x against W and return the output's (OH, OW)."""
@@ -48,6 +49,8 @@ class _Conv2d:
         return self._out_shape[2:]
 
     def _check_dout(self, dout):
+        if self._out_shape is None:
+            raise RuntimeError("backward called before forward; call forward(x) first")
         check_array("dout", dout, "NFHW")
         check_shape("dout", dout, self._out_shape, "the shape forward returned")
 
@@ -78,7 +81,7 @@ class Conv2dIm2col(_Conv2d):
         self.db = dout_rows.sum(axis=1)
         self.dW = (dout_rows @ self._cols.T).reshape(n_filters, kh, kw, channels).transpose(0, 3, 1, 2)
         dcols = (self._weight_rows().T @ dout_rows).reshape((kh, kw, channels) + dout.shape[:1] + dout.shape[2:])
-        dx_padded = self.window.scatter_add(np.zeros(self._padded_shape), dcols)
+        dx_padded = self.window.scatter_add(np.zeros(self._padded_shape, dcols.dtype), dcols)
         return self.window.unpad(dx_padded).transpose(1, 0, 2, 3)
 
     def _weight_rows(self):
@@ -97,7 +100,7 @@ class Conv2dLoops(_Conv2d):
     def forward(self, x):
         out_h, out_w = self._start_forward(x)
         self._x_padded = self.window.pad_input(x)
-        out = np.empty(self._out_shape)
+        out = np.empty(self._out_shape, np.result_type(x, self.W))
         for i in range(out_h):
             for j in range(out_w):
                 rows, cols = self.window.window_at(i, j)
@@ -107,7 +110,7 @@ class Conv2dLoops(_Conv2d):
 
     def backward(self, dout):
         self._check_dout(dout)
-        self.dW = np.zeros(self.W.shape)
+        self.dW = np.zeros(self.W.shape, np.result_type(dout, self._x_padded))
         self.db = dout.sum(axis=(0, 2, 3))
         for i in range(dout.shape[2]):
             for j in range(dout.shape[3]):
@@ -116,7 +119,7 @@ class Conv2dLoops(_Conv2d):
         return self._input_gradient(dout)
 
     def _input_gradient(self, dout):
-        dx_padded = np.zeros(self._x_padded.shape)
+        dx_padded = np.zeros(self._x_padded.shape, np.result_type(dout, self.W))
         for i in range(dout.shape[2]):
             for j in range(dout.shape[3]):
                 rows, cols = self.window.window_at(i, j)
@@ -142,7 +145,7 @@ class Conv2dRotatedKernel(Conv2dLoops):
         n, n_filters, out_h, out_w = dout.shape
         (sh, sw), (eh, ew) = self.window.stride, self.window.extent
         padded_h, padded_w = self._x_padded.shape[2:]
-        spread = np.zeros((n, n_filters, (out_h - 1) * sh + 1, (out_w - 1) * sw + 1))
+        spread = np.zeros((n, n_filters, (out_h - 1) * sh + 1, (out_w - 1) * sw + 1), dout.dtype)
         spread[:, :, ::sh, ::sw] = dout
         full = np.pad(spread, ((0, 0), (0, 0),
                                (eh - 1, padded_h - spread.shape[2]),

@@ -75,7 +75,7 @@ class Window:
             if n + 2 * p < e:
                 raise ValueError(
                     f"the window spans {e} along {axis} but the padded input has only "
-                    f"{n} + 2*{p} = {n + 2 * p}; use a larger input, more padding or a smaller kernel"
+                    f"{n} + 2*{p} = {n + 2 * p}; use a larger input, more padding or a smaller window"
                 )
             out.append((n + 2 * p - e) // s + 1)
         return tuple(out)

@@ -33,6 +33,7 @@ class _Pool2d:
                     "a window made only of padding has no input to pool"
                 )
         self.area = self.window.size[0] * self.window.size[1]
+        self._out_shape = None
 
     def _start_forward(self, x):
         """Check x, keep its padded copy and return the output's (OH, OW)."""
@@ -43,6 +44,8 @@ class _Pool2d:
         return out_h, out_w
 
     def _check_dout(self, dout):
+        if self._out_shape is None:
+            raise RuntimeError("backward called before forward; call forward(x) first")
         check_array("dout", dout, "NCHW")
         check_shape("dout", dout, self._out_shape, "the shape forward returned")
 
@@ -55,14 +58,20 @@ class MaxPool2dIm2col(_Pool2d):
     def forward(self, x):
         out_shape = self._start_forward(x)
         taps = self.window.gather(self._x_padded, out_shape).reshape((self.area,) + self._out_shape)
-        self._argmax = taps.argmax(axis=0)  # the first maximum in row-major (s, t) order
-        return np.take_along_axis(taps, self._argmax[None], axis=0)[0]
+        out = taps.max(axis=0)
+        # Walk the taps in row-major (s, t) order; each window's first maximum
+        # claims the gradient, later ties find the window already claimed.
+        self._first_max = np.zeros(taps.shape, bool)
+        unclaimed = np.ones(out.shape, bool)
+        for k, tap in enumerate(taps):
+            self._first_max[k] = (tap == out) & unclaimed
+            unclaimed &= ~self._first_max[k]
+        return out
 
     def backward(self, dout):
         self._check_dout(dout)
-        tap_ids = np.arange(self.area).reshape((-1, 1, 1, 1, 1))
-        per_tap = np.where(self._argmax == tap_ids, dout, 0.0).reshape(self.window.size + dout.shape)
-        dx_padded = self.window.scatter_add(np.zeros(self._x_padded.shape), per_tap)
+        per_tap = (self._first_max * dout).reshape(self.window.size + dout.shape)
+        dx_padded = self.window.scatter_add(np.zeros(self._x_padded.shape, dout.dtype), per_tap)
         return self.window.unpad(dx_padded)
 
 
@@ -73,7 +82,7 @@ class MaxPool2dLoops(_Pool2d):
 
     def forward(self, x):
         out_h, out_w = self._start_forward(x)
-        out = np.empty(self._out_shape)
+        out = np.empty(self._out_shape, x.dtype)
         for i in range(out_h):
             for j in range(out_w):
                 rows, cols = self.window.window_at(i, j)
@@ -83,7 +92,7 @@ class MaxPool2dLoops(_Pool2d):
     def backward(self, dout):
         self._check_dout(dout)
         n, c = dout.shape[:2]
-        dx_padded = np.zeros(self._x_padded.shape)
+        dx_padded = np.zeros(self._x_padded.shape, dout.dtype)
         for i in range(dout.shape[2]):
             for j in range(dout.shape[3]):
                 rows, cols = self.window.window_at(i, j)
@@ -103,7 +112,7 @@ class AvgPool2dIm2col(_Pool2d):
     def backward(self, dout):
         self._check_dout(dout)
         per_tap = np.broadcast_to(dout / self.area, self.window.size + dout.shape)
-        dx_padded = self.window.scatter_add(np.zeros(self._x_padded.shape), per_tap)
+        dx_padded = self.window.scatter_add(np.zeros(self._x_padded.shape, dout.dtype), per_tap)
         return self.window.unpad(dx_padded)
 
 
@@ -112,7 +121,7 @@ class AvgPool2dLoops(_Pool2d):
 
     def forward(self, x):
         out_h, out_w = self._start_forward(x)
-        out = np.empty(self._out_shape)
+        out = np.empty(self._out_shape, x.dtype)
         for i in range(out_h):
             for j in range(out_w):
                 rows, cols = self.window.window_at(i, j)
@@ -121,7 +130,7 @@ class AvgPool2dLoops(_Pool2d):
 
     def backward(self, dout):
         self._check_dout(dout)
-        dx_padded = np.zeros(self._x_padded.shape)
+        dx_padded = np.zeros(self._x_padded.shape, dout.dtype)
         for i in range(dout.shape[2]):
             for j in range(dout.shape[3]):
                 rows, cols = self.window.window_at(i, j)

@@ -16,7 +16,8 @@ def check_array(name, array, layout):
             f"convert it with {name}.astype(np.float64)"
         )
     if array.ndim != len(layout):
-        raise ValueError(f"{name} must have {len(layout)} dimensions ({layout}), got shape {array.shape}")
+        plural = "s" if len(layout) > 1 else ""
+        raise ValueError(f"{name} must have {len(layout)} dimension{plural} ({layout}), got shape {array.shape}")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinity; every value must be finite")
     return array
