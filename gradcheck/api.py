@@ -60,21 +60,67 @@ class Report:
         }
 
 
-def check(layer, impl=None, *, batch=None, channels=None, filters=None, size=None, kernel=None, stride=None,
-          pad=None, dilation=None, examples=None, seed=None, fast=False, config=None, per_axis=None,
-          progress=None):
+def check(layer, impl=None, *, progress=None, **options):
     """Check ``impl``'s forward and gradients for ``layer`` ("conv", "maxpool" or "avgpool").
 
     ``impl`` is None (the reference layers check themselves: every
     formulation against finite differences and against the fastest one), a
-    class in the reference convention, or a ``"FILE:NAME"`` string.  Pin
-    any dimension (ints or (h, w) pairs); the others are fuzzed over
-    ``examples`` configurations.  When every dimension is pinned, or
-    ``config`` is given, that one configuration is checked with the arrays of
-    ``seed``.  ``fast`` screens gradients along random directions first.
-    ``per_axis`` lets stride, pad and dilation differ between the axes (the
-    default for the reference layers; user layers get ints).
+    class in the reference convention, or a ``"FILE:NAME"`` string.  Options:
+
+    batch, channels, filters, size, kernel, stride, pad, dilation
+        pin a dimension (an int, or an (h, w) pair); the others are fuzzed.
+        For pools a pinned kernel also pins the stride unless it is given.
+    examples
+        configurations to try (default 30).
+    seed
+        makes the run repeat exactly (default: 0 under CI, else random).
+    fast
+        screen gradients along random directions first, localize on failure.
+    config
+        a Config to check once, deterministically, with the arrays of ``seed``
+        (also what happens when every dimension is pinned).
+    per_axis
+        let stride, pad and dilation differ between the axes (default: only
+        for the reference layers, since most user layers take ints).
+
+    ``progress(done, total)`` is called as configurations are checked.
+    Bad options raise ValueError or TypeError, an unloadable ``impl``
+    LoadError; a wrong layer never raises, it fails checks.
     """
+    return plan(layer, impl, **options).run(progress)
+
+
+@dataclass
+class Plan:
+    """A validated check, ready to run: what ``check`` does before any layer code runs."""
+
+    layer: str
+    implementations: dict
+    spec: str
+    strategy: object
+    fixed: tuple
+    examples: int
+    seed: int
+    fast: bool
+    options: dict
+
+    def run(self, progress=None):
+        search = run_search(self.layer, self.implementations, self.strategy, examples=self.examples,
+                            seed=self.seed, fast=self.fast, progress=progress, label=self._reproduce,
+                            fixed=self.fixed)
+        run_args = self.fixed[0].cli_args() if self.fixed else cli_args(self.layer, self.options["pinned"])
+        if not self.fixed:
+            run_args += ["--examples", str(self.examples)]
+        return Report(self.layer, self.spec or "reference layers", self.options, search.summary, search.findings,
+                      search.examples, self.seed, _command(run_args, self.spec, self.seed, self.fast))
+
+    def _reproduce(self, finding):
+        return _command(finding.config.cli_args(), self.spec, finding.seed, self.fast)
+
+
+def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None, kernel=None, stride=None,
+         pad=None, dilation=None, examples=None, seed=None, fast=False, config=None, per_axis=None):
+    """Validate the options of ``check`` and load ``impl``; raise on anything wrong, run nothing."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
     implementations, spec = _implementations(layer, impl)
@@ -82,32 +128,19 @@ def check(layer, impl=None, *, batch=None, channels=None, filters=None, size=Non
     examples = DEFAULT_EXAMPLES if examples is None else as_int(examples, "examples", 1)
     pins = _pins(layer, batch=batch, channels=channels, filters=filters, size=size, kernel=kernel,
                  stride=stride, pad=pad, dilation=dilation)
-    accepts_dilation = all(i.accepts_dilation for i in implementations.values())
-    if not accepts_dilation and pins.get("dilation") not in (None, 1, (1, 1)):
-        raise ValueError("the implementation's constructor takes no dilation argument; leave dilation at 1")
-    if not accepts_dilation and "dilation" in _free(layer, pins):
-        pins["dilation"] = 1
-    per_axis = (impl is None) if per_axis is None else per_axis
+    if not all(i.accepts_dilation for i in implementations.values()):
+        if pins.get("dilation") not in (None, 1, (1, 1)):
+            raise ValueError("the implementation's constructor takes no dilation argument; leave dilation at 1")
+        if layer == "conv":
+            pins.setdefault("dilation", 1)
+    options = {"pinned": dict(pins), "fast": fast, "examples": examples}
     if config is None and not _free(layer, pins):
         config = _pinned_config(layer, pins)
     if config is not None:
-        strategy = None
-        fixed = (config, seed)
-    else:
-        strategy = strategies.configs(layer, per_axis=per_axis, **pins)
-        fixed = None
-
-    def reproduce(finding):
-        return _command(finding.config.cli_args(), spec, finding.seed, fast)
-
-    search = run_search(layer, implementations, strategy, examples=examples, seed=seed, fast=fast,
-                        progress=progress, label=reproduce, fixed=fixed)
-    options = {name: list(value) if isinstance(value, tuple) else value for name, value in pins.items()}
-    options.update(fast=fast, examples=examples)
-    run_args = config.cli_args() if config is not None else cli_args(layer, pins)
-    return Report(layer, spec or "reference layers", options, search.summary, search.findings,
-                  search.examples, seed, _command(run_args + ([] if fixed else ["--examples", str(examples)]),
-                                                  spec, seed, fast))
+        return Plan(layer, implementations, spec, None, (config, seed), examples, seed, fast, options)
+    per_axis = (impl is None) if per_axis is None else per_axis
+    strategy = strategies.configs(layer, per_axis=per_axis, **pins)
+    return Plan(layer, implementations, spec, strategy, None, examples, seed, fast, options)
 
 
 def _implementations(layer, impl):

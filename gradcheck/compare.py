@@ -82,8 +82,8 @@ class CheckResult:
             "status": self.status,
             "passed": self.passed,
             "message": self.message,
-            "max_abs_error": self.max_abs_error,
-            "max_rel_error": self.max_rel_error,
+            "max_abs_error": _finite_or_none(self.max_abs_error),
+            "max_rel_error": _finite_or_none(self.max_rel_error),
             "mismatched": self.mismatched,
             "total": self.total,
             "fraction": self.fraction,
@@ -104,17 +104,24 @@ class CheckResult:
         return data
 
 
+def _finite_or_none(value):
+    """JSON has no infinity: a relative error against an expected zero is reported as null."""
+    return value if value is None or np.isfinite(value) else None
+
+
 def compare(name, actual, expected, tolerance, *, exclude=None, keep_positions=False):
     """Compare ``actual`` with one or more expected arrays and return a CheckResult.
 
     ``expected`` maps a source ("reference", "finite differences", ...) to an
     array of actual's shape; an element mismatches when it is out of
-    tolerance against any source.  Elements where ``exclude`` is True (non-
-    differentiable points) are left out of the verdict.
+    tolerance against any source.  The worst element is reported against the
+    first source (in the mapping's order: put the most trusted first) that
+    has mismatches.  Elements where ``exclude`` is True (non-differentiable
+    points) are left out of the verdict.
     """
     total = actual.size
     keep = np.ones(actual.shape, bool) if exclude is None else ~exclude
-    worst = None  # (abs error, source, flat index)
+    worst = None  # (source, flat index)
     mismatched = np.zeros(actual.shape, bool)
     max_abs = max_rel = 0.0
     for source, want in expected.items():
@@ -123,14 +130,12 @@ def compare(name, actual, expected, tolerance, *, exclude=None, keep_positions=F
         mismatched |= bad
         max_abs = max(max_abs, float(error.max(initial=0.0)))
         max_rel = max(max_rel, float((error / np.maximum(np.abs(want), np.finfo(float).tiny)).max(initial=0.0)))
-        if bad.any():
-            index = int(np.argmax(np.where(bad, error, -1.0)))
-            if worst is None or error.flat[index] > worst[0]:
-                worst = (float(error.flat[index]), source, index)
+        if bad.any() and worst is None:
+            worst = (source, int(np.argmax(np.where(bad, error, -1.0))))
     result = CheckResult(name, "pass", max_abs_error=max_abs, max_rel_error=max_rel,
                          mismatched=int(mismatched.sum()), total=total, excluded=int(total - keep.sum()))
     if worst is not None:
-        _, source, index = worst
+        source, index = worst
         position = np.unravel_index(index, actual.shape)
         result.status = "fail"
         result.worst_index = tuple(int(i) for i in position)

@@ -10,6 +10,7 @@ two findings.  Around each finding one dimension at a time is varied (stride
 to 1, pad to 0, square input, batch 1, ...) and the variations that make the
 failure disappear are reported as trigger facts: measured, not guessed.
 """
+import dataclasses
 import os
 import random
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from hypothesis import strategies as st
 from reference_layers.geometry import as_pair
 
 from .checks import check_names, run_checks
-from .compare import CheckResult
 from .inputs import make_inputs
 from .strategies import seeds
 
@@ -205,63 +205,69 @@ class _Searcher:
 def variations(config):
     """(condition, change, varied config) for each dimension of ``config`` that is not at its simplest.
 
-    Varied configurations keep the padded input size where they can, so that
-    only the one dimension changes; variations that cannot be made valid are
+    A change to the window (kernel, pad, dilation) keeps the grid of outputs,
+    resizing the input to match, so that only the one dimension changes; the
+    other changes keep the input.  Variations that cannot be made valid are
     left out.
     """
+    keep_outputs, keep_input = True, False
     candidates = []
     if config.stride != (1, 1):
-        candidates.append(("stride > 1", "stride 1", dict(stride=1)))
+        candidates.append(("stride > 1", "stride 1", keep_input, dict(stride=1)))
     if config.pad != (0, 0):
-        candidates.append(("pad > 0", "pad 0", dict(pad=0, size=_plus(config.size, config.pad, 2))))
+        candidates.append(("pad > 0", "pad 0", keep_outputs, dict(pad=0)))
     if config.dilation != (1, 1):
-        candidates.append(("dilation > 1", "dilation 1", dict(dilation=1)))
+        candidates.append(("dilation > 1", "dilation 1", keep_outputs, dict(dilation=1)))
     if config.batch > 1:
-        candidates.append(("batch > 1", "batch 1", dict(batch=1)))
+        candidates.append(("batch > 1", "batch 1", keep_input, dict(batch=1)))
     if config.channels > 1:
-        candidates.append(("channels > 1", "1 channel", dict(channels=1)))
+        candidates.append(("channels > 1", "1 channel", keep_input, dict(channels=1)))
     if config.is_conv and config.filters > 1:
-        candidates.append(("filters > 1", "1 filter", dict(filters=1)))
+        candidates.append(("filters > 1", "1 filter", keep_input, dict(filters=1)))
     if config.is_conv and config.filters != config.channels:
-        candidates.append(("filters != channels", "as many filters as channels", dict(filters=config.channels)))
+        candidates.append(("filters != channels", "as many filters as channels", keep_input,
+                           dict(filters=config.channels)))
     if config.size[0] != config.size[1]:
-        candidates.append(("the input is not square", "a square input", dict(size=max(config.size))))
+        candidates.append(("the input is not square", "a square input", keep_input, dict(size=max(config.size))))
     if config.kernel[0] != config.kernel[1]:
-        candidates.append(("the kernel is not square", "a square kernel", dict(kernel=max(config.kernel))))
+        candidates.append(("the kernel is not square", "a square kernel", keep_outputs,
+                           dict(kernel=max(config.kernel))))
     if config.is_conv and config.kernel != (3, 3):
-        candidates.append(("the kernel is not 3x3", "a 3x3 kernel", dict(kernel=3)))
+        candidates.append(("the kernel is not 3x3", "a 3x3 kernel", keep_outputs, dict(kernel=3)))
     if not config.is_conv and config.windows_overlap:
-        candidates.append(("pooling windows overlap", "stride = pool size", dict(stride=config.kernel)))
-    if any(_remainder(config, axis) for axis in (0, 1)):
-        trimmed = tuple(n - _remainder(config, axis) for axis, n in enumerate(config.size))
+        candidates.append(("pooling windows overlap", "stride = pool size", keep_input, dict(stride=config.kernel)))
+    if any(_remainders(config)):
+        trimmed = tuple(n - r for n, r in zip(config.size, _remainders(config)))
         candidates.append(("the stride does not divide the padded input", "an input the stride divides",
-                           dict(size=trimmed)))
+                           keep_input, dict(size=trimmed)))
     variants = []
-    for condition, change, changes in candidates:
-        variant = _valid(config, changes)
+    for condition, change, outputs_kept, changes in candidates:
+        variant = _vary(config, outputs_kept, changes)
         if variant is not None and variant != config:
             variants.append((condition, change, variant))
     return variants
 
 
-def _remainder(config, axis):
-    """Rows (or columns) of the padded input that no window reaches."""
-    n = config.size[axis] + 2 * config.pad[axis] - config.window.extent[axis]
-    return n % config.stride[axis]
+def _remainders(config):
+    """Per axis, the rows (or columns) of the padded input past the last window."""
+    return tuple((n + 2 * p - e) % s for n, p, e, s in
+                 zip(config.size, config.pad, config.window.extent, config.stride))
 
 
-def _plus(pair, other, times):
-    return tuple(a + times * b for a, b in zip(pair, other))
-
-
-def _valid(config, changes):
-    """``config.replace(**changes)``, with the input grown until the window fits; None if invalid."""
+def _vary(config, keep_outputs, changes):
+    """``config`` with ``changes``; the input resized to keep the output grid, or grown until the window fits."""
     try:
-        roomy = config.replace(**{**changes, "size": 10**6})
+        roomy = config.replace(**{**changes, "size": 10**6})  # validates everything but the input size
     except ValueError:
         return None
-    size = as_pair(changes.get("size", config.size), "size", 1)
-    return roomy.replace(size=tuple(max(n, e - 2 * p) for n, e, p in zip(size, roomy.window.extent, roomy.pad)))
+    axes = zip(roomy.stride, roomy.window.extent, roomy.pad)
+    if keep_outputs:
+        grid = zip(config.out_shape[2:], _remainders(config))
+        size = tuple(max(1, (out - 1) * s + e - 2 * p + r) for (out, r), (s, e, p) in zip(grid, axes))
+    else:
+        wanted = as_pair(changes.get("size", config.size), "size", 1)
+        size = tuple(max(n, e - 2 * p) for n, (_, e, p) in zip(wanted, axes))
+    return roomy.replace(size=size)
 
 
 def _rank(result):
@@ -270,8 +276,7 @@ def _rank(result):
 
 def _summary_copy(result):
     """A CheckResult for the summary table, without the per-example positions."""
-    return CheckResult(result.name, result.status, result.message, result.subject,
-                       result.max_abs_error, result.max_rel_error, error=result.error, notes=list(result.notes))
+    return dataclasses.replace(result, mismatches=None, notes=list(result.notes))
 
 
 def default_seed():

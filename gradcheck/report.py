@@ -1,0 +1,155 @@
+"""Render a Report: text for people (rich), JSON for programs, JUnit XML for CI systems."""
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+MAP_SLICES = 4  # (sample, channel) slices drawn per mismatch map
+MAP_ROWS, MAP_COLS = 16, 32  # elements drawn per slice; larger slices are cut with a note
+
+
+def to_json(report):
+    return json.dumps(report.to_dict(), allow_nan=False, default=_json_number)
+
+
+def _json_number(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def to_junit(report):
+    """One <testsuite> for the run with one <testcase> per check (and per formulation)."""
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(suites, "testsuite", name=f"gradcheck.{report.layer}",
+                          tests=str(len(report.checks)),
+                          failures=str(sum(r.status == "fail" for r in report.checks)),
+                          skipped=str(sum(r.status == "skip" for r in report.checks)))
+    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks}
+    for result in report.checks:
+        name = f"{result.subject}.{result.name}" if result.subject else result.name
+        case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.layer}", name=name)
+        if result.status == "fail":
+            finding = findings.get((result.subject, result.name))
+            failure = ET.SubElement(case, "failure", message=result.message)
+            failure.text = "\n".join(_failure_lines(result, finding))
+        elif result.status == "skip":
+            ET.SubElement(case, "skipped", message=result.message)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _failure_lines(result, finding):
+    lines = [result.message]
+    if result.worst_index is not None:
+        lines.append(f"worst at {list(result.worst_index)}: expected {result.expected:.6g}, "
+                     f"got {result.actual:.6g} (against the {result.against})")
+    if finding is not None:
+        lines.append(f"smallest failing configuration: {finding.config.describe()} (data seed {finding.seed})")
+        lines += finding.triggers + [f"hint: {hint}" for hint in finding.hints]
+        lines.append(f"reproduce: {finding.reproduce}")
+    return lines
+
+
+def render_text(report, console):
+    """Print the report: headline, check table, then each finding with its map and reproduction."""
+    failed = [r for r in report.checks if r.status == "fail"]
+    verdict = Text("PASSED", style="bold green") if report.passed else Text("FAILED", style="bold red")
+    headline = Text.assemble("gradcheck ", (report.layer, "bold"), f" · {report.implementation} · ", verdict,
+                             f" ({len(failed)} of {len(report.checks)} checks failed)" if failed else "",
+                             f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
+                             f"seed {report.seed}")
+    console.print(headline)
+    console.print(_check_table(report))
+    for number, finding in enumerate(report.findings, 1):
+        _render_finding(console, number, finding)
+    notes = sorted({note for r in report.checks for note in r.notes} | set(report.notes))
+    for note in notes:
+        console.print(Text(f"note: {note}", style="dim"))
+    if report.passed:
+        console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+
+
+def _check_table(report):
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    with_subject = any(r.subject for r in report.checks)
+    if with_subject:
+        table.add_column("formulation")
+    for column in ("check", "result", "max abs err", "max rel err", "mismatched", "worst element / reason"):
+        table.add_column(column)
+    for result in report.checks:
+        style = {"pass": "green", "fail": "bold red", "skip": "yellow"}[result.status]
+        row = [result.name, Text(result.status.upper(), style=style), _number(result.max_abs_error),
+               _number(result.max_rel_error),
+               f"{result.mismatched} of {result.total}" if result.status == "fail" and result.total else "",
+               _worst(result)]
+        table.add_row(*([result.subject] if with_subject else []), *row)
+    return table
+
+
+def _worst(result):
+    if result.worst_index is not None:
+        return (f"{list(result.worst_index)}: expected {result.expected:.6g}, got {result.actual:.6g} "
+                f"({result.against})")
+    return result.message if result.status != "pass" else ""
+
+
+def _number(value):
+    return "" if value is None else f"{value:.2e}"
+
+
+def _render_finding(console, number, finding):
+    subject = f" in {finding.subject}" if finding.subject else ""
+    console.print()
+    console.print(Text(f"Finding {number}: {', '.join(finding.names)} fail{'s' * (len(finding.names) == 1)}"
+                       f"{subject}", style="bold red"))
+    smallest = "smallest failing configuration" if finding.shrunk else "failing configuration"
+    console.print(f"  {smallest}: {finding.config.describe()} (data seed {finding.seed})")
+    if finding.also_failing:
+        console.print(f"  also failing there: {', '.join(finding.also_failing)}")
+    for result in finding.checks:
+        if result.error:
+            console.print(f"  {result.name}: {result.message}")
+    for fact in finding.triggers:
+        console.print(f"  • {fact}")
+    for hint in finding.hints:
+        console.print(Text(f"  hint: {hint}", style="cyan"))
+    for result in finding.checks:
+        if result.mismatches is not None and result.mismatches.ndim == 4:
+            _render_map(console, result)
+    console.print(f"  reproduce: {finding.reproduce}", soft_wrap=True)
+
+
+def _render_map(console, result):
+    axes = ("filter", "channel") if result.name == "dW" else ("sample", "channel")
+    console.print(f"  where {result.name} differs (X mismatch, . match):")
+    for (a, b), rows, cut in mismatch_maps(result.mismatches):
+        console.print(f"    {axes[0]} {a}, {axes[1]} {b}" + (" (top-left corner)" if cut else ""))
+        for row in rows:
+            console.print(Text("      " + " ".join(row), style="red" if "X" in row else "dim"))
+
+
+def mismatch_maps(mask, limit=MAP_SLICES):
+    """The first ``limit`` (i, j) slices of a 4-D mismatch mask that have mismatches, as rows of 'X'/'.'.
+
+    Returns [((i, j), rows, cut)] where ``cut`` says the slice was larger than
+    MAP_ROWS x MAP_COLS and only its top-left corner is drawn.
+    """
+    maps = []
+    for i, j in zip(*np.nonzero(mask.any(axis=(2, 3)))):
+        plane = mask[i, j]
+        shown = plane[:MAP_ROWS, :MAP_COLS]
+        rows = ["".join("X" if bad else "." for bad in row) for row in shown]
+        maps.append(((int(i), int(j)), rows, shown.shape != plane.shape))
+        if len(maps) == limit:
+            break
+    return maps
+
+
+def make_console(file=None, color=None):
+    """A rich console for ``file`` (stdout by default); plain text when it is not a terminal."""
+    return Console(file=file, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=False,
+                   width=None if file is None else 120)
