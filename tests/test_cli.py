@@ -1,0 +1,203 @@
+"""The gradcheck command line: verdicts, exit codes, one-line errors and the report formats."""
+import json
+import shlex
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from gradcheck.checks import CHECKS, POOL_CHECKS
+from gradcheck.cli import main
+
+STUDENT_CONV = '''
+import numpy as np
+
+class Conv2d:
+    """Loop-style conv whose backward forgets the stride when it routes dout to dx."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        self.x = np.pad(x, ((0, 0), (0, 0), (self.pad, self.pad), (self.pad, self.pad)))
+        F, C, KH, KW = self.W.shape
+        self.out_h = (self.x.shape[2] - KH) // self.stride + 1
+        self.out_w = (self.x.shape[3] - KW) // self.stride + 1
+        out = np.zeros((x.shape[0], F, self.out_h, self.out_w))
+        for i in range(self.out_h):
+            for j in range(self.out_w):
+                patch = self.x[:, :, i * self.stride:i * self.stride + KH, j * self.stride:j * self.stride + KW]
+                out[:, :, i, j] = np.tensordot(patch, self.W, axes=([1, 2, 3], [1, 2, 3])) + self.b
+        return out
+
+    def backward(self, dout):
+        F, C, KH, KW = self.W.shape
+        dx = np.zeros(self.x.shape)
+        self.dW = np.zeros(self.W.shape)
+        for i in range(self.out_h):
+            for j in range(self.out_w):
+                patch = self.x[:, :, i * self.stride:i * self.stride + KH, j * self.stride:j * self.stride + KW]
+                self.dW += np.tensordot(dout[:, :, i, j], patch, axes=([0], [0]))
+                dx[:, :, i:i + KH, j:j + KW] += np.tensordot(dout[:, :, i, j], self.W, axes=([1], [0]))
+        self.db = dout.sum(axis=(0, 2, 3))
+        h, w = dx.shape[2:]
+        return dx[:, :, self.pad:h - self.pad, self.pad:w - self.pad]
+'''
+
+
+@pytest.fixture
+def run(monkeypatch):
+    """Invoke the CLI; returns (exit code, stdout, stderr)."""
+    monkeypatch.delenv("CI", raising=False)
+
+    def invoke(*args):
+        result = CliRunner().invoke(main, list(args))
+        return result.exit_code, result.stdout, result.stderr
+    return invoke
+
+
+@pytest.fixture
+def student(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "student.py").write_text(STUDENT_CONV)
+    return "student.py:Conv2d"
+
+
+def test_main_job_passes_on_the_reference_layers(run):
+    code, out, err = run("conv", "--stride", "2", "--pad", "1", "--seed", "0")
+    assert code == 0, out + err
+    assert "PASSED" in out
+    assert "reproduce: gradcheck conv --stride 2 --pad 1 --examples" in out
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_pool_reference_layers_pass(run, mode):
+    code, out, err = run("pool", "--mode", mode, "--kernel", "2", "--seed", "0")
+    assert code == 0, out + err
+
+
+def test_wrong_layer_exits_1_with_counterexample_triggers_map_and_reproduction(run, student):
+    code, out, _ = run("conv", "--impl", student, "--seed", "3")
+    assert code == 1
+    assert "FAILED (1 of 8 checks failed)" in out
+    assert "Finding 1: dX fails" in out
+    assert "fails only when stride > 1 (passes with stride 1, all else equal)" in out
+    assert "where dX differs" in out and "X" in out
+    assert "reproduce: gradcheck conv --batch 1 --channels 1 --filters 1" in out
+
+
+def test_reproduction_command_reproduces_the_failure(run, student):
+    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--format", "json")
+    report = json.loads(out)
+    words = shlex.split(report["reproduce"])
+    assert words[0] == "gradcheck"
+    code, again, _ = run(*words[1:], "--format", "json")
+    assert code == 1
+    again = json.loads(again)
+    assert again["config"]["examples_run"] == 1  # every dimension pinned: one deterministic check
+    assert [c["name"] for c in again["checks"] if not c["passed"]] == ["dX"]
+    assert again["counterexample"]["config"] == report["counterexample"]["config"]
+
+
+def test_json_report_has_the_documented_fields(run, student):
+    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--format", "json")
+    report = json.loads(out)
+    assert {"passed", "layer", "config", "checks", "counterexample", "triggers", "hints", "reproduce"} <= set(report)
+    assert report["passed"] is False and report["layer"] == "conv"
+    assert [c["name"] for c in report["checks"]] == list(CHECKS)
+    dx = next(c for c in report["checks"] if c["name"] == "dX")
+    assert {"name", "passed", "max_abs_error", "max_rel_error", "mismatched", "worst_index"} <= set(dx)
+    assert dx["mismatched"] >= 1 and len(dx["worst_index"]) == 4
+    assert report["counterexample"]["config"]["stride"] == [2, 2]
+    assert any("stride > 1" in fact for fact in report["triggers"])
+
+
+def test_same_seed_repeats_exactly(run, student):
+    first = run("conv", "--impl", student, "--seed", "11", "--format", "json")
+    second = run("conv", "--impl", student, "--seed", "11", "--format", "json")
+    assert first == second
+
+
+def test_junit_has_one_testcase_per_check(run, student):
+    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--format", "junit")
+    suite = ET.fromstring(out.encode()).find("testsuite")
+    cases = suite.findall("testcase")
+    assert [case.get("name") for case in cases] == list(CHECKS)
+    assert suite.get("failures") == "1"
+    failed = [case for case in cases if case.find("failure") is not None]
+    assert [case.get("name") for case in failed] == ["dX"]
+    assert "reproduce: gradcheck conv" in failed[0].find("failure").text
+
+
+def test_pool_junit_lists_the_pool_checks(run):
+    _, out, _ = run("pool", "--mode", "avg", "--kernel", "2", "--seed", "0", "--format", "junit",
+                    "--examples", "3")
+    names = {case.get("name").split(".")[-1] for case in ET.fromstring(out.encode()).iter("testcase")}
+    assert names == set(POOL_CHECKS)
+
+
+def test_output_option_writes_the_report_to_a_file(run, tmp_path):
+    target = tmp_path / "report.json"
+    code, out, _ = run("conv", "--stride", "2", "--seed", "0", "--examples", "3", "--format", "json",
+                       "--output", str(target))
+    assert code == 0 and out == ""
+    assert json.loads(target.read_text())["passed"] is True
+
+
+BAD_INPUT = {
+    "unknown option value": (["pool", "--mode", "mean"], "Invalid value for '--mode'"),
+    "negative stride": (["conv", "--stride", "-1"], "Invalid value for '--stride': must be >= 1"),
+    "malformed pair": (["conv", "--kernel", "3y2"], "is not an int or an HxW pair"),
+    "kernel that can never fit": (["conv", "--kernel", "5", "--size", "2", "--pad", "0"], "can never fit"),
+    "pool pad over half the pool": (["pool", "--mode", "max", "--kernel", "2", "--pad", "2"],
+                                    "pad must be at most half the pool size"),
+    "missing file": (["conv", "--impl", "missing.py:Conv2d"], "no such file: missing.py"),
+    "impl without NAME": (["conv", "--impl", "student.py"], "--impl must be FILE:NAME"),
+    "NAME missing from the file": (["conv", "--impl", "student.py:Conv"], "defines no 'Conv'; it defines: Conv2d"),
+    "unknown option": (["conv", "--bogus"], "No such option"),
+}
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_is_one_line_on_stderr_with_exit_2(run, student, args, message):
+    code, out, err = run(*args)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("gradcheck: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_file_that_does_not_import_shows_the_students_own_line(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        SCALE = np.sqrt(2) / undefined_name
+        class Conv2d: pass
+    """))
+    code, out, err = run("conv", "--impl", "broken.py:Conv2d")
+    assert code == 2 and err.count("\n") == 1
+    assert "NameError: name 'undefined_name' is not defined" in err
+    assert "broken.py:2: SCALE = np.sqrt(2) / undefined_name" in err
+
+
+def test_syntax_error_shows_the_line(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "typo.py").write_text("class Conv2d:\n    def forward(self, x)\n        return x\n")
+    code, _, err = run("conv", "--impl", "typo.py:Conv2d")
+    assert code == 2 and "SyntaxError" in err and "typo.py:2: def forward(self, x)" in err
+
+
+def test_layer_that_raises_fails_with_exit_1_not_a_traceback(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raises.py").write_text(STUDENT_CONV.replace("self.db = dout.sum(axis=(0, 2, 3))",
+                                                             "self.db = dout.sum(axis=(0, 5))"))
+    code, out, err = run("conv", "--impl", "raises.py:Conv2d", "--seed", "0")
+    assert code == 1 and "Traceback" not in out + err
+    assert "backward raised AxisError" in out
+
+
+def test_no_command_prints_help_and_exits_2(run):
+    code, _, err = run()
+    assert code == 2 and "Commands:" in err
