@@ -8,7 +8,7 @@ from reference_layers import FORMULATIONS
 from reference_layers.geometry import as_int
 
 from . import strategies
-from .adapters import load_object, reference_style
+from .adapters import Implementation, implementation_of, load_implementation, reference_style
 from .config import LAYERS, Config, cli_args
 from .fuzz import DEFAULT_EXAMPLES, default_seed, run_search
 
@@ -65,7 +65,9 @@ def check(layer, impl=None, *, progress=None, **options):
 
     ``impl`` is None (the reference layers check themselves: every
     formulation against finite differences and against the fastest one), a
-    class in the reference convention, or a ``"FILE:NAME"`` string.  Options:
+    class, factory or forward function in one of the conventions of
+    ``gradcheck.adapters``, a ``"FILE:NAME"`` string, or an Implementation
+    (as the sandbox provides).  Options:
 
     batch, channels, filters, size, kernel, stride, pad, dilation
         pin a dimension (an int, or an (h, w) pair); the others are fuzzed.
@@ -82,6 +84,9 @@ def check(layer, impl=None, *, progress=None, **options):
     per_axis
         let stride, pad and dilation differ between the axes (default: only
         for the reference layers, since most user layers take ints).
+    convention
+        "auto" (detect), "reference", "function" (cs231n) or "dive"; see
+        ``gradcheck.adapters``.
 
     ``progress(done, total)`` is called as configurations are checked.
     Bad options raise ValueError or TypeError, an unloadable ``impl``
@@ -119,37 +124,47 @@ class Plan:
 
 
 def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None, kernel=None, stride=None,
-         pad=None, dilation=None, examples=None, seed=None, fast=False, config=None, per_axis=None):
+         pad=None, dilation=None, examples=None, seed=None, fast=False, config=None, per_axis=None,
+         convention="auto"):
     """Validate the options of ``check`` and load ``impl``; raise on anything wrong, run nothing."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
-    implementations, spec = _implementations(layer, impl)
+    implementations, spec = _implementations(layer, impl, convention)
     seed = default_seed() if seed is None else as_int(seed, "seed", 0)
     examples = DEFAULT_EXAMPLES if examples is None else as_int(examples, "examples", 1)
     pins = _pins(layer, batch=batch, channels=channels, filters=filters, size=size, kernel=kernel,
                  stride=stride, pad=pad, dilation=dilation)
-    if not all(i.accepts_dilation for i in implementations.values()):
-        if pins.get("dilation") not in (None, 1, (1, 1)):
-            raise ValueError("the implementation's constructor takes no dilation argument; leave dilation at 1")
-        if layer == "conv":
-            pins.setdefault("dilation", 1)
+    for implementation in implementations.values():
+        _apply_convention_pins(pins, implementation)
     options = {"pinned": dict(pins), "fast": fast, "examples": examples}
     if config is None and not _free(layer, pins):
         config = _pinned_config(layer, pins)
     if config is not None:
         return Plan(layer, implementations, spec, None, (config, seed), examples, seed, fast, options)
-    per_axis = (impl is None) if per_axis is None else per_axis
+    if per_axis is None:
+        per_axis = all(i.per_axis for i in implementations.values())
     strategy = strategies.configs(layer, per_axis=per_axis, **pins)
     return Plan(layer, implementations, spec, strategy, None, examples, seed, fast, options)
 
 
-def _implementations(layer, impl):
+def _apply_convention_pins(pins, implementation):
+    """Pin what the implementation's convention cannot vary; refuse a user pin that contradicts it."""
+    for name, value in implementation.pinned.items():
+        if pins.get(name, value) not in (value, (value, value)):
+            raise ValueError(f"{implementation.name} ({implementation.convention} convention) cannot take "
+                             f"{name} {pins[name]}; leave {name} at {value}")
+        pins[name] = value
+
+
+def _implementations(layer, impl, convention):
     """{subject name: Implementation} and the FILE:NAME spec that reproduces it ("" for the references)."""
     if impl is None:
-        return {cls.__name__: reference_style(cls) for cls in FORMULATIONS[layer]}, ""
+        return {cls.__name__: reference_style(cls, layer) for cls in FORMULATIONS[layer]}, ""
+    if isinstance(impl, Implementation):
+        return {"": impl}, impl.spec
     if isinstance(impl, str):
-        return {"": reference_style(load_object(impl), impl.rpartition(":")[2])}, impl
-    return {"": reference_style(impl)}, _spec_of(impl)
+        return {"": load_implementation(impl, layer, convention)}, impl
+    return {"": implementation_of(impl, layer, convention)}, _spec_of(impl)
 
 
 def _spec_of(obj):

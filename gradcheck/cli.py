@@ -9,7 +9,7 @@ import sys
 import click
 
 from . import api, report
-from .adapters import LoadError
+from .adapters import CONVENTIONS, LoadError
 
 FORMATS = ("text", "json", "junit")
 
@@ -48,6 +48,9 @@ class Pair(click.ParamType):
     def __init__(self, minimum):
         self.minimum = minimum
 
+    def get_metavar(self, param, ctx=None):
+        return "N|HxW"
+
     def convert(self, value, param, ctx):
         if isinstance(value, (int, tuple)):
             return value
@@ -83,6 +86,9 @@ def common_options(command):
                      help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it)."),
         click.option("--fast", is_flag=True, help="Screen gradients along random directions first; "
                                                    "localize element by element only on failure."),
+        click.option("--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,
+                     help="How --impl is written: reference (DLfS class), function (cs231n pair), dive "
+                          "(optimizer in backward); auto detects."),
         click.option("--per-axis", is_flag=True, default=None,
                      help="Let stride and pad differ between the axes (always on for the reference layers)."),
         click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True),
