@@ -18,9 +18,7 @@ backward compared with finite differences of that forward).
 """
 import numpy as np
 
-from reference_layers import FORMULATIONS
-
-from . import numeric
+from . import diagnose, numeric
 from .adapters import ImplementationError
 from .compare import CheckResult, compare, tolerance_for
 
@@ -35,14 +33,6 @@ def check_names(layer):
     return CHECKS if layer == "conv" else POOL_CHECKS
 
 
-def reference_layer(config, params, cls=None):
-    """A reference layer (the fastest formulation unless ``cls`` is given) for ``config``."""
-    cls = cls or FORMULATIONS[config.layer][0]
-    if config.is_conv:
-        return cls(params["W"], params["b"], config.stride, config.pad, config.dilation)
-    return cls(*config.kernel, config.stride, config.pad)
-
-
 def run_checks(config, inputs, implementation, *, fast=False, subject_name=""):
     """Run every check of ``config.layer`` on ``implementation``; never raises for user errors."""
     results = _Run(config, inputs, implementation, fast).results()
@@ -55,13 +45,13 @@ class _Expected:
     """The reference layer's answers for one configuration."""
 
     def __init__(self, config, inputs):
-        layer = reference_layer(config, {k: v.copy() for k, v in inputs.params.items()})
+        layer = config.reference_layer({k: v.copy() for k, v in inputs.params.items()})
         self.out = layer.forward(inputs.x)
         self.grads = {"dX": layer.backward(inputs.dout)}
         if config.is_conv:
             self.grads.update(dW=layer.dW, dB=layer.db)
         stepped = {k: v + inputs.param_steps[k] for k, v in inputs.params.items()}
-        self.out_after_step = reference_layer(config, stepped).forward(inputs.x) if config.is_conv else None
+        self.out_after_step = config.reference_layer(stepped).forward(inputs.x) if config.is_conv else None
 
 
 class _Run:
@@ -172,6 +162,8 @@ class _Run:
             self.done["forward"] = _finite_then(
                 "forward", self.out, lambda: compare("forward", self.out, {"reference": want}, self.tolerance,
                                                       keep_positions=True))
+            if self.done["forward"].status == "fail":
+                self.done["forward"].hints = diagnose.forward_hints(self.out, want, self.config, self.inputs)
         self.forward_ok = self.done["forward"].status == "pass"
 
     def _same_as_first(self, name, grads, out=None):
@@ -187,6 +179,8 @@ class _Run:
             result = compare(name, value, {f"first {what}": first[what]}, self.tolerance)
             if result.status == "fail":
                 result.message = f"{what} differs from the first call: {result.message}"
+                if name == "repeatable":
+                    result.hints = diagnose.repeat_hints(what, first[what], value)
                 return result
         return CheckResult(name, "pass")
 
@@ -229,7 +223,8 @@ class _Run:
         base = self.inputs.x if wrt == "x" else self.inputs.params[wrt]
         if actual.shape != base.shape:
             return CheckResult(name, "fail", f"{name} has shape {actual.shape}, expected {base.shape} "
-                                             f"(the shape of {wrt})", total=base.size)
+                                             f"(the shape of {wrt})", total=base.size,
+                               hints=diagnose.shape_hints(name, actual.shape, self.config))
         return _finite_then(name, actual, lambda: self._compare_gradient(name, actual, wrt, base))
 
     def _compare_gradient(self, name, actual, wrt, base):
@@ -252,6 +247,9 @@ class _Run:
         result = compare(name, actual, expected, self.tolerance, exclude=exclude, keep_positions=name != "dB")
         if exclude is not None and exclude.any():
             notes.append(f"{int(exclude.sum())} non-differentiable points excluded")
+        if result.status == "fail":
+            want = expected.get("reference", expected.get("finite differences"))
+            result.hints = diagnose.gradient_hints(name, actual, want, result, self.config, self.inputs)
         if estimate is not None:
             result.method, result.evaluations = estimate.method, estimate.evaluations
         result.notes = notes
@@ -276,7 +274,7 @@ class _Run:
             notes.append("no finite differences: in-place updates of W and b do not reach forward "
                          "(see weights-live)")
             return None
-        evaluate = self._evaluator(wrt)
+        evaluate = evaluator(self.subject, wrt, self.inputs)
         too_big = not self.forward_ok and base.size > DENSE_LIMIT
         if self.fast or too_big:
             screen = numeric.project(evaluate, base, self.inputs.dout, analytic, self.tolerance.step,
@@ -294,19 +292,19 @@ class _Run:
         return numeric.finite_differences(evaluate, base, self.inputs.dout, numeric.structured(self.config, wrt),
                                           self.tolerance.step)
 
-    def _evaluator(self, wrt):
-        """f(theta) for a list of thetas, theta being x or a parameter written in place (then restored)."""
-        x = self.inputs.x
 
-        def evaluate(thetas):
-            plans = [({}, t) if wrt == "x" else ({wrt: t}, x.copy()) for t in thetas]
-            try:
-                return [np.asarray(out, dtype=np.float64) for out in self.subject.evaluate(plans)]
-            finally:
-                if wrt != "x":
-                    self.subject.write(wrt, self.inputs.params[wrt])
 
-        return evaluate
+def evaluator(subject, wrt, inputs):
+    """f(theta) for a list of thetas: theta is x, or W or b written into the layer in place (then restored)."""
+    def evaluate(thetas):
+        plans = [({}, t) if wrt == "x" else ({wrt: t}, inputs.x.copy()) for t in thetas]
+        try:
+            return [np.asarray(out, dtype=np.float64) for out in subject.evaluate(plans)]
+        finally:
+            if wrt != "x":
+                subject.write(wrt, inputs.params[wrt])
+
+    return evaluate
 
 
 def _screen_passed(screen, tolerance):

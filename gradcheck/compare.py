@@ -64,6 +64,7 @@ class CheckResult:
     mismatches: np.ndarray = None
     error: dict = None
     notes: list = field(default_factory=list)
+    hints: list = field(default_factory=list)
     method: str = None
     evaluations: int = 0
     excluded: int = 0
@@ -93,6 +94,7 @@ class CheckResult:
             "against": self.against,
             "mismatches": None if self.mismatches is None else np.argwhere(self.mismatches).tolist(),
             "notes": list(self.notes),
+            "hints": list(self.hints),
             "method": self.method,
             "evaluations": self.evaluations,
             "excluded": self.excluded,

@@ -1,6 +1,7 @@
 """One layer configuration: the shapes and window geometry a check runs at."""
 from dataclasses import asdict, dataclass, replace
 
+from reference_layers import FORMULATIONS
 from reference_layers.geometry import Window, as_int, as_pair
 
 LAYERS = ("conv", "maxpool", "avgpool")
@@ -84,6 +85,16 @@ class Config:
     @property
     def windows_overlap(self):
         return any(s < e for s, e in zip(self.stride, self.window.extent))
+
+    def reference_layer(self, params, cls=None):
+        """A reference layer for this configuration: the fastest formulation unless ``cls`` is given.
+
+        ``params`` (W and b for conv) are held by reference, not copied.
+        """
+        cls = cls or FORMULATIONS[self.layer][0]
+        if self.is_conv:
+            return cls(params["W"], params["b"], self.stride, self.pad, self.dilation)
+        return cls(*self.kernel, self.stride, self.pad)
 
     def replace(self, **changes):
         """A copy with some fields changed (pairs may be given as ints); validated again."""

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from reference_layers.geometry import as_pair
 
 from .checks import check_names, run_checks
+from .diagnose import trigger_hints
 from .inputs import make_inputs
 from .strategies import seeds
 
@@ -103,7 +104,11 @@ class _Searcher:
         self._explore()
         findings = self._findings()
         for finding in findings:
-            finding.triggers = self._triggers(finding)
+            conditions = self._triggers(finding)
+            finding.triggers = [f"fails only when {condition} (passes with {change}, all else equal)"
+                                for condition, change in conditions]
+            check_hints = [hint for result in finding.checks for hint in result.hints]
+            finding.hints = list(dict.fromkeys(check_hints + trigger_hints(c for c, _ in conditions)))
             finding.reproduce = label(finding) if label else ""
         summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
         return Search(summary, findings, self.count)
@@ -193,12 +198,12 @@ class _Searcher:
             return tuple(example), False
 
     def _triggers(self, finding):
-        """Variations of the finding's configuration that make its checks pass: measured facts."""
+        """(condition, change) for each variation of the finding's configuration that makes its checks pass."""
         facts = []
         for condition, change, variant in variations(finding.config):
             results = self.checks(finding.subject, variant, finding.seed)
             if not any(r.status == "fail" and r.name in finding.names for r in results):
-                facts.append(f"fails only when {condition} (passes with {change}, all else equal)")
+                facts.append((condition, change))
         return facts
 
 

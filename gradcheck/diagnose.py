@@ -1,0 +1,189 @@
+"""Hints: the likely mistake behind a failure, in a student's words, each backed by a measurement.
+
+Every function here looks at numbers the check already has (or computes one
+more reference answer) and returns a hint only when the measurement holds,
+e.g. "dB is the expected gradient divided by the batch size 2" is said only
+when actual / expected is 1/2 at every element.
+"""
+import numpy as np
+
+from .compare import FLOAT64
+
+CLOSE = FLOAT64  # measurements compare to float64 precision; a hint must hold exactly, not roughly
+
+
+def forward_hints(actual, expected, config, inputs):
+    """Why forward's output differs from the reference's."""
+    hints = _ratio_hints("forward", actual, expected, config)
+    if config.is_conv and _close(actual, _flipped_reference(config, inputs).forward(inputs.x)):
+        hints.append("forward uses the kernel rotated by 180 degrees: a conv layer correlates, "
+                     "out[i, j] = sum x[i*S + s, j*S + t] * W[s, t], without flipping W")
+    return hints + _order_hints("forward", actual, expected) + _batch_hints("forward", actual, expected)
+
+
+def gradient_hints(name, actual, expected, result, config, inputs):
+    """Why a gradient (dX, dW or dB) differs from the expected one."""
+    hints = _ratio_hints(name, actual, expected, config)
+    if config.is_conv and name == "dX":
+        flipped = _flipped_reference(config, inputs)
+        flipped.forward(inputs.x)
+        if _close(actual, flipped.backward(inputs.dout)):
+            hints.append("dX is what the kernel rotated by 180 degrees gives: the kernel is flipped in "
+                         "backward (or flipped twice)")
+    if name == "dW" and _close(actual, expected[:, :, ::-1, ::-1]):
+        hints.append("dW is the expected gradient rotated by 180 degrees: the kernel is flipped somewhere")
+    if name == "dX":
+        hints += _padding_hints(actual, result, config, inputs)
+        hints += _overlap_hints(actual, expected, result, config)
+    return hints + _order_hints(name, actual, expected) + _batch_hints(name, actual, expected)
+
+
+def shape_hints(name, shape, config):
+    """Why a gradient has the wrong shape."""
+    n, c, h, w = config.x_shape
+    (ph, pw) = config.pad
+    if name == "dX" and tuple(shape) == (n, c, h + 2 * ph, w + 2 * pw) and (ph or pw):
+        return [f"dX has the shape of the padded input: strip the padding, dx[:, :, {ph}:{ph + h}, {pw}:{pw + w}]"]
+    if name == "dX" and tuple(shape) == (n, c, w, h):
+        return ["dX has height and width swapped"]
+    if name == "dW" and len(shape) == 2:
+        return ["dW is still a matrix: reshape it to W's shape (F, C, KH, KW)"]
+    return []
+
+
+def repeat_hints(what, first, second):
+    """Why a second backward with the same dout gives other gradients."""
+    if np.allclose(second, 2 * first, rtol=1e-9, atol=0) and np.abs(first).max(initial=0) > 0:
+        return [f"{what} doubles on the second backward: gradients accumulate across calls "
+                f"({what} += ... with no reset); assign it (=) or zero it at the start of backward"]
+    return []
+
+
+TRIGGER_HINTS = {
+    "stride > 1": "check how output (i, j) maps to input rows i*stride + s: stepping through the input with "
+                  "the stride but indexing dout with the input position is the classic mistake",
+    "pad > 0": "check where the padding is added in forward and stripped again in backward",
+    "batch > 1": "the batch axis is mishandled: a mean where the loss needs a sum, or only sample 0 used",
+    "the input is not square": "height and width are swapped somewhere (H and W)",
+    "the kernel is not square": "the kernel's height and width are swapped somewhere (KH and KW)",
+    "the kernel is not 3x3": "the kernel size seems hard-coded as 3; read it from W.shape",
+    "pooling windows overlap": "where pooling windows overlap their gradients must add up (+=), not overwrite (=)",
+    "channels > 1": "the channel axis C is mishandled",
+    "filters > 1": "the filter axis F is mishandled",
+    "filters != channels": "the channel (C) and filter (F) axes are mixed up",
+    "dilation > 1": "dilation is ignored or applied on the wrong axis",
+    "the stride does not divide the padded input": "the output size is wrong when the stride does not divide "
+                                                   "H + 2*pad - KH: use floor division, (H + 2P - KH) // S + 1",
+}
+
+
+def trigger_hints(conditions):
+    """Hints for the trigger conditions the fuzzer measured (e.g. 'stride > 1')."""
+    return [TRIGGER_HINTS[c] for c in conditions if c in TRIGGER_HINTS]
+
+
+def _ratio_hints(name, actual, expected, config):
+    ratio = _constant_ratio(actual, expected)
+    if ratio is None:
+        return []
+    n, area = config.batch, config.kernel[0] * config.kernel[1]
+    named = [(1 / n, f"{name} is the expected value divided by the batch size {n}: the loss sums over the "
+                     "batch, so sum over samples instead of averaging"),
+             (n, f"{name} is the expected value times the batch size {n}"),
+             (-1, f"{name} has the wrong sign")]
+    if config.layer == "avgpool":
+        named += [(area, f"{name} is {area} times too large: the division by the pool area "
+                         f"{config.kernel[0]}x{config.kernel[1]} is missing"),
+                  (1 / area, f"{name} is divided by the pool area {area} once too often")]
+    for value, hint in named:
+        if n > 1 or value not in (n, 1 / n):
+            if np.isclose(ratio, value, rtol=1e-9):
+                return [hint]
+    return [f"{name} is {ratio:.6g} times the expected value at every element: a constant factor is wrong"]
+
+
+def _constant_ratio(actual, expected):
+    """actual / expected when it is the same number (not 1) at every element that matters, else None."""
+    if actual.shape != expected.shape:
+        return None
+    big = np.abs(expected) > 1e-6 * np.abs(expected).max(initial=0)
+    if not big.any() or not np.allclose(actual[~big], 0, atol=1e-9 * np.abs(actual).max(initial=1)):
+        return None
+    ratios = actual[big] / expected[big]
+    ratio = float(np.median(ratios))
+    if np.isclose(ratio, 1, rtol=1e-9) or not np.allclose(ratios, ratio, rtol=1e-9, atol=0):
+        return None
+    return ratio
+
+
+def _order_hints(name, actual, expected):
+    if (actual.shape == expected.shape and actual.size > 1 and not _close(actual, expected)
+            and _close(np.sort(actual, axis=None), np.sort(expected, axis=None))):
+        return [f"{name} holds exactly the expected values, in the wrong places: check the order of a "
+                "reshape or transpose"]
+    if actual.size and not actual.any() and expected.any():
+        return [f"{name} is all zeros: backward never writes it"]
+    return []
+
+
+def _batch_hints(name, actual, expected):
+    if actual.shape != expected.shape or actual.ndim != 4 or actual.shape[0] < 2:
+        return []
+    first_ok = _close(actual[:1], expected[:1])
+    if first_ok and not _close(actual[1:], expected[1:]):
+        return [f"{name} is right for the first sample only: the other samples of the batch are mishandled"]
+    return []
+
+
+def _padding_hints(actual, result, config, inputs):
+    """dX cut from the padded gradient at the wrong offset, or wrong only in the border rows/columns."""
+    if config.pad == (0, 0) or result.mismatches is None:
+        return []
+    padded_grad = _padded_input_gradient(config, inputs)
+    h, w = config.size
+    (ph, pw) = config.pad
+    for top in range(2 * ph + 1):
+        for left in range(2 * pw + 1):
+            if (top, left) != (ph, pw) and _close(actual, padded_grad[:, :, top:top + h, left:left + w]):
+                return [f"dX is the padded gradient cut at rows {top}:{top + h} and columns {left}:{left + w}: "
+                        f"the padding is stripped from the wrong side; cut [{ph}:{ph + h}, {pw}:{pw + w}]"]
+    border = np.ones(config.size, bool)
+    border[ph:h - ph, pw:w - pw] = False
+    if not result.mismatches[:, :, ~border].any():
+        return [f"dX is wrong only in the {ph} border row(s)/{pw} column(s) next to the padding: "
+                "check how the padding is stripped in backward"]
+    return []
+
+
+def _overlap_hints(actual, expected, result, config):
+    """Right where windows do not overlap, wrong where they do: assignment instead of addition."""
+    if result.mismatches is None or not config.windows_overlap:
+        return []
+    window = config.window
+    padded = np.zeros(tuple(n + 2 * p for n, p in zip(config.size, window.pad)))
+    per_tap = np.ones(window.size + config.out_shape[2:])
+    coverage = window.unpad(window.scatter_add(padded, per_tap))  # windows reaching each input position
+    overlapped = np.broadcast_to(coverage > 1, actual.shape)
+    if result.mismatches[~overlapped].any() or not (~overlapped).any():
+        return []
+    return ["dX is right where windows do not overlap and wrong only where they do: the gradients of "
+            "overlapping windows must add up (+=), not overwrite each other (=)"]
+
+
+def _flipped_reference(config, inputs):
+    rotated = inputs.params["W"][:, :, ::-1, ::-1].copy()
+    return config.reference_layer({"W": rotated, "b": inputs.params["b"]})
+
+
+def _padded_input_gradient(config, inputs):
+    """d/dx_pad of sum(forward * dout): the reference layer run on the already padded input."""
+    fill = 0.0 if config.layer != "maxpool" else inputs.x.min() - 1e6  # never wins, like -inf
+    x_padded = config.window.pad_input(inputs.x, fill)
+    unpadded = config.replace(size=x_padded.shape[2:], pad=0)
+    layer = unpadded.reference_layer(inputs.params)
+    layer.forward(x_padded)
+    return layer.backward(inputs.dout)
+
+
+def _close(a, b):
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= CLOSE.bound(b)))

@@ -1,0 +1,55 @@
+"""The benchmark scripts still run: small arguments, exit status and the shape of their output (seconds, not minutes).
+
+Exit status 1 is allowed (a missed target on a slow or busy machine), but then
+the output must say FAIL; a crash (a traceback) is never allowed.
+"""
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run(*args, timeout=60):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_bench_engine_runs_and_reports_every_measurement():
+    done = run(str(BENCHMARKS / "bench_engine.py"), "--repeat", "1", "--skip-torch")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    out = done.stdout
+    for text in ("part 1:", "gradcheck, reference Conv2dIm2col", "the comparison with torch.autograd.gradcheck needs",
+                 "dense ", "structured ", "projection ", "the engine ran: dX structured 55, dW structured 55, "
+                 "dB structured 3", "part 2:", "full check, first run in the child (s)", "ru_maxrss",
+                 "tracemalloc peak", "dX structured 151, dW structured 151, dB structured 3", "10.1 GB each"):
+        assert text in out, f"{text!r} missing from:\n{out}"
+    assert ("FAIL" in out) == (done.returncode == 1), out
+    last = out.rstrip().splitlines()[-1]
+    assert last == "every target met" if done.returncode == 0 else last.startswith("missed: "), last
+
+
+def test_bench_engine_rejects_a_bad_repeat():
+    done = run(str(BENCHMARKS / "bench_engine.py"), "--repeat", "0", "--skip-torch")
+    assert done.returncode == 2 and "--repeat must be >= 1" in done.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+def test_bench_engine_torch_adapter_passes_gradcheck():
+    """The adapter the benchmark times passes every check on a tiny configuration (in a child: the script
+    pins BLAS threads through the environment when it is imported)."""
+    code = f"""
+import runpy
+script = runpy.run_path({str(BENCHMARKS / "bench_engine.py")!r}, run_name="bench_engine")
+assert script["load_torch"](False) is not None
+import gradcheck
+config = gradcheck.Config.conv(batch=2, channels=2, filters=3, size=5, kernel=3, stride=2, pad=1)
+report = gradcheck.check("conv", script["TorchConv2d"], config=config, seed=0)
+assert report.passed, [(r.name, r.message) for r in report.checks]
+print("ok")
+"""
+    done = run("-c", code)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
