@@ -150,6 +150,37 @@ def mismatch_maps(mask, limit=MAP_SLICES):
 
 
 def make_console(file=None, color=None):
-    """A rich console for ``file`` (stdout by default); plain text when it is not a terminal."""
-    return Console(file=file, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=False,
-                   width=None if file is None else 120)
+    """A rich console for ``file`` (stdout by default): colour and the terminal's width on a terminal,
+    plain text 100 columns wide elsewhere, so files and pipes read the same everywhere."""
+    console = Console(file=file, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = 100
+    return console
+
+
+def failure_text(report):
+    """A numpy.testing-style assertion message: header, then per failing check its numbers and finding."""
+    failed = [r for r in report.checks if r.status == "fail"]
+    lines = [f"Gradients not right: {report.layer}, {report.implementation} "
+             f"({len(failed)} of {len(report.checks)} checks failed; seed {report.seed}, "
+             f"{report.examples} configuration{'s' * (report.examples != 1)})"]
+    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks}
+    for result in failed:
+        subject = f"{result.subject} " if result.subject else ""
+        headline = f"differs from the {result.against}" if result.against else result.message
+        lines += ["", f"{subject}{result.name}: {headline}"]
+        if result.total:
+            lines.append(f" Mismatched elements: {result.mismatched} / {result.total} ({100 * result.fraction:.3g}%)")
+        if result.max_abs_error is not None and result.worst_index is not None:
+            lines.append(f" Max absolute difference: {result.max_abs_error:.6g}")
+            lines.append(f" Max relative difference: {result.max_rel_error:.6g}")
+            lines.append(f" Worst element {list(result.worst_index)}: expected {result.expected:.6g}, "
+                         f"actual {result.actual:.6g} (against the {result.against})")
+        finding = findings.get((result.subject, result.name))
+        if finding is not None:
+            lines.append(f" {'Smallest failing' if finding.shrunk else 'Failing'} configuration: "
+                         f"{finding.config.describe()} (data seed {finding.seed})")
+            lines += [f" Trigger: {fact}" for fact in finding.triggers]
+            lines += [f" Hint: {hint}" for hint in finding.hints]
+            lines.append(f" Reproduce: {finding.reproduce}")
+    return "\n".join(lines)
