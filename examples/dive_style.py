@@ -69,3 +69,43 @@ def make_conv(W, b, stride, pad):
     layer = Conv2d(SimpleInitializer(0.01), SGD(lr=0.01), C, F, FH, stride, pad)
     layer.W, layer.B = W, b
     return layer
+
+
+class MaxPool2D:
+    def __init__(self, pool_size=2, stride=None, pad=0):
+        self.P = pool_size
+        self.S = pool_size if stride is None else stride
+        self.pad = pad
+
+    def forward(self, X):
+        X_pad = np.pad(X, ((0, 0), (0, 0), (self.pad, self.pad), (self.pad, self.pad)), constant_values=-np.inf)
+        N, C, H, W = X_pad.shape
+        OH, OW = (H - self.P) // self.S + 1, (W - self.P) // self.S + 1
+        self.X_shape, self.X_pad = X.shape, X_pad
+        A = np.zeros((N, C, OH, OW))
+        for row in range(OH):
+            for col in range(OW):
+                window = X_pad[:, :, row * self.S:row * self.S + self.P, col * self.S:col * self.S + self.P]
+                A[:, :, row, col] = window.max(axis=(2, 3))
+        return A
+
+    def backward(self, dA):
+        N, C, OH, OW = dA.shape
+        dZ = np.zeros(self.X_pad.shape)
+        for row in range(OH):
+            for col in range(OW):
+                r, c = row * self.S, col * self.S
+                window = self.X_pad[:, :, r:r + self.P, c:c + self.P].reshape(N, C, -1)
+                first = window.argmax(axis=2)
+                i, j = np.divmod(first, self.P)
+                n, ch = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+                dZ[n, ch, r + i, c + j] += dA[:, :, row, col]
+        H, W = self.X_shape[2:]
+        return dZ[:, :, self.pad:self.pad + H, self.pad:self.pad + W]
+
+
+def make_pool(pool_h, pool_w, stride, pad):
+    """What gradcheck calls for pooling: this layer has square windows only."""
+    if pool_h != pool_w:
+        raise ValueError("square pools only")
+    return MaxPool2D(pool_h, stride, pad)

@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -57,19 +58,22 @@ def _failure_lines(result, finding):
 def render_text(report, console):
     """Print the report: headline, check table, then each finding with its map and reproduction."""
     failed = [r for r in report.checks if r.status == "fail"]
-    verdict = Text("PASSED", style="bold green") if report.passed else Text("FAILED", style="bold red")
-    headline = Text.assemble("gradcheck ", (report.layer, "bold"), f" · {report.implementation} · ", verdict,
-                             f" ({len(failed)} of {len(report.checks)} checks failed)" if failed else "",
-                             f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
-                             f"seed {report.seed}")
-    console.print(headline)
+    verdict = (Text(f"FAILED: {len(failed)} of {len(report.checks)} checks", style="bold red") if failed
+               else Text("PASSED", style="bold green"))
+    console.print(Text.assemble("gradcheck ", (report.layer, "bold"), f" · {report.implementation}"))
+    console.print(Text.assemble(verdict, f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
+                                         f"seed {report.seed}"))
+    console.print()
     console.print(_check_table(report))
     for number, finding in enumerate(report.findings, 1):
         _render_finding(console, number, finding)
     notes = sorted({note for r in report.checks for note in r.notes} | set(report.notes))
+    if notes:
+        console.print()
     for note in notes:
-        console.print(Text(f"note: {note}", style="dim"))
+        _indented(console, f"note: {note}", 0, "dim")
     if report.passed:
+        console.print()
         console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
 
 
@@ -92,13 +96,17 @@ def _check_table(report):
 
 def _worst(result):
     if result.worst_index is not None:
-        return (f"{list(result.worst_index)}: expected {result.expected:.6g}, got {result.actual:.6g} "
-                f"({result.against})")
+        return f"at {list(result.worst_index)}: expected {result.expected:.6g}, got {result.actual:.6g}"
     return result.message if result.status != "pass" else ""
 
 
 def _number(value):
     return "" if value is None else f"{value:.2e}"
+
+
+def _indented(console, text, indent, style=None):
+    """Print ``text`` so that wrapped lines keep the indent."""
+    console.print(Padding(Text(text, style=style or ""), (0, 0, 0, indent)))
 
 
 def _render_finding(console, number, finding):
@@ -107,16 +115,16 @@ def _render_finding(console, number, finding):
     console.print(Text(f"Finding {number}: {', '.join(finding.names)} fail{'s' * (len(finding.names) == 1)}"
                        f"{subject}", style="bold red"))
     smallest = "smallest failing configuration" if finding.shrunk else "failing configuration"
-    console.print(f"  {smallest}: {finding.config.describe()} (data seed {finding.seed})")
+    _indented(console, f"{smallest}: {finding.config.describe()} (data seed {finding.seed})", 2)
     if finding.also_failing:
-        console.print(f"  also failing there: {', '.join(finding.also_failing)}")
+        _indented(console, f"also failing there: {', '.join(finding.also_failing)}", 2)
     for result in finding.checks:
         if result.error:
-            console.print(f"  {result.name}: {result.message}")
+            _indented(console, f"{result.name}: {result.message}", 2)
     for fact in finding.triggers:
-        console.print(f"  • {fact}")
+        _indented(console, f"- {fact}", 2)
     for hint in finding.hints:
-        console.print(Text(f"  hint: {hint}", style="cyan"))
+        _indented(console, f"hint: {hint}", 2, "cyan")
     for result in finding.checks:
         if result.mismatches is not None and result.mismatches.ndim == 4:
             _render_map(console, result)

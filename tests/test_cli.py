@@ -80,7 +80,7 @@ def test_pool_reference_layers_pass(run, mode):
 def test_wrong_layer_exits_1_with_counterexample_triggers_map_and_reproduction(run, student):
     code, out, _ = run("conv", "--impl", student, "--seed", "3")
     assert code == 1
-    assert "FAILED (1 of 8 checks failed)" in out
+    assert "FAILED: 1 of 8 checks" in out
     assert "Finding 1: dX fails" in out
     assert "fails only when stride > 1 (passes with stride 1, all else equal)" in out
     assert "where dX differs" in out and "X" in out
