@@ -38,13 +38,11 @@ import traceback
 import numpy as np
 
 CONVENTIONS = ("auto", "reference", "function", "dive")
-PARAM_ALIASES = {"W": ("W", "w", "weight", "weights", "kernel", "filters"), "b": ("b", "B", "bias", "biases")}
 GRAD_ALIASES = {
     "dW": ("dW", "dw", "d_W", "d_w", "grad_W", "grad_w", "gW", "dweight", "dweights", "grad_weight"),
     "db": ("db", "dB", "d_b", "d_B", "grad_b", "grad_B", "gb", "dbias", "grad_bias"),
 }
 GRAD_DICTS = ("grads", "gradients", "grad")  # dict attributes holding {"W": ..., "b": ...}
-PARAM_DICTS = ("params", "parameters")
 
 
 class ImplementationError(Exception):
@@ -119,18 +117,20 @@ class Subject:
 
 
 class ObjectStyle(Subject):
-    """A layer object: forward(x), backward(dout) -> dx, weights and gradients as attributes.
+    """A layer object: forward(x), backward(dout) -> dx, gradients as attributes.
 
-    With ``dive`` the layer's optimizer and activation are replaced by no-ops,
+    W and b are the arrays the layer was given, as an optimizer sees them:
+    reading and writing them in place is what a training loop does, so a
+    layer that copied them at construction never sees an update.  With
+    ``dive`` the layer's optimizer and activation are replaced by no-ops,
     and weights that backward changes anyway are put back.
     """
 
     def __init__(self, layer, params, dive=False):
         super().__init__()
         self.layer = layer
-        self.dive = dive
-        self.places = {name: _find_array(layer, value, PARAM_ALIASES[name], PARAM_DICTS)
-                       for name, value in params.items()}
+        self.params = params
+        self.dive_mode = dive
         if dive:
             self._neutralize()
 
@@ -138,35 +138,28 @@ class ObjectStyle(Subject):
         return self._returned(call("forward", self.layer.forward, x), "forward")
 
     def backward(self, dout):
-        before = {name: self.read(name) for name in self.places} if self.dive else {}
+        before = {name: value.copy() for name, value in self.params.items()} if self.dive_mode else {}
         dx = self._returned(call("backward", self.layer.backward, dout), "backward")
         for name, value in before.items():
-            if not np.array_equal(self.read(name), value):
-                self.write(name, value)
+            if not np.array_equal(self.params[name], value):
+                self.params[name][...] = value
                 self.notes.add(f"backward changed {name} itself (an optimizer step); it was put back "
                                "so that every gradient is taken at the same weights")
         return dx
 
     def read(self, name):
-        if name in self.places:
-            place = self.places[name] or _find_array(self.layer, None, PARAM_ALIASES[name], PARAM_DICTS)
-        else:
-            place = _find_array(self.layer, None, GRAD_ALIASES[name], GRAD_DICTS, key=name[1:])
+        if name in self.params:
+            return self.params[name].copy()
+        place = _find_gradient(self.layer, name)
         if place is None:
-            aliases = GRAD_ALIASES.get(name) or PARAM_ALIASES[name]
             raise ImplementationError("read", "AttributeError",
-                                      f"the layer has no {name}: looked for the attributes {', '.join(aliases)} "
-                                      f"and {', '.join(GRAD_DICTS if name in GRAD_ALIASES else PARAM_DICTS)}"
-                                      f"[{name[-1]!r}]")
+                                      f"the layer has no {name}: looked for the attributes "
+                                      f"{', '.join(GRAD_ALIASES[name])} and {', '.join(GRAD_DICTS)}"
+                                      f"[{name[1:]!r}]")
         return self._returned(_get(self.layer, place), name)
 
     def write(self, name, value):
-        place = self.places.get(name)
-        target = None if place is None else _get(self.layer, place)
-        if not isinstance(target, np.ndarray) or target.shape != value.shape:
-            raise ImplementationError("write", "TypeError", f"the layer keeps no array {name} of shape "
-                                                            f"{value.shape} that an optimizer could update in place")
-        target[...] = value
+        self.params[name][...] = value
 
     def _neutralize(self):
         if hasattr(self.layer, "optimizer"):
@@ -347,27 +340,19 @@ class _Identity:
         return da
 
 
-def _find_array(layer, array, aliases, dicts, key=None):
-    """Where ``layer`` keeps an array: ("attr", name) or ("dict", attr, key), or None.
-
-    With ``array`` given, the attribute holding that very object wins (the
-    layer kept the array it was given); otherwise the first alias present.
-    """
-    places = [("attr", alias) for alias in aliases]
-    keys = (key, key.lower(), key.upper()) if key else tuple(dict.fromkeys(a for a in aliases if len(a) == 1))
-    places += [("dict", d, k) for d in dicts if isinstance(getattr(layer, d, None), dict) for k in keys]
-    present = [place for place in places if _get(layer, place) is not None]
-    if array is not None:
-        for place in present:
-            if _get(layer, place) is array:
-                return place
-    return present[0] if present else None
+def _find_gradient(layer, name):
+    """Where ``layer`` keeps gradient ``name`` ("dW" or "db"): ("attr", alias) or ("dict", attr, key), or None."""
+    key = name[1:]
+    places = [("attr", alias) for alias in GRAD_ALIASES[name]]
+    places += [("dict", d, k) for d in GRAD_DICTS for k in (key, key.lower(), key.upper())]
+    return next((place for place in places if _get(layer, place) is not None), None)
 
 
 def _get(layer, place):
     if place[0] == "attr":
         return getattr(layer, place[1], None)
-    return getattr(layer, place[1], {}).get(place[2])
+    container = getattr(layer, place[1], None)
+    return container.get(place[2]) if isinstance(container, dict) else None
 
 
 def _compact(pair):

@@ -197,20 +197,23 @@ class _Run:
         return self._same_as_first("fresh-cache", self._backward(subject), out)
 
     def _check_weights_live(self):
+        """After an optimizer-style in-place update of W and b, forward must give what a layer built
+        with the updated weights gives: the reference's answer, or (when forward is wrong anyway) a
+        fresh layer of the same implementation's."""
         stepped = {k: v + self.inputs.param_steps[k] for k, v in self.inputs.params.items()}
         for name, value in stepped.items():
             self.subject.write(name, value)
         out = self.subject.forward(self.inputs.x.copy())
         for name, value in self.inputs.params.items():
             self.subject.write(name, value)
-        want = self.expected.out_after_step
+        if self.forward_ok:
+            want, source = self.expected.out_after_step, "reference built with the updated weights"
+        else:
+            fresh = self.implementation.make(self.config, {k: v.copy() for k, v in stepped.items()})
+            want, source = fresh.forward(self.inputs.x.copy()), "same layer built with the updated weights"
         if out.shape != want.shape:
             return CheckResult("weights-live", "fail", f"forward returned shape {out.shape} after the update")
-        if not self.forward_ok:  # judge the change, not the values: forward is wrong anyway
-            moved = not np.array_equal(out, self.out)
-            return CheckResult("weights-live", "pass" if moved else "fail",
-                               "" if moved else "forward ignores an in-place update of W and b")
-        result = compare("weights-live", out, {"reference after the update": want}, self.tolerance)
+        result = compare("weights-live", out, {source: want}, self.tolerance)
         if result.status == "fail" and np.array_equal(out, self.out):
             result.message = "forward ignores an in-place update of W and b (were they copied at construction?)"
         return result
@@ -237,7 +240,8 @@ class _Run:
                                f"directions give {estimate.numeric} but {name} gives {estimate.analytic}",
                                notes=notes, method=estimate.method, evaluations=estimate.evaluations)
         if isinstance(estimate, numeric.NumericGradient):
-            exclude = _kinks(estimate, self.tolerance)
+            if self.config.layer == "maxpool":  # the only layer with kinks; conv and avg pool are linear
+                exclude = _kinks(estimate, self.tolerance)
             expected["finite differences"] = estimate.values
         if not expected:
             if estimate is None:
@@ -297,7 +301,7 @@ class _Run:
 def evaluator(subject, wrt, inputs):
     """f(theta) for a list of thetas: theta is x, or W or b written into the layer in place (then restored)."""
     def evaluate(thetas):
-        plans = [({}, t) if wrt == "x" else ({wrt: t}, inputs.x.copy()) for t in thetas]
+        plans = [({}, t.copy()) if wrt == "x" else ({wrt: t}, inputs.x.copy()) for t in thetas]
         try:
             return [np.asarray(out, dtype=np.float64) for out in subject.evaluate(plans)]
         finally:

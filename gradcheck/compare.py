@@ -106,6 +106,13 @@ class CheckResult:
         return data
 
 
+def _max_relative(error, want):
+    """max |error| / |expected| as numpy.testing reports it: infinite where a nonzero error meets a zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(error == 0, 0.0, error / np.abs(want))
+    return float(relative.max(initial=0.0))
+
+
 def _finite_or_none(value):
     """JSON has no infinity: a relative error against an expected zero is reported as null."""
     return value if value is None or np.isfinite(value) else None
@@ -131,7 +138,7 @@ def compare(name, actual, expected, tolerance, *, exclude=None, keep_positions=F
         bad = keep & (error > tolerance.bound(np.where(keep, want, 0.0)))
         mismatched |= bad
         max_abs = max(max_abs, float(error.max(initial=0.0)))
-        max_rel = max(max_rel, float((error / np.maximum(np.abs(want), np.finfo(float).tiny)).max(initial=0.0)))
+        max_rel = max(max_rel, _max_relative(error, want))
         if bad.any() and worst is None:
             worst = (source, int(np.argmax(np.where(bad, error, -1.0))))
     result = CheckResult(name, "pass", max_abs_error=max_abs, max_rel_error=max_rel,

@@ -14,6 +14,8 @@ CLOSE = FLOAT64  # measurements compare to float64 precision; a hint must hold e
 
 def forward_hints(actual, expected, config, inputs):
     """Why forward's output differs from the reference's."""
+    if actual.size and not actual.any() and expected.any():
+        return ["forward returns all zeros"]
     hints = _ratio_hints("forward", actual, expected, config)
     if config.is_conv and _close(actual, _flipped_reference(config, inputs).forward(inputs.x)):
         hints.append("forward uses the kernel rotated by 180 degrees: a conv layer correlates, "
@@ -103,11 +105,12 @@ def _ratio_hints(name, actual, expected, config):
 
 
 def _constant_ratio(actual, expected):
-    """actual / expected when it is the same number (not 1) at every element that matters, else None."""
+    """actual / expected when it is the same number (not 1) at two or more elements that matter
+    and every other element is zero in both, else None."""
     if actual.shape != expected.shape:
         return None
     big = np.abs(expected) > 1e-6 * np.abs(expected).max(initial=0)
-    if not big.any() or not np.allclose(actual[~big], 0, atol=1e-9 * np.abs(actual).max(initial=1)):
+    if big.sum() < 2 or not np.allclose(actual[~big], 0, atol=1e-9 * np.abs(actual).max(initial=1)):
         return None
     ratios = actual[big] / expected[big]
     ratio = float(np.median(ratios))

@@ -3,9 +3,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Max-pool inputs are distinct values at least this far apart: more than twice
-# the largest finite-difference step (1e-2, for float32 layers), so no
-# perturbation can reorder a window and every element is differentiable.
+# Max-pool inputs are distinct negative values at least this far apart: more
+# than twice the largest finite-difference step (1e-2, for float32 layers), so
+# no perturbation can reorder a window and every element is differentiable.
+# Negative, so that a layer padding (or initializing its maximum) with zeros
+# instead of -inf gets a wrong answer.
 POOL_GAP = 0.1
 
 
@@ -39,9 +41,9 @@ def make_inputs(config, seed):
 
 
 def tie_free(rng, shape, gap=POOL_GAP):
-    """Distinct values ``gap`` apart in random order, centred on zero: no two elements tie."""
+    """Distinct negative values ``gap`` apart in random order: -gap, -2*gap, ...; no two elements tie."""
     size = int(np.prod(shape))
-    return ((rng.permutation(size) - (size - 1) / 2) * gap).reshape(shape)
+    return (-(rng.permutation(size) + 1.0) * gap).reshape(shape)
 
 
 def _normal(rng, shape):

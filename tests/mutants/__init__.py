@@ -1,0 +1,35 @@
+"""Deliberately wrong layers, and right ones, to prove gradcheck tells them apart.
+
+``conv.MUTANTS`` and ``pool.MUTANTS`` register each wrong layer with the
+exact set of checks it must fail (empty for the few that are right but
+unusual: float32, a list from backward); ``correct`` holds right layers in
+several styles.  tests/test_mutants.py runs them all.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, eq=False)
+class Mutant:
+    """A layer class and what gradcheck must say about it.
+
+    ``fails``: the names of the checks with status "fail" in the report,
+    exactly.  ``trigger``: a substring of a trigger fact of the finding
+    that holds those checks.  ``note``: a substring of some check's notes.
+    ``error``: the exception type recorded on the dX failure.  ``pins``:
+    dimensions pinned for the search (kept to a minimum: each one says why).
+    """
+
+    cls: type
+    layer: str
+    fails: frozenset
+    trigger: str = None
+    note: str = None
+    error: str = None
+    pins: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "fails", frozenset(self.fails))
+
+    @property
+    def name(self):
+        return self.cls.__name__

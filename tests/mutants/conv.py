@@ -1,0 +1,559 @@
+"""Wrong Conv2d layers, each with one bug the way students write it.
+
+Every class is standalone student code in the reference convention
+(``Conv(W, b, stride=1, pad=0)``, ``forward(x)``, ``backward(dout) -> dx``,
+``dW``/``db`` attributes); ``MUTANTS`` at the bottom says which checks each
+must fail.  Most build on one of two skeletons a student starts from: the
+DLfS im2col layer (``util.im2col``/``util.col2im``) or a loop over output
+positions.
+"""
+import numpy as np
+
+from . import Mutant
+from .util import col2im, im2col
+
+
+def pad4(x, p):
+    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+
+
+# -- the jop bug: window positions that ignore the stride -------------------------
+class ConvDxIgnoresStride:
+    """dX scattered to window i instead of window i*S (forward and dW are right)."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.S, self.P = W, b, stride, pad
+
+    def forward(self, x):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        self.x_pad = pad4(x, P)
+        OH = (self.x_pad.shape[2] - KH) // S + 1
+        OW = (self.x_pad.shape[3] - KW) // S + 1
+        out = np.zeros((x.shape[0], F, OH, OW))
+        for i in range(OH):
+            for j in range(OW):
+                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
+                out[:, :, i, j] = np.einsum("nchw,fchw->nf", win, self.W) + self.b
+        return out
+
+    def backward(self, dout):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        self.db = dout.sum(axis=(0, 2, 3))
+        self.dW = np.zeros_like(self.W)
+        dx_pad = np.zeros_like(self.x_pad)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
+                self.dW += np.einsum("nf,nchw->fchw", dout[:, :, i, j], win)
+                # BUG: the window of output (i, j) starts at (i*S, j*S), not (i, j)
+                dx_pad[:, :, i:i + KH, j:j + KW] += np.einsum("nf,fchw->nchw", dout[:, :, i, j], self.W)
+        H, W_ = dx_pad.shape[2] - 2 * P, dx_pad.shape[3] - 2 * P
+        return dx_pad[:, :, P:P + H, P:P + W_]
+
+
+class ConvJopDW:
+    """The seed's "jop" loop, in dW only: ``for row in range(0, H, S)`` used as the output index.
+
+    The student loops over window starts (row, col) stepping by S, and reads
+    the upstream gradient at [row // S, col // S] for dX (right) but reads
+    the input window at (row // S, col // S) for dW (wrong with stride > 1).
+    """
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.S, self.P = W, b, stride, pad
+
+    def forward(self, x):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        self.x = x
+        self.x_pad = pad4(x, P)
+        H, W_ = self.x_pad.shape[2:]
+        A = np.zeros((x.shape[0], F, (H - KH) // S + 1, (W_ - KW) // S + 1))
+        for row in range(0, H - KH + 1, S):
+            for col in range(0, W_ - KW + 1, S):
+                win = self.x_pad[:, :, row:row + KH, col:col + KW]
+                A[:, :, row // S, col // S] = np.tensordot(win, self.W, axes=([1, 2, 3], [1, 2, 3])) + self.b
+        return A
+
+    def backward(self, dA):
+        S = self.S
+        F, C, KH, KW = self.W.shape
+        H, W_ = self.x_pad.shape[2:]
+        dx_pad = np.zeros_like(self.x_pad)
+        self.dW = np.zeros_like(self.W)
+        self.db = dA.sum(axis=(0, 2, 3))
+        for row in range(0, H - KH + 1, S):
+            for col in range(0, W_ - KW + 1, S):
+                g = dA[:, :, row // S, col // S]
+                dx_pad[:, :, row:row + KH, col:col + KW] += np.tensordot(g, self.W, axes=([1], [0]))
+                r, c = row // S, col // S  # BUG: the window of (r, c) starts at (row, col), not (r, c)
+                self.dW += np.tensordot(g, self.x_pad[:, :, r:r + KH, c:c + KW], axes=([0], [0]))
+        P = self.P
+        return dx_pad[:, :, P:P + self.x.shape[2], P:P + self.x.shape[3]]
+
+
+# -- padding --------------------------------------------------------------------------
+class ConvDxKeepsPadding:
+    """Returns the padded dx: the student forgot col2im's crop (shape N, C, H+2P, W+2P)."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = x.shape
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        self.x_pad = pad4(x, self.pad)
+        self.col = im2col(x, FH, FW, self.stride, self.pad)
+        out = self.col @ self.W.reshape(FN, -1).T + self.b
+        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = dout.sum(axis=0)
+        self.dW = (self.col.T @ dout).T.reshape(FN, C, FH, FW)
+        dcol = dout @ self.W.reshape(FN, -1)
+        # BUG: col2im on the padded shape with pad 0 keeps the border
+        return col2im(dcol, self.x_pad.shape, FH, FW, self.stride, 0)
+
+
+class ConvDxUnpadWrongSide:
+    """Crops the padding from the bottom-right only: dx_pad[:, :, :H, :W]."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.S, self.P = W, b, stride, pad
+
+    def forward(self, x):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        self.x_shape = x.shape
+        self.x_pad = pad4(x, P)
+        OH = (self.x_pad.shape[2] - KH) // S + 1
+        OW = (self.x_pad.shape[3] - KW) // S + 1
+        out = np.empty((x.shape[0], F, OH, OW))
+        for i in range(OH):
+            for j in range(OW):
+                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
+                out[:, :, i, j] = np.tensordot(win, self.W, axes=([1, 2, 3], [1, 2, 3])) + self.b
+        return out
+
+    def backward(self, dout):
+        S = self.S
+        F, C, KH, KW = self.W.shape
+        dx_pad = np.zeros_like(self.x_pad)
+        self.dW = np.zeros_like(self.W)
+        self.db = dout.sum(axis=(0, 2, 3))
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
+                self.dW += np.tensordot(dout[:, :, i, j], win, axes=([0], [0]))
+                dx_pad[:, :, i * S:i * S + KH, j * S:j * S + KW] += np.tensordot(dout[:, :, i, j], self.W,
+                                                                                 axes=([1], [0]))
+        H, W_ = self.x_shape[2:]
+        return dx_pad[:, :, :H, :W_]  # BUG: the padding is on both sides: [P:P + H, P:P + W]
+
+
+# -- kernel orientation ------------------------------------------------------------------
+class ConvDxFlippedKernel:
+    """Backward spreads dout with the kernel rotated 180 degrees ("backprop of a conv is a conv
+    with the flipped kernel"), but scatters it onto the same windows the forward read: the
+    rotation belongs to the full-correlation formulation only.
+    """
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.S, self.P = W, b, stride, pad
+
+    def forward(self, x):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        self.x_shape = x.shape
+        self.x_pad = pad4(x, P)
+        OH = (self.x_pad.shape[2] - KH) // S + 1
+        OW = (self.x_pad.shape[3] - KW) // S + 1
+        out = np.empty((x.shape[0], F, OH, OW))
+        for i in range(OH):
+            for j in range(OW):
+                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
+                out[:, :, i, j] = np.einsum("nchw,fchw->nf", win, self.W) + self.b
+        return out
+
+    def backward(self, dout):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        dx_pad = np.zeros_like(self.x_pad)
+        self.dW = np.zeros_like(self.W)
+        self.db = dout.sum(axis=(0, 2, 3))
+        W_rot = self.W[:, :, ::-1, ::-1]  # BUG
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
+                self.dW += np.einsum("nf,nchw->fchw", dout[:, :, i, j], win)
+                dx_pad[:, :, i * S:i * S + KH, j * S:j * S + KW] += np.einsum("nf,fchw->nchw", dout[:, :, i, j],
+                                                                              W_rot)
+        H, W_ = self.x_shape[2:]
+        return dx_pad[:, :, P:P + H, P:P + W_]
+
+
+class ConvForwardFlippedKernel:
+    """Forward is a true convolution (kernel rotated 180 degrees); backward is the textbook
+    correlation backward, so dX and dW disagree with finite differences of this forward."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = x.shape
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        self.x = x
+        self.col = im2col(x, FH, FW, self.stride, self.pad)
+        W_flip = self.W[:, :, ::-1, ::-1]  # BUG: "convolution flips the kernel"
+        out = self.col @ W_flip.reshape(FN, -1).T + self.b
+        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = dout.sum(axis=0)
+        self.dW = (self.col.T @ dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        dcol = dout @ self.W.reshape(FN, -1)
+        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvTrueConvolution(ConvForwardFlippedKernel):
+    """A consistent true convolution: the kernel flipped in forward and, to match, in backward.
+
+    Its gradients are right for the function it computes; only that function
+    is not the layer's (a correlation), so only forward fails.
+    """
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        W_flip = self.W[:, :, ::-1, ::-1]
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = dout.sum(axis=0)
+        self.dW = (self.col.T @ dout).transpose(1, 0).reshape(FN, C, FH, FW)[:, :, ::-1, ::-1]
+        dcol = dout @ W_flip.reshape(FN, -1)
+        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+
+# -- batch and axes -------------------------------------------------------------------------
+class _Im2colBase:
+    """The DLfS skeleton the next mutants change one line of."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = x.shape
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        self.x = x
+        self.col = im2col(x, FH, FW, self.stride, self.pad)
+        self.col_W = self.W.reshape(FN, -1).T
+        out = np.dot(self.col, self.col_W) + self.b
+        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+
+class ConvDbAveraged(_Im2colBase):
+    """db = mean over the batch ("the loss is averaged, so the gradient is too")."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        N = dout.shape[0]
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0) / N  # BUG
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvDWDividedByBatch(_Im2colBase):
+    """dW /= N."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        N = dout.shape[0]
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW) / N  # BUG
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvDbWrongAxis(_Im2colBase):
+    """db summed along the filter axis of the (N*OH*OW, FN) matrix instead of the rows."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=1)  # BUG: axis=0
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvDWReshapeNoTranspose(_Im2colBase):
+    """dW = (col.T @ dout).reshape(FN, C, FH, FW): the (C*FH*FW, FN) matrix needs a transpose first."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).reshape(FN, C, FH, FW)  # BUG
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvDxAssignNotAdd(_Im2colBase):
+    """col2im with ``=``: where windows overlap (stride < kernel) later windows overwrite earlier ones."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = self.x.shape
+        S, P = self.stride, self.pad
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        dcol = np.dot(dout, self.col_W.T)
+        out_h = (H + 2 * P - FH) // S + 1
+        out_w = (W + 2 * P - FW) // S + 1
+        dcol = dcol.reshape(N, out_h, out_w, C, FH, FW)
+        img = np.zeros((N, C, H + 2 * P, W + 2 * P))
+        for i in range(out_h):
+            for j in range(out_w):
+                img[:, :, i * S:i * S + FH, j * S:j * S + FW] = dcol[:, i, j]  # BUG: +=
+        return img[:, :, P:P + H, P:P + W]
+
+
+# -- forward bugs the backward shares ---------------------------------------------------------
+class ConvStrideOffByOne:
+    """Window starts from ``range(0, H_pad - KH, S)``: the last window is lost when the
+    stride divides H_pad - KH (its output stays 0).  Backward loops the same way, so it is
+    consistent with this forward: only forward is wrong."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.S, self.P = W, b, stride, pad
+
+    def forward(self, x):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        self.x_shape = x.shape
+        self.x_pad = pad4(x, P)
+        H, W_ = self.x_pad.shape[2:]
+        out = np.zeros((x.shape[0], F, (H - KH) // S + 1, (W_ - KW) // S + 1))
+        for row in range(0, H - KH, S):  # BUG: H - KH + 1
+            for col in range(0, W_ - KW, S):  # BUG: W_ - KW + 1
+                win = self.x_pad[:, :, row:row + KH, col:col + KW]
+                out[:, :, row // S, col // S] = np.einsum("nchw,fchw->nf", win, self.W) + self.b
+        return out
+
+    def backward(self, dout):
+        S, P = self.S, self.P
+        F, C, KH, KW = self.W.shape
+        H, W_ = self.x_pad.shape[2:]
+        dx_pad = np.zeros_like(self.x_pad)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        for row in range(0, H - KH, S):
+            for col in range(0, W_ - KW, S):
+                g = dout[:, :, row // S, col // S]
+                self.db += g.sum(axis=0)
+                self.dW += np.einsum("nf,nchw->fchw", g, self.x_pad[:, :, row:row + KH, col:col + KW])
+                dx_pad[:, :, row:row + KH, col:col + KW] += np.einsum("nf,fchw->nchw", g, self.W)
+        return dx_pad[:, :, P:P + self.x_shape[2], P:P + self.x_shape[3]]
+
+
+# -- state across calls -------------------------------------------------------------------------
+class ConvAccumulatesGrads(_Im2colBase):
+    """dW and db start at zero in __init__ and backward adds to them (no reset)."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
+        self.dW = np.zeros_like(W)
+        self.db = np.zeros_like(b)
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db += np.sum(dout, axis=0)  # BUG: accumulates across calls
+        self.dW += np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvStaleCol(_Im2colBase):
+    """im2col is cached on the first forward and reused forever."""
+
+    col = None
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = x.shape
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        self.x = x
+        if self.col is None:  # BUG: "im2col is expensive, do it once"
+            self.col = im2col(x, FH, FW, self.stride, self.pad)
+        self.col_W = self.W.reshape(FN, -1).T
+        out = np.dot(self.col, self.col_W) + self.b
+        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvCopiesWeights(_Im2colBase):
+    """self.W = W.copy(): an optimizer updating the caller's W in place never reaches forward."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W.copy(), b.copy(), stride, pad)  # BUG
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvPrecomputedColW:
+    """The weight matrix is built once in __init__ (a contiguous copy, "for speed").
+
+    ``self.W`` is still the caller's array, so the engine's in-place update
+    lands in it, but forward multiplies by the stale matrix.
+    """
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+        self.col_W = np.ascontiguousarray(W.reshape(W.shape[0], -1).T)  # BUG: a copy, frozen
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = x.shape
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        self.x = x
+        self.col = im2col(x, FH, FW, self.stride, self.pad)
+        out = self.col @ self.col_W + self.b
+        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = dout.sum(axis=0)
+        self.dW = (self.col.T @ dout).T.reshape(FN, C, FH, FW)
+        return col2im(dout @ self.col_W.T, self.x.shape, FH, FW, self.stride, self.pad)
+
+
+# -- mutation of the caller's arrays ---------------------------------------------------------------
+class ConvMutatesX(_Im2colBase):
+    """After forward the student records the input's magnitude with np.abs(x, out=x)."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        self.x_abs_mean = np.abs(x, out=x).mean()  # BUG: out=x overwrites the caller's x
+        return out
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvMutatesDout(_Im2colBase):
+    """After using dout the student zeroes it, as if it were a gradient buffer to reset."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        g = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(g, axis=0)
+        self.dW = np.dot(self.col.T, g).transpose(1, 0).reshape(FN, C, FH, FW)
+        dx = col2im(np.dot(g, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+        dout.fill(0.0)  # BUG: "zero_grad" on the caller's array
+        return dx
+
+
+# -- crashes and conversions -----------------------------------------------------------------------
+class ConvRaisesInBackward(_Im2colBase):
+    """A typo: forward stored self.x, backward reads self.x_shape (AttributeError every time)."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x_shape, FH, FW, self.stride, self.pad)  # BUG
+
+
+class ConvFloat32(_Im2colBase):
+    """Correct, but computes in float32 (casting W each forward, so updates still reach it).
+
+    Passes: the engine sees float32 results and checks them at float32
+    tolerances (step 1e-2, rtol 1e-3), and says so in a note.
+    """
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = x.shape
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        self.x = x
+        self.col = im2col(x.astype(np.float32), FH, FW, self.stride, self.pad)
+        self.col_W = self.W.astype(np.float32).reshape(FN, -1).T
+        out = np.dot(self.col, self.col_W) + self.b.astype(np.float32)
+        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.astype(np.float32).transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class ConvReturnsList(_Im2colBase):
+    """Correct, but backward returns dx.tolist(): the engine converts it and notes that it did."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad).tolist()
+
+
+MUTANTS = [
+    Mutant(ConvDxIgnoresStride, "conv", {"dX"}, trigger="stride > 1"),
+    Mutant(ConvJopDW, "conv", {"dW"}, trigger="stride > 1"),
+    Mutant(ConvDxKeepsPadding, "conv", {"dX"}, trigger="pad > 0"),
+    Mutant(ConvDxUnpadWrongSide, "conv", {"dX"}, trigger="pad > 0"),
+    Mutant(ConvDxFlippedKernel, "conv", {"dX"}),
+    Mutant(ConvForwardFlippedKernel, "conv", {"forward", "dX", "dW"}),
+    Mutant(ConvTrueConvolution, "conv", {"forward"}),
+    Mutant(ConvDbAveraged, "conv", {"dB"}, trigger="batch > 1"),
+    Mutant(ConvDWDividedByBatch, "conv", {"dW"}, trigger="batch > 1"),
+    Mutant(ConvDbWrongAxis, "conv", {"dB"}),
+    Mutant(ConvDWReshapeNoTranspose, "conv", {"dW"}),
+    Mutant(ConvDxAssignNotAdd, "conv", {"dX"}),
+    Mutant(ConvStrideOffByOne, "conv", {"forward"}),
+    Mutant(ConvAccumulatesGrads, "conv", {"repeatable"}),
+    Mutant(ConvStaleCol, "conv", {"fresh-cache"}),
+    Mutant(ConvCopiesWeights, "conv", {"weights-live"}),
+    Mutant(ConvPrecomputedColW, "conv", {"weights-live"}),
+    Mutant(ConvMutatesX, "conv", {"no-mutation"}),
+    Mutant(ConvMutatesDout, "conv", {"no-mutation"}),
+    Mutant(ConvRaisesInBackward, "conv", {"dX"}, error="AttributeError"),
+    Mutant(ConvFloat32, "conv", set(), note="float32 tolerances"),
+    Mutant(ConvReturnsList, "conv", set(), note="backward returned list"),
+]

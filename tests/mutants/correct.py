@@ -1,0 +1,358 @@
+"""Correct layers in the styles students write them: each must pass every check.
+
+Conv: the DLfS im2col class, a naive four-loop version, a cs231n-like loop
+over output positions, an as_strided + einsum version, and DLfS with the
+reshaped weights precomputed at construction (a view of W, so in-place
+updates still reach forward).  Pools: loops and vectorized, max and average.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .util import col2im, im2col
+
+
+# -- conv ---------------------------------------------------------------------
+class ConvIm2colDLfS:
+    """Convolution as in "Deep Learning from Scratch" chapter 7."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.col = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, C, H, W = x.shape
+        out_h = 1 + int((H + 2 * self.pad - FH) / self.stride)
+        out_w = 1 + int((W + 2 * self.pad - FW) / self.stride)
+
+        col = im2col(x, FH, FW, self.stride, self.pad)
+        col_W = self.W.reshape(FN, -1).T
+
+        out = np.dot(col, col_W) + self.b
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+        self.x = x
+        self.col = col
+        self.col_W = col_W
+        return out
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout)
+        self.dW = self.dW.transpose(1, 0).reshape(FN, C, FH, FW)
+
+        dcol = np.dot(dout, self.col_W.T)
+        dx = col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+        return dx
+
+
+class ConvNaiveLoops:
+    """Four nested loops over (n, f, i, j), one window at a time."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        self.x = x
+        N, C, H, W_ = x.shape
+        F, _, HH, WW = self.W.shape
+        S, P = self.stride, self.pad
+        self.x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+        H_out = (H + 2 * P - HH) // S + 1
+        W_out = (W_ + 2 * P - WW) // S + 1
+        out = np.zeros((N, F, H_out, W_out))
+        for n in range(N):
+            for f in range(F):
+                for i in range(H_out):
+                    for j in range(W_out):
+                        window = self.x_pad[n, :, i * S:i * S + HH, j * S:j * S + WW]
+                        out[n, f, i, j] = np.sum(window * self.W[f]) + self.b[f]
+        return out
+
+    def backward(self, dout):
+        N, F, H_out, W_out = dout.shape
+        _, _, HH, WW = self.W.shape
+        S, P = self.stride, self.pad
+        dx_pad = np.zeros_like(self.x_pad)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        for n in range(N):
+            for f in range(F):
+                self.db[f] += dout[n, f].sum()
+                for i in range(H_out):
+                    for j in range(W_out):
+                        window = self.x_pad[n, :, i * S:i * S + HH, j * S:j * S + WW]
+                        self.dW[f] += window * dout[n, f, i, j]
+                        dx_pad[n, :, i * S:i * S + HH, j * S:j * S + WW] += self.W[f] * dout[n, f, i, j]
+        H, W_ = self.x.shape[2:]
+        return dx_pad[:, :, P:P + H, P:P + W_]
+
+
+class ConvOutputLoopCs231n:
+    """cs231n-like: loop over output positions, each a tensordot over (C, HH, WW)."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b = W, b
+        self.conv_param = {"stride": stride, "pad": pad}
+
+    def forward(self, x):
+        S, P = self.conv_param["stride"], self.conv_param["pad"]
+        F, C, HH, WW = self.W.shape
+        N, _, H, W = x.shape
+        H_out = 1 + (H + 2 * P - HH) // S
+        W_out = 1 + (W + 2 * P - WW) // S
+        x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)), mode="constant")
+        out = np.zeros((N, F, H_out, W_out))
+        for i in range(H_out):
+            for j in range(W_out):
+                patch = x_pad[:, :, i * S:i * S + HH, j * S:j * S + WW]
+                out[:, :, i, j] = np.tensordot(patch, self.W, axes=([1, 2, 3], [1, 2, 3])) + self.b
+        self.cache = (x, x_pad)
+        return out
+
+    def backward(self, dout):
+        x, x_pad = self.cache
+        S, P = self.conv_param["stride"], self.conv_param["pad"]
+        F, C, HH, WW = self.W.shape
+        _, _, H_out, W_out = dout.shape
+        dx_pad = np.zeros_like(x_pad)
+        dW = np.zeros_like(self.W)
+        for i in range(H_out):
+            for j in range(W_out):
+                patch = x_pad[:, :, i * S:i * S + HH, j * S:j * S + WW]
+                dW += np.tensordot(dout[:, :, i, j], patch, axes=([0], [0]))
+                dx_pad[:, :, i * S:i * S + HH, j * S:j * S + WW] += np.tensordot(
+                    dout[:, :, i, j], self.W, axes=([1], [0]))
+        self.dW = dW
+        self.db = dout.sum(axis=(0, 2, 3))
+        return dx_pad[:, :, P:P + x.shape[2], P:P + x.shape[3]]
+
+
+def windows(x_pad, kh, kw, stride, out_h, out_w):
+    """A (N, C, out_h, out_w, kh, kw) view of every window, no copy."""
+    n, c, h, w = x_pad.strides
+    return as_strided(x_pad, shape=x_pad.shape[:2] + (out_h, out_w, kh, kw),
+                      strides=(n, c, h * stride, w * stride, h, w), writeable=False)
+
+
+class ConvStridedEinsum:
+    """as_strided windows and einsum; backward scatters with one loop over the kernel taps."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        p, s = self.pad, self.stride
+        _, _, kh, kw = self.W.shape
+        self.x_pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        out_h = (self.x_pad.shape[2] - kh) // s + 1
+        out_w = (self.x_pad.shape[3] - kw) // s + 1
+        self.win = windows(self.x_pad, kh, kw, s, out_h, out_w)
+        return np.einsum("ncijst,fcst->nfij", self.win, self.W) + self.b[None, :, None, None]
+
+    def backward(self, dout):
+        p, s = self.pad, self.stride
+        _, _, kh, kw = self.W.shape
+        _, _, out_h, out_w = dout.shape
+        self.db = dout.sum(axis=(0, 2, 3))
+        self.dW = np.einsum("ncijst,nfij->fcst", self.win, dout)
+        dx_pad = np.zeros(self.x_pad.shape)
+        per_tap = np.einsum("nfij,fcst->stncij", dout, self.W)
+        for a in range(kh):
+            for c in range(kw):
+                dx_pad[:, :, a:a + s * out_h:s, c:c + s * out_w:s] += per_tap[a, c]
+        h, w = dx_pad.shape[2:]
+        return dx_pad[:, :, p:h - p, p:w - p]
+
+
+class ConvColWAtConstruction(ConvIm2colDLfS):
+    """DLfS with col_W computed once in __init__.
+
+    Looks like the weights-live bug, but W.reshape(FN, -1).T of a contiguous W
+    is a view: an optimizer's in-place update of W reaches it.
+    """
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
+        self.col_W_fixed = W.reshape(W.shape[0], -1).T
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, C, H, W = x.shape
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        self.x = x
+        self.col = im2col(x, FH, FW, self.stride, self.pad)
+        self.col_W = self.col_W_fixed
+        out = self.col @ self.col_W + self.b
+        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+
+# -- pools --------------------------------------------------------------------
+class MaxPoolLoops:
+    """Loop over output positions; the gradient goes to the argmax of each window."""
+
+    def __init__(self, pool_h, pool_w, stride=None, pad=0):
+        self.ph, self.pw = pool_h, pool_w
+        self.stride = pool_h if stride is None else stride
+        self.pad = pad
+
+    def forward(self, x):
+        S, P = self.stride, self.pad
+        self.x_shape = x.shape
+        self.x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)), constant_values=-np.inf)
+        N, C, H, W = self.x_pad.shape
+        out_h = (H - self.ph) // S + 1
+        out_w = (W - self.pw) // S + 1
+        out = np.empty((N, C, out_h, out_w))
+        for i in range(out_h):
+            for j in range(out_w):
+                out[:, :, i, j] = self.x_pad[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw].max(axis=(2, 3))
+        return out
+
+    def backward(self, dout):
+        S, P = self.stride, self.pad
+        N, C, out_h, out_w = dout.shape
+        dx = np.zeros(self.x_pad.shape)
+        for n in range(N):
+            for c in range(C):
+                for i in range(out_h):
+                    for j in range(out_w):
+                        window = self.x_pad[n, c, i * S:i * S + self.ph, j * S:j * S + self.pw]
+                        r, q = np.unravel_index(np.argmax(window), window.shape)
+                        dx[n, c, i * S + r, j * S + q] += dout[n, c, i, j]
+        H, W = self.x_shape[2:]
+        return dx[:, :, P:P + H, P:P + W]
+
+
+class MaxPoolIm2col:
+    """DLfS Pooling, with -inf padding (DLfS pads with zeros; see mutants.pool.MaxPoolZeroPadDLfS)."""
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.arg_max = None
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        out_h = int(1 + (H + 2 * self.pad - self.pool_h) / self.stride)
+        out_w = int(1 + (W + 2 * self.pad - self.pool_w) / self.stride)
+
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad, pad_value=-np.inf)
+        col = col.reshape(-1, self.pool_h * self.pool_w)
+
+        arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1)
+        out = out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+
+        self.x = x
+        self.arg_max = arg_max
+        return out
+
+    def backward(self, dout):
+        dout = dout.transpose(0, 2, 3, 1)
+        pool_size = self.pool_h * self.pool_w
+        dmax = np.zeros((dout.size, pool_size))
+        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
+        dmax = dmax.reshape(dout.shape + (pool_size,))
+
+        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
+        dx = col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        return dx
+
+
+class MaxPoolMaskAllTies(MaxPoolLoops):
+    """Mask = (window == max): every tied maximum gets the gradient.
+
+    At a tie that is not the first-max convention, but a tie is a kink where
+    no derivative exists; gradcheck's max-pool inputs are tie-free, so this
+    layer is right wherever it is checked.
+    """
+
+    def backward(self, dout):
+        S, P = self.stride, self.pad
+        _, _, out_h, out_w = dout.shape
+        dx = np.zeros(self.x_pad.shape)
+        for i in range(out_h):
+            for j in range(out_w):
+                window = self.x_pad[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw]
+                mask = window == window.max(axis=(2, 3), keepdims=True)
+                dx[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw] += mask * dout[:, :, i:i + 1, j:j + 1]
+        H, W = self.x_shape[2:]
+        return dx[:, :, P:P + H, P:P + W]
+
+
+class AvgPoolLoops:
+    """Loop over output positions; each window's gradient is spread evenly (padding counts)."""
+
+    def __init__(self, pool_h, pool_w, stride=None, pad=0):
+        self.ph, self.pw = pool_h, pool_w
+        self.stride = pool_h if stride is None else stride
+        self.pad = pad
+
+    def forward(self, x):
+        S, P = self.stride, self.pad
+        self.x_shape = x.shape
+        x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+        self.pad_shape = x_pad.shape
+        out_h = (x_pad.shape[2] - self.ph) // S + 1
+        out_w = (x_pad.shape[3] - self.pw) // S + 1
+        out = np.zeros(x.shape[:2] + (out_h, out_w))
+        for i in range(out_h):
+            for j in range(out_w):
+                out[:, :, i, j] = x_pad[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw].mean(axis=(2, 3))
+        return out
+
+    def backward(self, dout):
+        S, P = self.stride, self.pad
+        dx = np.zeros(self.pad_shape)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                dx[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw] += \
+                    dout[:, :, i, j][:, :, None, None] / (self.ph * self.pw)
+        H, W = self.x_shape[2:]
+        return dx[:, :, P:P + H, P:P + W]
+
+
+class AvgPoolStrided:
+    """Vectorized: as_strided windows for forward, one add per pool tap for backward."""
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.ph, self.pw, self.stride, self.pad = pool_h, pool_w, stride, pad
+
+    def forward(self, x):
+        p, s = self.pad, self.stride
+        x_pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        self.pad_shape = x_pad.shape
+        out_h = (x_pad.shape[2] - self.ph) // s + 1
+        out_w = (x_pad.shape[3] - self.pw) // s + 1
+        return windows(x_pad, self.ph, self.pw, s, out_h, out_w).mean(axis=(4, 5))
+
+    def backward(self, dout):
+        p, s = self.pad, self.stride
+        _, _, out_h, out_w = dout.shape
+        dx = np.zeros(self.pad_shape)
+        share = dout / (self.ph * self.pw)
+        for a in range(self.ph):
+            for c in range(self.pw):
+                dx[:, :, a:a + s * out_h:s, c:c + s * out_w:s] += share
+        h, w = dx.shape[2:]
+        return dx[:, :, p:h - p, p:w - p]
+
+
+CONV = [ConvIm2colDLfS, ConvNaiveLoops, ConvOutputLoopCs231n, ConvStridedEinsum, ConvColWAtConstruction]
+MAXPOOL = [MaxPoolLoops, MaxPoolIm2col, MaxPoolMaskAllTies]
+AVGPOOL = [AvgPoolLoops, AvgPoolStrided]
