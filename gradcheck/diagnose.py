@@ -13,19 +13,26 @@ CLOSE = FLOAT64  # measurements compare to float64 precision; a hint must hold e
 
 
 def forward_hints(actual, expected, config, inputs):
-    """Why forward's output differs from the reference's."""
+    """Why forward's output differs from the reference's: the first measurement that holds."""
+    if config.layer == "maxpool" and config.pad != (0, 0) and _close(actual, _pool_padded_with_zeros(config, inputs)):
+        return ["forward pads with zeros: max pooling must pad with -inf so that padding never wins "
+                "(with negative inputs a zero pad becomes the maximum)"]
+    if config.layer == "avgpool" and config.pad != (0, 0) and _close(actual, _average_of_unpadded(config, inputs)):
+        return ["forward divides each window by its number of unpadded elements: the padding counts in the "
+                f"divisor, which is always the pool area {config.kernel[0]}x{config.kernel[1]}"]
+    if config.is_conv and _close(actual, _flipped_reference(config, inputs).forward(inputs.x)):
+        return ["forward uses the kernel rotated by 180 degrees: a conv layer correlates, "
+                "out[i, j] = sum x[i*S + s, j*S + t] * W[s, t], without flipping W"]
     if actual.size and not actual.any() and expected.any():
         return ["forward returns all zeros"]
-    hints = _ratio_hints("forward", actual, expected, config)
-    if config.is_conv and _close(actual, _flipped_reference(config, inputs).forward(inputs.x)):
-        hints.append("forward uses the kernel rotated by 180 degrees: a conv layer correlates, "
-                     "out[i, j] = sum x[i*S + s, j*S + t] * W[s, t], without flipping W")
-    return hints + _order_hints("forward", actual, expected) + _batch_hints("forward", actual, expected)
+    return _first(_ratio_hints("forward", actual, expected, config), _batch_hints("forward", actual, expected),
+                  _order_hints("forward", actual, expected))
 
 
 def gradient_hints(name, actual, expected, result, config, inputs):
-    """Why a gradient (dX, dW or dB) differs from the expected one."""
-    hints = _ratio_hints(name, actual, expected, config)
+    """Why a gradient (dX, dW or dB) differs from the expected one: the specific measurements that
+    hold, or else the first generic one (constant ratio, batch, order)."""
+    hints = []
     if config.is_conv and name == "dX":
         flipped = _flipped_reference(config, inputs)
         flipped.forward(inputs.x)
@@ -37,7 +44,12 @@ def gradient_hints(name, actual, expected, result, config, inputs):
     if name == "dX":
         hints += _padding_hints(actual, result, config, inputs)
         hints += _overlap_hints(actual, expected, result, config)
-    return hints + _order_hints(name, actual, expected) + _batch_hints(name, actual, expected)
+    return hints or _first(_ratio_hints(name, actual, expected, config), _batch_hints(name, actual, expected),
+                           _order_hints(name, actual, expected))
+
+
+def _first(*candidates):
+    return next((hints for hints in candidates if hints), [])
 
 
 def shape_hints(name, shape, config):
@@ -85,47 +97,51 @@ def trigger_hints(conditions):
 
 
 def _ratio_hints(name, actual, expected, config):
-    ratio = _constant_ratio(actual, expected)
+    """actual = r * expected everywhere: named when r is 1/N, N, -1 or the pool area, else the number."""
+    ratio, elements = _constant_ratio(actual, expected)
     if ratio is None:
         return []
     n, area = config.batch, config.kernel[0] * config.kernel[1]
-    named = [(1 / n, f"{name} is the expected value divided by the batch size {n}: the loss sums over the "
-                     "batch, so sum over samples instead of averaging"),
-             (n, f"{name} is the expected value times the batch size {n}"),
-             (-1, f"{name} has the wrong sign")]
-    if config.layer == "avgpool":
+    named = [(-1, f"{name} has the wrong sign")]
+    if n > 1:
+        named += [(1 / n, f"{name} is the expected value divided by the batch size {n}: the loss sums over "
+                          "the batch, so sum over samples instead of averaging"),
+                  (n, f"{name} is the expected value times the batch size {n}")]
+    if config.layer == "avgpool" and area > 1:
         named += [(area, f"{name} is {area} times too large: the division by the pool area "
                          f"{config.kernel[0]}x{config.kernel[1]} is missing"),
                   (1 / area, f"{name} is divided by the pool area {area} once too often")]
     for value, hint in named:
-        if n > 1 or value not in (n, 1 / n):
-            if np.isclose(ratio, value, rtol=1e-9):
-                return [hint]
+        if np.isclose(ratio, value, rtol=1e-9):
+            return [hint]
+    if elements < 2:  # one element always has "a constant ratio"; only a named one means something
+        return []
     return [f"{name} is {ratio:.6g} times the expected value at every element: a constant factor is wrong"]
 
 
 def _constant_ratio(actual, expected):
-    """actual / expected when it is the same number (not 1) at two or more elements that matter
-    and every other element is zero in both, else None."""
+    """(r, elements) when actual = r * expected (r != 1) at every element, the zeros of expected included."""
     if actual.shape != expected.shape:
-        return None
+        return None, 0
     big = np.abs(expected) > 1e-6 * np.abs(expected).max(initial=0)
-    if big.sum() < 2 or not np.allclose(actual[~big], 0, atol=1e-9 * np.abs(actual).max(initial=1)):
-        return None
+    if not big.any() or not np.allclose(actual[~big], 0, atol=1e-9 * np.abs(actual).max(initial=1)):
+        return None, 0
     ratios = actual[big] / expected[big]
     ratio = float(np.median(ratios))
     if np.isclose(ratio, 1, rtol=1e-9) or not np.allclose(ratios, ratio, rtol=1e-9, atol=0):
-        return None
-    return ratio
+        return None, 0
+    return ratio, int(big.sum())
 
 
 def _order_hints(name, actual, expected):
-    if (actual.shape == expected.shape and actual.size > 1 and not _close(actual, expected)
-            and _close(np.sort(actual, axis=None), np.sort(expected, axis=None))):
+    """The right values in the wrong places: only said of arrays with at least 4 distinct nonzero values,
+    where a permutation by accident is not plausible."""
+    if actual.size and not actual.any() and expected.any():
+        return [f"{name} is all zeros"]
+    if (actual.shape == expected.shape and len(np.unique(expected[expected != 0])) >= 4
+            and not _close(actual, expected) and _close(np.sort(actual, axis=None), np.sort(expected, axis=None))):
         return [f"{name} holds exactly the expected values, in the wrong places: check the order of a "
                 "reshape or transpose"]
-    if actual.size and not actual.any() and expected.any():
-        return [f"{name} is all zeros: backward never writes it"]
     return []
 
 
@@ -171,6 +187,19 @@ def _overlap_hints(actual, expected, result, config):
         return []
     return ["dX is right where windows do not overlap and wrong only where they do: the gradients of "
             "overlapping windows must add up (+=), not overwrite each other (=)"]
+
+
+def _pool_padded_with_zeros(config, inputs):
+    x_padded = config.window.pad_input(inputs.x, 0.0)
+    return config.replace(size=x_padded.shape[2:], pad=0).reference_layer({}).forward(x_padded)
+
+
+def _average_of_unpadded(config, inputs):
+    """Average pooling whose divisor counts only the real (unpadded) elements of each window."""
+    layer = config.reference_layer({})
+    sums = layer.forward(inputs.x)
+    counts = config.reference_layer({}).forward(np.ones(config.x_shape))
+    return sums / counts
 
 
 def _flipped_reference(config, inputs):
