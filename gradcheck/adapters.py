@@ -85,10 +85,13 @@ def as_float_array(value, what):
 
 
 def call(stage, function, *args):
-    """Call user code; any exception becomes an ImplementationError for ``stage``."""
+    """Call user code; any exception, sys.exit() included, becomes an ImplementationError for ``stage``.
+
+    KeyboardInterrupt still stops the run: in process it is the user's Ctrl-C.
+    """
     try:
         return function(*args)
-    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code may raise anything
         raise ImplementationError.from_exception(stage, exc) from exc
 
 

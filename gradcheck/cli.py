@@ -69,35 +69,55 @@ class Pair(click.ParamType):
 COUNT = click.IntRange(min=1)
 
 
-def common_options(command):
-    """Options shared by conv and pool, in the order --help shows them."""
-    options = [
-        click.option("--impl", metavar="FILE:NAME",
-                     help="The layer to check: class NAME in FILE. Default: the reference layers check themselves."),
-        click.option("--kernel", type=Pair(1), help="Kernel (conv) or pool window: N or KHxKW."),
-        click.option("--stride", type=Pair(1), help="Stride: N or SHxSW. Pools: defaults to --kernel if given."),
-        click.option("--pad", type=Pair(0), help="Zero padding (conv) / padding (pools): N or PHxPW."),
-        click.option("--batch", type=COUNT, help="Batch size N."),
-        click.option("--channels", type=COUNT, help="Input channels C."),
-        click.option("--size", type=Pair(1), help="Input height and width: N or HxW."),
-        click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
-                     help="Configurations to try when some dimension is left free."),
-        click.option("--seed", type=click.IntRange(min=0),
-                     help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it)."),
-        click.option("--fast", is_flag=True, help="Screen gradients along random directions first; "
-                                                   "localize element by element only on failure."),
-        click.option("--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,
-                     help="How --impl is written: reference (DLfS class), function (cs231n pair), dive "
-                          "(optimizer in backward); auto detects."),
-        click.option("--per-axis", is_flag=True, default=None,
-                     help="Let stride and pad differ between the axes (always on for the reference layers)."),
-        click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True),
+def stack(*decorators):
+    """Apply click options in the order --help should show them."""
+    def apply(command):
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+    return apply
+
+
+DIMENSIONS = stack(
+    click.option("--kernel", type=Pair(1), help="Kernel (conv) or pool window: N or KHxKW."),
+    click.option("--stride", type=Pair(1), help="Stride: N or SHxSW. Pools: defaults to --kernel if given."),
+    click.option("--pad", type=Pair(0), help="Zero padding (conv) / padding (pools): N or PHxPW."),
+    click.option("--batch", type=COUNT, help="Batch size N."),
+    click.option("--channels", type=COUNT, help="Input channels C."),
+    click.option("--size", type=Pair(1), help="Input height and width: N or HxW."),
+)
+CONV_DIMENSIONS = stack(
+    click.option("--filters", type=COUNT, help="Filters F (conv only)."),
+    click.option("--dilation", type=Pair(1), help="Dilation: N or DHxDW (conv only, if the layer takes one)."),
+)
+SEARCH = stack(
+    click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
+                 help="Configurations to try when some dimension is left free."),
+    click.option("--seed", type=click.IntRange(min=0),
+                 help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it)."),
+    click.option("--fast", is_flag=True, help="Screen gradients along random directions first; "
+                                               "localize element by element only on failure."),
+)
+CONVENTION = click.option(
+    "--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,
+    help="How the layer is written: reference (DLfS class or factory), function (cs231n pair), dive "
+         "(optimizer in backward); auto detects.")
+CHECK_OPTIONS = stack(
+    click.option("--impl", metavar="FILE:NAME",
+                 help="The layer to check: NAME in FILE. Default: the reference layers check themselves."),
+    DIMENSIONS, SEARCH, CONVENTION,
+    click.option("--per-axis", is_flag=True, default=None,
+                 help="Let stride and pad differ between the axes (always on for the reference layers)."),
+)
+
+
+def output_options(formats, help_text=None):
+    return stack(
+        click.option("--format", "output_format", type=click.Choice(formats), default="text", show_default=True,
+                     help=help_text),
         click.option("--output", type=click.Path(dir_okay=False, writable=True),
                      help="Write the report to this file instead of stdout."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    )
 
 
 @click.group(cls=OneLineErrors)
@@ -112,9 +132,9 @@ def main():
 
 
 @main.command()
-@common_options
-@click.option("--filters", type=COUNT, help="Filters F (output channels).")
-@click.option("--dilation", type=Pair(1), help="Dilation: N or DHxDW (if the layer takes one).")
+@CHECK_OPTIONS
+@CONV_DIMENSIONS
+@output_options(FORMATS)
 def conv(**options):
     """Check a Conv2d: NAME(W, b, stride=..., pad=...) with forward(x), backward(dout) -> dx, dW and db."""
     return run("conv", options)
@@ -122,10 +142,84 @@ def conv(**options):
 
 @main.command()
 @click.option("--mode", type=click.Choice(["max", "avg"]), required=True, help="Max or average pooling.")
-@common_options
+@CHECK_OPTIONS
+@output_options(FORMATS)
 def pool(mode, **options):
     """Check a MaxPool2d or AvgPool2d: NAME(pool_h, pool_w, stride=..., pad=...), forward, backward."""
     return run(mode + "pool", options)
+
+
+GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
+@click.option("--layer", type=click.Choice(api.LAYERS), required=True,
+              help="The layer every submission implements.")
+@click.option("--impl", required=True, metavar="NAME",
+              help="What every submission defines: a class, a factory or a cs231n forward function.")
+@CONVENTION
+@DIMENSIONS
+@CONV_DIMENSIONS
+@SEARCH
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              metavar="SECONDS", help="Wall-clock seconds each submission's code may run in total (import and "
+                                      "every call); also its CPU-time limit. Past it the submission is killed.")
+@click.option("--memory", type=click.IntRange(min=64), default=2048, show_default=True, metavar="MB",
+              help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread).")
+@click.option("--workers", type=COUNT, metavar="N",
+              help="Submissions graded at once.  [default: the number of CPUs]")
+@output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json for exactly one PATH.")
+def grade(paths, layer, impl, output_format, output, **options):
+    """Grade student submissions: each PATH is a .py file or a folder holding one.
+
+    Every submission is fuzzed with the same seed, in a child process of its
+    own with a time, CPU and memory limit, its output captured; verdicts are
+    reached outside it.  One point per check passed.  Exit 0 once grading
+    completed (whatever the verdicts), 2 on bad usage.
+    """
+    from . import grade as grading
+
+    if output_format == "gradescope" and len(paths) != 1:
+        raise BadInput(f"--format gradescope grades exactly one submission (Gradescope runs one at a time); "
+                       f"got {len(paths)} PATHs")
+    try:
+        with grade_progress() as progress:
+            result = grading.grade(paths, layer, impl, progress=progress, **options)
+    except (ValueError, TypeError) as error:
+        raise BadInput(str(error)) from None
+    write_output(output, {
+        "json": lambda stream: stream.write(report.grade_to_json(result) + "\n"),
+        "csv": lambda stream: stream.write(report.grade_to_csv(result)),
+        "junit": lambda stream: stream.write(report.grade_to_junit(result)),
+        "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result)),
+        "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
+    }[output_format])
+    return 0
+
+
+@contextlib.contextmanager
+def grade_progress():
+    """progress(done, total, submission) drawing a bar with pass counts on stderr when it is a terminal.
+
+    Redrawn as submissions finish (no refresh thread: grading forks, and
+    forking a process that runs threads is unsafe).
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    passed = 0
+    with Progress(console=report.make_console(sys.stderr), transient=True, auto_refresh=False) as bar:
+        task = bar.add_task("grading", total=None)
+
+        def progress(done, total, submission):
+            nonlocal passed
+            passed += bool(submission.passed)
+            bar.update(task, completed=done, total=total, description=f"grading: {passed} of {done} passed",
+                       refresh=True)
+        yield progress
 
 
 def run(layer, options):
@@ -141,13 +235,17 @@ def run(layer, options):
 
 
 def write_report(result, output_format, output):
+    write_output(output, {
+        "json": lambda stream: stream.write(report.to_json(result) + "\n"),
+        "junit": lambda stream: stream.write(report.to_junit(result)),
+        "text": lambda stream: report.render_text(result, report.make_console(stream)),
+    }[output_format])
+
+
+def write_output(output, write):
+    """Call ``write(stream)`` with ``output`` opened for writing, or with stdout."""
     with (open(output, "w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)) as stream:
-        if output_format == "json":
-            stream.write(report.to_json(result) + "\n")
-        elif output_format == "junit":
-            stream.write(report.to_junit(result))
-        else:
-            report.render_text(result, report.make_console(stream, color=None if stream is sys.stdout else False))
+        write(stream)
 
 
 @contextlib.contextmanager

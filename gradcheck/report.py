@@ -1,5 +1,11 @@
-"""Render a Report: text for people (rich), JSON for programs, JUnit XML for CI systems."""
+"""Render a Report: text for people (rich), JSON for programs, JUnit XML for CI systems.
+
+Also the reports of ``gradcheck grade`` (a GradeResult): text, JSON, CSV, Gradescope and JUnit.
+"""
+import csv
+import io
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -157,10 +163,11 @@ def mismatch_maps(mask, limit=MAP_SLICES):
     return maps
 
 
-def make_console(file=None, color=None):
+def make_console(file=None):
     """A rich console for ``file`` (stdout by default): colour and the terminal's width on a terminal,
-    plain text 100 columns wide elsewhere, so files and pipes read the same everywhere."""
-    console = Console(file=file, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=False)
+    plain text 100 columns wide elsewhere, so files and pipes read the same everywhere.  Markup is off:
+    text from user code (messages, paths) is printed as it is."""
+    console = Console(file=file, highlight=False, soft_wrap=False, markup=False)
     if not console.is_terminal:
         console.width = 100
     return console
@@ -192,3 +199,169 @@ def failure_text(report):
             lines += [f" Hint: {hint}" for hint in finding.hints]
             lines.append(f" Reproduce: {finding.reproduce}")
     return "\n".join(lines)
+
+
+# -- grading reports (gradcheck grade) ---------------------------------------------------------------------------
+
+CHECK_TITLES = {
+    "forward": "forward: output shape and values",
+    "dX": "dX: gradient of the input",
+    "dW": "dW: gradient of the weights",
+    "dB": "dB: gradient of the bias",
+    "repeatable": "repeatable: a second backward gives the same gradients",
+    "no-mutation": "no-mutation: forward and backward leave their inputs alone",
+    "weights-live": "weights-live: forward uses in-place updates of W and b",
+    "fresh-cache": "fresh-cache: no state left over from earlier calls",
+}
+
+
+def grade_to_json(result):
+    """``{"submissions": [{name, passed, score, max_score, checks, error, duration_s}, ...]}``."""
+    return json.dumps(_finite(result.to_dict()), allow_nan=False, default=_json_number)
+
+
+def grade_to_csv(result):
+    """One row per submission: name, passed, score, max_score, duration_s, error, then each check's status."""
+    from .checks import check_names
+
+    names = list(check_names(result.layer))
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["name", "passed", "score", "max_score", "duration_s", "error", *names])
+    for submission in result.submissions:
+        status = {check.name: check.status for check in submission.checks}
+        writer.writerow([_cell(submission.name), str(submission.passed).lower(), submission.score,
+                         submission.max_score, f"{submission.duration_s:.3f}", _cell(submission.error or ""),
+                         *(status.get(name, "") for name in names)])
+    return stream.getvalue()
+
+
+def _cell(text):
+    """Spreadsheets run cells that start with = + - @ as formulas: quote them."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def grade_to_gradescope(submission, result):
+    """Gradescope's results.json for one submission: one test per check, a point per check passed.
+
+    See https://gradescope-autograders.readthedocs.io/en/latest/specs/.  A
+    failed check's output holds its message, the smallest failing
+    configuration, the trigger facts, hints and the command that reproduces
+    it; a submission that could not be graded fully (``error``) scores 0.
+    """
+    from .checks import check_names
+
+    report = submission.report
+    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks} if report else {}
+    checks = {check.name: check for check in submission.checks}
+    tests = []
+    for number, name in enumerate(check_names(result.layer), 1):
+        check = checks.get(name)
+        passed = check is not None and check.status == "pass" and not submission.error
+        if check is None:
+            output = f"not run: {submission.error}" if submission.error else "not run"
+        elif check.status == "fail":
+            output = "\n".join(_failure_lines(check, findings.get((check.subject, name))))
+        elif check.status == "skip":
+            output = f"skipped: {check.message}"
+        else:
+            output = "passed" + (f" (no point: the submission {submission.error})" if submission.error else "")
+        if check is not None and check.notes:
+            output += "".join(f"\nnote: {note}" for note in check.notes)
+        tests.append({"name": CHECK_TITLES.get(name, name), "number": str(number),
+                      "score": 1.0 if passed else 0.0, "max_score": 1.0,
+                      "status": "passed" if passed else "failed", "output": output})
+    lines = [f"gradcheck {result.layer}, {result.implementation}: {submission.score} of {submission.max_score} "
+             f"checks passed ({result.examples} configurations, seed {result.seed})."]
+    if submission.error:
+        lines.append(f"Not graded fully: {submission.error}")
+    elif report is not None and report.counterexample is not None:
+        lines.append(f"Reproduce on your machine: {report.counterexample.reproduce}")
+    for title, text in (("Your code printed", submission.stdout), ("Your code printed on stderr", submission.stderr)):
+        if text:
+            lines += ["", f"{title} (the start of it):", text]
+    data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
+            "output": "\n".join(lines), "tests": tests}
+    return json.dumps(_finite(data), allow_nan=False, default=_json_number, indent=2) + "\n"
+
+
+def grade_to_junit(result):
+    """One <testsuite> per submission, one <testcase> per check; an error becomes an <error> testcase."""
+    from .checks import check_names
+
+    names = list(check_names(result.layer))
+    suites = ET.Element("testsuites", name=f"gradcheck.grade.{result.layer}")
+    for submission in result.submissions:
+        checks = {check.name: check for check in submission.checks}
+        failures = sum(check.status == "fail" for check in submission.checks)
+        skipped = sum(check.status == "skip" for check in submission.checks)
+        suite = ET.SubElement(suites, "testsuite", name=_xml(submission.name),
+                              tests=str(len(names) + bool(submission.error)), failures=str(failures),
+                              errors=str(int(bool(submission.error))), skipped=str(skipped),
+                              time=f"{submission.duration_s:.3f}")
+        properties = ET.SubElement(suite, "properties")
+        for key, value in (("score", submission.score), ("max_score", submission.max_score),
+                           ("passed", str(submission.passed).lower()), ("path", submission.path)):
+            ET.SubElement(properties, "property", name=key, value=_xml(value))
+        report = submission.report
+        findings = {(f.subject, r.name): f for f in report.findings for r in f.checks} if report else {}
+        classname = f"gradcheck.grade.{_xml(submission.name)}"
+        for name in names:
+            case = ET.SubElement(suite, "testcase", classname=classname, name=name)
+            check = checks.get(name)
+            if check is None:
+                ET.SubElement(case, "skipped", message=_xml(f"not run: {submission.error or 'no result'}"))
+            elif check.status == "fail":
+                failure = ET.SubElement(case, "failure", message=_xml(check.message))
+                failure.text = _xml("\n".join(_failure_lines(check, findings.get((check.subject, name)))))
+            elif check.status == "skip":
+                ET.SubElement(case, "skipped", message=_xml(check.message))
+        if submission.error:
+            case = ET.SubElement(suite, "testcase", classname=classname, name="submission")
+            ET.SubElement(case, "error", message=_xml(submission.error))
+        for tag, text in (("system-out", submission.stdout), ("system-err", submission.stderr)):
+            if text:
+                ET.SubElement(suite, tag).text = _xml(text)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def render_grade_text(result, console):
+    """A table of verdicts (submission, verdict, score, time, reason) and a summary line."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("submission", "verdict", "score", "time", "reason"):
+        table.add_column(column, overflow="fold")
+    for submission in result.submissions:
+        if submission.passed:
+            verdict = Text("PASSED", style="bold green")
+        else:
+            verdict = Text("ERROR" if submission.error else "FAILED", style="bold red")
+        table.add_row(Text(submission.name), verdict, f"{submission.score}/{submission.max_score}",
+                      f"{submission.duration_s:.1f} s", Text(submission.reason))
+    console.print(table)
+    total = len(result.submissions)
+    errors = sum(bool(submission.error) for submission in result.submissions)
+    limits = result.limits
+    console.print(Text.assemble(
+        (f"{result.passed} of {total} passed", "bold green" if result.passed == total else "bold red"),
+        f" ({errors} could not be graded fully)" if errors else "",
+        f" · {result.layer} · {result.implementation} · seed {result.seed} · {result.examples} configurations "
+        f"each · limits {limits.timeout:g} s, {limits.memory} MB · {result.duration_s:.1f} s"))
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: such floats (from untrusted arrays) become null."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(value):
+    return _XML_INVALID.sub("\N{REPLACEMENT CHARACTER}", str(value))

@@ -198,6 +198,20 @@ def test_layer_that_raises_fails_with_exit_1_not_a_traceback(run, tmp_path, monk
     assert "backward raised AxisError" in out
 
 
+@pytest.mark.parametrize("statement,shown", [
+    ("raise ValueError('[/bold] [red]oops')", "ValueError: [/bold] [red]oops"),
+    ("sys.exit(0)", "forward raised SystemExit"),
+])
+def test_what_user_code_raises_fails_the_check_and_is_printed_as_is(run, tmp_path, monkeypatch, statement, shown):
+    monkeypatch.chdir(tmp_path)
+    source = "import sys\n" + STUDENT_CONV.replace("    def forward(self, x):\n",
+                                                    f"    def forward(self, x):\n        {statement}\n")
+    (tmp_path / "odd.py").write_text(source)
+    code, out, err = run("conv", "--impl", "odd.py:Conv2d", "--seed", "0", "--examples", "3")
+    assert code == 1 and "Traceback" not in out + err
+    assert shown in out
+
+
 def test_no_command_prints_help_and_exits_2(run):
     code, _, err = run()
     assert code == 2 and "Commands:" in err

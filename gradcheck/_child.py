@@ -1,0 +1,284 @@
+"""The child side of ``gradcheck.sandbox``: loads one untrusted submission and runs its layer on request.
+
+Started by ``SandboxImplementation.start`` as::
+
+    python -I -B -c "<put ROOT on sys.path; from gradcheck._child import main; main()>" ROOT REQ RESP MEM CPU FSIZE
+
+REQ and RESP are the two pipe fds of the protocol (requests in, replies out);
+the submission's own standard output and error are separate pipes, so nothing
+it prints can be taken for a reply.  Before anything else is imported the
+child limits itself (address space MEM bytes, CPU seconds, file size, no core
+dumps), then it serves requests one at a time until REQ reaches end of file.
+
+The wire format (``encode`` / ``decode``, shared with the parent) is a frame:
+
+    uint32 length N | uint32 header length H | H bytes of JSON header | arrays as .npy blobs
+
+with ``header["arrays"]`` listing the byte length of every blob.  Arrays are
+written and read with pickle disabled.  Replies carry the request's ``id``;
+an error reply carries ``{"error": {stage, type, message, location}}``, just
+what an ``ImplementationError`` holds.  The child judges nothing: it only
+answers load, make, forward, backward, read, write and evaluate.
+"""
+import io
+import json
+import os
+import struct
+import sys
+
+LENGTH = struct.Struct(">I")
+MAX_HEADER = 1 << 20  # bytes of JSON header
+STAGES = {"load": "import", "make": "construction", "forward": "forward", "backward": "backward",
+          "read": "read", "write": "write", "evaluate": "forward"}
+
+
+class ProtocolError(ValueError):
+    """A frame that does not follow the wire format."""
+
+
+def encode(header, arrays=()):
+    """One frame: ``header`` (a JSON-able dict) and ``arrays`` (ndarrays, written without pickle)."""
+    import numpy as np
+
+    blobs = []
+    for array in arrays:
+        stream = io.BytesIO()
+        np.lib.format.write_array(stream, np.ascontiguousarray(array), allow_pickle=False)
+        blobs.append(stream.getvalue())
+    head = json.dumps(dict(header, arrays=[len(blob) for blob in blobs])).encode()
+    payload = b"".join([LENGTH.pack(len(head)), head, *blobs])
+    return LENGTH.pack(len(payload)) + payload
+
+
+def decode(payload, max_header=MAX_HEADER):
+    """(header dict, [arrays]) from a frame's payload; ProtocolError for anything malformed.
+
+    Arrays must be plain numeric (bool, int, unsigned or float) ndarrays: no
+    pickle, no object or structured dtypes.
+    """
+    import numpy as np
+
+    try:
+        if len(payload) < LENGTH.size:
+            raise ProtocolError(f"a frame of {len(payload)} bytes has no header")
+        (size,) = LENGTH.unpack_from(payload)
+        if size > max_header or LENGTH.size + size > len(payload):
+            raise ProtocolError(f"a header of {size} bytes does not fit")
+        header = json.loads(bytes(payload[LENGTH.size:LENGTH.size + size]))
+        if not isinstance(header, dict):
+            raise ProtocolError("the header is not a JSON object")
+        sizes = header.get("arrays", [])
+        if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes):
+            raise ProtocolError("the header's array sizes are malformed")
+        offset = LENGTH.size + size
+        if offset + sum(sizes) != len(payload):
+            raise ProtocolError("the array sizes do not add up to the frame")
+        arrays = []
+        for n in sizes:
+            array = np.lib.format.read_array(io.BytesIO(payload[offset:offset + n]), allow_pickle=False)
+            offset += n
+            if type(array) is not np.ndarray or array.dtype.kind not in "fiub" or array.dtype.fields is not None:
+                raise ProtocolError(f"an array of dtype {array.dtype} is not a plain numeric array")
+            arrays.append(array)
+        return header, arrays
+    except ProtocolError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - json and numpy raise many kinds on malformed bytes
+        raise ProtocolError(f"malformed frame ({type(exc).__name__}: {exc})") from None
+
+
+# -- the child process ---------------------------------------------------------
+
+def main(argv=None):
+    """Limit this process, then serve the parent's requests until it closes the request pipe."""
+    argv = sys.argv[1:] if argv is None else argv
+    root = argv[0]
+    request_fd, reply_fd, memory, cpu, fsize = (int(word) for word in argv[1:])
+    _limit(memory, cpu, fsize)
+    _default_signals()
+    _die_with_parent()
+    from . import adapters, config  # noqa: F401 - import gradcheck's modules (and numpy) under the limits
+    if root in sys.path:  # then take gradcheck's folder off the path: the submission's imports are its own
+        sys.path.remove(root)
+    # Keep our own references: the submission may replace os.read / os.write in its own process.
+    read, write = os.read, os.write
+    server = _Server()
+    while True:
+        payload = _read_frame(read, request_fd)
+        if payload is None:  # the parent closed the channel: done
+            _flush()
+            os._exit(0)
+        try:
+            reply = server.handle(*decode(payload))
+        except BaseException as exc:  # noqa: BLE001 - a last resort: never die silently
+            reply = _last_resort(payload, exc)
+        _flush()
+        view = memoryview(reply)
+        while view:
+            view = view[write(reply_fd, view):]
+
+
+def _limit(memory, cpu, fsize):
+    import resource
+
+    for name, soft, hard in (("RLIMIT_AS", memory, memory), ("RLIMIT_CPU", cpu, cpu + 1),
+                             ("RLIMIT_FSIZE", fsize, fsize), ("RLIMIT_CORE", 0, 0)):
+        limit = getattr(resource, name, None)
+        if limit is None or soft < 0:
+            continue
+        _, current = resource.getrlimit(limit)
+        if current != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current), min(hard, current)
+        resource.setrlimit(limit, (soft, hard))
+
+
+def _default_signals():
+    """The grading process ignores most signals; its child gets the usual behaviour back."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTSTP", "SIGTTIN",
+                 "SIGTTOU", "SIGXCPU"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
+def _die_with_parent():
+    """Linux: get SIGKILL if the grading process dies (best effort; nothing elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except Exception:  # noqa: BLE001 - not Linux, or no libc symbol: the parent kills us at close anyway
+        pass
+
+
+def _read_frame(read, fd):
+    head = _read_exactly(read, fd, LENGTH.size)
+    if head is None:
+        return None
+    (size,) = LENGTH.unpack(head)
+    return _read_exactly(read, fd, size)
+
+
+def _read_exactly(read, fd, size):
+    chunks, left = [], size
+    while left:
+        chunk = read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - the submission may have replaced or closed them
+            pass
+
+
+def _last_resort(payload, exc):
+    """A reply for an error in the child's own request handling (or a submission that broke it)."""
+    try:
+        request = json.loads(payload[LENGTH.size:LENGTH.size + LENGTH.unpack_from(payload)[0]])
+        message = f"{type(exc).__name__}: {exc}"
+        return encode({"id": request.get("id"), "error": {"stage": STAGES.get(request.get("op"), "sandbox"),
+                                                           "type": "SandboxError", "message": message,
+                                                           "location": ""}})
+    except BaseException:  # noqa: BLE001
+        os._exit(70)
+
+
+class _Server:
+    """The submission's implementation and the live subjects (layers) the parent made, by handle."""
+
+    def __init__(self):
+        from . import adapters
+
+        self.adapters = adapters
+        self.implementation = None
+        self.subjects = {}
+        self.handles = 0
+
+    def handle(self, header, arrays):
+        for handle in header.get("release", ()):
+            self.subjects.pop(handle, None)
+        op = header["op"]
+        reply = {"id": header["id"]}
+        subject = self.subjects.get(header.get("handle"))
+        try:
+            result, out = getattr(self, "op_" + op)(header, arrays)
+            reply.update(result)
+        except self.adapters.ImplementationError as error:
+            reply["error"] = error.to_dict()
+            out = []
+            if error.kind == "MemoryError":
+                reply["fatal"] = "memory"
+        except MemoryError as exc:
+            reply["error"] = self._error(op, exc)
+            reply["fatal"] = "memory"
+            out = []
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, GeneratorExit, ...
+            reply["error"] = self._error(op, exc)
+            out = []
+        subject = subject or self.subjects.get(reply.get("handle"))
+        if subject is not None:
+            reply["notes"] = sorted(str(note) for note in subject.notes)
+        return encode(reply, out)
+
+    def _error(self, op, exc):
+        try:
+            return self.adapters.ImplementationError.from_exception(STAGES[op], exc).to_dict()
+        except BaseException:  # noqa: BLE001 - a submission's exception whose str() raises
+            return {"stage": STAGES[op], "type": type(exc).__name__, "message": "(its message could not be read)",
+                    "location": ""}
+
+    def op_load(self, header, arrays):
+        spec = f"{header['path']}:{header['name']}"
+        try:
+            self.implementation = self.adapters.load_implementation(spec, header["layer"], header["convention"])
+        except self.adapters.LoadError as error:
+            return {"load_error": str(error)}, []
+        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt and friends at import
+            try:
+                text = f"{type(exc).__name__}: {exc}"
+                location = self.adapters._user_location(exc)
+            except BaseException:  # noqa: BLE001
+                text, location = type(exc).__name__, ""
+            return {"load_error": f"{header['path']} could not be imported: {text}"
+                                  + (f" at {location}" if location else "")}, []
+        implementation = self.implementation
+        return {"convention": implementation.convention, "pinned": dict(implementation.pinned),
+                "name": implementation.name}, []
+
+    def op_make(self, header, arrays):
+        from .config import Config
+
+        config = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in header["config"].items()})
+        subject = self.implementation.make(config, dict(zip(header["names"], arrays)))
+        self.handles += 1
+        self.subjects[self.handles] = subject
+        return {"handle": self.handles}, []
+
+    def op_forward(self, header, arrays):
+        return {}, [self.subjects[header["handle"]].forward(arrays[0])]
+
+    def op_backward(self, header, arrays):
+        return {}, [self.subjects[header["handle"]].backward(arrays[0])]
+
+    def op_read(self, header, arrays):
+        return {}, [self.subjects[header["handle"]].read(header["name"])]
+
+    def op_write(self, header, arrays):
+        self.subjects[header["handle"]].write(header["name"], arrays[0])
+        return {}, []
+
+    def op_evaluate(self, header, arrays):
+        plans, arrays = [], list(arrays)
+        for names in header["plans"]:
+            writes = {name: arrays.pop(0) for name in names}
+            plans.append((writes, arrays.pop(0)))
+        return {}, list(self.subjects[header["handle"]].evaluate(plans))

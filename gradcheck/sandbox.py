@@ -1,0 +1,577 @@
+"""Check untrusted code: the submission runs in a child process, every verdict is reached in the parent.
+
+``SandboxImplementation("student.py:Convolution", "conv")`` is an
+``Implementation`` (see ``gradcheck.adapters``) whose subjects live in one
+child process (``gradcheck._child``).  The parent never imports the student's
+file; it sends the child inputs and gets back plain numeric arrays (``.npy``
+bytes read with pickle disabled, validated, converted as
+``adapters.as_float_array`` does), so nothing the submission does in its own
+process (patching numpy or gradcheck, returning ndarray subclasses that lie
+about comparisons, printing "PASSED") reaches the comparisons.
+
+The child runs with
+
+* a time limit (``Limits.timeout``, default 60 s): wall-clock seconds the
+  submission's code may take in total, import and every call included.  The
+  parent waits on every reply with ``select`` and kills the child's whole
+  process group when the budget is spent.  Time the parent spends computing
+  finite differences and comparisons is not charged to the submission.
+* a CPU limit (``Limits.cpu``, default: the timeout) via RLIMIT_CPU, which
+  also bounds threads the submission leaves running between calls;
+* a memory limit (``Limits.memory`` MB, default 2048) via RLIMIT_AS, with
+  BLAS and OpenMP pinned to one thread so the limit means what it says;
+* a fresh temporary working directory (also HOME and TMPDIR), a minimal
+  environment, no stdin, files of at most ``FILE_LIMIT`` bytes, no core dumps;
+* its standard output and error captured through pipes, the first
+  ``Limits.output`` bytes of each kept (``stdout`` / ``stderr``).
+
+Anything that goes wrong in user code reaches the engine as an
+``ImplementationError``, as it would in process, so the running check fails.
+When the child dies (exits, is killed, crashes, times out, runs out of
+memory or breaks the protocol) the implementation records why in ``fatal``
+(one line, e.g. "timed out: exceeded the time limit of 60 s during
+forward") and the configuration being checked in ``fatal_config``.  Then
+either every call fails at once with that reason (an ImplementationError of
+stage "sandbox"), or, with ``stop_on_death=True`` (what ``gradcheck grade``
+uses), ``SandboxDied`` is raised: a BaseException, which the engine and
+Hypothesis let through, so the search stops instead of measuring trigger
+facts and hints on a layer that no longer runs.
+
+POSIX only (resource limits, process groups, select on pipes).
+"""
+import dataclasses
+import errno
+import itertools
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _child
+from .adapters import CONVENTIONS, Implementation, ImplementationError, LoadError, Subject
+
+DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, in total
+DEFAULT_MEMORY = 2048  # MB of address space
+OUTPUT_LIMIT = 4096  # bytes of stdout and of stderr kept for the report
+FILE_LIMIT = 64 << 20  # bytes: the largest file the submission may write
+MIN_FRAME_LIMIT = 64 << 20  # a reply may always be this large ...
+FRAME_SLACK = 4  # ... or this many times the size of the arrays it should hold
+TEXT_LIMIT = 2000  # characters of any message from the child
+NOTE_LIMIT, NOTES = 300, 20  # characters per note, notes per subject
+CHUNK = 1 << 16
+POLL = 0.25  # seconds between checks that the child is still alive while waiting
+EXIT_GRACE = 1.0  # seconds a child that closed its channel gets to finish exiting
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "GOTO_NUM_THREADS")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding gradcheck/
+LAUNCH = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck._child import main; main()"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use.  ``cpu`` None means as many CPU seconds as ``timeout``."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    memory: int = DEFAULT_MEMORY
+    cpu: float = None
+    output: int = OUTPUT_LIMIT
+
+    def __post_init__(self):
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+        if not self.memory >= 64:
+            raise ValueError(f"memory must be at least 64 MB, got {self.memory!r}")
+        if self.cpu is not None and not self.cpu > 0:
+            raise ValueError(f"cpu must be > 0 seconds, got {self.cpu!r}")
+
+    @property
+    def cpu_seconds(self):
+        return self.timeout if self.cpu is None else self.cpu
+
+
+class Capture:
+    """The first ``limit`` bytes of a stream, and how many bytes it had in all."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.head = bytearray()
+        self.total = 0
+
+    def feed(self, chunk):
+        self.total += len(chunk)
+        room = self.limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+
+    @property
+    def truncated(self):
+        return self.total > len(self.head)
+
+    def text(self):
+        text = clean(bytes(self.head).decode("utf-8", "replace"), None)
+        if self.truncated:
+            text += f"\n[... {self.total - len(self.head)} more bytes not shown]"
+        return text
+
+
+def clean(text, limit=TEXT_LIMIT):
+    """Text from the child made safe for reports: printable (plus newline and tab), at most ``limit`` chars."""
+    text = "".join(c if c.isprintable() or c in "\n\t" else "\N{REPLACEMENT CHARACTER}" for c in str(text))
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + f" [... {len(text) - limit} more characters]"
+    return text
+
+
+class SandboxDied(BaseException):
+    """The child is gone and the sandbox was made with ``stop_on_death``: stop checking.
+
+    ``kind`` is a short category (TimeLimit, CPULimit, MemoryLimit, Exited,
+    Killed, ProtocolError), ``reason`` the one-line ``fatal`` text and
+    ``config`` the configuration being checked when it happened (or None).
+    """
+
+    def __init__(self, kind, reason, config=None):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.config = config
+
+
+class _Dead(Exception):
+    """The child is gone (or must go); ``kind`` and ``reason`` say why."""
+
+    def __init__(self, kind, reason):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class SandboxImplementation(Implementation):
+    """An Implementation whose layers live in one sandboxed child process.
+
+    Use as a context manager, or call ``start()`` (raises LoadError when the
+    file cannot be loaded, with the reason) and finally ``close()``, which
+    also removes the child's working directory (made in ``scratch``)::
+
+        with SandboxImplementation("alice/layers.py:Convolution", "conv", limits=Limits(timeout=30)) as impl:
+            report = gradcheck.api.plan("conv", impl, seed=0).run()
+        impl.fatal, impl.stdout, impl.stderr
+    """
+
+    def __init__(self, spec, layer, convention="auto", limits=None, stop_on_death=False, scratch=None):
+        path, sep, name = spec.rpartition(":")
+        if not sep or not path or not name:
+            raise LoadError(f"--impl must be FILE:NAME, e.g. my_layers.py:Conv2d; got {spec!r}")
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+        super().__init__(name, None, convention, {}, per_axis=False, spec=spec)
+        self.path = path
+        self.layer = layer
+        self.requested_convention = convention
+        self.limits = limits or Limits()
+        self.stop_on_death = stop_on_death
+        self.scratch = scratch  # the folder the working directory is made in (default: the system's temp folder)
+        self.fatal = None  # one line saying why the child is gone, once it is
+        self.fatal_kind = None
+        self.fatal_config = None  # the Config being checked when it died
+        self.charged = 0.0  # seconds of the time limit used so far
+        self.stdout_capture = Capture(self.limits.output)
+        self.stderr_capture = Capture(self.limits.output)
+        self._process = None
+        self._status = None  # (wait status, rusage) once reaped
+        self._fds = {}
+        self._workdir = None
+        self._ids = itertools.count(1)
+        self._released = []
+
+    # -- lifecycle -----------------------------------------------------------
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        """Start the child and load the submission in it; LoadError (child closed) when that fails."""
+        if self._process is not None:
+            raise RuntimeError("this sandbox was already started")
+        if not os.path.isfile(self.path):
+            raise LoadError(f"no such file: {self.path}")
+        self._workdir = tempfile.TemporaryDirectory(prefix="gradcheck-sandbox-", dir=self.scratch,
+                                                    ignore_cleanup_errors=True)
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        limits = self.limits
+        # With the CPU limit at its default (the timeout), a second of grace lets a plain hang report as a timeout.
+        cpu = math.ceil(limits.cpu_seconds) + (limits.cpu is None)
+        command = [sys.executable, "-I", "-B", "-c", LAUNCH, ROOT, str(request_r), str(reply_w),
+                   str(limits.memory << 20), str(cpu), str(FILE_LIMIT)]
+        try:
+            self._process = subprocess.Popen(command, cwd=self._workdir.name, env=self._environment(),
+                                             stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+                                             pass_fds=(request_r, reply_w), start_new_session=True)
+        except BaseException:
+            for fd in (request_r, request_w, reply_r, reply_w, out_r, out_w, err_r, err_w):
+                os.close(fd)
+            self._workdir.cleanup()
+            raise
+        for fd in (request_r, reply_w, out_w, err_w):
+            os.close(fd)
+        self._fds = {"request": request_w, "reply": reply_r, "stdout": out_r, "stderr": err_r}
+        for fd in self._fds.values():
+            os.set_blocking(fd, False)
+        try:
+            reply, _ = self._exchange({"op": "load", "path": os.path.abspath(self.path), "name": self.name,
+                                       "layer": self.layer, "convention": self.requested_convention}, (), "import")
+        except (ImplementationError, SandboxDied) as error:
+            self.close()
+            why = f"the submission {self.fatal}" if self.fatal else str(error)
+            raise LoadError(f"{self.path} could not be loaded: {why}") from None
+        if "load_error" in reply:
+            self.close()
+            raise LoadError(self._as_given(clean(reply["load_error"], 4 * TEXT_LIMIT)))
+        try:
+            self._accept_load(reply)
+        except _Dead as dead:
+            self._kill_for(dead)
+            self.close()
+            raise LoadError(f"{self.path} could not be loaded: the submission {self.fatal}") from None
+        return self
+
+    def close(self):
+        """Kill the child's process group, keep what it printed, remove its working directory."""
+        if self._process is None:
+            return
+        self._kill()
+        self._drain(time.monotonic() + 0.5, until_eof=True)
+        self._reap()
+        for fd in self._fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._fds = {}
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    @property
+    def closed(self):
+        return self._process is not None and not self._fds
+
+    @property
+    def stdout(self):
+        """What the submission printed on standard output (the first ``Limits.output`` bytes)."""
+        return self.stdout_capture.text()
+
+    @property
+    def stderr(self):
+        return self.stderr_capture.text()
+
+    def make(self, config, params):
+        names = sorted(params)
+        reply, _ = self._exchange({"op": "make", "config": dataclasses.asdict(config), "names": names},
+                                  [params[name] for name in names], "construction", config=config)
+        handle = reply["handle"]  # checked by _check_reply
+        subject = SandboxSubject(self, handle, config)
+        weakref.finalize(subject, self._released.append, handle)  # the child drops it with the next request
+        return subject
+
+    # -- the exchange --------------------------------------------------------
+    def _exchange(self, header, arrays, stage, expect=None, config=None):
+        """Send one request, wait for its reply; (reply header, arrays) or ImplementationError.
+
+        ``expect`` lists the element counts of the arrays the reply should
+        hold (it bounds how large a reply may be); None for no arrays.
+        ``config`` is the configuration being checked, kept if the child dies.
+        """
+        if self.fatal is not None:
+            if self.stop_on_death:
+                raise SandboxDied(self.fatal_kind, self.fatal, self.fatal_config)
+            raise ImplementationError("sandbox", "Stopped", f"not run: the submission {self.fatal}")
+        if self._process is None or self.closed:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        header = dict(header, id=next(self._ids))
+        if self._released:
+            header["release"], self._released = self._released, []
+        frame = _child.encode(header, arrays)
+        limit = max(MIN_FRAME_LIMIT, FRAME_SLACK * 8 * sum(expect or ()))
+        started = time.monotonic()
+        deadline = started + max(0.0, self.limits.timeout - self.charged)
+        try:
+            self._send(frame, deadline, stage)
+            reply, out = self._check_reply(header, self._receive(deadline, stage, limit), stage, expect)
+        except _Dead as dead:
+            self._kill_for(dead, config)
+            if self.stop_on_death:
+                raise SandboxDied(dead.kind, dead.reason, config) from None
+            raise ImplementationError("sandbox", dead.kind, dead.reason) from None
+        finally:
+            self.charged += time.monotonic() - started
+        if "error" in reply:
+            raise ImplementationError(*(self._as_given(text) for text in _error_fields(reply["error"], stage)))
+        return reply, out
+
+    def _as_given(self, text):
+        """``text`` with the submission's folder written as it was given, not as the absolute path the child saw."""
+        folder = os.path.dirname(os.path.abspath(self.path)) + os.sep
+        given = os.path.dirname(self.path)
+        return text.replace(folder, given + os.sep if given else "")
+
+    def _check_reply(self, request, payload, stage, expect):
+        try:
+            reply, arrays = _child.decode(payload)
+        except _child.ProtocolError as error:
+            raise self._violation(stage, str(error)) from None
+        if reply.get("id") != request["id"]:
+            raise self._violation(stage, f"a reply to request {reply.get('id')!r} came for request {request['id']}")
+        if reply.get("fatal") == "memory":
+            detail = _error_fields(reply.get("error"), stage)
+            raise _Dead("MemoryLimit", f"ran out of memory during {stage} ({detail[1]}: {detail[2]}) "
+                                       f"under the memory limit of {self.limits.memory} MB")
+        wanted = 0 if "error" in reply or expect is None else len(expect)
+        if len(arrays) != wanted:
+            raise self._violation(stage, f"the reply holds {len(arrays)} arrays, expected {wanted}")
+        if request["op"] == "make" and "error" not in reply and type(reply.get("handle")) is not int:
+            raise self._violation(stage, "the reply to make holds no handle")
+        return reply, [_plain(array) for array in arrays]
+
+    def _violation(self, stage, detail):
+        return _Dead("ProtocolError", f"broke the sandbox protocol during {stage}: {clean(detail, 200)} "
+                                      "(did it write to gradcheck's channel?)")
+
+    def _send(self, data, deadline, stage):
+        view = memoryview(data)
+        while view:
+            self._wait(deadline, stage, writing=True)
+            try:
+                view = view[os.write(self._fds["request"], view[:CHUNK]):]
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, OSError) as error:
+                if isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE:
+                    raise self._death(stage) from None
+                raise
+
+    def _receive(self, deadline, stage, limit):
+        buffer = bytearray()
+        size = None
+        while size is None or len(buffer) < _child.LENGTH.size + size:
+            self._wait(deadline, stage)
+            try:
+                chunk = os.read(self._fds["reply"], CHUNK if size is None else
+                                min(1 << 20, _child.LENGTH.size + size - len(buffer)))
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise self._death(stage)
+            buffer += chunk
+            if size is None and len(buffer) >= _child.LENGTH.size:
+                (size,) = _child.LENGTH.unpack_from(buffer)
+                if size > limit:
+                    raise _Dead("ProtocolError", f"sent a reply of {size} bytes during {stage}, more than the "
+                                                 f"{limit} bytes its arrays could need")
+        if len(buffer) > _child.LENGTH.size + size:
+            raise self._violation(stage, "extra bytes after a reply")
+        return memoryview(buffer)[_child.LENGTH.size:]
+
+    def _wait(self, deadline, stage, writing=False):
+        """Block until the channel is ready, draining stdout/stderr meanwhile; _Dead past the deadline."""
+        channel = self._fds["request" if writing else "reply"]
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Dead("TimeLimit", f"timed out: exceeded the time limit of {self.limits.timeout:g} s "
+                                         f"during {stage}")
+            outputs = [fd for fd in (self._fds.get("stdout"), self._fds.get("stderr")) if fd is not None]
+            readable, writable, _ = select.select(outputs + ([] if writing else [channel]),
+                                                  [channel] if writing else [], [], min(left, POLL))
+            for fd in readable:
+                if fd != channel:
+                    self._drain_one(fd)
+            if channel in readable or channel in writable:
+                return
+            if not readable and self._exited():
+                raise self._death(stage)
+
+    def _drain(self, deadline, until_eof=False):
+        while any(name in self._fds for name in ("stdout", "stderr")):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            outputs = [self._fds[name] for name in ("stdout", "stderr") if name in self._fds]
+            readable, _, _ = select.select(outputs, [], [], left if until_eof else 0)
+            if not readable:
+                return
+            for fd in readable:
+                self._drain_one(fd)
+
+    def _drain_one(self, fd):
+        name = "stdout" if fd == self._fds.get("stdout") else "stderr"
+        try:
+            chunk = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            (self.stdout_capture if name == "stdout" else self.stderr_capture).feed(chunk)
+        else:
+            os.close(self._fds.pop(name))
+
+    # -- death ---------------------------------------------------------------
+    def _exited(self):
+        """Whether the child has exited (left unreaped, so its process group id stays reserved)."""
+        if self._status is not None:
+            return True
+        if not hasattr(os, "waitid"):  # e.g. macOS: rely on end of file and the deadline
+            return False
+        try:
+            return os.waitid(os.P_PID, self._process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def _death(self, stage):
+        """Why the channel went dead during ``stage``, as a _Dead to raise (the child is then reaped).
+
+        A child that closed the channel gets a moment to finish exiting; one
+        still running after that shut the channel itself.
+        """
+        deadline = time.monotonic() + EXIT_GRACE
+        while not self._exited() and time.monotonic() < deadline:
+            self._drain(min(deadline, time.monotonic() + 0.05), until_eof=True)
+            time.sleep(0.01)
+        if not self._exited():
+            return _Dead("ProtocolError", f"closed gradcheck's channel during {stage}")
+        self._kill()
+        self._reap()
+        status, usage = self._status
+        cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
+        peak = usage.ru_maxrss / 1024 if usage else 0.0  # Linux: kilobytes
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            name = _signal_name(number)
+            if number == signal.SIGXCPU or (number == signal.SIGKILL and cpu >= self.limits.cpu_seconds):
+                return _Dead("CPULimit", f"exceeded the CPU time limit of {self.limits.cpu_seconds:g} s during "
+                                         f"{stage} (killed by {name})")
+            if peak >= 0.9 * self.limits.memory:
+                return _Dead("MemoryLimit", f"exceeded the memory limit of {self.limits.memory} MB during {stage} "
+                                            f"(killed by {name})")
+            what = "crashed" if number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
+                                           signal.SIGABRT) else "was killed"
+            return _Dead("Killed", f"{what} during {stage} (killed by {name})")
+        return _Dead("Exited", f"exited with status {os.WEXITSTATUS(status)} during {stage}")
+
+    def _kill_for(self, dead, config=None):
+        if self.fatal is None:
+            self.fatal, self.fatal_kind, self.fatal_config = dead.reason, dead.kind, config
+        self._kill()
+        self._reap()  # the whole group got SIGKILL: no zombie left waiting for close()
+
+    def _kill(self):
+        if self._process is None or self._status is not None:  # once reaped, the group id may be reused
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)  # the group outlives its leader while any member lives
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _reap(self):
+        if self._process is None or self._status is not None:
+            return
+        try:
+            _, status, usage = os.wait4(self._process.pid, 0)
+        except ChildProcessError:  # reaped elsewhere: nothing to learn
+            status, usage = 0, None
+        self._status = (status, usage)
+        self._process.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits for it again
+
+    def _environment(self):
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": self._workdir.name,
+               "TMPDIR": self._workdir.name, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg"}
+        if "LD_LIBRARY_PATH" in os.environ:
+            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+        return env
+
+    def _accept_load(self, reply):
+        convention, pinned, name = reply.get("convention"), reply.get("pinned"), reply.get("name")
+        if convention not in CONVENTIONS[1:] or not isinstance(pinned, dict) or not isinstance(name, str) or \
+                not all(isinstance(k, str) and type(v) is int for k, v in pinned.items()):
+            raise self._violation("import", "the reply to load is malformed")
+        self.convention, self.pinned = convention, pinned
+
+
+class SandboxSubject(Subject):
+    """One layer living in the sandbox's child; the methods of ``adapters.Subject``, over the channel."""
+
+    def __init__(self, sandbox, handle, config):
+        super().__init__()
+        self.sandbox = sandbox
+        self.handle = handle
+        self.config = config
+
+    def forward(self, x):
+        return self._call("forward", {}, [x], [_size(self.config.out_shape)])[0]
+
+    def backward(self, dout):
+        return self._call("backward", {}, [dout], [_size(self.config.x_shape)])[0]
+
+    def read(self, name):
+        shape = self.config.param_shapes.get({"dW": "W", "db": "b"}.get(name, name), ())
+        return self._call("read", {"name": name}, [], [_size(shape)])[0]
+
+    def write(self, name, value):
+        self._call("write", {"name": name}, [np.asarray(value)], None)
+
+    def evaluate(self, plans):
+        names = [sorted(writes) for writes, _ in plans]
+        arrays = [array for (writes, x), keys in zip(plans, names) for array in [*(writes[k] for k in keys), x]]
+        return self._call("evaluate", {"plans": names}, arrays, [_size(self.config.out_shape)] * len(plans))
+
+    def _call(self, op, header, arrays, expect):
+        stage = {"evaluate": "forward"}.get(op, op)
+        reply, out = self.sandbox._exchange(dict(header, op=op, handle=self.handle), arrays, stage, expect,
+                                            self.config)
+        notes = reply.get("notes", [])
+        if isinstance(notes, list):
+            for note in notes[:NOTES]:
+                if len(self.notes) < NOTES:
+                    self.notes.add(clean(note, NOTE_LIMIT))
+        return out
+
+
+def _plain(array):
+    """A plain native-endian ndarray: floats kept (float32 picks float32 tolerances), the rest as float64."""
+    if array.dtype.kind != "f":
+        return array.astype(np.float64)
+    return array.astype(array.dtype.newbyteorder("="), copy=False)
+
+
+def _error_fields(error, stage):
+    """(stage, type, message, location) of an error dict from the child, made safe."""
+    if not isinstance(error, dict):
+        return stage, "Error", "an error without details", ""
+    return (clean(error.get("stage") or stage, 40), clean(error.get("type") or "Error", 80),
+            clean(error.get("message", "")), clean(error.get("location", ""), 400))
+
+
+def _size(shape):
+    return int(np.prod(shape)) if shape else 1
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

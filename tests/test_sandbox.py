@@ -1,0 +1,359 @@
+"""The sandbox: untrusted layers run in a child process, every verdict is reached in the parent.
+
+Submissions that misbehave live in tests/hostile/ (all built on the correct
+tests/hostile/_layers.py).  Never load tests/hostile/kill_grader.py here: its
+parent would be pytest (tests/test_grade.py runs it under a grading process).
+"""
+import io
+import json
+import os
+import struct
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradcheck import _child, api
+from gradcheck.adapters import ImplementationError, LoadError
+from gradcheck.config import Config
+from gradcheck.sandbox import Limits, SandboxDied, SandboxImplementation
+
+HERE = Path(__file__).parent
+HOSTILE = HERE / "hostile"
+EXAMPLES = HERE.parent / "examples"
+SMALL = dict(batch=1, channels=2, filters=2, examples=3)
+CONFIG = Config.conv(batch=1, channels=2, filters=2, size=4, kernel=3, stride=1, pad=1)
+
+
+def hostile(name):
+    return f"{HOSTILE / name}.py:Convolution"
+
+
+def params(config=CONFIG, seed=0):
+    rng = np.random.default_rng(seed)
+    return {name: rng.standard_normal(shape) for name, shape in config.param_shapes.items()}
+
+
+def x_of(config=CONFIG, seed=1):
+    return np.random.default_rng(seed).standard_normal(config.x_shape)
+
+
+@pytest.fixture
+def sandbox():
+    """sandbox(spec, layer="conv", **limits) -> a started SandboxImplementation, closed after the test."""
+    started = []
+
+    def make(spec, layer="conv", stop_on_death=False, **limits):
+        implementation = SandboxImplementation(spec, layer, limits=Limits(**limits), stop_on_death=stop_on_death)
+        started.append(implementation)
+        return implementation.start()
+
+    yield make
+    for implementation in started:
+        implementation.close()
+
+
+@pytest.mark.parametrize("spec,layer,convention", [
+    (f"{EXAMPLES / 'reference_style.py'}:Convolution", "conv", "reference"),
+    (f"{EXAMPLES / 'cs231n_style.py'}:conv_forward_naive", "conv", "function"),
+    (f"{EXAMPLES / 'reference_style.py'}:Pooling", "maxpool", "reference"),
+    (f"{EXAMPLES / 'dive_style.py'}:make_conv", "conv", "reference"),
+])
+def test_correct_layers_pass_through_the_sandbox(sandbox, spec, layer, convention):
+    implementation = sandbox(spec, layer, timeout=30)
+    report = api.plan(layer, implementation, seed=0, examples=5).run()
+    assert report.passed, [(c.name, c.message) for c in report.checks if c.status != "pass"]
+    assert implementation.convention == convention
+    assert implementation.fatal is None
+
+
+def test_same_verdict_as_in_process():
+    """The sandbox changes where the layer runs, not what the engine finds."""
+    spec = hostile("wrong_db")
+    in_process = api.plan("conv", spec, seed=4, **SMALL).run()
+    with SandboxImplementation(spec, "conv") as implementation:
+        sandboxed = api.plan("conv", implementation, seed=4, **SMALL).run()
+    assert [(c.name, c.status) for c in sandboxed.checks] == [(c.name, c.status) for c in in_process.checks]
+    assert [c.name for c in sandboxed.checks if c.status == "fail"] == ["dB"]
+    assert sandboxed.counterexample.config == in_process.counterexample.config
+    assert sandboxed.counterexample.triggers == in_process.counterexample.triggers
+
+
+def test_replies_are_plain_float_arrays_whatever_the_layer_returns(sandbox):
+    implementation = sandbox(hostile("lying_array"))
+    subject = implementation.make(CONFIG, params())
+    subject.forward(x_of())
+    dx = subject.backward(np.ones(CONFIG.out_shape))
+    assert type(dx) is np.ndarray and dx.dtype == np.float64
+    assert not dx.any()  # the zeros it really holds, however it compares
+    assert type(subject.read("dW")) is np.ndarray
+
+
+def test_hang_is_killed_at_the_time_limit_and_later_calls_fail_fast(sandbox):
+    implementation = sandbox(hostile("hang"), timeout=2)
+    subject = implementation.make(CONFIG, params())
+    started = time.monotonic()
+    with pytest.raises(ImplementationError, match="timed out: exceeded the time limit of 2 s during forward"):
+        subject.forward(x_of())
+    assert 1.5 < time.monotonic() - started < 5
+    assert implementation.fatal.startswith("timed out")
+    assert running_in_group(implementation._process.pid) == []  # the whole process group is gone
+    started = time.monotonic()
+    with pytest.raises(ImplementationError, match="not run: the submission timed out"):
+        implementation.make(CONFIG, params())
+    assert time.monotonic() - started < 0.1
+
+
+def test_cpu_limit(sandbox):
+    implementation = sandbox(hostile("hang"), timeout=30, cpu=1)
+    subject = implementation.make(CONFIG, params())
+    started = time.monotonic()
+    with pytest.raises(ImplementationError, match="exceeded the CPU time limit of 1 s during forward"):
+        subject.forward(x_of())
+    assert time.monotonic() - started < 5
+
+
+def test_memory_limit_stops_a_numpy_bomb(sandbox):
+    implementation = sandbox(hostile("memory_bomb"), memory=512)
+    subject = implementation.make(CONFIG, params())
+    with pytest.raises(ImplementationError, match="ran out of memory during forward .*MemoryError.* "
+                                                  "under the memory limit of 512 MB"):
+        subject.forward(x_of())
+
+
+def test_memory_limit_stops_a_growing_list(sandbox, tmp_path):
+    (tmp_path / "grow.py").write_text(textwrap.dedent("""\
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                self.W, self.b = W, b
+
+            def forward(self, x):
+                hog = []
+                while True:
+                    hog.append(bytearray(10**7))
+    """))
+    implementation = sandbox(f"{tmp_path / 'grow.py'}:Convolution", memory=400, timeout=20)
+    subject = implementation.make(CONFIG, params())
+    started = time.monotonic()
+    with pytest.raises(ImplementationError, match="memory"):
+        subject.forward(x_of())
+    assert time.monotonic() - started < 10
+    assert "400 MB" in implementation.fatal
+
+
+def test_exit_mid_check_is_a_death_with_the_status(sandbox):
+    implementation = sandbox(hostile("exit_in_backward"))
+    subject = implementation.make(CONFIG, params())
+    subject.forward(x_of())  # forward still works
+    with pytest.raises(ImplementationError, match="exited with status 3 during backward") as caught:
+        subject.backward(np.ones(CONFIG.out_shape))
+    assert caught.value.stage == "sandbox" and caught.value.kind == "Exited"
+
+
+def test_segfault_is_a_crash(sandbox):
+    implementation = sandbox(hostile("segfault"))
+    subject = implementation.make(CONFIG, params())
+    subject.forward(x_of())
+    with pytest.raises(ImplementationError, match=r"crashed during backward \(killed by SIGSEGV\)"):
+        subject.backward(np.ones(CONFIG.out_shape))
+
+
+@pytest.mark.parametrize("name,kind", [("keyboard_interrupt", "KeyboardInterrupt"), ("system_exit", "SystemExit")])
+def test_base_exceptions_fail_the_call_and_the_child_lives_on(sandbox, name, kind):
+    implementation = sandbox(hostile(name))
+    subject = implementation.make(CONFIG, params())
+    with pytest.raises(ImplementationError) as caught:
+        subject.forward(x_of())
+    assert caught.value.stage == "forward" and caught.value.kind == kind
+    assert f"hostile/{name}.py:" in caught.value.location
+    implementation.make(CONFIG, params())  # still serving
+    assert implementation.fatal is None
+
+
+def test_stop_on_death_raises_sandbox_died_with_the_configuration(sandbox):
+    implementation = sandbox(hostile("exit_in_backward"), stop_on_death=True)
+    subject = implementation.make(CONFIG, params())
+    subject.forward(x_of())
+    with pytest.raises(SandboxDied) as caught:
+        subject.backward(np.ones(CONFIG.out_shape))
+    assert caught.value.kind == "Exited" and caught.value.config == CONFIG
+    with pytest.raises(SandboxDied):
+        implementation.make(CONFIG, params())
+
+
+@pytest.mark.parametrize("name,message", [
+    ("exit_at_import", "could not be imported: SystemExit: bye from exit_at_import at"),
+    ("hard_exit_at_import", "could not be loaded: the submission exited with status 0 during import"),
+])
+def test_exits_at_import_are_load_errors(name, message):
+    implementation = SandboxImplementation(hostile(name), "conv")
+    with pytest.raises(LoadError, match=message):
+        implementation.start()
+    assert implementation.closed
+    if name == "hard_exit_at_import":
+        assert "all checks PASSED" in implementation.stdout  # what it printed is kept, and means nothing
+
+
+def test_load_errors_say_what_the_file_defines():
+    spec = f"{EXAMPLES / 'reference_style.py'}:Conv2d"
+    with pytest.raises(LoadError, match="defines no 'Conv2d'; it defines: .*Convolution"):
+        SandboxImplementation(spec, "conv").start()
+    with pytest.raises(LoadError, match="no such file"):
+        SandboxImplementation("missing.py:Conv2d", "conv").start()
+
+
+def test_forged_replies_on_the_channel_are_a_protocol_violation(sandbox):
+    implementation = sandbox(hostile("protocol_writer"))
+    subject = implementation.make(CONFIG, params())
+    with pytest.raises(ImplementationError, match="broke the sandbox protocol during forward") as caught:
+        subject.forward(x_of())
+    assert caught.value.kind == "ProtocolError"
+
+
+def test_printed_fakes_are_only_output(sandbox):
+    implementation = sandbox(hostile("fake_output"))
+    report = api.plan("conv", implementation, seed=0, **SMALL).run()
+    assert not report.passed
+    assert [c.name for c in report.checks if c.status == "fail"] == ["dX"]
+    assert "PASSED" in implementation.stdout and "PASSED" in implementation.stderr
+
+
+def test_chatty_output_is_truncated(sandbox):
+    implementation = sandbox(hostile("chatty"), output=1000)
+    report = api.plan("conv", implementation, seed=0, **SMALL).run()
+    assert report.passed
+    implementation.close()
+    assert implementation.stdout_capture.total > 10_000
+    assert len(implementation.stdout_capture.head) == 1000
+    assert implementation.stdout.startswith("loading my layer ====")
+    assert implementation.stdout.endswith("more bytes not shown]")
+    assert "debug: forward called" in implementation.stderr
+
+
+def test_oversized_reply_is_refused(sandbox, tmp_path):
+    (tmp_path / "huge.py").write_text(textwrap.dedent("""\
+        import numpy as np
+
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                self.W, self.b = W, b
+
+            def forward(self, x):
+                return np.zeros(10**7)  # 80 MB for an output of 32 elements
+    """))
+    implementation = sandbox(f"{tmp_path / 'huge.py'}:Convolution")
+    subject = implementation.make(CONFIG, params())
+    with pytest.raises(ImplementationError, match="sent a reply of 80000"):
+        subject.forward(x_of())
+
+
+def test_child_has_limits_a_private_directory_a_minimal_environment_and_one_blas_thread(sandbox, tmp_path,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("GRADCHECK_TEST_SECRET", "s3cret")
+    (tmp_path / "spy.py").write_text(textwrap.dedent("""\
+        import json, os, resource, sys
+        limits = {name: resource.getrlimit(getattr(resource, name))
+                  for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE")}
+        print(json.dumps({"cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path, "limits": limits}))
+
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                pass
+    """))
+    implementation = sandbox(f"{tmp_path / 'spy.py'}:Convolution", timeout=7, memory=300)
+    implementation.close()
+    seen = json.loads(implementation.stdout)
+    assert seen["limits"] == {"RLIMIT_AS": [300 << 20] * 2, "RLIMIT_CPU": [8, 9],  # a second of grace over 7 s
+                              "RLIMIT_FSIZE": [64 << 20] * 2, "RLIMIT_CORE": [0, 0]}
+    assert "GRADCHECK_TEST_SECRET" not in seen["env"]
+    assert seen["env"]["OPENBLAS_NUM_THREADS"] == "1" and seen["env"]["OMP_NUM_THREADS"] == "1"
+    assert os.path.basename(seen["cwd"]).startswith("gradcheck-sandbox-")
+    assert not os.path.exists(seen["cwd"])  # removed at close
+    assert str(tmp_path) in seen["path"]  # the submission's folder, for its own helper modules
+
+
+def test_patching_numpy_or_gradcheck_in_the_child_changes_nothing_here(sandbox):
+    before = (np.allclose, np.abs)
+    for name, failing in (("patch_numpy", ["dW"]), ("patch_gradcheck", None)):
+        implementation = sandbox(hostile(name))
+        report = api.plan("conv", implementation, seed=0, **SMALL).run()
+        assert not report.passed
+        if failing:
+            assert [c.name for c in report.checks if c.status == "fail"] == failing
+    assert (np.allclose, np.abs) == before
+
+
+# -- the wire format ----------------------------------------------------------
+
+def frame_payload(header, blobs):
+    head = json.dumps(dict(header, arrays=[len(blob) for blob in blobs])).encode()
+    return struct.pack(">I", len(head)) + head + b"".join(blobs)
+
+
+def npy(array, allow_pickle=False):
+    stream = io.BytesIO()
+    np.lib.format.write_array(stream, array, allow_pickle=allow_pickle)
+    return stream.getvalue()
+
+
+def test_round_trip_keeps_dtypes_and_shapes():
+    arrays = [np.arange(6.0).reshape(2, 3), np.ones(3, np.float32), np.arange(4), np.array([True])]
+    header, decoded = _child.decode(_child.encode({"id": 7}, arrays)[4:])
+    assert header["id"] == 7
+    for original, copy in zip(arrays, decoded):
+        assert copy.dtype == original.dtype and np.array_equal(copy, original)
+
+
+@pytest.mark.parametrize("payload,message", [
+    (frame_payload({}, [npy(np.array([{"a": 1}], dtype=object), allow_pickle=True)]), "malformed frame"),
+    (frame_payload({}, [npy(np.zeros(2, dtype=[("a", "f8")]))]), "not a plain numeric array"),
+    (frame_payload({}, [npy(np.array(["text"]))]), "not a plain numeric array"),
+    (frame_payload({}, [npy(np.zeros(2, complex))]), "not a plain numeric array"),
+    (frame_payload({}, [npy(np.zeros(3))])[:-8], "do not add up"),
+    (struct.pack(">I", 10**9) + b"{}", "does not fit"),
+    (struct.pack(">I", 2) + b"[]", "not a JSON object"),
+    (struct.pack(">I", 15) + b'{"arrays": "x"}', "array sizes are malformed"),
+    (struct.pack(">I", 16) + b'{"arrays": [-1]}', "array sizes are malformed"),
+    (b"PASSED" * 10, "does not fit"),
+])
+def test_decode_refuses_anything_but_plain_numeric_arrays(payload, message):
+    with pytest.raises(_child.ProtocolError, match=message):
+        _child.decode(payload)
+
+
+def test_killing_the_group_leaves_no_process_behind(tmp_path):
+    (tmp_path / "forker.py").write_text(textwrap.dedent("""\
+        import os, time
+
+        if os.fork() == 0:  # a grandchild in the same process group
+            time.sleep(600)
+            os._exit(0)
+
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                pass
+    """))
+    implementation = SandboxImplementation(f"{tmp_path / 'forker.py'}:Convolution", "conv").start()
+    group = implementation._process.pid
+    assert len(running_in_group(group)) == 2
+    implementation.close()
+    deadline = time.monotonic() + 5
+    while running_in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running_in_group(group) == []
+
+
+def running_in_group(group):
+    """Pids of process group ``group`` that are not zombies (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stream:
+                fields = stream.read().rpartition(")")[2].split()
+        except (OSError, ValueError):
+            continue
+        if entry.isdigit() and int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(entry))
+    return found
