@@ -248,8 +248,8 @@ def variations(config):
     if not config.is_conv and config.windows_overlap:
         candidates.append(("pooling windows overlap", "windows that do not overlap", keep_input,
                            dict(stride=max(config.kernel))))
-    if any(_remainders(config)):
-        trimmed = tuple(n - r for n, r in zip(config.size, _remainders(config)))
+    trimmed = tuple(n - r for n, r in zip(config.size, _remainders(config)))
+    if trimmed != config.size and min(trimmed) >= 1:
         candidates.append(("the stride does not divide the padded input", "an input the stride divides",
                            keep_input, dict(size=trimmed)))
     variants = []

@@ -94,6 +94,14 @@ def test_user_layers_get_square_strides_and_pads():
     square()
 
 
+@settings(max_examples=300)
+@given(strategies.configs("conv") | strategies.configs("maxpool") | strategies.configs("avgpool"))
+def test_variations_of_any_configuration_are_valid_and_differ(config):
+    for _, _, variant in variations(config):
+        assert variant != config
+        assert variant.out_shape  # a valid window geometry
+
+
 @pytest.mark.parametrize("config", [
     Config.conv(batch=2, channels=2, filters=3, size=(5, 4), kernel=(2, 3), stride=2, pad=1, dilation=2),
     Config.pool("max", batch=2, channels=1, size=(5, 6), kernel=(3, 2), stride=1, pad=1),
