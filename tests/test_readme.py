@@ -1,0 +1,87 @@
+"""Every command and Python block in README.md is run here, so the documentation cannot drift.
+
+In ```console blocks, a line starting with "$ " is a command; the lines after
+it, up to the next command, are its exact output (when there are any); a
+trailing "# exit N" says which exit code it must end with (default 0).  The
+quick start's install and test commands are what .ci/run runs, so they are
+checked against it instead of being run again from inside the test run.
+Benchmarks may exit 1 when a timing target is missed on a busy machine; they
+must still run to the end.  ```python blocks are run as scripts.
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+CI_RUN = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+RUN_BY_CI = ('pip install -e ".[test]"', "pytest")
+EXIT = re.compile(r"\s+# exit (\d+)$")
+
+
+def blocks(language):
+    return re.findall(rf"^```{language}\n(.*?)^```$", README, re.MULTILINE | re.DOTALL)
+
+
+def commands():
+    """(command, expected exit code, expected output or None) for every console block."""
+    found = []
+    for block in blocks("console"):
+        for chunk in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
+            line, _, output = chunk.partition("\n")
+            match = EXIT.search(line)
+            command = EXIT.sub("", line)
+            found.append((command, int(match.group(1)) if match else 0, output.rstrip() or None))
+    return found
+
+
+def test_the_readme_shows_commands_and_code():
+    assert len(commands()) >= 20 and len(blocks("python")) >= 3
+
+
+def test_the_quick_start_is_what_ci_runs():
+    quick_start = [command for command, _, _ in commands()[:3]]
+    assert quick_start == ['pip install -e ".[test]"', "gradcheck conv --stride 2 --pad 1", "pytest"]
+    for command in RUN_BY_CI:
+        assert re.search(rf"^{re.escape(command)}$", CI_RUN, re.MULTILINE), f".ci/run does not run {command}"
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A scratch folder that sees the repository's examples, benchmarks and tests, so outputs land here."""
+    for name in ("examples", "benchmarks", "tests"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    return tmp_path
+
+
+def environment():
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    env.pop("CI", None)  # the README's runs give their seeds explicitly
+    return env
+
+
+@pytest.mark.parametrize("command,code,output", [c for c in commands() if c[0] not in RUN_BY_CI],
+                         ids=[c[0] for c in commands() if c[0] not in RUN_BY_CI])
+def test_command(workdir, command, code, output):
+    result = subprocess.run(command, shell=True, cwd=workdir, env=environment(), capture_output=True, text=True,
+                            timeout=900)
+    shown = result.stdout + result.stderr
+    assert "Traceback" not in shown, shown
+    if command.startswith("python benchmarks/"):
+        assert result.returncode in (0, 1), shown  # 1: a timing target missed on this machine
+        assert "PASS" in shown or "FAIL" in shown
+        return
+    assert result.returncode == code, shown
+    if output is not None:
+        assert "\n".join(line.rstrip() for line in shown.rstrip().splitlines()) == output
+
+
+@pytest.mark.parametrize("number", range(len(blocks("python"))))
+def test_python_block(workdir, number):
+    result = subprocess.run([sys.executable, "-c", blocks("python")[number]], cwd=workdir, env=environment(),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
