@@ -5,8 +5,8 @@ it, up to the next command, are its exact output (when there are any); a
 trailing "# exit N" says which exit code it must end with (default 0).  The
 quick start's install and test commands are what .ci/run runs, so they are
 checked against it instead of being run again from inside the test run.
-Benchmarks may exit 1 when a timing target is missed on a busy machine; they
-must still run to the end.  ```python blocks are run as scripts.
+Benchmarks may exit 1 when a timing target is missed on a busy machine, and
+without torch they only print their own times; they must still run to the end.  ```python blocks are run as scripts.
 """
 import os
 import re
@@ -73,7 +73,7 @@ def test_command(workdir, command, code, output):
     assert "Traceback" not in shown, shown
     if command.startswith("python benchmarks/"):
         assert result.returncode in (0, 1), shown  # 1: a timing target missed on this machine
-        assert "PASS" in shown or "FAIL" in shown
+        assert "PASS" in shown or "FAIL" in shown or "needs torch" in shown  # a verdict, or why there is none
         return
     assert result.returncode == code, shown
     if output is not None:
