@@ -26,9 +26,7 @@ import resource
 # The child's peak RSS before anything is imported: what it inherited (see part2) plus a bare interpreter.
 _RSS_AT_START = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-# One thread for every BLAS; this must happen before numpy (or torch) is imported.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
+from timing import best_ms  # noqa: E402 - first: it pins BLAS to one thread before numpy loads
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -74,17 +72,6 @@ def load_torch(skip):
     torch = module
     torch.set_num_threads(1)
     return torch
-
-
-def best_ms(step, repeat):
-    """The fastest of ``repeat`` timed calls of ``step`` after one warm-up call, in milliseconds."""
-    step()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def maxrss_mb(rss=None):

@@ -6,15 +6,10 @@ Prints the best of N runs (after a warm-up) per layer and the ratio ours / torch
 and exits with status 1 when a ratio exceeds its target.  Without torch it
 prints our own times only and exits 0.
 """
-import os
-
-# One thread for every BLAS; this must happen before numpy (or torch) is imported.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
+from timing import best_ms  # first: it pins BLAS to one thread before numpy loads
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -29,17 +24,6 @@ except ImportError:
 
 X_SHAPE = (32, 16, 32, 32)
 W_SHAPE = (32, 16, 3, 3)
-
-
-def best_ms(step, repeat):
-    """The fastest of ``repeat`` timed calls of ``step`` after one warm-up call, in milliseconds."""
-    step()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def ours_step(layer, x, dout):

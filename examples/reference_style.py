@@ -2,12 +2,12 @@
 import numpy as np
 
 
-def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0, pad_value=0.0):
     N, C, H, W = input_data.shape
     out_h = (H + 2 * pad - filter_h) // stride + 1
     out_w = (W + 2 * pad - filter_w) // stride + 1
-    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
-    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
+    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant", constant_values=pad_value)
+    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w), dtype=img.dtype)
     for y in range(filter_h):
         y_max = y + stride * out_h
         for x in range(filter_w):
@@ -21,7 +21,7 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     out_h = (H + 2 * pad - filter_h) // stride + 1
     out_w = (W + 2 * pad - filter_w) // stride + 1
     col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
-    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1))
+    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1), dtype=col.dtype)
     for y in range(filter_h):
         y_max = y + stride * out_h
         for x in range(filter_w):
@@ -68,9 +68,8 @@ class Pooling:
         N, C, H, W = x.shape
         out_h = (H + 2 * self.pad - self.pool_h) // self.stride + 1
         out_w = (W + 2 * self.pad - self.pool_w) // self.stride + 1
-        padded = np.pad(x, [(0, 0), (0, 0), (self.pad, self.pad), (self.pad, self.pad)],
-                        constant_values=-np.inf)
-        col = im2col(padded, self.pool_h, self.pool_w, self.stride, 0).reshape(-1, C, self.pool_h * self.pool_w)
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad, pad_value=-np.inf)
+        col = col.reshape(-1, C, self.pool_h * self.pool_w)
         self.x, self.arg_max = x, np.argmax(col, axis=2)
         out = np.max(col, axis=2)
         return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
@@ -82,6 +81,4 @@ class Pooling:
         dmax = np.zeros((dout.size, pool_size))
         dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
         dcol = dmax.reshape(-1, C * pool_size)
-        padded_shape = (N, C, H + 2 * self.pad, W + 2 * self.pad)
-        dx = col2im(dcol, padded_shape, self.pool_h, self.pool_w, self.stride, 0)
-        return dx[:, :, self.pad:self.pad + H, self.pad:self.pad + W]
+        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)

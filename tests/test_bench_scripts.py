@@ -42,7 +42,8 @@ def test_bench_engine_torch_adapter_passes_gradcheck():
     """The adapter the benchmark times passes every check on a tiny configuration (in a child: the script
     pins BLAS threads through the environment when it is imported)."""
     code = f"""
-import runpy
+import runpy, sys
+sys.path.insert(0, {str(BENCHMARKS)!r})  # where the script finds its timing module, as when run directly
 script = runpy.run_path({str(BENCHMARKS / "bench_engine.py")!r}, run_name="bench_engine")
 assert script["load_torch"](False) is not None
 import gradcheck

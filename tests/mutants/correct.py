@@ -8,7 +8,7 @@ updates still reach forward).  Pools: loops and vectorized, max and average.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .util import col2im, im2col
+from reference_style import col2im, im2col  # examples/: as students copy them from the book
 
 
 # -- conv ---------------------------------------------------------------------
