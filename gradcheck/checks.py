@@ -104,9 +104,8 @@ class _Run:
                     "backward", dout=(self.dout_seen, self.inputs.dout)))
                 if more is not None:
                     self.done["no-mutation"] = _mutation_result(mutations + more)
-            self.done["repeatable"] = self._attempt("repeatable", lambda: self._same_as_first(
-                "repeatable", self._backward()))
-            self.done["fresh-cache"] = self._attempt("fresh-cache", self._check_fresh_cache)
+            self._attempt("repeatable", lambda: self._same_as_first("repeatable", self._backward()))
+            self._attempt("fresh-cache", self._check_fresh_cache)
         if self.config.is_conv:
             self._attempt("weights-live", self._check_weights_live)
         if self.analytic is not None:
@@ -295,7 +294,6 @@ class _Run:
                                               self.tolerance.step)
         return numeric.finite_differences(evaluate, base, self.inputs.dout, numeric.structured(self.config, wrt),
                                           self.tolerance.step)
-
 
 
 def evaluator(subject, wrt, inputs):
