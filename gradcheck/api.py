@@ -108,6 +108,7 @@ class Plan:
     seed: int
     fast: bool
     options: dict
+    convention: str = "auto"
 
     def run(self, progress=None):
         search = run_search(self.layer, self.implementations, self.strategy, examples=self.examples,
@@ -117,10 +118,22 @@ class Plan:
         if not self.fixed:
             run_args += ["--examples", str(self.examples)]
         return Report(self.layer, self.spec or "reference layers", self.options, search.summary, search.findings,
-                      search.examples, self.seed, _command(run_args, self.spec, self.seed, self.fast))
+                      search.examples, self.seed, self.command(run_args, self.seed))
 
     def _reproduce(self, finding):
-        return _command(finding.config.cli_args(), self.spec, finding.seed, self.fast)
+        return self.command(finding.config.cli_args(), finding.seed)
+
+    def command(self, args, seed):
+        """The gradcheck command line for ``args`` with this plan's implementation, seed and modes."""
+        words = ["gradcheck", *args]
+        if self.spec:
+            words += ["--impl", self.spec]
+        if self.convention != "auto":
+            words += ["--convention", self.convention]
+        words += ["--seed", str(seed)]
+        if self.fast:
+            words.append("--fast")
+        return shlex.join(words)
 
 
 def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None, kernel=None, stride=None,
@@ -140,11 +153,11 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
     if config is None and not _free(layer, pins):
         config = _pinned_config(layer, pins)
     if config is not None:
-        return Plan(layer, implementations, spec, None, (config, seed), examples, seed, fast, options)
+        return Plan(layer, implementations, spec, None, (config, seed), examples, seed, fast, options, convention)
     if per_axis is None:
         per_axis = all(i.per_axis for i in implementations.values())
     strategy = strategies.configs(layer, per_axis=per_axis, **pins)
-    return Plan(layer, implementations, spec, strategy, None, examples, seed, fast, options)
+    return Plan(layer, implementations, spec, strategy, None, examples, seed, fast, options, convention)
 
 
 def _apply_convention_pins(pins, implementation):
@@ -198,13 +211,3 @@ def _pinned_config(layer, pins):
     if layer == "conv":
         return Config.conv(**pins)
     return Config.pool(layer[:3], **pins)
-
-
-def _command(args, spec, seed, fast):
-    words = ["gradcheck", *args]
-    if spec:
-        words += ["--impl", spec]
-    words += ["--seed", str(seed)]
-    if fast:
-        words.append("--fast")
-    return shlex.join(words)

@@ -20,7 +20,6 @@ not be loaded, or whose child died, timed out or ran out of memory, scores 0.
 import multiprocessing
 import os
 import re
-import shlex
 import signal
 import tempfile
 import threading
@@ -208,7 +207,7 @@ def grade_one(job, settings):
             report = plan.run()
         except SandboxDied as died:
             result.error = one_line(died.reason)
-            result.checks = _not_graded(settings.layer, died, spec)
+            result.checks = _not_graded(settings.layer, died, plan)
             return result
     finally:
         sandbox.close()
@@ -224,11 +223,11 @@ def grade_one(job, settings):
     return result
 
 
-def _not_graded(layer, died, spec):
+def _not_graded(layer, died, plan):
     """Every check failed with the reason the submission stopped, where it stopped, and how to get there."""
     where = ""
     if died.config is not None:
-        command = shlex.join(["gradcheck", *died.config.cli_args(), "--impl", spec])
+        command = plan.command(died.config.cli_args(), plan.seed)
         where = f"; it was being checked at {died.config.describe()} (reproduce: {command})"
     error = {"stage": "sandbox", "type": died.kind, "message": died.reason, "location": ""}
     return [CheckResult(name, "fail", f"not graded: the submission {died.reason}{where}", error=dict(error))
