@@ -41,3 +41,55 @@ def test_an_exception_in_forward_fails_forward_and_skips_the_rest_with_the_reaso
     for name, result in results.items():
         if name != "forward":
             assert result.status == "skip" and result.message == "forward raised (see forward)"
+
+
+class ScaledBackward(Conv2d):
+    """dX off by 1e-3 relative everywhere: small enough that only a tight check sees it."""
+
+    def backward(self, dout):
+        return super().backward(dout) * (1 + 1e-3)
+
+
+class DoubledLayer(Conv2d):
+    """forward doubled (wrong) and backward doubled too: backward is consistent with its own forward."""
+
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+    def backward(self, dout):
+        return super().backward(2 * dout)
+
+
+class DoubledForwardOnly(DoubledLayer):
+    def backward(self, dout):
+        return Conv2d.backward(self, dout)
+
+
+def fast_results(cls, config=CONFIG):
+    results = run_checks(config, make_inputs(config, 0), implementation_of(cls, "conv"), fast=True)
+    return {r.name: r for r in results}
+
+
+def test_fast_mode_screens_a_right_layer_with_six_evaluations_per_gradient():
+    results = fast_results(Conv2d)
+    assert all(r.status == "pass" for r in results.values())
+    assert [(results[n].method, results[n].evaluations) for n in ("dX", "dW", "dB")] == [("projection", 6)] * 3
+
+
+def test_fast_mode_localizes_a_failed_screen_element_by_element():
+    dx = fast_results(ScaledBackward)["dX"]
+    assert dx.status == "fail" and dx.method == "structured"
+    assert dx.mismatched == dx.total == CONFIG.batch * CONFIG.channels * 25
+    assert "the projection screen failed; localized element by element" in dx.notes
+
+
+BIG = Config.conv(batch=4, channels=4, filters=2, size=(20, 16), kernel=3)  # x has 5120 elements: no dense
+
+
+def test_a_wrong_forward_on_a_large_input_is_screened_against_its_own_forward():
+    consistent = fast_results(DoubledLayer, BIG)
+    assert consistent["forward"].status == "fail"
+    assert consistent["dX"].status == "pass" and consistent["dX"].method == "projection"
+    assert any("too many to difference one by one" in note for note in consistent["dX"].notes)
+    inconsistent = fast_results(DoubledForwardOnly, BIG)["dX"]
+    assert inconsistent.status == "fail" and "the projection screen failed" in inconsistent.message
