@@ -51,11 +51,7 @@ class Config:
         if not self.is_conv:
             if self.dilation != (1, 1):
                 raise ValueError("pools have no dilation; leave it at 1")
-            for p, k in zip(self.pad, self.kernel):
-                if 2 * p > k:
-                    raise ValueError(
-                        f"pad must be at most half the pool size, got pad {self.pad} with pool {self.kernel}"
-                    )
+            self.window.require_pool_padding()
         self.window.output_shape(*self.size)  # raises when the window cannot fit
 
     @property

@@ -21,7 +21,7 @@ Everything shrinks towards the smallest configuration: 1s, no padding.
 """
 from hypothesis import strategies as st
 
-from reference_layers.geometry import as_int, as_pair
+from reference_layers.geometry import Window, as_int, as_pair
 
 from .config import Config
 from .inputs import make_inputs
@@ -96,11 +96,10 @@ def _counts(**counts):
 
 def _check_fit(pins, pool):
     """Refuse pins that leave no valid configuration, naming the clash."""
+    if pool and pins["kernel"] and pins["pad"]:
+        Window(pins["kernel"], (1, 1), pins["pad"]).require_pool_padding()
     for axis in (0, 1):
         k, d, p, n = (pins[name] and pins[name][axis] for name in ("kernel", "dilation", "pad", "size"))
-        if pool and k is not None and p is not None and 2 * p > k:
-            raise ValueError(f"pad must be at most half the pool size, got pad {pins['pad']} "
-                             f"with pool {pins['kernel']}")
         if None not in (k, p, n) and n + 2 * p < (d or 1) * (k - 1) + 1:
             raise ValueError(f"kernel {pins['kernel']} can never fit: the input of size {pins['size']} "
                              f"padded by {pins['pad']} is smaller than the window; "

@@ -60,6 +60,14 @@ class Window:
             as_pair(dilation, "dilation", 1),
         )
 
+    def require_pool_padding(self):
+        """Pools: refuse pad > half the window, where a window could hold only padding and nothing to pool."""
+        for p, k in zip(self.pad, self.size):
+            if 2 * p > k:
+                raise ValueError(f"pad must be at most half the pool size, got pad {self.pad} with pool size "
+                                 f"{self.size}; a window made only of padding has no input to pool")
+        return self
+
     @property
     def extent(self):
         """Rows and columns one window spans: dilation * (size - 1) + 1."""

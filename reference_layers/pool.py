@@ -26,12 +26,7 @@ class _Pool2d:
     def __init__(self, pool_h, pool_w, stride=None, pad=0):
         size = (pool_h, pool_w)
         self.window = Window.of(size, size if stride is None else stride, pad, size_name="pool size")
-        for p, k in zip(self.window.pad, self.window.size):
-            if 2 * p > k:
-                raise ValueError(
-                    f"pad must be at most half the pool size, got pad {pad!r} with pool size {size}; "
-                    "a window made only of padding has no input to pool"
-                )
+        self.window.require_pool_padding()
         self.area = self.window.size[0] * self.window.size[1]
         self._out_shape = None
 
@@ -51,7 +46,7 @@ class _Pool2d:
 
 
 class MaxPool2dIm2col(_Pool2d):
-    """Vectorized: gather every window (taps in front), take the argmax over the taps."""
+    """Vectorized: gather every window (taps in front), take the max over the taps."""
 
     pad_value = -np.inf
 
