@@ -1,4 +1,7 @@
 """The engine's bookkeeping on one configuration: which check an exception fails, which are skipped and why."""
+import numpy as np
+import pytest
+
 from gradcheck.adapters import implementation_of
 from gradcheck.checks import run_checks
 from gradcheck.config import Config
@@ -93,3 +96,24 @@ def test_a_wrong_forward_on_a_large_input_is_screened_against_its_own_forward():
     assert any("too many to difference one by one" in note for note in consistent["dX"].notes)
     inconsistent = fast_results(DoubledForwardOnly, BIG)["dX"]
     assert inconsistent.status == "fail" and "the projection screen failed" in inconsistent.message
+
+
+class OneElementOff(Conv2d):
+    """dX and dW right except for one element each, off by a relative 1e-4."""
+
+    def backward(self, dout):
+        dx = super().backward(dout).copy()
+        largest = np.unravel_index(np.abs(dx).argmax(), dx.shape)
+        dx[largest] *= 1 + 1e-4
+        self.dW = self.dW.copy()
+        self.dW[0, 0, 0, 0] *= 1 + 1e-4
+        return dx
+
+
+def test_a_relative_error_of_1e_4_in_a_single_element_is_caught_and_located():
+    results = statuses(OneElementOff)
+    for name in ("dX", "dW"):
+        assert results[name].status == "fail" and results[name].mismatched == 1, name
+    assert results["dW"].worst_index == (0, 0, 0, 0)
+    assert results["dX"].max_rel_error == pytest.approx(1e-4, rel=1e-3)
+    assert {name for name, r in results.items() if r.status == "fail"} == {"dX", "dW"}
