@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # run from a checkout; the mutants live with the tests
+# Run from a checkout: the mutants live with the tests and build on the example layers.
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "examples")]
 
 import gradcheck  # noqa: E402
 from mutants import Mutant, conv, correct, pool  # noqa: E402
