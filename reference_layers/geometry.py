@@ -89,9 +89,11 @@ class Window:
         return tuple(out)
 
     def pad_input(self, x, value=0.0):
-        """Pad the last two axes of ``x`` by ``pad`` on every side with ``value``."""
-        (ph, pw) = self.pad
-        return np.pad(x, ((0, 0),) * (x.ndim - 2) + ((ph, ph), (pw, pw)), constant_values=value)
+        """A new array: ``x`` with its last two axes padded by ``pad`` on every side with ``value``."""
+        (ph, pw), (h, w) = self.pad, x.shape[-2:]
+        padded = np.full(x.shape[:-2] + (h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+        padded[..., ph:ph + h, pw:pw + w] = x
+        return padded
 
     def unpad(self, x_padded):
         """Strip the padding again: the inverse of ``pad_input``."""
