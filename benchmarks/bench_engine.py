@@ -20,7 +20,6 @@ imports included).
 Exits with status 1 when a target is missed or a check does not pass.
 Without torch, or with --skip-torch, part 1 prints our times only.
 """
-import os
 import resource
 
 # The child's peak RSS before anything is imported: what it inherited (see part2) plus a bare interpreter.

@@ -8,7 +8,7 @@ updates still reach forward).  Pools: loops and vectorized, max and average.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from reference_style import col2im, im2col  # examples/: as students copy them from the book
+from reference_style import Pooling, col2im, im2col  # examples/: as students copy them from the book
 
 
 # -- conv ---------------------------------------------------------------------
@@ -235,43 +235,7 @@ class MaxPoolLoops:
         return dx[:, :, P:P + H, P:P + W]
 
 
-class MaxPoolIm2col:
-    """DLfS Pooling, with -inf padding (DLfS pads with zeros; see mutants.pool.MaxPoolZeroPadDLfS)."""
-
-    def __init__(self, pool_h, pool_w, stride=1, pad=0):
-        self.pool_h = pool_h
-        self.pool_w = pool_w
-        self.stride = stride
-        self.pad = pad
-        self.x = None
-        self.arg_max = None
-
-    def forward(self, x):
-        N, C, H, W = x.shape
-        out_h = int(1 + (H + 2 * self.pad - self.pool_h) / self.stride)
-        out_w = int(1 + (W + 2 * self.pad - self.pool_w) / self.stride)
-
-        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad, pad_value=-np.inf)
-        col = col.reshape(-1, self.pool_h * self.pool_w)
-
-        arg_max = np.argmax(col, axis=1)
-        out = np.max(col, axis=1)
-        out = out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
-
-        self.x = x
-        self.arg_max = arg_max
-        return out
-
-    def backward(self, dout):
-        dout = dout.transpose(0, 2, 3, 1)
-        pool_size = self.pool_h * self.pool_w
-        dmax = np.zeros((dout.size, pool_size))
-        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
-        dmax = dmax.reshape(dout.shape + (pool_size,))
-
-        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
-        dx = col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
-        return dx
+MaxPoolIm2col = Pooling  # DLfS Pooling with -inf padding (examples/reference_style.py)
 
 
 class MaxPoolMaskAllTies(MaxPoolLoops):

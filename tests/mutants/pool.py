@@ -6,7 +6,7 @@ bottom says which checks each must fail.
 import numpy as np
 
 from . import Mutant
-from reference_style import col2im, im2col  # examples/: as students copy them from the book
+from reference_style import Pooling, im2col  # examples/: as students copy them from the book
 
 
 class _LoopPool:
@@ -85,15 +85,9 @@ class MaxPoolDxIgnoresStride(_LoopPool):
         return self.crop(dx)
 
 
-class MaxPoolZeroPadDLfS:
+class MaxPoolZeroPadDLfS(Pooling):
     """DLfS Pooling verbatim: im2col pads with zeros, so with padding a window of negative
     values pools to 0.  Backward routes that output to the padding, consistently."""
-
-    def __init__(self, pool_h, pool_w, stride=1, pad=0):
-        self.pool_h = pool_h
-        self.pool_w = pool_w
-        self.stride = stride
-        self.pad = pad
 
     def forward(self, x):
         N, C, H, W = x.shape
@@ -105,14 +99,6 @@ class MaxPoolZeroPadDLfS:
         out = np.max(col, axis=1).reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
         self.x = x
         return out
-
-    def backward(self, dout):
-        dout = dout.transpose(0, 2, 3, 1)
-        pool_size = self.pool_h * self.pool_w
-        dmax = np.zeros((dout.size, pool_size))
-        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
-        dcol = dmax.reshape(dout.shape[0] * dout.shape[1] * dout.shape[2], -1)
-        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
 
 
 class MaxPoolStaleArgmax(MaxPoolZeroPadDLfS):
