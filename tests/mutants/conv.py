@@ -4,8 +4,8 @@ Every class is standalone student code in the reference convention
 (``Conv(W, b, stride=1, pad=0)``, ``forward(x)``, ``backward(dout) -> dx``,
 ``dW``/``db`` attributes); ``MUTANTS`` at the bottom says which checks each
 must fail.  Most build on one of two skeletons a student starts from: the
-DLfS im2col layer (``util.im2col``/``util.col2im``) or a loop over output
-positions.
+DLfS im2col layer (examples/reference_style.py) or ``_LoopConv``, a loop over
+output positions.
 """
 import numpy as np
 
@@ -17,9 +17,8 @@ def pad4(x, p):
     return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
 
 
-# -- the jop bug: window positions that ignore the stride -------------------------
-class ConvDxIgnoresStride:
-    """dX scattered to window i instead of window i*S (forward and dW are right)."""
+class _LoopConv:
+    """The loop skeleton: one output position at a time; the mutants below change its backward."""
 
     def __init__(self, W, b, stride=1, pad=0):
         self.W, self.b, self.S, self.P = W, b, stride, pad
@@ -27,6 +26,7 @@ class ConvDxIgnoresStride:
     def forward(self, x):
         S, P = self.S, self.P
         F, C, KH, KW = self.W.shape
+        self.x_shape = x.shape
         self.x_pad = pad4(x, P)
         OH = (self.x_pad.shape[2] - KH) // S + 1
         OW = (self.x_pad.shape[3] - KW) // S + 1
@@ -36,6 +36,11 @@ class ConvDxIgnoresStride:
                 win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
                 out[:, :, i, j] = np.einsum("nchw,fchw->nf", win, self.W) + self.b
         return out
+
+
+# -- the jop bug: window positions that ignore the stride -------------------------
+class ConvDxIgnoresStride(_LoopConv):
+    """dX scattered to window i instead of window i*S (forward and dW are right)."""
 
     def backward(self, dout):
         S, P = self.S, self.P
@@ -121,25 +126,8 @@ class ConvDxKeepsPadding:
         return col2im(dcol, self.x_pad.shape, FH, FW, self.stride, 0)
 
 
-class ConvDxUnpadWrongSide:
+class ConvDxUnpadWrongSide(_LoopConv):
     """Crops the padding from the bottom-right only: dx_pad[:, :, :H, :W]."""
-
-    def __init__(self, W, b, stride=1, pad=0):
-        self.W, self.b, self.S, self.P = W, b, stride, pad
-
-    def forward(self, x):
-        S, P = self.S, self.P
-        F, C, KH, KW = self.W.shape
-        self.x_shape = x.shape
-        self.x_pad = pad4(x, P)
-        OH = (self.x_pad.shape[2] - KH) // S + 1
-        OW = (self.x_pad.shape[3] - KW) // S + 1
-        out = np.empty((x.shape[0], F, OH, OW))
-        for i in range(OH):
-            for j in range(OW):
-                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
-                out[:, :, i, j] = np.tensordot(win, self.W, axes=([1, 2, 3], [1, 2, 3])) + self.b
-        return out
 
     def backward(self, dout):
         S = self.S
@@ -158,28 +146,11 @@ class ConvDxUnpadWrongSide:
 
 
 # -- kernel orientation ------------------------------------------------------------------
-class ConvDxFlippedKernel:
+class ConvDxFlippedKernel(_LoopConv):
     """Backward spreads dout with the kernel rotated 180 degrees ("backprop of a conv is a conv
     with the flipped kernel"), but scatters it onto the same windows the forward read: the
     rotation belongs to the full-correlation formulation only.
     """
-
-    def __init__(self, W, b, stride=1, pad=0):
-        self.W, self.b, self.S, self.P = W, b, stride, pad
-
-    def forward(self, x):
-        S, P = self.S, self.P
-        F, C, KH, KW = self.W.shape
-        self.x_shape = x.shape
-        self.x_pad = pad4(x, P)
-        OH = (self.x_pad.shape[2] - KH) // S + 1
-        OW = (self.x_pad.shape[3] - KW) // S + 1
-        out = np.empty((x.shape[0], F, OH, OW))
-        for i in range(OH):
-            for j in range(OW):
-                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
-                out[:, :, i, j] = np.einsum("nchw,fchw->nf", win, self.W) + self.b
-        return out
 
     def backward(self, dout):
         S, P = self.S, self.P
