@@ -1,14 +1,18 @@
-"""Detection over the mutant suite, and the time of the main job.
+"""Detection over the mutant suite, the time of the main job, and of a default check of a student layer.
 
     python benchmarks/bench_detection.py [--seeds N]
 
 For every layer in tests/mutants (wrong ones, and right ones in several
 styles), runs gradcheck's default search with seeds 0..N-1 and counts how
 often the checks that fail are exactly the ones the layer should fail.
-Then times the project's main job, `gradcheck conv --stride 2 --pad 1` on
-the reference layers, against its 10 s target.  Exits 1 on any miss.
+Then times, as a user runs them (the command line, start-up included), the
+project's main job `gradcheck conv --stride 2 --pad 1` on the reference
+layers (target < 3 s), and a default check (`gradcheck conv --impl
+FILE:NAME`) of every right student layer in examples/ and tests/mutants,
+whose median must stay under 3 s.  Exits 1 on any miss.
 """
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -22,7 +26,14 @@ import gradcheck  # noqa: E402
 from mutants import Mutant, conv, correct, pool  # noqa: E402
 
 MAIN_JOB = ["gradcheck", "conv", "--stride", "2", "--pad", "1", "--seed", "0"]
-MAIN_JOB_TARGET_S = 10.0
+TARGET_S = 3.0  # the main job, and the median default check of a student layer
+STUDENT_LAYERS = [  # (layer, FILE:NAME) of right layers in every convention
+    ("conv", "examples/reference_style.py:Convolution"), ("maxpool", "examples/reference_style.py:Pooling"),
+    ("conv", "examples/cs231n_style.py:conv_forward_naive"),
+    ("maxpool", "examples/cs231n_style.py:max_pool_forward_naive"),
+    ("conv", "examples/dive_style.py:make_conv"), ("maxpool", "examples/dive_style.py:make_pool"),
+] + [(layer, f"tests/mutants/correct.py:{cls.__name__}") for layer, classes in
+     (("conv", correct.CONV), ("maxpool", correct.MAXPOOL), ("avgpool", correct.AVGPOOL)) for cls in classes]
 
 
 def layers():
@@ -34,43 +45,67 @@ def layers():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=8, help="search seeds per layer (default 8)")
+    parser.add_argument("--seeds", type=int, default=5, help="search seeds per layer (default 5)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
 
     suite = layers()
+    misses = detection(suite, args.seeds)
+    job_s, job_ok = timed_command(MAIN_JOB)
+    print(f"main job `{' '.join(MAIN_JOB)}`: {job_s:.2f} s (target < {TARGET_S:.0f} s) "
+          f"{'PASS' if job_ok and job_s < TARGET_S else 'FAIL'}")
+    times = student_check_times()
+    median = statistics.median(times)
+    print(f"default check of a right student layer, median of {len(times)}: {median:.2f} s "
+          f"(target < {TARGET_S:.0f} s) {'PASS' if median < TARGET_S else 'FAIL'}")
+    return 0 if job_ok and job_s < TARGET_S and median < TARGET_S and not misses else 1
+
+
+def detection(suite, seeds):
+    """Run the search on every layer and seed; print the tally; return the misses."""
     wrong = [m for m in suite if m.fails]
     misses = []
     start = time.perf_counter()
-    for seed in range(args.seeds):
+    for seed in range(seeds):
         for mutant in suite:
             report = gradcheck.check(mutant.layer, mutant.cls, seed=seed, **mutant.pins)
             failed = {r.name for r in report.checks if r.status == "fail"}
-            if failed != mutant.fails:
+            if not mutant.fails <= failed <= mutant.fails | mutant.sometimes:
                 misses.append((seed, mutant.name, sorted(mutant.fails), sorted(failed)))
     elapsed = time.perf_counter() - start
-    runs = len(suite) * args.seeds
-    exact = runs - len(misses)
-    caught = sum(1 for seed in range(args.seeds) for m in wrong
-                 if (seed, m.name) not in {(s, n) for s, n, _, _ in misses})
+    runs = len(suite) * seeds
+    missed = {(seed, name) for seed, name, _, _ in misses}
+    caught = sum(1 for seed in range(seeds) for m in wrong if (seed, m.name) not in missed)
     print(f"mutant suite: {len(wrong)} wrong layers, {len(suite) - len(wrong)} right ones; "
-          f"default search, seeds 0..{args.seeds - 1}")
-    print(f"  exactly the right checks fail: {exact} of {runs} runs ({100 * exact / runs:.1f}%)")
-    print(f"  wrong layers caught exactly:   {caught} of {len(wrong) * args.seeds}")
+          f"default search, seeds 0..{seeds - 1}")
+    print(f"  exactly the right checks fail: {runs - len(misses)} of {runs} runs "
+          f"({100 * (runs - len(misses)) / runs:.1f}%)")
+    print(f"  wrong layers caught exactly:   {caught} of {len(wrong) * seeds}")
     print(f"  false alarms on right layers:  "
-          f"{sum(1 for _, name, want, _ in misses if not want)} of {(len(suite) - len(wrong)) * args.seeds}")
+          f"{sum(1 for _, name, want, _ in misses if not want)} of {(len(suite) - len(wrong)) * seeds}")
     print(f"  time: {elapsed:.1f} s, {1000 * elapsed / runs:.0f} ms per layer and seed")
     for seed, name, want, got in misses:
         print(f"  MISS seed {seed} {name}: expected {want}, got {got}")
+    return misses
 
+
+def timed_command(words):
+    """(seconds, exit status 0?) of one command run from the checkout."""
     start = time.perf_counter()
-    job = subprocess.run(MAIN_JOB, capture_output=True, text=True, cwd=ROOT)
-    job_s = time.perf_counter() - start
-    ok = job.returncode == 0 and job_s < MAIN_JOB_TARGET_S
-    print(f"main job `{' '.join(MAIN_JOB)}`: exit {job.returncode}, {job_s:.2f} s "
-          f"(target < {MAIN_JOB_TARGET_S:.0f} s) {'PASS' if ok else 'FAIL'}")
-    return 0 if ok and not misses else 1
+    done = subprocess.run(words, capture_output=True, text=True, cwd=ROOT)
+    return time.perf_counter() - start, done.returncode == 0
+
+
+def student_check_times():
+    """Seconds of `gradcheck conv|pool --impl FILE:NAME --seed 0` for every right student layer, printed."""
+    times = []
+    for layer, spec in STUDENT_LAYERS:
+        command = ["gradcheck", "conv"] if layer == "conv" else ["gradcheck", "pool", "--mode", layer[:3]]
+        seconds, ok = timed_command(command + ["--impl", spec, "--seed", "0"])
+        print(f"  {seconds:5.2f} s  {spec}{'' if ok else ' (did not pass!)'}")
+        times.append(seconds if ok else float("inf"))
+    return times
 
 
 if __name__ == "__main__":

@@ -273,7 +273,7 @@ class _Server:
         return {}, [self.subjects[header["handle"]].read(header["name"])]
 
     def op_write(self, header, arrays):
-        self.subjects[header["handle"]].write(header["name"], arrays[0])
+        self.subjects[header["handle"]].write(header["name"], arrays[0], rebind=header.get("rebind") is True)
         return {}, []
 
     def op_evaluate(self, header, arrays):

@@ -95,8 +95,18 @@ def call(stage, function, *args):
         raise ImplementationError.from_exception(stage, exc) from exc
 
 
+IN_PLACE, REBINDING = ("in place",), ("rebinding",)
+
+
 class Subject:
-    """One live layer.  Subclasses provide forward, backward, read, write and collect ``notes``."""
+    """One live layer.  Subclasses provide forward, backward, read, write and collect ``notes``.
+
+    ``updates`` names how the convention's optimizer changes the weights:
+    "in place" (``write(name, value)``) and, for some, "rebinding"
+    (``write(name, value, rebind=True)``: a new array in the layer's attribute).
+    """
+
+    updates = IN_PLACE
 
     def __init__(self):
         self.notes = set()
@@ -122,11 +132,14 @@ class Subject:
 class ObjectStyle(Subject):
     """A layer object: forward(x), backward(dout) -> dx, gradients as attributes.
 
-    W and b are the arrays the layer was given, as an optimizer sees them:
-    reading and writing them in place is what a training loop does, so a
-    layer that copied them at construction never sees an update.  With
-    ``dive`` the layer's optimizer and activation are replaced by no-ops,
-    and weights that backward changes anyway are put back.
+    W and b are where the convention's optimizer updates them.  In the
+    reference convention that is the arrays the layer was given (a DLfS
+    optimizer updates the network's parameter arrays in place), so a layer
+    that copied them at construction never sees an update.  In the dive
+    convention it is the layer's own ``W`` and ``B`` (or ``b``), updated in
+    place or rebound (``layer.W -= ...`` or ``layer.W = layer.W - ...``); its
+    optimizer and activation are replaced by no-ops, and weights that
+    backward changes anyway are put back.
     """
 
     def __init__(self, layer, params, dive=False):
@@ -135,24 +148,25 @@ class ObjectStyle(Subject):
         self.params = params
         self.dive_mode = dive
         if dive:
+            self.updates = IN_PLACE + REBINDING
             self._neutralize()
 
     def forward(self, x):
         return self._returned(call("forward", self.layer.forward, x), "forward")
 
     def backward(self, dout):
-        before = {name: value.copy() for name, value in self.params.items()} if self.dive_mode else {}
+        before = {name: self.read(name) for name in self.params} if self.dive_mode else {}
         dx = self._returned(call("backward", self.layer.backward, dout), "backward")
         for name, value in before.items():
-            if not np.array_equal(self.params[name], value):
-                self.params[name][...] = value
+            if not np.array_equal(self.read(name), value):
+                self.write(name, value)
                 self.notes.add(f"backward changed {name} itself (an optimizer step); it was put back "
                                "so that every gradient is taken at the same weights")
         return dx
 
     def read(self, name):
         if name in self.params:
-            return self.params[name].copy()
+            return np.array(self._weight(name), dtype=self.params[name].dtype)
         place = _find_gradient(self.layer, name)
         if place is None:
             raise ImplementationError("read", "AttributeError",
@@ -161,8 +175,20 @@ class ObjectStyle(Subject):
                                       f"[{name[1:]!r}]")
         return self._returned(_get(self.layer, place), name)
 
-    def write(self, name, value):
-        self.params[name][...] = value
+    def write(self, name, value, rebind=False):
+        if rebind:
+            setattr(self.layer, self._dive_attribute(name), np.array(value))
+        else:
+            self._weight(name)[...] = value
+
+    def _weight(self, name):
+        """The array the convention's optimizer updates for parameter ``name``."""
+        if self.dive_mode:
+            return getattr(self.layer, self._dive_attribute(name))
+        return self.params[name]
+
+    def _dive_attribute(self, name):
+        return "B" if name == "b" and hasattr(self.layer, "B") else name
 
     def _neutralize(self):
         if hasattr(self.layer, "optimizer"):
@@ -214,7 +240,7 @@ class FunctionPair(Subject):
             raise ImplementationError("read", "AttributeError", f"no {name}: backward has not run")
         return self._returned(self.grads[name], name)
 
-    def write(self, name, value):
+    def write(self, name, value, rebind=False):
         self.params[name][...] = value
 
     def _pair(self, value, stage, length, shape):
@@ -231,7 +257,11 @@ class Implementation:
     dimensions the convention cannot vary (e.g. dilation 1 for a layer that
     takes no dilation); ``per_axis`` says whether stride/pad may differ
     between the axes.  ``convention`` names what was detected.
+    ``references`` (reference layer classes) replace the default oracle, the
+    fastest reference formulation, when a reference formulation is checked.
     """
+
+    references = None
 
     def __init__(self, name, make_subject, convention, pinned=None, per_axis=False, spec=""):
         self.name = name
@@ -277,13 +307,15 @@ def implementation_of(obj, layer, convention="auto", name=None):
     return Implementation(name, make_subject, "dive" if convention == "dive" else "reference", pinned)
 
 
-def reference_style(cls, layer):
+def reference_style(cls, layer, references=None):
     """An Implementation for a trusted class in the reference convention (the reference layers themselves).
 
-    Unlike user code, it may take stride and pad as (h, w) pairs.
+    Unlike user code, it may take stride and pad as (h, w) pairs.  ``references``
+    are the reference classes it is checked against (default: the fastest).
     """
     implementation = implementation_of(cls, layer, "reference")
     implementation.per_axis = True
+    implementation.references = references
     return implementation
 
 

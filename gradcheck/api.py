@@ -9,8 +9,10 @@ from reference_layers.geometry import as_int
 
 from . import strategies
 from .adapters import Implementation, implementation_of, load_implementation, reference_style
+from .checks import METHODS
 from .config import LAYERS, Config, cli_args
 from .fuzz import DEFAULT_EXAMPLES, default_seed, run_search
+from .inputs import PRECISIONS
 
 DIMENSIONS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 
@@ -34,6 +36,8 @@ class Report:
     seed: int
     reproduce: str
     notes: list = field(default_factory=list)
+    covered: dict = field(default_factory=dict)
+    methods: dict = field(default_factory=dict)
 
     @property
     def passed(self):
@@ -49,7 +53,7 @@ class Report:
             "passed": self.passed,
             "layer": self.layer,
             "implementation": self.implementation,
-            "config": dict(self.options, seed=self.seed, examples_run=self.examples),
+            "config": dict(self.options, seed=self.seed, examples_run=self.examples, covered=self.covered),
             "checks": [result.to_dict() for result in self.checks],
             "counterexample": first.to_dict() if first else None,
             "findings": [finding.to_dict() for finding in self.findings],
@@ -57,6 +61,9 @@ class Report:
             "hints": list(first.hints) if first else [],
             "reproduce": first.reproduce if first else self.reproduce,
             "notes": list(self.notes),
+            "methods": {name: {method: {"configurations": count, "evaluations": evaluations}
+                               for method, (count, evaluations) in by_method.items()}
+                        for name, by_method in self.methods.items()},
         }
 
 
@@ -64,7 +71,7 @@ def check(layer, impl=None, *, progress=None, **options):
     """Check ``impl``'s forward and gradients for ``layer`` ("conv", "maxpool" or "avgpool").
 
     ``impl`` is None (the reference layers check themselves: every
-    formulation against finite differences and against the fastest one), a
+    formulation against finite differences and against the other formulations), a
     class, factory or forward function in one of the conventions of
     ``gradcheck.adapters``, a ``"FILE:NAME"`` string, or an Implementation
     (as the sandbox provides).  Options:
@@ -76,8 +83,16 @@ def check(layer, impl=None, *, progress=None, **options):
         configurations to try (default 30).
     seed
         makes the run repeat exactly (default: 0 under CI, else random).
+    method
+        the finite differences: "auto" (default: element by element while
+        that is cheap, else a projection screen), "structured", "dense" or
+        "projection" (a screen along random directions; a failed screen is
+        localized by group testing).
     fast
-        screen gradients along random directions first, localize on failure.
+        shorthand for method="projection".
+    precision
+        "float64" (default) or "float32": the dtype of the inputs and the
+        tolerances; what the layer returns never loosens them.
     config
         a Config to check once, deterministically, with the arrays of ``seed``
         (also what happens when every dimension is pinned).
@@ -106,19 +121,21 @@ class Plan:
     fixed: tuple
     examples: int
     seed: int
-    fast: bool
+    method: str
     options: dict
     convention: str = "auto"
+    precision: str = "float64"
 
     def run(self, progress=None):
         search = run_search(self.layer, self.implementations, self.strategy, examples=self.examples,
-                            seed=self.seed, fast=self.fast, progress=progress, label=self._reproduce,
-                            fixed=self.fixed)
+                            seed=self.seed, method=self.method, progress=progress, label=self._reproduce,
+                            fixed=self.fixed, precision=self.precision)
         run_args = self.fixed[0].cli_args() if self.fixed else cli_args(self.layer, self.options["pinned"])
         if not self.fixed:
             run_args += ["--examples", str(self.examples)]
         return Report(self.layer, self.spec or "reference layers", self.options, search.summary, search.findings,
-                      search.examples, self.seed, self.command(run_args, self.seed))
+                      search.examples, self.seed, self.command(run_args, self.seed), covered=search.covered,
+                      methods=search.methods)
 
     def _reproduce(self, finding):
         return self.command(finding.config.cli_args(), finding.seed)
@@ -130,18 +147,23 @@ class Plan:
             words += ["--impl", self.spec]
         if self.convention != "auto":
             words += ["--convention", self.convention]
+        if self.precision != "float64":
+            words += ["--precision", self.precision]
+        if self.method != "auto":
+            words += ["--method", self.method]
         words += ["--seed", str(seed)]
-        if self.fast:
-            words.append("--fast")
         return shlex.join(words)
 
 
 def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None, kernel=None, stride=None,
-         pad=None, dilation=None, examples=None, seed=None, fast=False, config=None, per_axis=None,
-         convention="auto"):
+         pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto", config=None, per_axis=None,
+         convention="auto", precision="float64"):
     """Validate the options of ``check`` and load ``impl``; raise on anything wrong, run nothing."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+    method = _method(method, fast)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     implementations, spec = _implementations(layer, impl, convention)
     seed = default_seed() if seed is None else as_int(seed, "seed", 0)
     examples = DEFAULT_EXAMPLES if examples is None else as_int(examples, "examples", 1)
@@ -149,15 +171,38 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
                  stride=stride, pad=pad, dilation=dilation)
     for implementation in implementations.values():
         _apply_convention_pins(pins, implementation)
-    options = {"pinned": dict(pins), "fast": fast, "examples": examples}
+    if per_axis is None:
+        per_axis = all(i.per_axis for i in implementations.values())
+    options = {"pinned": dict(pins), "method": method, "examples": examples, "precision": precision}
     if config is None and not _free(layer, pins):
         config = _pinned_config(layer, pins)
     if config is not None:
-        return Plan(layer, implementations, spec, None, (config, seed), examples, seed, fast, options, convention)
-    if per_axis is None:
-        per_axis = all(i.per_axis for i in implementations.values())
+        _require_per_axis(config.to_dict(), per_axis, implementations)
+        return Plan(layer, implementations, spec, None, (config, seed), examples, seed, method, options, convention,
+                    precision)
+    _require_per_axis(pins, per_axis, implementations)
     strategy = strategies.configs(layer, per_axis=per_axis, **pins)
-    return Plan(layer, implementations, spec, strategy, None, examples, seed, fast, options, convention)
+    return Plan(layer, implementations, spec, strategy, None, examples, seed, method, options, convention, precision)
+
+
+def _method(method, fast):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if fast and method not in ("auto", "projection"):
+        raise ValueError(f"fast means method 'projection'; it cannot be combined with method {method!r}")
+    return "projection" if fast else method
+
+
+def _require_per_axis(dims, per_axis, implementations):
+    """Refuse (h, w) pins with h != w for stride, pad or dilation when the layer takes one int for both axes."""
+    if per_axis:
+        return
+    for name in ("stride", "pad", "dilation"):
+        value = dims.get(name)
+        if value is not None and not isinstance(value, int) and value[0] != value[1]:
+            layer = ", ".join(i.name for i in implementations.values())
+            raise ValueError(f"{layer} takes {name} as one int for both axes, so it cannot be checked with "
+                             f"{name} {value[0]}x{value[1]}; pass --per-axis if it accepts (h, w) pairs")
 
 
 def _apply_convention_pins(pins, implementation):
@@ -172,7 +217,9 @@ def _apply_convention_pins(pins, implementation):
 def _implementations(layer, impl, convention):
     """{subject name: Implementation} and the FILE:NAME spec that reproduces it ("" for the references)."""
     if impl is None:
-        return {cls.__name__: reference_style(cls, layer) for cls in FORMULATIONS[layer]}, ""
+        formulations = FORMULATIONS[layer]
+        return {cls.__name__: reference_style(cls, layer, [other for other in formulations if other is not cls])
+                for cls in formulations}, ""
     if isinstance(impl, Implementation):
         return {"": impl}, impl.spec
     if isinstance(impl, str):

@@ -1,68 +1,117 @@
 """The named checks, run on one configuration: what is right, what is wrong, and where.
 
 ``run_checks(config, inputs, implementation)`` returns one CheckResult per
-check, in the order of ``CHECKS``:
+check, in the order of ``check_names(config.layer)``:
 
 forward        output shape and values against the reference layer
 dX, dW, dB     backward(dout) against finite differences of the implementation's
                own forward and against the reference's analytic gradients
 repeatable     a second backward with the same dout gives the same gradients
 no-mutation    forward leaves x, W, b alone; backward leaves dout (and W, b) alone
-weights-live   after an in-place update of W and b the next forward uses them
+weights-live   after an optimizer's update of W and b the next forward uses them
 fresh-cache    forward on other data, then forward(x), backward(dout): same as fresh
+ties           (max pooling) on inputs with exact ties, forward is the max and each
+               window's gradient goes to its tied maxima only, summing to dout
 
 Pools have no dW, dB or weights-live.  A check whose inputs an earlier
 failure made meaningless is skipped with the reason; the comparisons that
 stay meaningful still run (a layer whose forward is wrong still has its
 backward compared with finite differences of that forward).
+
+Precision is the checker's: the inputs are built in ``inputs.precision`` and
+the tolerances come from it alone.  A layer that returns a narrower dtype
+fails the check of that array, whatever its values.
 """
+import math
+
 import numpy as np
 
 from . import diagnose, numeric
 from .adapters import ImplementationError
-from .compare import CheckResult, compare, tolerance_for
+from .compare import TOLERANCES, CheckResult, compare
+from .evaluate import Evaluator
 
 CHECKS = ("forward", "dX", "dW", "dB", "repeatable", "no-mutation", "weights-live", "fresh-cache")
+MAXPOOL_CHECKS = ("forward", "dX", "repeatable", "no-mutation", "fresh-cache", "ties")
 POOL_CHECKS = ("forward", "dX", "repeatable", "no-mutation", "fresh-cache")
 GRADIENTS = {"dX": "x", "dW": "W", "dB": "b"}  # check name -> what it differentiates
-DENSE_LIMIT = 4096  # elements; above this a wrong forward is screened by projection instead
-PROJECTIONS = 3  # random directions per screen in fast mode
+GRADIENT_NAMES = {wrt: name for name, wrt in GRADIENTS.items()}
+METHODS = ("auto", "structured", "projection", "dense")
+# auto: finite differences element by element while they cost at most this many output elements computed
+# (evaluations times the output's size: about 0.3 s for a layer looping over outputs in Python, 0.02 s for a
+# vectorized one), a projection screen above.
+DIFFERENCES_BUDGET = 15_000
+PROJECTIONS = 3  # random directions per screen
 
 
 def check_names(layer):
-    return CHECKS if layer == "conv" else POOL_CHECKS
+    return {"conv": CHECKS, "maxpool": MAXPOOL_CHECKS, "avgpool": POOL_CHECKS}[layer]
 
 
-def run_checks(config, inputs, implementation, *, fast=False, subject_name=""):
-    """Run every check of ``config.layer`` on ``implementation``; never raises for user errors."""
-    results = _Run(config, inputs, implementation, fast).results()
+def run_checks(config, inputs, implementation, *, method="auto", subject_name=""):
+    """Run every check of ``config.layer`` on ``implementation``; never raises for user errors.
+
+    The expected answers come from ``implementation.references`` (reference
+    layer classes; by default the fastest formulation), each a source of its own.
+    ``method`` chooses the finite differences (see ``_Run.method_for``).
+    """
+    results = _Run(config, inputs, implementation, method).results()
     for result in results:
         result.subject = subject_name
     return results
 
 
-class _Expected:
-    """The reference layer's answers for one configuration."""
+class Expected:
+    """What the reference layers answer for one configuration, by source name, and how large the terms are.
 
-    def __init__(self, config, inputs):
-        layer = config.reference_layer({k: v.copy() for k, v in inputs.params.items()})
-        self.out = layer.forward(inputs.x)
-        self.grads = {"dX": layer.backward(inputs.dout)}
-        if config.is_conv:
-            self.grads.update(dW=layer.dW, dB=layer.db)
-        stepped = {k: v + inputs.param_steps[k] for k, v in inputs.params.items()}
-        self.out_after_step = config.reference_layer(stepped).forward(inputs.x) if config.is_conv else None
+    ``references`` are reference classes (None: the fastest formulation); with
+    one, its source is "reference", with several each is named by its class.
+    ``magnitudes`` holds, for the output ("forward") and each gradient, the
+    sum of the absolute values of the terms of every element: the reference
+    run on |x|, |W|, |b| and |dout| (max pooling keeps x, which picks the maxima).
+    """
+
+    def __init__(self, config, inputs, references=(None,)):
+        self.sources = {}
+        self.grads = {}
+        for cls in references:
+            source = "reference" if len(references) == 1 else cls.__name__
+            answers = _answers(config, _float64(inputs.params), inputs.x.astype(np.float64),
+                               inputs.dout.astype(np.float64), cls)
+            self.sources[source] = answers.pop("forward")
+            for name, grad in answers.items():
+                self.grads.setdefault(name, {})[source] = grad
+        first = references[0]
+        x = inputs.x.astype(np.float64)
+        absolute = {k: np.abs(v) for k, v in _float64(inputs.params).items()}
+        self.magnitudes = _answers(config, absolute, x if config.layer == "maxpool" else np.abs(x),
+                                   np.abs(inputs.dout.astype(np.float64)), first)
+        self.magnitudes["forward"] = np.abs(self.magnitudes["forward"])
+        stepped = {k: v + inputs.param_steps[k] for k, v in _float64(inputs.params).items()}
+        self.out_after_step = config.reference_layer(stepped, first).forward(x) if config.is_conv else None
+        self.out = next(iter(self.sources.values()))
+        self.reference_layer = lambda: config.reference_layer({}, first)
+
+
+def _answers(config, params, x, dout, cls):
+    """The reference layer's forward and gradients: {"forward", "dX"[, "dW", "dB"]}."""
+    layer = config.reference_layer(params, cls)
+    answers = {"forward": layer.forward(x), "dX": layer.backward(dout)}
+    if config.is_conv:
+        answers.update(dW=layer.dW, dB=layer.db)
+    return answers
 
 
 class _Run:
     """One pass over the checks; the steps share the subject and what earlier steps saw."""
 
-    def __init__(self, config, inputs, implementation, fast):
+    def __init__(self, config, inputs, implementation, method):
         self.config = config
         self.inputs = inputs
         self.implementation = implementation
-        self.fast = fast
-        self.expected = _Expected(config, inputs)
+        self.method = method
+        self.tolerance = TOLERANCES[inputs.precision]
+        self.expected = Expected(config, inputs, getattr(implementation, "references", None) or (None,))
         self.names = check_names(config.layer)
         self.done = {}
         self.skipped = {}
@@ -89,32 +138,31 @@ class _Run:
         self.out = self._attempt("forward", lambda: self.subject.forward(x_seen))
         if self.out is None:
             return self._skip(self.names, "forward raised (see forward)")
-        self.tolerance = tolerance_for(self.out.dtype)
         self._check_forward()
         mutations = self._attempt("no-mutation", lambda: self._mutations("forward", x=(x_seen, self.inputs.x)))
 
         self.analytic = self._attempt("dX", self._backward)
         if self.analytic is None:
-            self._skip(("dW", "dB", "repeatable", "fresh-cache", "no-mutation"), "backward raised (see dX)")
+            self._skip(("dW", "dB", "repeatable", "fresh-cache", "no-mutation", "ties"), "backward raised (see dX)")
         else:
-            self.tolerance = max([self.tolerance] + [tolerance_for(g.dtype) for g in self.analytic.values()
-                                                     if isinstance(g, np.ndarray)], key=lambda t: t.rtol)
             if mutations is not None:
                 more = self._attempt("no-mutation", lambda: self._mutations(
                     "backward", dout=(self.dout_seen, self.inputs.dout)))
                 if more is not None:
                     self.done["no-mutation"] = _mutation_result(mutations + more)
             self._attempt("repeatable", lambda: self._same_as_first("repeatable", self._backward()))
+        if not np.isfinite(self.out).all():  # forward's own outputs cannot be compared, nor differenced
+            self._skip(("fresh-cache", "weights-live"), "forward returns NaN or inf (see forward)")
+        elif self.analytic is not None:
             self._attempt("fresh-cache", self._check_fresh_cache)
-        if self.config.is_conv:
+        if self.config.is_conv and "weights-live" not in self.skipped:
             self._attempt("weights-live", self._check_weights_live)
         if self.analytic is not None:
             for name in self.names:
                 if name in GRADIENTS:
                     self._attempt(name, lambda: self._check_gradient(name))
-        if self.tolerance.dtype != "float64":
-            self.notes.append(f"checked at {self.tolerance.dtype} tolerances: the implementation computes "
-                              f"in {self.tolerance.dtype}")
+            if "ties" in self.names:
+                self._check_ties_when_meaningful()
 
     def _attempt(self, name, step):
         """Run one step; a CheckResult it returns is recorded under ``name``, an exception fails ``name``."""
@@ -155,15 +203,16 @@ class _Run:
     def _check_forward(self):
         want = self.expected.out
         if self.out.shape != want.shape:
-            self.done["forward"] = CheckResult("forward", "fail", f"forward returned shape {self.out.shape}, "
-                                                                  f"expected {want.shape}")
+            result = CheckResult("forward", "fail", f"forward returned shape {self.out.shape}, expected {want.shape}")
         else:
-            self.done["forward"] = _finite_then(
-                "forward", self.out, lambda: compare("forward", self.out, {"reference": want}, self.tolerance,
-                                                      keep_positions=True))
-            if self.done["forward"].status == "fail":
-                self.done["forward"].hints = diagnose.forward_hints(self.out, want, self.config, self.inputs)
-        self.forward_ok = self.done["forward"].status == "pass"
+            slack = self.tolerance.slack(self.expected.magnitudes["forward"])
+            result = _finite_then("forward", self.out, lambda: compare(
+                "forward", self.out, self.expected.sources, self.tolerance, keep_positions=True,
+                slack=dict.fromkeys(self.expected.sources, slack)))
+            if result.status == "fail" and np.isfinite(self.out).all():
+                result.hints = diagnose.forward_hints(self.out, want, self.config, self.inputs)
+        self.forward_values_ok = result.status == "pass"
+        self.done["forward"] = _precision_verdict(result, self.out, self.inputs.precision)
 
     def _same_as_first(self, name, grads, out=None):
         """Compare the gradients (and an output) of a later call with those of the first call."""
@@ -189,23 +238,30 @@ class _Run:
         A layer of its own, so that gradients accumulated over backward calls
         (repeatable's business) cannot show up here.
         """
-        params = {k: v.copy() for k, v in self.inputs.params.items()}
-        subject = self.implementation.make(self.config, params)
+        subject = self.implementation.make(self.config, {k: v.copy() for k, v in self.inputs.params.items()})
         subject.forward(self.inputs.x_other.copy())
         out = subject.forward(self.inputs.x.copy())
         return self._same_as_first("fresh-cache", self._backward(subject), out)
 
     def _check_weights_live(self):
-        """After an optimizer-style in-place update of W and b, forward must give what a layer built
-        with the updated weights gives: the reference's answer, or (when forward is wrong anyway) a
-        fresh layer of the same implementation's."""
+        """After each of the convention's optimizer updates (in place, or by rebinding) of W and b, forward
+        must give what a layer built with the updated weights gives: the reference's answer, or (when
+        forward is wrong anyway) a fresh layer of the same implementation's."""
+        for how in self.subject.updates:
+            result = self._weights_live(how == "rebinding")
+            if result.status == "fail":
+                result.message = f"after an update {how}: {result.message}"
+                return result
+        return result
+
+    def _weights_live(self, rebind):
         stepped = {k: v + self.inputs.param_steps[k] for k, v in self.inputs.params.items()}
         for name, value in stepped.items():
-            self.subject.write(name, value)
+            self.subject.write(name, value, rebind=rebind)
         out = self.subject.forward(self.inputs.x.copy())
         for name, value in self.inputs.params.items():
-            self.subject.write(name, value)
-        if self.forward_ok:
+            self.subject.write(name, value, rebind=rebind)
+        if self.forward_values_ok:
             want, source = self.expected.out_after_step, "reference built with the updated weights"
         else:
             fresh = self.implementation.make(self.config, {k: v.copy() for k, v in stepped.items()})
@@ -214,7 +270,7 @@ class _Run:
             return CheckResult("weights-live", "fail", f"forward returned shape {out.shape} after the update")
         result = compare("weights-live", out, {source: want}, self.tolerance)
         if result.status == "fail" and np.array_equal(out, self.out):
-            result.message = "forward ignores an in-place update of W and b (were they copied at construction?)"
+            result.message = "forward ignores the update of W and b (were they copied at construction?)"
         return result
 
     def _check_gradient(self, name):
@@ -227,48 +283,49 @@ class _Run:
             return CheckResult(name, "fail", f"{name} has shape {actual.shape}, expected {base.shape} "
                                              f"(the shape of {wrt})", total=base.size,
                                hints=diagnose.shape_hints(name, actual.shape, self.config))
-        return _finite_then(name, actual, lambda: self._compare_gradient(name, actual, wrt, base))
+        result = _finite_then(name, actual, lambda: self._compare_gradient(name, actual, wrt, base))
+        return _precision_verdict(result, actual, self.inputs.precision)
 
     def _compare_gradient(self, name, actual, wrt, base):
         notes = []
-        expected = {"reference": self.expected.grads[name]} if self.forward_ok else {}
+        expected = dict(self.expected.grads[name]) if self.forward_values_ok else {}
+        magnitude = self.expected.magnitudes[name]
+        slack = dict.fromkeys(expected, self.tolerance.slack(magnitude))
         estimate = self._numeric(wrt, base, actual, notes)
-        exclude = None
-        if isinstance(estimate, numeric.Projection) and not _screen_passed(estimate, self.tolerance):
-            return CheckResult(name, "fail", "the projection screen failed: finite differences along random "
-                               f"directions give {estimate.numeric} but {name} gives {estimate.analytic}",
-                               notes=notes, method=estimate.method, evaluations=estimate.evaluations)
+        kinks = None
         if isinstance(estimate, numeric.NumericGradient):
-            if self.config.layer == "maxpool":  # the only layer with kinks; conv and avg pool are linear
-                exclude = _kinks(estimate, self.tolerance)
             expected["finite differences"] = estimate.values
-        if not expected:
-            if estimate is None:
-                return CheckResult(name, "skip", "; ".join(notes), notes=notes)
-            return CheckResult(name, "pass", "passed the projection screen", notes=notes,
-                               method=estimate.method, evaluations=estimate.evaluations)
-        result = compare(name, actual, expected, self.tolerance, exclude=exclude, keep_positions=name != "dB")
-        if exclude is not None and exclude.any():
-            notes.append(f"{int(exclude.sum())} non-differentiable points excluded")
-        if result.status == "fail":
-            want = expected.get("reference", expected.get("finite differences"))
-            result.hints = diagnose.gradient_hints(name, actual, want, result, self.config, self.inputs)
+            slack["finite differences"] = self.tolerance.slack(magnitude, estimate.noise)
+            kinks = _kinks(estimate, self.tolerance, magnitude)
+        elif isinstance(estimate, numeric.Projection):
+            notes.append(f"finite differences along {len(estimate.numeric)} random directions agree with {name}")
+        if expected:
+            result = compare(name, actual, expected, self.tolerance, slack=slack, keep_positions=name != "dB")
+        elif estimate is None:
+            return CheckResult(name, "skip", "; ".join(notes), notes=notes)
+        else:
+            result = CheckResult(name, "pass", total=actual.size)
+        if kinks is not None and kinks.any():
+            _fail_at_kinks(result, kinks, name != "dB")
+        if isinstance(estimate, numeric.Located):
+            _fail_where_located(result, estimate, actual, name != "dB")
+        if result.status == "fail" and result.against != "one-sided differences":
+            want = next(iter(expected.values()), None)
+            if want is not None:
+                result.hints = diagnose.gradient_hints(name, actual, want, result, self.config, self.inputs)
         if estimate is not None:
             result.method, result.evaluations = estimate.method, estimate.evaluations
         result.notes = notes
         return result
 
     def _numeric(self, wrt, base, analytic, notes):
-        """Finite differences of the subject's own forward, by the cheapest sound strategy.
-
-        Structured when forward matched the reference (so its dependency pattern
-        is the reference's); dense otherwise, or a projection screen when x is
-        too large for dense.  In fast mode a projection screen comes first and
-        localization only runs when it fails.  None when the layer's state makes
-        finite differences meaningless.
-        """
+        """Finite differences of the subject's own forward by ``method_for``, or None (with a note) when the
+        layer's state makes them meaningless."""
         if self.out.shape != self.expected.out.shape:
             notes.append("no finite differences: forward returns the wrong shape")
+            return None
+        if not np.isfinite(self.out).all():
+            notes.append("no finite differences: forward returns NaN or inf")
             return None
         if self.done.get("fresh-cache") is None or self.done["fresh-cache"].status != "pass":
             notes.append("no finite differences: forward depends on earlier calls (see fresh-cache)")
@@ -277,53 +334,210 @@ class _Run:
             notes.append("no finite differences: in-place updates of W and b do not reach forward "
                          "(see weights-live)")
             return None
-        evaluate = evaluator(self.subject, wrt, self.inputs)
-        too_big = not self.forward_ok and base.size > DENSE_LIMIT
-        if self.fast or too_big:
-            screen = numeric.project(evaluate, base, self.inputs.dout, analytic, self.tolerance.step,
-                                     PROJECTIONS, np.random.default_rng(0))
-            if _screen_passed(screen, self.tolerance) or too_big:
-                if too_big:
-                    notes.append(f"{wrt} has {base.size} elements, too many to difference one by one: "
-                                 "screened along random directions")
-                return screen
-            notes.append("the projection screen failed; localized element by element")
-        if not self.forward_ok:
-            notes.append("compared with finite differences only: forward differs from the reference")
-            return numeric.finite_differences(evaluate, base, self.inputs.dout, numeric.dense(base.shape),
-                                              self.tolerance.step)
-        return numeric.finite_differences(evaluate, base, self.inputs.dout, numeric.structured(self.config, wrt),
-                                          self.tolerance.step)
-
-
-def evaluator(subject, wrt, inputs):
-    """f(theta) for a list of thetas: theta is x, or W or b written into the layer in place (then restored)."""
-    def evaluate(thetas):
-        plans = [({}, t.copy()) if wrt == "x" else ({wrt: t}, inputs.x.copy()) for t in thetas]
+        evaluate = Evaluator(self.implementation, self.subject, self.config, self.inputs, wrt,
+                             np.asarray(self.out, dtype=np.float64), self.tolerance)
         try:
-            return [np.asarray(out, dtype=np.float64) for out in subject.evaluate(plans)]
+            return self._estimate(evaluate, wrt, base, analytic, notes)
         finally:
-            if wrt != "x":
-                subject.write(wrt, inputs.params[wrt])
+            notes.extend(evaluate.notes)
 
-    return evaluate
+    def method_for(self, wrt, base, structure):
+        """The finite differences to run: the requested method, or for "auto" the cheapest sound one.
+
+        Structured differences need forward's dependency pattern to be the
+        reference's, so they run only when forward matched it (dense otherwise);
+        auto takes them (or dense ones) while they fit DIFFERENCES_BUDGET and
+        screens along random directions above it, then localizes a failed
+        screen by group testing.
+        """
+        if self.method in ("dense", "projection"):
+            return self.method
+        pattern_known = self.forward_values_ok
+        groups = len(structure.groups) if pattern_known else base.size
+        fits = (1 + 2 * groups) * self.expected.out.size <= DIFFERENCES_BUDGET
+        if self.method == "auto" and not fits:
+            return "projection"
+        return "structured" if pattern_known else "dense"
+
+    def _estimate(self, evaluate, wrt, base, analytic, notes):
+        structure = numeric.structured(self.config, wrt)
+        method = self.method_for(wrt, base, structure)
+        if self.method == "structured" and method == "dense":
+            notes.append("dense differences instead of structured: forward differs from the reference")
+        if not self.forward_values_ok:
+            notes.append("compared with finite differences only: forward differs from the reference")
+        chunk = max(1, (evaluate.capacity - 1) // 2)
+        sizes = dict(out_magnitude=self.expected.magnitudes["forward"],
+                     grad_magnitude=self.expected.magnitudes[GRADIENT_NAMES[wrt]])
+        if method == "projection":
+            rng = np.random.default_rng(0)
+            screen = numeric.project(evaluate, base, self.inputs.dout, analytic, self.tolerance.step,
+                                     numeric.random_directions(rng, base.shape, PROJECTIONS), chunk, **sizes)
+            if screen.agrees(self.tolerance).all():
+                return screen
+            notes.append("the projection screen failed; the elements that disagree were found by group testing")
+            return numeric.localize(evaluate, base, self.inputs.dout, analytic, self.tolerance.step,
+                                    self.tolerance, rng, chunk, **sizes)
+        if method == "dense":
+            structure = numeric.dense(base.shape)
+        return numeric.finite_differences(evaluate, base, self.inputs.dout, structure, self.tolerance.step, chunk,
+                                          sizes["out_magnitude"])
+
+    # -- ties (max pooling) ---------------------------------------------------
+    def _check_ties_when_meaningful(self):
+        for earlier in ("forward", "dX"):
+            if self.done.get(earlier) is not None and self.done[earlier].status == "fail":
+                return self._skip(("ties",), f"{earlier} is wrong without ties (see {earlier})")
+        self._attempt("ties", self._check_ties)
+
+    def _check_ties(self):
+        """On inputs with exact ties: forward is the max, and each window's gradient lands only on its
+        tied maxima, is non-negative and sums to dout (first, last or split routing all pass).
+
+        Windows overlap, so backward is called once per class of outputs whose
+        windows are disjoint, with dout zero elsewhere: then the gradient in each
+        window is that window's alone.
+        """
+        x, dout = self.inputs.x_ties, self.inputs.dout_ties
+        subject = self.implementation.make(self.config, {})
+        out = subject.forward(x.copy())
+        maximum = self.expected.reference_layer().forward(x.astype(np.float64))
+        if out.shape != maximum.shape:
+            return CheckResult("ties", "fail", f"on tied inputs forward returned shape {out.shape}, "
+                                               f"expected {maximum.shape}")
+        result = compare("ties", out, {"max of each window": maximum}, self.tolerance)
+        if result.status == "fail":
+            result.message = f"on tied inputs forward differs from the max: {result.message}"
+            return result
+        window = self.config.window
+        tied = window.gather(window.pad_input(x.astype(np.float64), -np.inf), maximum.shape[2:]) == maximum
+        routed = np.zeros(tied.shape)
+        for rows, cols in _disjoint_output_classes(self.config):
+            part = np.zeros(dout.shape, dout.dtype)
+            part[..., rows, cols] = dout[..., rows, cols]
+            subject.forward(x.copy())
+            dx = np.asarray(subject.backward(part), dtype=np.float64)
+            if dx.shape != x.shape:
+                return CheckResult("ties", "fail", f"on tied inputs backward returned shape {dx.shape}, "
+                                                   f"expected {x.shape}")
+            gathered = window.gather(window.pad_input(dx), maximum.shape[2:])
+            routed[..., rows, cols] = gathered[..., rows, cols]
+        return _ties_verdict(routed, tied, dout.astype(np.float64), self.tolerance)
 
 
-def _screen_passed(screen, tolerance):
-    bound = tolerance.rtol * np.abs(screen.analytic) + tolerance.atol * screen.scale
-    return bool(np.all(np.abs(screen.numeric - screen.analytic) <= bound))
+def _disjoint_output_classes(config):
+    """Slices (rows, cols) of the output grid whose windows never overlap: outputs ceil(extent / stride)
+    apart along each axis."""
+    steps = [math.ceil(e / s) for e, s in zip(config.window.extent, config.stride)]
+    return [(slice(i, None, steps[0]), slice(j, None, steps[1])) for i in range(steps[0]) for j in range(steps[1])]
 
 
-def _kinks(estimate, tolerance):
-    """Elements whose one-sided differences disagree: the forward is not differentiable there."""
-    values = estimate.values
-    return np.abs(estimate.forward_diff - estimate.backward_diff) > tolerance.bound(values)
+def _ties_verdict(routed, tied, dout, tolerance):
+    """Per window (routed, tied: (KH, KW, N, C, OH, OW)): gradient only on tied maxima, non-negative, summing
+    to dout."""
+    slack = tolerance.bound(dout)
+    off_maximum = np.abs(np.where(tied, 0.0, routed)).max(axis=(0, 1)) > slack
+    negative = np.where(tied, routed, 0.0).min(axis=(0, 1)) < -slack
+    total = routed.sum(axis=(0, 1))
+    wrong_sum = np.abs(total - dout) > slack
+    bad = off_maximum | negative | wrong_sum
+    windows = bad.size
+    if not bad.any():
+        return CheckResult("ties", "pass", total=windows)
+    position = tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape))
+    counts = tied.sum(axis=(0, 1))
+    result = CheckResult("ties", "fail", mismatched=int(bad.sum()), total=windows, worst_index=position,
+                         expected=float(dout[position]), actual=float(total[position]),
+                         against="upstream gradient of the window")
+    what = []
+    if off_maximum.any():
+        what.append(f"{int(off_maximum.sum())} send gradient to elements that are not the maximum")
+    if negative.any():
+        what.append(f"{int(negative.sum())} send a negative share to a tied maximum")
+    if wrong_sum.any():
+        what.append(f"{int(wrong_sum.sum())} route a total other than their dout")
+    result.message = (f"on tied inputs {int(bad.sum())} of {windows} windows are routed wrong: "
+                      + "; ".join(what))
+    result.hints = diagnose.ties_hints(total, dout, counts, bad)
+    return result
+
+
+def _kinks(estimate, tolerance, magnitude):
+    """Elements whose one-sided differences disagree: the forward is not differentiable there.
+
+    Each one-sided difference also carries the rounding of f(theta), so their
+    disagreement may reach twice the noise of the central difference on each side.
+    """
+    bound = tolerance.bound(estimate.values, tolerance.slack(magnitude, 4 * estimate.noise))
+    return ~(np.abs(estimate.forward_diff - estimate.backward_diff) <= bound)
+
+
+def _fail_at_kinks(result, kinks, keep_positions):
+    """Inputs are tie-free, so a right layer is differentiable everywhere: a kink is a failure, located."""
+    count = int(kinks.sum())
+    text = (f"forward is not differentiable at {count} of {kinks.size} elements: its one-sided differences "
+            "disagree on tie-free input")
+    if result.status == "pass":
+        position = np.unravel_index(int(np.argmax(kinks)), kinks.shape)
+        result.worst_index = tuple(int(i) for i in position)
+        result.against = "one-sided differences"
+        result.message = text
+    else:
+        result.message += f"; {text}"
+    result.status = "fail"
+    if keep_positions:
+        result.mismatches = kinks if result.mismatches is None else result.mismatches | kinks
+        result.mismatched = int(result.mismatches.sum())
+
+
+def _fail_where_located(result, located, actual, keep_positions):
+    """A failed screen, localized by group testing: the elements found disagree with finite differences."""
+    flat = actual.ravel()
+    errors = np.abs(flat[located.positions] - located.numeric)
+    count = f"{len(located.positions)}{'' if located.complete else ' or more'}"
+    text = (f"{count} of {actual.size} elements differ from finite differences along their own axis "
+            "(found by group testing after a failed projection screen)")
+    if result.status == "pass" and len(located.positions):
+        worst = int(np.argmax(errors))
+        position = np.unravel_index(int(located.positions[worst]), actual.shape)
+        result.worst_index = tuple(int(i) for i in position)
+        result.expected, result.actual = float(located.numeric[worst]), float(flat[located.positions[worst]])
+        result.against = "finite differences"
+        result.max_abs_error = float(errors[worst])
+        result.message = text
+        result.mismatched = len(located.positions)
+    elif result.status == "fail":
+        result.message += f"; {text}"
+    else:
+        result.message = "the projection screen failed, but no single element could be pinned down"
+    result.status = "fail"
+    if keep_positions and len(located.positions):
+        mask = np.zeros(actual.size, bool)
+        mask[located.positions] = True
+        mask = mask.reshape(actual.shape)
+        result.mismatches = mask if result.mismatches is None else result.mismatches | mask
+
+
+def _precision_verdict(result, array, precision):
+    """A layer returning a narrower dtype than the precision fails, whatever its values."""
+    if np.dtype(array.dtype).itemsize >= np.dtype(precision).itemsize:
+        return result
+    text = (f"{result.name} returned {array.dtype} under {precision} precision: gradcheck builds the inputs in "
+            f"{precision} and judges at {precision} tolerances")
+    result.message = text if result.status == "pass" else f"{text}; {result.message}"
+    result.status = "fail"
+    result.hints = [f"keep {result.name} in {precision} (look for float32 arrays or dtypes); if the layer is meant "
+                    f"to compute in {array.dtype}, check it with --precision {array.dtype}"] + result.hints
+    return result
 
 
 def _finite_then(name, array, compare_values):
+    """A NaN or inf in what the layer returned for finite inputs fails the check, located; else compare."""
     bad = ~np.isfinite(array)
     if bad.any():
-        return CheckResult(name, "fail", f"{name} has {int(bad.sum())} non-finite values (NaN or inf)",
+        first = [int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape)]
+        return CheckResult(name, "fail", f"{name} has {int(bad.sum())} non-finite values (NaN or inf) for finite "
+                                         f"inputs, the first at {first}",
                            mismatched=int(bad.sum()), total=array.size, mismatches=bad)
     return compare_values()
 
@@ -332,3 +546,7 @@ def _mutation_result(mutations):
     if mutations:
         return CheckResult("no-mutation", "fail", "; ".join(mutations))
     return CheckResult("no-mutation", "pass")
+
+
+def _float64(params):
+    return {name: value.astype(np.float64) for name, value in params.items()}

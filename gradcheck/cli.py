@@ -4,12 +4,15 @@ Exit codes: 0 every check passed (or grading completed), 1 a check failed,
 2 bad usage or bad input (one line on stderr, no traceback).
 """
 import contextlib
+import os
 import sys
 
 import click
 
 from . import api, report
 from .adapters import CONVENTIONS, LoadError
+from .checks import METHODS
+from .inputs import PRECISIONS
 
 FORMATS = ("text", "json", "junit")
 
@@ -95,8 +98,13 @@ SEARCH = stack(
                  help="Configurations to try when some dimension is left free."),
     click.option("--seed", type=click.IntRange(min=0),
                  help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it)."),
-    click.option("--fast", is_flag=True, help="Screen gradients along random directions first; "
-                                               "localize element by element only on failure."),
+    click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
+                 help="Finite differences: structured or dense (element by element), projection (a screen along "
+                      "random directions; a failed one is localized by group testing); auto picks by cost."),
+    click.option("--fast", is_flag=True, help="Shorthand for --method projection."),
+    click.option("--precision", type=click.Choice(PRECISIONS), default="float64", show_default=True,
+                 help="The dtype gradcheck builds the inputs in and judges at; a layer returning a narrower one "
+                      "fails."),
 )
 CONVENTION = click.option(
     "--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,
@@ -115,9 +123,21 @@ def output_options(formats, help_text=None):
     return stack(
         click.option("--format", "output_format", type=click.Choice(formats), default="text", show_default=True,
                      help=help_text),
-        click.option("--output", type=click.Path(dir_okay=False, writable=True),
+        click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_output,
                      help="Write the report to this file instead of stdout."),
     )
+
+
+def writable_output(ctx, param, value):
+    """Refuse, before anything runs, an --output whose folder is missing or not writable."""
+    if value is not None:
+        folder = os.path.dirname(os.path.abspath(value))
+        if not os.path.isdir(folder):
+            raise click.BadParameter(f"the folder {os.path.dirname(value) or '.'} does not exist; create it first",
+                                     ctx, param)
+        if not os.access(folder, os.W_OK):
+            raise click.BadParameter(f"the folder {os.path.dirname(value) or '.'} is not writable", ctx, param)
+    return value
 
 
 @click.group(cls=OneLineErrors)

@@ -25,7 +25,8 @@ def forward_hints(actual, expected, config, inputs):
                 "out[i, j] = sum x[i*S + s, j*S + t] * W[s, t], without flipping W"]
     if actual.size and not actual.any() and expected.any():
         return ["forward returns all zeros"]
-    return _first(_ratio_hints("forward", actual, expected, config), _batch_hints("forward", actual, expected),
+    return _first(_rounding_hints("forward", actual, expected, inputs.precision),
+                  _ratio_hints("forward", actual, expected, config), _batch_hints("forward", actual, expected),
                   _order_hints("forward", actual, expected))
 
 
@@ -44,7 +45,8 @@ def gradient_hints(name, actual, expected, result, config, inputs):
     if name == "dX":
         hints += _padding_hints(actual, result, config, inputs)
         hints += _overlap_hints(actual, expected, result, config)
-    return hints or _first(_ratio_hints(name, actual, expected, config), _batch_hints(name, actual, expected),
+    return hints or _first(_rounding_hints(name, actual, expected, inputs.precision),
+                           _ratio_hints(name, actual, expected, config), _batch_hints(name, actual, expected),
                            _order_hints(name, actual, expected))
 
 
@@ -63,6 +65,35 @@ def shape_hints(name, shape, config):
     if name == "dW" and len(shape) == 2:
         return ["dW is still a matrix: reshape it to W's shape (F, C, KH, KW)"]
     return []
+
+
+def ties_hints(total, dout, ties, wrong):
+    """Why windows with tied maxima route the wrong total: (N, C, OH, OW) arrays, ``wrong`` the bad windows."""
+    if np.allclose(total[wrong], ties[wrong] * dout[wrong], rtol=1e-9, atol=0) and (ties[wrong] > 1).all():
+        return ["every tied maximum gets the whole gradient of its window (a mask window == max), so a window "
+                "with k ties routes k times its dout: send it to one of them (the first, as np.argmax does) or "
+                "split it among them"]
+    if not total[wrong].any():
+        return ["windows with tied maxima route no gradient at all: a tied maximum must still receive the "
+                "window's dout"]
+    return []
+
+
+# Errors of a float32 computation: at most about 1e-6 of the array's largest value, and spread over the array.
+FLOAT32_ROUNDING = 1e-5
+
+
+def _rounding_hints(name, actual, expected, precision):
+    """Errors the size of float32 rounding, at most elements, under float64 precision: float32 inside."""
+    if precision != "float64" or actual.shape != expected.shape or not actual.size:
+        return []
+    scale = np.abs(expected).max(initial=0.0)
+    error = np.abs(actual - expected)
+    if scale == 0 or error.max() > FLOAT32_ROUNDING * scale or np.mean(error > 1e-12 * scale) < 0.5:
+        return []
+    return [f"{name} differs by at most {error.max() / scale:.1e} of its largest value, at most elements: the "
+            "size of float32 rounding, so the layer computes in float32 somewhere (a float32 array or dtype); "
+            "if that is intended, check it with --precision float32"]
 
 
 def repeat_hints(what, first, second):

@@ -67,39 +67,47 @@ class Finding:
 
 @dataclass
 class Search:
-    """What a search saw: a summary result per (subject, check), the findings, and how many examples ran."""
+    """What a search saw: a summary result per (subject, check), the findings, how many examples ran, the
+    range of every dimension over them (``covered``: name -> [min, max], per axis for pairs) and the finite
+    differences that ran (``methods``: check -> method -> [configurations, forward evaluations])."""
 
     summary: list
     findings: list
     examples: int
+    covered: dict
+    methods: dict
 
 
-def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, seed=0, fast=False,
-               progress=None, label=None, fixed=None):
+def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
+               progress=None, label=None, fixed=None, precision="float64"):
     """Explore ``strategy`` (of Configs) for every implementation; shrink and explain each failure.
 
     ``implementations`` maps a subject name ("" for a single user layer) to
     an Implementation.  ``fixed`` = (config, data seed) checks that one
     example instead of searching.  ``progress(done, total)`` is called as
-    examples run; ``label(finding)`` returns the reproduction command for a finding.
+    examples run; ``label(finding)`` returns the reproduction command for a
+    finding.  Inputs are built in ``precision``; ``method`` chooses the finite differences.
     """
-    return _Searcher(layer, implementations, strategy, examples, seed, fast, progress, fixed).run(label)
+    return _Searcher(layer, implementations, strategy, examples, seed, method, progress, fixed, precision).run(label)
 
 
 class _Searcher:
-    def __init__(self, layer, implementations, strategy, examples, seed, fast, progress, fixed):
+    def __init__(self, layer, implementations, strategy, examples, seed, method, progress, fixed, precision):
         self.layer = layer
         self.implementations = implementations
         self.fixed = fixed
         self.examples = None if fixed else st.tuples(strategy, seeds())
         self.budget = 1 if fixed else examples
         self.seed = seed
-        self.fast = fast
+        self.method = method
+        self.precision = precision
         self.progress = progress or (lambda done, total: None)
         self.cache = {}
         self.summary = {}  # (subject, check name) -> CheckResult summarizing every example
         self.first_failure = {}  # (subject, check name) -> (config, seed)
         self.count = 0
+        self.covered = {}
+        self.methods = {}
 
     def run(self, label):
         self._explore()
@@ -112,7 +120,7 @@ class _Searcher:
             finding.hints = list(dict.fromkeys(check_hints + trigger_hints(c for c, _ in conditions)))
             finding.reproduce = label(finding) if label else ""
         summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
-        return Search(summary, findings, self.count)
+        return Search(summary, findings, self.count, self.covered, self.methods)
 
     def _order(self, key):
         subject, name = key
@@ -122,8 +130,8 @@ class _Searcher:
         """run_checks, memoized: shrinking and trigger facts revisit examples."""
         key = (subject, config, seed)
         if key not in self.cache:
-            self.cache[key] = run_checks(config, make_inputs(config, seed), self.implementations[subject],
-                                         fast=self.fast, subject_name=subject)
+            self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
+                                         self.implementations[subject], method=self.method, subject_name=subject)
         return self.cache[key]
 
     def _settings(self, phases, examples):
@@ -147,10 +155,28 @@ class _Searcher:
         for subject in self.implementations:
             for result in self.checks(subject, *example):
                 self._record(subject, result, example)
+        self._cover(example[0])
         self.count += 1
         self.progress(self.count, self.budget)
 
+    def _cover(self, config):
+        """Widen the [min, max] of every dimension (per axis for pairs, and the outputs) to take in ``config``."""
+        dims = {name: value for name, value in config.to_dict().items() if name != "layer"}
+        dims["outputs"] = list(config.out_shape[2:])
+        for name, value in dims.items():
+            if isinstance(value, list):
+                seen = self.covered.setdefault(name, [[v, v] for v in value])
+                for axis, v in enumerate(value):
+                    seen[axis] = [min(seen[axis][0], v), max(seen[axis][1], v)]
+            else:
+                low, high = self.covered.get(name, [value, value])
+                self.covered[name] = [min(low, value), max(high, value)]
+
     def _record(self, subject, result, example):
+        if result.method:
+            tally = self.methods.setdefault(result.name, {}).setdefault(result.method, [0, 0])
+            tally[0] += 1
+            tally[1] += result.evaluations
         key = (subject, result.name)
         if result.status == "fail":
             self.first_failure.setdefault(key, example)

@@ -117,21 +117,23 @@ class _Settings:
     pins: dict
     examples: int
     seed: int
-    fast: bool
+    method: str
+    precision: str
     limits: Limits
     scratch: str = None  # where the sandboxes make their working directories
 
 
 def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None,
-          kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False,
-          timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, workers=None, progress=None, deadline=None):
+          kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
+          precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, workers=None, progress=None,
+          deadline=None):
     """Grade every submission in ``paths`` for ``layer`` ("conv", "maxpool", "avgpool").
 
     ``impl`` is the NAME each submission defines (a class, a factory or a
     cs231n forward function; see ``gradcheck.adapters``), ``convention`` as
-    for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30)
-    and ``fast`` are those of ``gradcheck.check``; ``seed`` (default: 0
-    under CI, else random) is the same for every submission.
+    for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30),
+    ``fast``, ``method`` and ``precision`` are those of ``gradcheck.check``;
+    ``seed`` (default: 0 under CI, else random) is the same for every submission.
 
     Limits per submission: ``timeout`` seconds of wall-clock time for its code
     in total (default 60), ``cpu`` CPU seconds (default: ``timeout``),
@@ -167,14 +169,16 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     pins = {name: value for name, value in zip(PINS, (batch, channels, filters, size, kernel, stride, pad,
                                                       dilation)) if value is not None}
     seed = default_seed() if seed is None else seed
-    checked = api.plan(layer, None, examples=examples, seed=seed, **pins)  # validates pins, examples, seed
+    checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
+                       **pins)  # validates pins, examples, seed, method and precision
     jobs = [_resolve(path, name, impl) for path, name in zip(paths, _names(paths))]
     if deadline is None:
         deadline = 2 * limits.timeout + 60 + 2 * checked.examples
     started = time.monotonic()
     # One folder for every sandbox's working directory, removed here even when a grading process was killed.
     with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
-        settings = _Settings(layer, impl, convention, pins, checked.examples, checked.seed, fast, limits, scratch)
+        settings = _Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method,
+                             precision, limits, scratch)
         submissions = _run(jobs, settings, min(workers, len(jobs)), progress, deadline)
     return GradeResult(layer, impl, settings.seed, settings.examples, limits, submissions,
                        time.monotonic() - started)
@@ -199,7 +203,7 @@ def grade_one(job, settings):
             return result
         try:
             plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
-                            fast=settings.fast, **settings.pins)
+                            method=settings.method, precision=settings.precision, **settings.pins)
         except (ValueError, TypeError) as error:
             result.error = one_line(f"cannot be graded with these options: {error}")
             return result

@@ -19,21 +19,24 @@ structured
     b, 2*KH*KW for a pool's x.  Exact for every element; valid only while the
     implementation's forward has the reference's dependency pattern.
 projection
-    Random directions u: (L(theta + h u) - L(theta - h u)) / 2h must equal
-    grad . u.  Two evaluations per direction, a screen that cannot localize.
+    Random directions u (entries in [-1, 1]): (L(theta + h u) - L(theta - h u)) / 2h must equal
+    grad . u.  Two evaluations per direction, a screen; when it fails,
+    ``localize`` finds the disagreeing elements by group testing, in
+    O(k log n) evaluations for k of n elements.
 
 The layers checked here are piecewise linear, so a central difference is
 exact up to rounding whatever the step; the step only has to stay below the
 gaps between max-pool values.  Each estimate also keeps both one-sided
-differences: where they disagree the forward has a kink (a max-pool tie), the
-element is not differentiable and the comparison excludes it.
+differences: where they disagree the forward has a kink.  Inputs are
+tie-free, so a right layer has none there, and the checks count a kink as a
+failure.
 """
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-CHUNK = 32  # groups evaluated per call, bounding memory to 2*CHUNK outputs
+CHUNK = 32  # groups evaluated per call unless the caller says otherwise
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,17 @@ class Structure:
 
 @dataclass(frozen=True, eq=False)
 class NumericGradient:
-    """One-sided difference quotients; their mean is the central difference."""
+    """One-sided difference quotients; their mean is the central difference.
+
+    ``noise`` is, per element, sum (|f| + magnitude of f) * |dout| / h over
+    the outputs its perturbation reaches, where the magnitude is the sum of
+    the absolute values of f's terms: the rounding error of f, about the
+    precision's epsilon times that, propagates into the estimate this much.
+    """
 
     forward_diff: np.ndarray  # (L(theta + h P) - L(theta)) / h, per element
     backward_diff: np.ndarray  # (L(theta) - L(theta - h P)) / h, per element
+    noise: np.ndarray
     method: str
     evaluations: int
 
@@ -120,50 +130,158 @@ def _structured_input(config):
     return Structure("structured", groups, footprint_sum)
 
 
-def finite_differences(evaluate, theta, dout, structure, step):
+def finite_differences(evaluate, theta, dout, structure, step, chunk=CHUNK, out_magnitude=0.0):
     """Estimate d/dtheta sum(f(theta) * dout) along ``structure``.
 
-    ``evaluate(thetas)`` returns f at each theta of a list (float64 arrays).
-    Costs 1 + 2 * len(structure.groups) evaluations.
+    ``evaluate(thetas)`` returns f at each theta of a list (as float64
+    arrays); every list starts with theta itself, so each call carries its
+    own unperturbed output and rounding differences between calls cancel.
+    Perturbations are made in theta's dtype and divided by the step each
+    element really took after rounding.  ``out_magnitude`` (the sum of the
+    absolute values of the terms of each output) scales ``noise``.  Costs
+    len(structure.groups) / chunk calls and 2 * len(structure.groups)
+    evaluations plus one per call.
     """
     flat_theta = theta.ravel()
-    forward_diff = np.zeros(theta.size)
-    backward_diff = np.zeros(theta.size)
-    (f0,) = evaluate([theta])
-    for start in range(0, len(structure.groups), CHUNK):
-        chunk = structure.groups[start:start + CHUNK]
-        outputs = evaluate([_perturbed(flat_theta, group, sign * step).reshape(theta.shape)
-                            for group in chunk for sign in (1, -1)])
-        for group, f_plus, f_minus in zip(chunk, outputs[::2], outputs[1::2]):
-            forward_diff[group] = structure.attribute((f_plus - f0) * dout, group) / step
-            backward_diff[group] = structure.attribute((f0 - f_minus) * dout, group) / step
-    return NumericGradient(forward_diff.reshape(theta.shape), backward_diff.reshape(theta.shape),
-                           structure.method, 1 + 2 * len(structure.groups))
+    forward_diff, backward_diff, noise = (np.zeros(theta.size) for _ in range(3))
+    evaluations = 0
+    for start in range(0, len(structure.groups), chunk):
+        part = structure.groups[start:start + chunk]
+        moves = [_perturbed(flat_theta, group, sign * step) for group in part for sign in (1, -1)]
+        f0, *outputs = evaluate([theta] + [moved.reshape(theta.shape) for moved, _ in moves])
+        evaluations += 1 + len(outputs)
+        for group, f_plus, f_minus, (_, up), (_, down) in zip(part, outputs[::2], outputs[1::2],
+                                                              moves[::2], moves[1::2]):
+            forward_diff[group] = structure.attribute((f_plus - f0) * dout, group) / up
+            backward_diff[group] = structure.attribute((f0 - f_minus) * dout, group) / -down
+            size = np.abs(f_plus) + np.abs(f_minus) + 2 * out_magnitude
+            noise[group] = structure.attribute(size * np.abs(dout), group) / (up - down)
+    return NumericGradient(*(array.reshape(theta.shape) for array in (forward_diff, backward_diff, noise)),
+                           structure.method, evaluations)
 
 
 @dataclass(frozen=True)
 class Projection:
-    """A random-direction screen: numeric and analytic directional derivatives, with their scale."""
+    """Directional derivatives along some directions u: by finite differences and from the gradient.
+
+    ``scale`` is sum |grad * u| per direction (the size of the terms added
+    up), ``magnitude`` the same with the gradient's magnitude (see
+    ``compare.Tolerance``) and ``noise`` the finite differences' as in
+    ``NumericGradient``.
+    """
 
     numeric: np.ndarray  # (directions,)
     analytic: np.ndarray  # (directions,)
-    scale: np.ndarray  # sum |grad * u| per direction: the size of the terms that were added up
+    scale: np.ndarray
+    magnitude: np.ndarray
+    noise: np.ndarray
+    evaluations: int
+    method: ClassVar[str] = "projection"
+
+    def agrees(self, tolerance):
+        """Per direction, whether the two derivatives agree within ``tolerance``."""
+        bound = (tolerance.rtol * np.abs(self.analytic) + tolerance.atol * self.scale
+                 + tolerance.slack(self.magnitude, self.noise))
+        return np.abs(self.numeric - self.analytic) <= bound
+
+
+def random_directions(rng, shape, count):
+    """Directions with entries uniform in [-1, 1]: no element moves by more than the step, which keeps a
+    max-pool window's order (its values are further apart than twice the step)."""
+    return [rng.uniform(-1.0, 1.0, shape) for _ in range(count)]
+
+
+def project(evaluate, theta, dout, analytic_grad, step, directions, chunk=CHUNK, out_magnitude=0.0,
+            grad_magnitude=0.0):
+    """(L(theta + h u) - L(theta - h u)) / 2h and grad . u for each direction u (an array of theta's shape).
+
+    The move theta + h u is rounded to theta's dtype; grad is projected on the
+    move really made.  ``out_magnitude`` and ``grad_magnitude`` are the
+    magnitudes of the output and of the gradient, for the bound.
+    """
+    rows = {name: [] for name in ("numeric", "analytic", "scale", "magnitude", "noise")}
+    evaluations = 0
+    for start in range(0, len(directions), chunk):
+        ends = [(theta + sign * step * u).astype(theta.dtype) for u in directions[start:start + chunk]
+                for sign in (1, -1)]
+        _, *outputs = evaluate([theta] + ends)
+        evaluations += 1 + len(outputs)
+        for plus, minus, f_plus, f_minus in zip(ends[::2], ends[1::2], outputs[::2], outputs[1::2]):
+            move = (plus.astype(np.float64) - minus) / (2 * step)
+            size = np.abs(f_plus) + np.abs(f_minus) + 2 * out_magnitude
+            rows["numeric"].append(np.sum((f_plus - f_minus) * dout) / (2 * step))
+            rows["analytic"].append(np.sum(analytic_grad * move))
+            rows["scale"].append(np.sum(np.abs(analytic_grad * move)))
+            rows["magnitude"].append(np.sum(grad_magnitude * np.abs(move)))
+            rows["noise"].append(np.sum(size * np.abs(dout)) / (2 * step))
+    return Projection(**{name: np.array(values) for name, values in rows.items()}, evaluations=evaluations)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Elements where the gradient disagrees with finite differences, found by group testing.
+
+    ``positions`` are flat indices, ``numeric`` the finite-difference
+    derivative at each; ``complete`` is False when the search stopped at its
+    limit with more disagreement left.
+    """
+
+    positions: np.ndarray
+    numeric: np.ndarray
+    complete: bool
     evaluations: int
     method: ClassVar[str] = "projection"
 
 
-def project(evaluate, theta, dout, analytic_grad, step, directions, rng):
-    """Compare (L(theta + h u) - L(theta - h u)) / 2h with grad . u for random Gaussian u."""
-    us = [rng.standard_normal(theta.shape) for _ in range(directions)]
-    outputs = evaluate([theta + sign * step * u for u in us for sign in (1, -1)])
-    numeric = np.array([np.sum((f_plus - f_minus) * dout) / (2 * step)
-                        for f_plus, f_minus in zip(outputs[::2], outputs[1::2])])
-    analytic = np.array([np.sum(analytic_grad * u) for u in us])
-    scale = np.array([np.sum(np.abs(analytic_grad * u)) for u in us])
-    return Projection(numeric, analytic, scale, 2 * directions)
+def localize(evaluate, theta, dout, analytic_grad, step, tolerance, rng, chunk=CHUNK, out_magnitude=0.0,
+             grad_magnitude=0.0, limit=16):
+    """The elements where ``analytic_grad`` disagrees with finite differences, at most ``limit`` of them.
+
+    First ``limit`` random elements are tested along their own axis (two
+    evaluations each, giving their finite-difference derivative): when
+    errors are everywhere, that names some at once.  When none of them
+    disagrees, group testing: a set of elements is tested along one random
+    direction supported on it, and a set that disagrees is halved until
+    single elements remain; k wrong elements among n cost O(k log n)
+    evaluations, and at most ``limit`` sets are kept in play.
+    """
+    def test(groups):
+        directions = [_supported_on(group, theta.shape, rng) for group in groups]
+        projection = project(evaluate, theta, dout, analytic_grad, step, directions, chunk, out_magnitude,
+                             grad_magnitude)
+        return projection.evaluations, zip(groups, projection.agrees(tolerance), projection.numeric)
+
+    probes = rng.choice(theta.size, size=min(limit, theta.size), replace=False)
+    evaluations, outcomes = test([np.array([i]) for i in probes])
+    found = [(int(group[0]), numeric) for group, agrees, numeric in outcomes if not agrees]
+    complete = len(probes) == theta.size or not found  # the search below looks everywhere
+    suspects = [] if found or len(probes) == theta.size else np.array_split(np.arange(theta.size), 2)
+    while suspects:
+        if len(suspects) > limit - len(found):  # each disagreeing set holds a wrong element: enough sets to fill up
+            suspects, complete = suspects[:limit - len(found)], False
+        spent, outcomes = test(suspects)
+        evaluations += spent
+        suspects = []
+        for group, agrees, numeric in outcomes:
+            if agrees or not len(group):
+                continue
+            if len(group) == 1:
+                found.append((int(group[0]), numeric))
+            else:
+                suspects += np.array_split(group, 2)
+    positions, values = zip(*found) if found else ((), ())
+    return Located(np.array(positions, dtype=int), np.array(values), complete, evaluations)
+
+
+def _supported_on(group, shape, rng):
+    """A random direction that moves only the elements of ``group`` (a unit axis for a single element)."""
+    direction = np.zeros(int(np.prod(shape)))
+    direction[group] = 1.0 if len(group) == 1 else rng.uniform(-1.0, 1.0, len(group))
+    return direction.reshape(shape)
 
 
 def _perturbed(flat, group, delta):
+    """(flat with ``delta`` added at ``group`` in flat's dtype, the step each element of group really took)."""
     out = flat.copy()
     out[group] += delta
-    return out
+    return out, out[group].astype(np.float64) - flat[group]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -66,9 +67,14 @@ def render_text(report, console):
     failed = [r for r in report.checks if r.status == "fail"]
     verdict = (Text(f"FAILED: {len(failed)} of {len(report.checks)} checks", style="bold red") if failed
                else Text("PASSED", style="bold green"))
+    precision = report.options.get("precision", "float64")
     console.print(Text.assemble("gradcheck ", (report.layer, "bold"), f" · {report.implementation}"))
     console.print(Text.assemble(verdict, f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
-                                         f"seed {report.seed}"))
+                                         f"seed {report.seed}, {precision}"))
+    if report.covered:
+        _indented(console, f"covered: {coverage_text(report.covered)}", 0, "dim")
+    if report.methods:
+        _indented(console, f"finite differences: {methods_text(report.methods)}", 0, "dim")
     console.print()
     console.print(_check_table(report))
     for number, finding in enumerate(report.findings, 1):
@@ -81,6 +87,30 @@ def render_text(report, console):
     if report.passed:
         console.print()
         console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+
+
+def coverage_text(covered):
+    """'batch 1-8, size 1-32 x 1-31, ...': the range of every dimension a run covered."""
+    def span(low, high):
+        return str(low) if low == high else f"{low}-{high}"
+
+    parts = []
+    for name, value in covered.items():
+        if isinstance(value[0], list):
+            spans = [span(*axis) for axis in value]
+            parts.append(f"{name} {spans[0] if spans[0] == spans[1] else ' x '.join(spans)}")
+        else:
+            parts.append(f"{name} {span(*value)}")
+    return ", ".join(parts)
+
+
+def methods_text(methods):
+    """'dX by structured (25 configurations, 1,375 forward evaluations), ...': what finite differences ran."""
+    return "; ".join(
+        f"{name} by " + " and ".join(f"{method} ({count} configuration{'s' * (count != 1)}, "
+                                     f"{evaluations:,} forward evaluations)"
+                                     for method, (count, evaluations) in by_method.items())
+        for name, by_method in methods.items())
 
 
 def _check_table(report):
@@ -166,11 +196,42 @@ def mismatch_maps(mask, limit=MAP_SLICES):
 def make_console(file=None):
     """A rich console for ``file`` (stdout by default): colour and the terminal's width on a terminal,
     plain text 100 columns wide elsewhere, so files and pipes read the same everywhere.  Markup is off:
-    text from user code (messages, paths) is printed as it is."""
-    console = Console(file=file, highlight=False, soft_wrap=False, markup=False)
+    text from user code (messages, paths) is printed as it is; no line ends in spaces."""
+    console = Console(file=_NoTrailingSpaces(file or sys.stdout), highlight=False, soft_wrap=False, markup=False)
     if not console.is_terminal:
         console.width = 100
     return console
+
+
+class _NoTrailingSpaces:
+    """A text stream that writes each line without the spaces rich pads table cells with."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.pending = ""
+
+    def write(self, text):
+        lines = (self.pending + text).split("\n")
+        self.pending = lines.pop()
+        for line in lines:
+            self.stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self):
+        if self.pending:
+            self.stream.write(self.pending.rstrip(" "))
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self):
+        return self.stream.isatty()
+
+    def fileno(self):
+        return self.stream.fileno()
+
+    @property
+    def encoding(self):
+        return getattr(self.stream, "encoding", "utf-8")
 
 
 def failure_text(report):
@@ -212,6 +273,7 @@ CHECK_TITLES = {
     "no-mutation": "no-mutation: forward and backward leave their inputs alone",
     "weights-live": "weights-live: forward uses in-place updates of W and b",
     "fresh-cache": "fresh-cache: no state left over from earlier calls",
+    "ties": "ties: on tied maxima, each window's gradient goes to them and sums to dout",
 }
 
 

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _child
-from .adapters import CONVENTIONS, Implementation, ImplementationError, LoadError, Subject
+from .adapters import CONVENTIONS, IN_PLACE, REBINDING, Implementation, ImplementationError, LoadError, Subject
 
 DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, in total
 DEFAULT_MEMORY = 2048  # MB of address space
@@ -517,6 +517,8 @@ class SandboxSubject(Subject):
 
     def __init__(self, sandbox, handle, config):
         super().__init__()
+        if sandbox.convention == "dive":
+            self.updates = IN_PLACE + REBINDING
         self.sandbox = sandbox
         self.handle = handle
         self.config = config
@@ -531,8 +533,8 @@ class SandboxSubject(Subject):
         shape = self.config.param_shapes.get({"dW": "W", "db": "b"}.get(name, name), ())
         return self._call("read", {"name": name}, [], [_size(shape)])[0]
 
-    def write(self, name, value):
-        self._call("write", {"name": name}, [np.asarray(value)], None)
+    def write(self, name, value, rebind=False):
+        self._call("write", {"name": name, "rebind": rebind}, [np.asarray(value)], None)
 
     def evaluate(self, plans):
         names = [sorted(writes) for writes, _ in plans]

@@ -10,15 +10,36 @@ Use them in your own tests::
         ...
 
 Every dimension left as None is fuzzed; any may be pinned to an int or an
-(h, w) pair.  Configurations are built valid (nothing is filtered): per axis
-the kernel is drawn first, then stride and pad, then an input just large
-enough for a drawn number of outputs plus a remainder the stride does not
-cover.  The ranges lean towards what breaks implementations: batch 1 and
-more, channels != filters, stride larger than the kernel, strides that do
-not divide the padded size, padding with strides, 1x1 outputs, non-square
-inputs and kernels, kernels other than 3, and overlapping pooling windows.
-Everything shrinks towards the smallest configuration: 1s, no padding.
+(h, w) pair.  Configurations are built valid, whatever is pinned: the free
+dimensions are drawn, one at a time, only from values that some complete
+configuration can still take (dilation, kernel, stride, pad, then the
+input), so nothing is filtered away.  Pins that no configuration satisfies
+raise ValueError at once, naming the clash.
+
+Each dimension has a small range and a large one:
+
+    batch, channels, filters   1..3      large 4..8
+    kernel (per axis)          1..5      large 6..7
+    stride                     1..3      large 4..5 (also larger than the kernel)
+    pad (conv)                 0..kernel large kernel+1..kernel+2; pools 0..kernel//2
+    dilation (conv)            1..2
+    outputs (per axis)         1..4      large 5..8 on an input of at least 5
+    input side                 from the outputs, or large: 16..32
+
+Half the examples are small in every dimension; in the other half each
+dimension takes its large range with probability one half, so that every
+large range is reached within a few dozen examples while small
+configurations dominate (and everything shrinks towards them: 1s, no
+padding).  A budget keeps the input small when the batch and the
+depth are already large: the output elements the checks compute, a few
+dozen calls of the layer (more for the ties check of max pooling) times
+N * F * OH * OW, stay below ``BUDGET``.  Within the ranges the draws lean
+towards what breaks layers: channels != filters, strides that do not divide
+the padded size, non-square inputs and kernels, 1x1 outputs and
+overlapping pooling windows.
 """
+import math
+
 from hypothesis import strategies as st
 
 from reference_layers.geometry import Window, as_int, as_pair
@@ -26,9 +47,19 @@ from reference_layers.geometry import Window, as_int, as_pair
 from .config import Config
 from .inputs import make_inputs
 
-MAX_KERNEL = 5
-MAX_COUNT = 3  # batch, channels, filters
-MAX_OUTPUT = 4  # outputs per axis before the remainder
+COUNTS = {"small": (1, 3), "large": (4, 8)}
+KERNELS = {"small": (1, 5), "large": (6, 7)}
+STRIDES = {"small": (1, 3), "large": (4, 5)}
+OUTPUTS = {"small": (1, 4), "large": (5, 8)}
+LARGE_SIDES = (16, 32)
+LARGE_PAD = 2  # conv pads reach this far beyond the kernel
+DILATIONS = (1, 2)
+BUDGET = 60_000  # output elements the checks of one example may compute (calls x outputs per call)
+# Output-sized evaluations of one example: the checks' forward and backward calls plus a projection screen of
+# every gradient (1 + 2 * 3 evaluations each), the most "auto" finite differences cost beyond small examples.
+CALLS = {"conv": 8 + 3 * 7, "maxpool": 6 + 7, "avgpool": 6 + 7}
+GEOMETRY = ("dilation", "kernel", "stride", "pad", "size")
+SHARED = ("dilation", "stride", "pad")  # one value for both axes unless per_axis
 
 
 def seeds():
@@ -36,13 +67,13 @@ def seeds():
     return st.integers(0, 2**32 - 1)
 
 
-def inputs(config):
-    """The arrays for ``config``: float64, finite, tie-free for max pooling, also after shrinking.
+def inputs(config, precision="float64"):
+    """The arrays for ``config``: finite, tie-free for max pooling, also after shrinking.
 
     Values come from a drawn seed, so shrinking simplifies the seed and never
     the arrays into ties.
     """
-    return seeds().map(lambda seed: make_inputs(config, seed))
+    return seeds().map(lambda seed: make_inputs(config, seed, precision))
 
 
 def conv_configs(*, batch=None, channels=None, filters=None, size=None, kernel=None,
@@ -53,26 +84,21 @@ def conv_configs(*, batch=None, channels=None, filters=None, size=None, kernel=N
     axes (for layers that take them as plain ints); input and kernel stay
     free to be non-square.
     """
-    pins = _pins(size=size, kernel=kernel, stride=stride, pad=pad, dilation=dilation)
-    counts = _counts(batch=batch, channels=channels, filters=filters)
-    _check_fit(pins, pool=False)
-    return _configs("conv", pins, counts, per_axis)
+    return _configs("conv", _Pins.of(False, per_axis, size=size, kernel=kernel, stride=stride, pad=pad,
+                                     dilation=dilation), _counts(batch=batch, channels=channels, filters=filters))
 
 
 def pool_configs(mode, *, batch=None, channels=None, size=None, kernel=None, stride=None, pad=None,
                  per_axis=True):
     """MaxPool2d ("max") or AvgPool2d ("avg") configurations; ``kernel`` is the pool window.
 
-    Unpinned strides range from 1 (overlapping windows) to one more than the
-    pool size (gaps between windows); pad is at most half the pool.
-    ``per_axis`` as for ``conv_configs``.
+    Pad is at most half the pool (a window of padding alone has nothing to
+    pool).  ``per_axis`` as for ``conv_configs``.
     """
     if mode not in ("max", "avg"):
         raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
-    pins = _pins(size=size, kernel=kernel, stride=stride, pad=pad, dilation=1)
-    counts = _counts(batch=batch, channels=channels)
-    _check_fit(pins, pool=True)
-    return _configs(mode + "pool", pins, counts, per_axis)
+    return _configs(mode + "pool", _Pins.of(True, per_axis, size=size, kernel=kernel, stride=stride, pad=pad,
+                                            dilation=1), _counts(batch=batch, channels=channels))
 
 
 def configs(layer, **pinned):
@@ -84,66 +110,240 @@ def configs(layer, **pinned):
     raise ValueError(f"layer must be 'conv', 'maxpool' or 'avgpool', got {layer!r}")
 
 
-def _pins(**pairs):
-    """Validate pinned pairs up front, so a bad pin fails here and not mid-search."""
-    return {name: None if value is None else as_pair(value, name, 0 if name == "pad" else 1)
-            for name, value in pairs.items()}
-
-
 def _counts(**counts):
     return {name: None if value is None else as_int(value, name, 1) for name, value in counts.items()}
 
 
-def _check_fit(pins, pool):
-    """Refuse pins that leave no valid configuration, naming the clash."""
-    if pool and pins["kernel"] and pins["pad"]:
-        Window(pins["kernel"], (1, 1), pins["pad"]).require_pool_padding()
-    for axis in (0, 1):
-        k, d, p, n = (pins[name] and pins[name][axis] for name in ("kernel", "dilation", "pad", "size"))
-        if None not in (k, p, n) and n + 2 * p < (d or 1) * (k - 1) + 1:
-            raise ValueError(f"kernel {pins['kernel']} can never fit: the input of size {pins['size']} "
-                             f"padded by {pins['pad']} is smaller than the window; "
-                             "use a larger size, more padding or a smaller kernel")
+class _Pins:
+    """The pinned window geometry, validated, and what a partial configuration can still become.
+
+    ``values`` maps each geometry name to an (h, w) pair whose entries are
+    ints (pinned or drawn) or None (still free).
+    """
+
+    def __init__(self, pool, per_axis, values):
+        self.pool = pool
+        self.per_axis = per_axis
+        self.values = values
+
+    @classmethod
+    def of(cls, pool, per_axis, **pins):
+        values = {name: (None, None) if value is None else as_pair(value, name, 0 if name == "pad" else 1)
+                  for name, value in pins.items()}
+        if not per_axis:
+            for name in SHARED:
+                if values[name][0] != values[name][1]:
+                    raise ValueError(f"{name} {values[name]} differs between height and width, but this layer "
+                                     f"takes one {name} for both axes")
+        pins = cls(pool, per_axis, values)
+        pins.require_feasible()
+        return pins
+
+    def require_feasible(self):
+        """Refuse pins that leave no valid configuration, naming the clash."""
+        kernel, pad, size, dilation = (self.values[name] for name in ("kernel", "pad", "size", "dilation"))
+        if self.pool and None not in kernel + pad:
+            Window(kernel, (1, 1), pad).require_pool_padding()
+        for axis in (0, 1):
+            if None not in (kernel[axis], pad[axis], size[axis]) and \
+                    size[axis] + 2 * pad[axis] < (dilation[axis] or 1) * (kernel[axis] - 1) + 1:
+                dilated = f" with dilation {dilation}" if dilation[axis] not in (None, 1) else ""
+                raise ValueError(f"kernel {kernel}{dilated} can never fit: the input of size {size} padded by "
+                                 f"{pad} is smaller than the window; use a larger size, more padding or a smaller "
+                                 "kernel")
+        if not self.completable(self.values):
+            raise ValueError(f"no configuration fits these pins ({self.describe()}): a window of kernel K and "
+                             "dilation D spans D*(K-1)+1 rows, which must fit in the input padded on both sides"
+                             + (", and a pool's pad is at most half its window" if self.pool else "")
+                             + "; use a larger size, more padding or a smaller kernel")
+
+    def describe(self):
+        pinned = [f"{name} {_text(pair)}" for name, pair in self.values.items()
+                  if None not in pair and not (name == "dilation" and pair == (1, 1))]
+        return ", ".join(pinned) or "nothing pinned"
+
+    def completable(self, values):
+        """Whether the free entries of ``values`` can be chosen so that both axes are valid."""
+        if self.pool:
+            return self._pool_completable(values)
+        return all(self._conv_axis_ok(*(values[name][axis] for name in GEOMETRY)) for axis in (0, 1))
+
+    @staticmethod
+    def _conv_axis_ok(dilation, kernel, stride, pad, size):
+        """With a free pad or size anything fits; free dilation and kernel are best at 1."""
+        if pad is None or size is None:
+            return True
+        return (dilation or 1) * ((kernel or 1) - 1) + 1 <= size + 2 * pad
+
+    def _pool_completable(self, values):
+        """Pools: 2*pad <= kernel <= size + 2*pad on each axis; tried over the free kernels and pads."""
+        kernels = [[k] if k is not None else range(1, KERNELS["large"][1] + 1) for k in values["kernel"]]
+        largest_pad = max(max(ks) for ks in kernels) // 2
+
+        def pads(axis):
+            pad = values["pad"][axis]
+            return [pad] if pad is not None else range(largest_pad + 1)
+
+        def fits(axis, pad):
+            size = values["size"][axis]
+            return any(2 * pad <= k and (size is None or k <= size + 2 * pad) for k in kernels[axis])
+
+        if self.per_axis:
+            return all(any(fits(axis, pad) for pad in pads(axis)) for axis in (0, 1))
+        return any(fits(0, pad) and fits(1, pad) for pad in pads(0))
+
+
+def _text(pair):
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+class _Tiers:
+    """Whether each dimension takes its large range: one example in two may take any, each then does with
+    probability one in two, so that a dimension is large in one example out of four and half the examples
+    are small in every dimension.  Every flag shrinks to small."""
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.example = draw(st.booleans())
+
+    def large(self):
+        return self.draw(st.booleans()) and self.example
 
 
 @st.composite
-def _configs(draw, layer, pins, counts, per_axis):
-    pool = layer != "conv"
-    first = draw(_axis(pool, {name: pin and pin[0] for name, pin in pins.items()}))
-    second_pins = {name: pin and pin[1] for name, pin in pins.items()}
-    if not per_axis:
-        second_pins.update({name: first[name] for name in ("stride", "pad", "dilation")})
-    axes = (first, draw(_axis(pool, second_pins)))
-    geometry = {name: tuple(axis[name] for axis in axes) for name in ("kernel", "stride", "pad", "size", "dilation")}
-    drawn = {name: value if value is not None else draw(st.integers(1, MAX_COUNT))
-             for name, value in counts.items()}
-    return Config(layer=layer, **drawn, **geometry)
+def _configs(draw, layer, pins, counts):
+    tiers = _Tiers(draw)
+    drawn = {name: value if value is not None else draw(_in_tier(tiers, COUNTS)) for name, value in counts.items()}
+    geometry = _Geometry(draw, pins, tiers)
+    geometry.draw_window()
+    geometry.draw_sizes(_per_output_cost(layer, drawn, geometry.values))
+    return Config(layer=layer, **drawn, **geometry.values)
 
 
-@st.composite
-def _axis(draw, pool, pin):
-    """One axis of the window geometry: dilation, kernel, stride, pad, then input size."""
-    dilation = pin["dilation"] or draw(st.integers(1, 2))
-    smallest_kernel = 2 * pin["pad"] if pool and pin["pad"] else 1  # a pool's pad is at most half of it
-    kernel = pin["kernel"] or draw(st.integers(smallest_kernel, max(smallest_kernel, _largest_kernel(pin, dilation))))
-    extent = dilation * (kernel - 1) + 1
-    stride = pin["stride"] or draw(st.integers(1, kernel + 1 if pool else 3))
-    pad = pin["pad"]
-    if pad is None:
-        smallest = 0 if pin["size"] is None else max(0, -(-(extent - pin["size"]) // 2))
-        largest = kernel // 2 if pool else max(smallest, kernel)
-        pad = draw(st.integers(smallest, largest))
-    size = pin["size"]
-    if size is None:
-        outputs = draw(st.integers(1, MAX_OUTPUT))
-        remainder = draw(st.integers(0, stride - 1))
-        size = max(1, (outputs - 1) * stride + extent - 2 * pad + remainder)
-    return {"dilation": dilation, "kernel": kernel, "stride": stride, "pad": pad, "size": size}
+def _in_tier(tiers, ranges):
+    low, high = ranges["large" if tiers.large() else "small"]
+    return st.integers(0, high - low).map(lambda offset: low + offset)
 
 
-def _largest_kernel(pin, dilation):
-    """The largest kernel to draw: MAX_KERNEL, or less when a pinned size and pad leave less room."""
-    if pin["size"] is None or pin["pad"] is None:
-        return MAX_KERNEL
-    room = pin["size"] + 2 * pin["pad"]
-    return max(1, min(MAX_KERNEL, (room - 1) // dilation + 1))
+def _per_output_cost(layer, counts, geometry):
+    """Output elements the checks compute per output position: calls times batch times depth.
+
+    The ties check of max pooling adds a forward and a backward per class of
+    outputs with disjoint windows, ceil(extent / stride) along each axis.
+    """
+    calls = CALLS[layer]
+    if layer == "maxpool":
+        calls += 2 * math.prod(math.ceil(k / s) for k, s in zip(geometry["kernel"], geometry["stride"]))
+    depth = counts["filters"] if layer == "conv" else counts["channels"]
+    return calls * counts["batch"] * depth
+
+
+class _Geometry:
+    """Draws the window geometry one dimension at a time, each from the values that can still be completed."""
+
+    def __init__(self, draw, pins, tiers):
+        self.draw = draw
+        self.pins = pins
+        self.tiers = tiers
+        self.values = dict(pins.values)
+
+    def draw_window(self):
+        if self.pins.pool:
+            self._choose("dilation", lambda axis: (1, 1))
+        else:
+            self._choose("dilation", lambda axis: DILATIONS)
+        self._choose("kernel", self._tier(KERNELS))
+        self._choose("stride", self._tier(STRIDES))
+        self._choose("pad", self._pad_range)
+
+    def _tier(self, ranges):
+        def preferred(axis):
+            return ranges["large" if self.tiers.large() else "small"]
+        return preferred
+
+    def _pad_range(self, axis):
+        kernels = self.values["kernel"]
+        if self.pins.pool:
+            return 0, min(kernels) // 2 if self.shared("pad") else kernels[axis] // 2
+        kernel = max(kernels) if self.shared("pad") else kernels[axis]
+        return (kernel + 1, kernel + LARGE_PAD) if self.tiers.large() else (0, kernel)
+
+    def shared(self, name):
+        return not self.pins.per_axis and name in SHARED
+
+    def _choose(self, name, preferred):
+        """Draw every free entry of ``name``: from ``preferred(axis)`` where that can be completed, else from
+        any value that can (pins may demand values beyond the usual ranges)."""
+        axes = (0,) if self.shared(name) else (0, 1)
+        for axis in axes:
+            if self.values[name][axis] is not None:
+                continue
+            low, high = preferred(axis)
+            candidates = [v for v in range(0 if name == "pad" else 1, _ceiling(name, self.values) + 1)
+                          if self._completes(name, axis, v)]
+            liked = [v for v in candidates if low <= v <= high]
+            value = self.draw(st.sampled_from(liked or candidates))
+            self._set(name, axis, value)
+
+    def _completes(self, name, axis, value):
+        trial = dict(self.values)
+        trial[name] = self._with(name, axis, value)
+        return self.pins.completable(trial)
+
+    def _with(self, name, axis, value):
+        if self.shared(name):
+            return value, value
+        pair = list(self.values[name])
+        pair[axis] = value
+        return tuple(pair)
+
+    def _set(self, name, axis, value):
+        self.values[name] = self._with(name, axis, value)
+
+    def draw_sizes(self, per_output_cost):
+        """Each free input side: from a drawn number of outputs (or a large side), within the cost budget."""
+        outputs_room = max(1, BUDGET // max(1, per_output_cost))
+        for axis in (0, 1):
+            if self.values["size"][axis] is None:
+                self._set("size", axis, self._draw_side(axis, outputs_room))
+            outputs_room = max(1, outputs_room // self._outputs(axis))
+        self.values = {name: tuple(pair) for name, pair in self.values.items()}
+
+    def _outputs(self, axis):
+        dilation, kernel, stride, pad, size = (self.values[name][axis] for name in GEOMETRY)
+        return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+    def _draw_side(self, axis, outputs_room):
+        """A side that gives a drawn number of outputs plus a remainder the stride does not cover,
+        or a large side (16..32); capped so that the outputs stay within ``outputs_room``.
+
+        The same values are drawn whichever way it goes, so that shrinking a
+        tier to small leaves the other draws meaning what they meant.
+        """
+        dilation, kernel, stride, pad = (self.values[name][axis] for name in GEOMETRY[:4])
+        base = dilation * (kernel - 1) + 1 - 2 * pad  # the side that gives exactly one output
+        smallest = max(1, base)
+        largest = max(smallest, min(LARGE_SIDES[1], (outputs_room - 1) * stride + base + stride - 1))
+        large_side, side = self.tiers.large(), self.draw(st.integers(*LARGE_SIDES))
+        tier = "large" if self.tiers.large() else "small"
+        low, high = OUTPUTS[tier]
+        outputs = min(low + self.draw(st.integers(0, high - low)), outputs_room)
+        remainder = self.draw(st.integers(0, stride - 1))
+        if large_side and largest >= LARGE_SIDES[0]:
+            return min(max(side, smallest), largest)
+        side = max(smallest, (outputs - 1) * stride + base + remainder)
+        return min(max(side, 5), largest) if tier == "large" else side
+
+
+def _ceiling(name, values):
+    """The largest value worth trying for a free ``name``: beyond the ranges only when pins demand it."""
+    if name == "dilation":
+        return DILATIONS[1]
+    if name == "kernel":
+        return KERNELS["large"][1]
+    if name == "stride":
+        return STRIDES["large"][1]
+    kernel = max(values["kernel"])
+    sizes = [s for s in values["size"] if s is not None]
+    extent = max(values["dilation"]) * (kernel - 1) + 1
+    return max(kernel + LARGE_PAD, math.ceil((extent - min(sizes, default=extent)) / 2))

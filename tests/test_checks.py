@@ -68,34 +68,43 @@ class DoubledForwardOnly(DoubledLayer):
         return Conv2d.backward(self, dout)
 
 
-def fast_results(cls, config=CONFIG):
-    results = run_checks(config, make_inputs(config, 0), implementation_of(cls, "conv"), fast=True)
+def results_by(cls, config=CONFIG, method="projection"):
+    results = run_checks(config, make_inputs(config, 0), implementation_of(cls, "conv"), method=method)
     return {r.name: r for r in results}
 
 
-def test_fast_mode_screens_a_right_layer_with_six_evaluations_per_gradient():
-    results = fast_results(Conv2d)
+def test_a_projection_screen_checks_a_right_layer_with_seven_evaluations_per_gradient():
+    results = results_by(Conv2d)
     assert all(r.status == "pass" for r in results.values())
-    assert [(results[n].method, results[n].evaluations) for n in ("dX", "dW", "dB")] == [("projection", 6)] * 3
+    assert [(results[n].method, results[n].evaluations) for n in ("dX", "dW", "dB")] == [("projection", 7)] * 3
 
 
-def test_fast_mode_localizes_a_failed_screen_element_by_element():
-    dx = fast_results(ScaledBackward)["dX"]
-    assert dx.status == "fail" and dx.method == "structured"
-    assert dx.mismatched == dx.total == CONFIG.batch * CONFIG.channels * 25
-    assert "the projection screen failed; localized element by element" in dx.notes
+def test_a_failed_screen_is_localized_by_group_testing():
+    dx = results_by(ScaledBackward)["dX"]
+    assert dx.status == "fail" and dx.method == "projection"
+    assert dx.mismatched == dx.total == CONFIG.batch * CONFIG.channels * 25  # the reference comparison: every one
+    assert "found by group testing" in dx.message
+    assert any("found by group testing" in note for note in dx.notes)
+
+
+@pytest.mark.parametrize("method,evaluations", [("structured", 1 + 2 * 2 * 4), ("dense", 1 + 2 * 100)])
+def test_element_by_element_methods_cost_what_they_say(method, evaluations):
+    dx = results_by(Conv2d, method=method)["dX"]
+    assert dx.status == "pass" and (dx.method, dx.evaluations) == (method, evaluations)
 
 
 BIG = Config.conv(batch=4, channels=4, filters=2, size=(20, 16), kernel=3)  # x has 5120 elements: no dense
 
 
 def test_a_wrong_forward_on_a_large_input_is_screened_against_its_own_forward():
-    consistent = fast_results(DoubledLayer, BIG)
+    consistent = results_by(DoubledLayer, BIG, "auto")
     assert consistent["forward"].status == "fail"
     assert consistent["dX"].status == "pass" and consistent["dX"].method == "projection"
-    assert any("too many to difference one by one" in note for note in consistent["dX"].notes)
-    inconsistent = fast_results(DoubledForwardOnly, BIG)["dX"]
-    assert inconsistent.status == "fail" and "the projection screen failed" in inconsistent.message
+    assert any("compared with finite differences only" in note for note in consistent["dX"].notes)
+    inconsistent = results_by(DoubledForwardOnly, BIG, "auto")["dX"]
+    assert inconsistent.status == "fail" and "found by group testing" in inconsistent.message
+    assert inconsistent.against == "finite differences" and inconsistent.mismatched == 16  # the search's limit
+    assert inconsistent.expected == pytest.approx(2 * inconsistent.actual, rel=1e-6)
 
 
 class OneElementOff(Conv2d):
@@ -117,3 +126,115 @@ def test_a_relative_error_of_1e_4_in_a_single_element_is_caught_and_located():
     assert results["dW"].worst_index == (0, 0, 0, 0)
     assert results["dX"].max_rel_error == pytest.approx(1e-4, rel=1e-3)
     assert {name for name, r in results.items() if r.status == "fail"} == {"dX", "dW"}
+
+
+# -- the DIVE INTO CODE convention: its optimizer updates layer.W and layer.B ---------------------------
+class DiveConv(Conv2d):
+    """A DIVE-style layer: weights W and B, gradients dW and dB, and an optimizer backward calls."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
+        self.B, self.optimizer = b, None
+
+    def forward(self, x):
+        self.b = self.B  # the reference layer reads b; a DIVE layer keeps B
+        return super().forward(x)
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dB = self.db
+        self.optimizer.update(self)
+        return dx
+
+
+def make_copying_dive_conv(W, b, stride, pad):
+    """A factory as students write them for DIVE layers: the layer keeps copies of the weights."""
+    return DiveConv(W.copy(), b.copy(), stride, pad)
+
+
+class DiveConvFrozenWeights(DiveConv):
+    """Reshapes W once at construction: neither an in-place update nor a new W reaches forward."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
+        self.frozen = W.copy()
+
+    def forward(self, x):
+        self.W, live = self.frozen, self.W
+        try:
+            return super().forward(x)
+        finally:
+            self.W = live
+
+
+class DiveConvRebindingMissed(DiveConv):
+    """Holds a second reference to W taken at construction: in-place updates reach it, a rebound W does not."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
+        self.weights = self.W
+
+    def forward(self, x):
+        self.W, live = self.weights, self.W
+        try:
+            return super().forward(x)
+        finally:
+            self.W = live
+
+
+def dive_results(factory):
+    implementation = implementation_of(factory, "conv", "dive")
+    return {r.name: r for r in run_checks(CONFIG, make_inputs(CONFIG, 0), implementation)}
+
+
+def test_a_dive_factory_that_copies_the_weights_passes_weights_live():
+    results = dive_results(make_copying_dive_conv)
+    assert all(r.status == "pass" for r in results.values()), {n: r.message for n, r in results.items()}
+
+
+@pytest.mark.parametrize("cls,how", [(DiveConvFrozenWeights, "in place"), (DiveConvRebindingMissed, "rebinding")])
+def test_dive_weights_live_updates_the_layers_own_weights_in_place_and_by_rebinding(cls, how):
+    results = dive_results(cls)
+    assert results["weights-live"].status == "fail" and results["weights-live"].message.startswith(
+        f"after an update {how}:")
+    assert {name for name, r in results.items() if r.status == "fail"} == {"weights-live"}
+
+
+# -- non-finite numbers and precision -----------------------------------------------------------------
+class BackwardNaN(Conv2d):
+    def backward(self, dout):
+        dx = super().backward(dout).copy()
+        dx[0, 1, 2, 3] = np.nan
+        return dx
+
+
+def test_a_nan_from_backward_fails_dX_with_its_place():
+    dx = statuses(BackwardNaN)["dX"]
+    assert dx.status == "fail" and "1 non-finite values (NaN or inf) for finite inputs, the first at [0, 1, 2, 3]" \
+        in dx.message
+
+
+def test_non_finite_values_never_match():
+    from gradcheck.compare import FLOAT64, compare
+
+    for bad in (np.nan, np.inf):
+        actual, expected = np.ones(4), np.ones(4)
+        expected[2] = bad
+        result = compare("dX", actual, {"finite differences": expected}, FLOAT64)
+        assert result.status == "fail" and result.worst_index == (2,) and "NaN or inf in the finite differences" \
+            in result.message
+        assert compare("dX", expected, {"reference": actual}, FLOAT64).status == "fail"
+
+
+def test_the_reference_layers_are_never_their_own_oracle():
+    from gradcheck.api import plan
+    from gradcheck.checks import Expected
+    from reference_layers import FORMULATIONS
+
+    for layer, formulations in FORMULATIONS.items():
+        for name, implementation in plan(layer, seed=0).implementations.items():
+            assert [cls.__name__ for cls in implementation.references] == [
+                cls.__name__ for cls in formulations if cls.__name__ != name]
+    implementation = plan("conv", seed=0).implementations["Conv2dIm2col"]
+    expected = Expected(CONFIG, make_inputs(CONFIG, 0), implementation.references)
+    assert list(expected.sources) == list(expected.grads["dX"]) == ["Conv2dLoops", "Conv2dRotatedKernel"]

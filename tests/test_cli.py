@@ -156,6 +156,14 @@ BAD_INPUT = {
     "impl without NAME": (["conv", "--impl", "student.py"], "--impl must be FILE:NAME"),
     "NAME missing from the file": (["conv", "--impl", "student.py:Conv"], "defines no 'Conv'; it defines: Conv2d"),
     "unknown option": (["conv", "--bogus"], "No such option"),
+    "a per-axis pin for a layer that takes ints": (["conv", "--impl", "student.py:Conv2d", "--stride", "2x1"],
+                                                   "takes stride as one int for both axes"),
+    "pins no configuration satisfies": (["conv", "--kernel", "7x1", "--dilation", "2", "--size", "4", "--pad", "1"],
+                                        "can never fit"),
+    "output into a missing folder": (["conv", "--output", "missing/report.json"],
+                                     "the folder missing does not exist"),
+    "unknown precision": (["conv", "--precision", "float16"], "Invalid value for '--precision'"),
+    "fast with another method": (["conv", "--fast", "--method", "dense"], "fast means method 'projection'"),
 }
 
 
@@ -215,3 +223,36 @@ def test_what_user_code_raises_fails_the_check_and_is_printed_as_is(run, tmp_pat
 def test_no_command_prints_help_and_exits_2(run):
     code, _, err = run()
     assert code == 2 and "Commands:" in err
+
+
+def test_pins_that_some_configuration_satisfies_run(run):
+    """A 4-wide input with a 3-wide kernel and no padding leaves no room for dilation 2: it is drawn to fit."""
+    code, out, err = run("conv", "--size", "4", "--kernel", "3", "--pad", "0", "--seed", "0", "--format", "json")
+    assert code == 0, out + err
+    covered = json.loads(out)["config"]["covered"]
+    assert covered["dilation"] == [[1, 1], [1, 1]] and covered["size"] == [[4, 4], [4, 4]]
+
+
+def test_a_per_axis_pin_runs_for_a_layer_that_says_it_takes_pairs(run):
+    code, out, err = run("conv", "--stride", "2x1", "--seed", "0", "--examples", "5", "--format", "json")
+    assert code == 0, out + err
+    assert json.loads(out)["config"]["covered"]["stride"] == [[2, 2], [1, 1]]
+
+
+def test_the_header_states_the_ranges_covered_precision_and_methods(run):
+    code, out, _ = run("conv", "--seed", "0", "--examples", "10", "--precision", "float32")
+    assert code == 0
+    header = out.split("\n\n")[0]
+    assert "seed 0, float32" in header
+    assert "covered: batch " in header and "kernel " in header and "outputs " in header
+    assert "finite differences: dX by " in header and "forward evaluations" in header
+    assert not any(line.endswith(" ") for line in out.splitlines())
+
+
+def test_methods_can_be_chosen_and_are_reported(run):
+    code, out, _ = run("conv", "--seed", "0", "--examples", "3", "--method", "projection", "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["config"]["method"] == "projection"
+    assert set(report["methods"]) == {"dX", "dW", "dB"}
+    assert all(set(by_method) == {"projection"} for by_method in report["methods"].values())
+    assert "--method projection" in report["reproduce"]

@@ -1,7 +1,10 @@
 """The search: minimal counterexamples per distinct failure, measured trigger facts, determinism, pins."""
+import itertools
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gradcheck
 from gradcheck import strategies
@@ -113,3 +116,78 @@ def test_variations_change_one_dimension_and_stay_valid(config):
         assert len(changed) <= 1, (condition, changed)
         if change in ("pad 0", "dilation 1", "a square kernel", "a 3x3 kernel"):
             assert variant.out_shape[2:] == config.out_shape[2:], condition  # the output grid is kept
+
+
+# -- pins ------------------------------------------------------------------------------------------------
+GEOMETRY = ("kernel", "stride", "pad", "size", "dilation")
+
+
+def feasible(layer, pins, per_axis):
+    """Brute force: is there any valid configuration with these pins?  Free values range widely."""
+    pool = layer != "conv"
+    values = {name: [pins[name]] if pins.get(name) is not None else None for name in GEOMETRY}
+    dilations = values["dilation"] or ([(1, 1)] if pool else [(d, e) for d in (1, 2) for e in (1, 2)])
+    kernels = values["kernel"] or list(itertools.product(range(1, 8), repeat=2))
+    pads = values["pad"] or list(itertools.product(range(0, 12), repeat=2))
+    sizes = values["size"] or [(64, 64)]  # a free input is drawn large enough
+    for dilation, kernel, pad, size in itertools.product(dilations, kernels, pads, sizes):
+        if not per_axis and (dilation[0] != dilation[1] or pad[0] != pad[1]):
+            continue
+        if pool and any(2 * p > k for p, k in zip(pad, kernel)):
+            continue
+        if all(d * (k - 1) + 1 <= n + 2 * p for d, k, p, n in zip(dilation, kernel, pad, size)):
+            return True
+    return False
+
+
+def pairs(low, high):
+    return st.none() | st.tuples(st.integers(low, high), st.integers(low, high))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(layer=st.sampled_from(["conv", "maxpool"]), per_axis=st.booleans(), data=st.data(),
+       pins=st.fixed_dictionaries({"kernel": pairs(1, 9), "pad": pairs(0, 5), "size": pairs(1, 8),
+                                   "dilation": pairs(1, 3), "stride": pairs(1, 6)}))
+def test_pins_run_exactly_when_some_configuration_satisfies_them(layer, per_axis, data, pins):
+    if not per_axis:  # a layer taking ints gets square stride, pad and dilation pins
+        pins.update({name: pins[name] and (pins[name][0],) * 2 for name in ("stride", "pad", "dilation")})
+    if layer != "conv":
+        del pins["dilation"]
+    if not feasible(layer, pins, per_axis):
+        with pytest.raises(ValueError):
+            strategies.configs(layer, per_axis=per_axis, **pins)
+        return
+    config = data.draw(strategies.configs(layer, per_axis=per_axis, **pins))
+    for name, value in pins.items():
+        if value is not None:
+            assert getattr(config, name) == value, name
+    if not per_axis:
+        assert all(getattr(config, name)[0] == getattr(config, name)[1] for name in ("stride", "pad", "dilation"))
+
+
+def test_shared_pins_that_only_per_axis_ones_could_satisfy_are_refused():
+    with pytest.raises(ValueError, match="no configuration fits these pins"):
+        strategies.pool_configs("max", size=1, kernel=(1, 7), per_axis=False)
+    strategies.pool_configs("max", size=1, kernel=(1, 7), per_axis=True)  # pads (0, 3) fit
+
+
+def test_free_dimensions_reach_the_large_ranges():
+    seen = []
+
+    @settings(max_examples=300, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategies.conv_configs())
+    def draw(config):
+        seen.append(config)
+    draw()
+    reached = {
+        "batch >= 4": any(c.batch >= 4 for c in seen), "channels >= 4": any(c.channels >= 4 for c in seen),
+        "filters >= 4": any(c.filters >= 4 for c in seen), "kernel 7": any(7 in c.kernel for c in seen),
+        "stride 4-5": any(max(c.stride) >= 4 for c in seen), "stride > kernel": any(
+            s > k for c in seen for s, k in zip(c.stride, c.kernel)),
+        "pad > kernel": any(p > k for c in seen for p, k in zip(c.pad, c.kernel)),
+        "side >= 16": any(max(c.size) >= 16 for c in seen), "non-square": any(c.size[0] != c.size[1] for c in seen),
+        "outputs >= 5 on inputs >= 5": any(o >= 5 and n >= 5 for c in seen for o, n in zip(c.out_shape[2:], c.size)),
+    }
+    assert all(reached.values()), reached
+    small = sum(max(c.batch, c.channels, c.filters) <= 3 and max(c.size) < 16 for c in seen)
+    assert small > len(seen) / 4  # small configurations still make up a good share

@@ -15,6 +15,9 @@ class Mutant:
     ``fails``: the names of the checks with status "fail" in the report,
     exactly.  ``trigger``: a substring of a trigger fact of the finding
     that holds those checks.  ``note``: a substring of some check's notes.
+    ``hint``: a substring of a hint of the finding that holds those checks.
+    ``sometimes``: checks the layer is really wrong in too, but only on some
+    arrays, so that whether a search shows it depends on the seed.
     ``error``: the exception type recorded on the dX failure.  ``pins``:
     dimensions pinned for the search (kept to a minimum: each one says why).
     """
@@ -24,11 +27,14 @@ class Mutant:
     fails: frozenset
     trigger: str = None
     note: str = None
+    hint: str = None
+    sometimes: frozenset = frozenset()
     error: str = None
     pins: dict = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "fails", frozenset(self.fails))
+        object.__setattr__(self, "sometimes", frozenset(self.sometimes))
 
     @property
     def name(self):

@@ -18,7 +18,7 @@ def pad4(x, p):
 
 
 class _LoopConv:
-    """The loop skeleton: one output position at a time; the mutants below change its backward."""
+    """The loop skeleton: one output position at a time, right; the mutants below change its backward."""
 
     def __init__(self, W, b, stride=1, pad=0):
         self.W, self.b, self.S, self.P = W, b, stride, pad
@@ -36,6 +36,30 @@ class _LoopConv:
                 win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
                 out[:, :, i, j] = np.einsum("nchw,fchw->nf", win, self.W) + self.b
         return out
+
+    def backward(self, dout):
+        """Right; the mutants built on it change one of the three small steps below."""
+        S = self.S
+        F, C, KH, KW = self.W.shape
+        self.db = dout.sum(axis=(0, 2, 3))
+        self.dW = np.zeros_like(self.W)
+        dx_pad = np.zeros_like(self.x_pad)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
+                self.dW += self.window_dw(dout[:, :, i, j], win, i)
+                dx_pad[:, :, i * S:i * S + KH, j * S:j * S + KW] += self.window_dx(dout[:, :, i, j])
+        return self.crop(dx_pad)
+
+    def window_dw(self, d, win, i):
+        return np.einsum("nf,nchw->fchw", d, win)
+
+    def window_dx(self, d):
+        return np.einsum("nf,fchw->nchw", d, self.W)
+
+    def crop(self, dx_pad):
+        P, (H, W_) = self.P, self.x_shape[2:]
+        return dx_pad[:, :, P:P + H, P:P + W_]
 
 
 # -- the jop bug: window positions that ignore the stride -------------------------
@@ -450,10 +474,10 @@ class ConvRaisesInBackward(_Im2colBase):
 
 
 class ConvFloat32(_Im2colBase):
-    """Correct, but computes in float32 (casting W each forward, so updates still reach it).
+    """Computes and returns float32 (casting W each forward, so updates still reach it).
 
-    Passes: the engine sees float32 results and checks them at float32
-    tolerances (step 1e-2, rtol 1e-3), and says so in a note.
+    Right under --precision float32; under float64 every array it returns is
+    narrower than the precision, so forward, dX, dW and dB fail, saying so.
     """
 
     def forward(self, x):
@@ -475,6 +499,27 @@ class ConvFloat32(_Im2colBase):
         return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad)
 
 
+class ConvFloat32Inside(ConvFloat32):
+    """Computes in float32 but hands back float64: the values carry float32 rounding (about 1e-7)."""
+
+    def forward(self, x):
+        return super().forward(x).astype(np.float64)
+
+    def backward(self, dout):
+        dx = super().backward(dout).astype(np.float64)
+        self.dW, self.db = self.dW.astype(np.float64), self.db.astype(np.float64)
+        return dx
+
+
+class ConvDWAsFloat32(_Im2colBase):
+    """Right, but dW is handed back as float32 ("saves memory"): only dW is narrower than the precision."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dW = self.dW.astype(np.float32)
+        return dx
+
+
 class ConvReturnsList(_Im2colBase):
     """Correct, but backward returns dx.tolist(): the engine converts it and notes that it did."""
 
@@ -484,6 +529,101 @@ class ConvReturnsList(_Im2colBase):
         self.db = np.sum(dout, axis=0)
         self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
         return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, self.stride, self.pad).tolist()
+
+
+# -- errors that only the reach of the search finds -------------------------------------------
+class ConvDxOneElementOff(_Im2colBase):
+    """dX right but for its largest element, off by a relative 1e-5."""
+
+    def backward(self, dout):
+        dx = super().backward(dout).copy()
+        dx.flat[np.abs(dx).argmax()] *= 1 + 1e-5
+        return dx
+
+
+class ConvDWOneElementOff(_Im2colBase):
+    """dW right but for its largest element, off by a relative 1e-5."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dW = self.dW.copy()
+        self.dW.flat[np.abs(self.dW).argmax()] *= 1 + 1e-5
+        return dx
+
+
+class ConvDWFirstThreeSamples(_Im2colBase):
+    """dW from the first three samples only (a debugging slice left in): wrong from batch 4 on."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        FN, C, FH, FW = self.W.shape
+        rows = 3 * dout.shape[2] * dout.shape[3]  # im2col's rows run over (n, i, j)
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.dW = np.dot(self.col[:rows].T, dout[:rows]).transpose(1, 0).reshape(FN, C, FH, FW)  # BUG
+        return dx
+
+
+class ConvDxThreeChannels(_LoopConv):
+    """dX written for RGB: channels past the third get no gradient."""
+
+    def window_dx(self, d):
+        dx = super().window_dx(d)
+        dx[:, 3:] = 0  # BUG
+        return dx
+
+
+class ConvDWTapTableOfSix(_Im2colBase):
+    """dW through a table of tap offsets sized for kernels up to 6 wide: the seventh column gets nothing."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dW = self.dW.copy()
+        self.dW[..., 6:] = 0  # BUG
+        return dx
+
+
+class ConvDxStrideCappedAtThree(_Im2colBase):
+    """col2im called with min(stride, 3) ("strides above 3 never happen"): dX wrong from stride 4 on."""
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        return col2im(np.dot(dout, self.col_W.T), self.x.shape, FH, FW, min(self.stride, 3), self.pad)  # BUG
+
+
+class ConvDxPadCappedAtKernel(_LoopConv):
+    """Strips min(pad, KH) rows of padding from dX ("pad is never more than the kernel")."""
+
+    def crop(self, dx_pad):
+        P, (H, W_) = min(self.P, self.W.shape[2]), self.x_shape[2:]  # BUG
+        return dx_pad[:, :, P:P + H, P:P + W_]
+
+
+class ConvDxFifteenRows(_Im2colBase):
+    """dX through a buffer of 15 rows ("inputs are small"): rows from the sixteenth on get nothing."""
+
+    def backward(self, dout):
+        dx = super().backward(dout).copy()
+        dx[:, :, 15:] = 0  # BUG
+        return dx
+
+
+class ConvDWFourOutputRows(_LoopConv):
+    """dW sums the first four output rows only (a loop bound copied from a 4x4 example)."""
+
+    def window_dw(self, d, win, i):
+        return super().window_dw(d, win, i) if i < 4 else 0  # BUG
+
+
+class ConvForwardNaN(_Im2colBase):
+    """forward divides by a norm that is zero for its first output ("normalized" activations): NaN there."""
+
+    def forward(self, x):
+        out = super().forward(x).copy()
+        out[0, 0, 0, 0] = np.nan  # BUG
+        return out
 
 
 MUTANTS = [
@@ -507,6 +647,18 @@ MUTANTS = [
     Mutant(ConvMutatesX, "conv", {"no-mutation"}),
     Mutant(ConvMutatesDout, "conv", {"no-mutation"}),
     Mutant(ConvRaisesInBackward, "conv", {"dX"}, error="AttributeError"),
-    Mutant(ConvFloat32, "conv", set(), note="float32 tolerances"),
+    Mutant(ConvFloat32, "conv", {"forward", "dX", "dW", "dB"}, hint="--precision float32"),
+    Mutant(ConvFloat32Inside, "conv", {"forward", "dX", "dW", "dB"}, hint="float32 rounding"),
+    Mutant(ConvDWAsFloat32, "conv", {"dW"}, hint="--precision float32"),
+    Mutant(ConvDxOneElementOff, "conv", {"dX"}),
+    Mutant(ConvDWOneElementOff, "conv", {"dW"}),
+    Mutant(ConvDWFirstThreeSamples, "conv", {"dW"}),
+    Mutant(ConvDxThreeChannels, "conv", {"dX"}),
+    Mutant(ConvDWTapTableOfSix, "conv", {"dW"}),
+    Mutant(ConvDxStrideCappedAtThree, "conv", {"dX"}),
+    Mutant(ConvDxPadCappedAtKernel, "conv", {"dX"}),
+    Mutant(ConvDxFifteenRows, "conv", {"dX"}),
+    Mutant(ConvDWFourOutputRows, "conv", {"dW"}),
+    Mutant(ConvForwardNaN, "conv", {"forward"}),
     Mutant(ConvReturnsList, "conv", set(), note="backward returned list"),
 ]

@@ -238,27 +238,6 @@ class MaxPoolLoops:
 MaxPoolIm2col = Pooling  # DLfS Pooling with -inf padding (examples/reference_style.py)
 
 
-class MaxPoolMaskAllTies(MaxPoolLoops):
-    """Mask = (window == max): every tied maximum gets the gradient.
-
-    At a tie that is not the first-max convention, but a tie is a kink where
-    no derivative exists; gradcheck's max-pool inputs are tie-free, so this
-    layer is right wherever it is checked.
-    """
-
-    def backward(self, dout):
-        S, P = self.stride, self.pad
-        _, _, out_h, out_w = dout.shape
-        dx = np.zeros(self.x_pad.shape)
-        for i in range(out_h):
-            for j in range(out_w):
-                window = self.x_pad[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw]
-                mask = window == window.max(axis=(2, 3), keepdims=True)
-                dx[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw] += mask * dout[:, :, i:i + 1, j:j + 1]
-        H, W = self.x_shape[2:]
-        return dx[:, :, P:P + H, P:P + W]
-
-
 class AvgPoolLoops:
     """Loop over output positions; each window's gradient is spread evenly (padding counts)."""
 
@@ -318,5 +297,5 @@ class AvgPoolStrided:
 
 
 CONV = [ConvIm2colDLfS, ConvNaiveLoops, ConvOutputLoopCs231n, ConvStridedEinsum, ConvColWAtConstruction]
-MAXPOOL = [MaxPoolLoops, MaxPoolIm2col, MaxPoolMaskAllTies]
+MAXPOOL = [MaxPoolLoops, MaxPoolIm2col]
 AVGPOOL = [AvgPoolLoops, AvgPoolStrided]

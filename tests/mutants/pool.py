@@ -215,15 +215,88 @@ class AvgPoolMutatesDout(_LoopAvgPool):
         return self.crop(dx)
 
 
+# -- what only honest inputs find ------------------------------------------------------------------
+class MaxPoolMaskAllTies(_LoopPool):
+    """mask = (window == max): right without ties, but a window with k tied maxima routes k times its dout."""
+
+    def backward(self, dout):
+        S = self.S
+        dx = np.zeros(self.x_pad.shape)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                window = self.x_pad[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw]
+                mask = window == window.max(axis=(2, 3), keepdims=True)  # BUG at ties
+                dx[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw] += mask * dout[:, :, i:i + 1, j:j + 1]
+        return self.crop(dx)
+
+
+class _FirstMaxPool(_LoopPool):
+    """Right: each window's gradient goes to its first maximum (np.argmax)."""
+
+    def backward(self, dout):
+        S = self.S
+        N, C = dout.shape[:2]
+        dx = np.zeros(self.x_pad.shape)
+        n, c = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                window = self.x_pad[:, :, i * S:i * S + self.ph, j * S:j * S + self.pw].reshape(N, C, -1)
+                r, q = np.divmod(self.route(window), self.pw)
+                dx[n, c, i * S + r, j * S + q] += dout[:, :, i, j]
+        return self.crop(dx)
+
+    def route(self, window):
+        return window.argmax(axis=2)
+
+
+class MaxPoolRoutesToSmallestMagnitude(_FirstMaxPool):
+    """Routes to the element closest to zero: the maximum while every value is negative, not otherwise."""
+
+    def route(self, window):
+        return np.abs(window).argmin(axis=2)  # BUG
+
+
+class MaxPoolKinkAtMaxima(_FirstMaxPool):
+    """forward adds the maximum's distance to the nearest multiple of 1/8: zero on gradcheck's grid of
+    values, so forward equals max pooling there, but it has a kink at every window's maximum.  Backward is
+    the max pool's; only the one-sided differences tell."""
+
+    def pool(self, window):
+        top = window.max(axis=(2, 3))
+        return top + np.abs(top - np.round(top * 8) / 8)  # BUG
+
+
+class MaxPoolKinkZeroDx(MaxPoolKinkAtMaxima):
+    """The same forward, and a backward that returns zeros (the kinks once excused it)."""
+
+    def backward(self, dout):
+        return np.zeros(self.x_shape)
+
+
+class MaxPoolForwardNaN(_FirstMaxPool):
+    """forward returns NaN for its first output (a 0/0 in a "safe" rescaling)."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        out[0, 0, 0, 0] = np.nan  # BUG
+        return out
+
+
 MUTANTS = [
-    Mutant(MaxPoolAssignNotAdd, "maxpool", {"dX"}, trigger="windows overlap"),
+    # Both route through mask = (window == max), which also sends the whole gradient to every tied maximum.
+    Mutant(MaxPoolAssignNotAdd, "maxpool", {"dX", "ties"}, trigger="windows overlap"),
     Mutant(MaxPoolLastMaxMirrored, "maxpool", {"dX"}),
-    Mutant(MaxPoolDxIgnoresStride, "maxpool", {"dX"}, trigger="stride > 1"),
-    # Only windows of negative values that touch the padding show it; fuzzed freely, seed 0 draws
-    # none (tests/test_mutants.py::test_dlfs_zero_padding_is_found_unpinned), so pad is pinned.
-    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0"),
+    Mutant(MaxPoolDxIgnoresStride, "maxpool", {"dX", "ties"}, trigger="stride > 1"),
+    # Zero padding wins a window of negative values (forward); a window of tied zeros next to the padding
+    # sends its gradient there (ties), when the arrays hold such a window.
+    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0", sometimes={"ties"}),
     Mutant(MaxPoolStaleArgmax, "maxpool", {"fresh-cache"}),
     Mutant(MaxPoolDxKeepsPadding, "maxpool", {"dX"}, trigger="pad > 0"),
+    Mutant(MaxPoolMaskAllTies, "maxpool", {"ties"}, hint="every tied maximum gets the whole gradient"),
+    Mutant(MaxPoolRoutesToSmallestMagnitude, "maxpool", {"dX", "ties"}),
+    Mutant(MaxPoolKinkAtMaxima, "maxpool", {"dX"}),
+    Mutant(MaxPoolKinkZeroDx, "maxpool", {"dX"}),
+    Mutant(MaxPoolForwardNaN, "maxpool", {"forward"}),
     Mutant(AvgPoolNoDivide, "avgpool", {"dX"}),
     Mutant(AvgPoolCountExcludePad, "avgpool", {"forward"}, trigger="pad > 0"),
     Mutant(AvgPoolAccumulatesDx, "avgpool", {"repeatable"}),
