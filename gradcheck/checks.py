@@ -23,13 +23,14 @@ the tolerances come from it alone.  A layer that returns a narrower dtype
 fails the check of that array, whatever its values.
 """
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import diagnose, numeric
 from .adapters import ImplementationError
 from .compare import TOLERANCES, CheckResult, compare
-from .evaluate import Evaluator
+from .evaluate import Evaluator, JointEvaluator
 
 CHECKS = ("forward", "dX", "dW", "dB", "repeatable", "no-mutation", "weights-live", "fresh-cache")
 MAXPOOL_CHECKS = ("forward", "dX", "repeatable", "no-mutation", "fresh-cache", "ties")
@@ -117,6 +118,7 @@ class _Run:
         self.skipped = {}
         self.notes = []
         self.subject = None
+        self.joint = None
 
     def results(self):
         self._run()
@@ -321,18 +323,9 @@ class _Run:
     def _numeric(self, wrt, base, analytic, notes):
         """Finite differences of the subject's own forward by ``method_for``, or None (with a note) when the
         layer's state makes them meaningless."""
-        if self.out.shape != self.expected.out.shape:
-            notes.append("no finite differences: forward returns the wrong shape")
-            return None
-        if not np.isfinite(self.out).all():
-            notes.append("no finite differences: forward returns NaN or inf")
-            return None
-        if self.done.get("fresh-cache") is None or self.done["fresh-cache"].status != "pass":
-            notes.append("no finite differences: forward depends on earlier calls (see fresh-cache)")
-            return None
-        if wrt != "x" and self.done["weights-live"].status != "pass":
-            notes.append("no finite differences: in-place updates of W and b do not reach forward "
-                         "(see weights-live)")
+        blocked = self._differences_blocked(wrt)
+        if blocked:
+            notes.append(f"no finite differences: {blocked}")
             return None
         evaluate = Evaluator(self.implementation, self.subject, self.config, self.inputs, wrt,
                              np.asarray(self.out, dtype=np.float64), self.tolerance)
@@ -341,7 +334,19 @@ class _Run:
         finally:
             notes.extend(evaluate.notes)
 
-    def method_for(self, wrt, base, structure):
+    def _differences_blocked(self, wrt):
+        """Why finite differences of forward with respect to ``wrt`` would mean nothing, or ''."""
+        if self.out.shape != self.expected.out.shape:
+            return "forward returns the wrong shape"
+        if not np.isfinite(self.out).all():
+            return "forward returns NaN or inf"
+        if self.done.get("fresh-cache") is None or self.done["fresh-cache"].status != "pass":
+            return "forward depends on earlier calls (see fresh-cache)"
+        if wrt != "x" and self.done["weights-live"].status != "pass":
+            return "in-place updates of W and b do not reach forward (see weights-live)"
+        return ""
+
+    def method_for(self, wrt, base):
         """The finite differences to run: the requested method, or for "auto" the cheapest sound one.
 
         Structured differences need forward's dependency pattern to be the
@@ -353,15 +358,14 @@ class _Run:
         if self.method in ("dense", "projection"):
             return self.method
         pattern_known = self.forward_values_ok
-        groups = len(structure.groups) if pattern_known else base.size
+        groups = numeric.group_count(self.config, wrt) if pattern_known else base.size
         fits = (1 + 2 * groups) * self.expected.out.size <= DIFFERENCES_BUDGET
         if self.method == "auto" and not fits:
             return "projection"
         return "structured" if pattern_known else "dense"
 
     def _estimate(self, evaluate, wrt, base, analytic, notes):
-        structure = numeric.structured(self.config, wrt)
-        method = self.method_for(wrt, base, structure)
+        method = self.method_for(wrt, base)
         if self.method == "structured" and method == "dense":
             notes.append("dense differences instead of structured: forward differs from the reference")
         if not self.forward_values_ok:
@@ -370,6 +374,10 @@ class _Run:
         sizes = dict(out_magnitude=self.expected.magnitudes["forward"],
                      grad_magnitude=self.expected.magnitudes[GRADIENT_NAMES[wrt]])
         if method == "projection":
+            joint = self._joint_screen()
+            if wrt in joint.wrts and joint.agrees:
+                notes.append(joint.note)
+                return joint.screen
             rng = np.random.default_rng(0)
             screen = numeric.project(evaluate, base, self.inputs.dout, analytic, self.tolerance.step,
                                      numeric.random_directions(rng, base.shape, PROJECTIONS), chunk, **sizes)
@@ -378,10 +386,36 @@ class _Run:
             notes.append("the projection screen failed; the elements that disagree were found by group testing")
             return numeric.localize(evaluate, base, self.inputs.dout, analytic, self.tolerance.step,
                                     self.tolerance, rng, chunk, **sizes)
-        if method == "dense":
-            structure = numeric.dense(base.shape)
+        structure = numeric.dense(base.shape) if method == "dense" else numeric.structured(self.config, wrt)
         return numeric.finite_differences(evaluate, base, self.inputs.dout, structure, self.tolerance.step, chunk,
                                           sizes["out_magnitude"])
+
+    def _joint_screen(self):
+        """One projection screen of every array whose gradient is screened, moved together: PROJECTIONS
+        random directions of (x, W, b) cost 2 * PROJECTIONS forward evaluations for all of them.  When it
+        agrees, each of those gradients agrees with finite differences along it; when not, each is
+        screened (and localized) on its own."""
+        if self.joint is None:
+            wrts = [wrt for name, wrt in GRADIENTS.items() if name in self.names and isinstance(
+                self.analytic.get(name), np.ndarray) and self.analytic[name].shape == self._base(wrt).shape
+                and not self._differences_blocked(wrt) and self.method_for(wrt, self._base(wrt)) == "projection"]
+            flat = {name: np.concatenate([array(wrt).ravel() for wrt in wrts]) for name, array in (
+                ("base", self._base), ("analytic", lambda wrt: self.analytic[GRADIENT_NAMES[wrt]]),
+                ("magnitude", lambda wrt: self.expected.magnitudes[GRADIENT_NAMES[wrt]]))}
+            evaluate = JointEvaluator(self.subject, self.inputs, wrts)
+            screen = numeric.project(evaluate, flat["base"], self.inputs.dout, flat["analytic"], self.tolerance.step,
+                                     numeric.random_directions(np.random.default_rng(0), flat["base"].shape,
+                                                               PROJECTIONS), PROJECTIONS,
+                                     self.expected.magnitudes["forward"], flat["magnitude"])
+            arrays = " and ".join(", ".join(wrts).rsplit(", ", 1))
+            self.joint = _Joint(wrts, bool(screen.agrees(self.tolerance).all()), screen,
+                                f"finite differences along {PROJECTIONS} random directions of {arrays} moved "
+                                f"together agree with the gradients ({screen.evaluations} forward evaluations "
+                                "shared by them)")
+        return self.joint
+
+    def _base(self, wrt):
+        return self.inputs.x if wrt == "x" else self.inputs.params[wrt]
 
     # -- ties (max pooling) ---------------------------------------------------
     def _check_ties_when_meaningful(self):
@@ -423,6 +457,16 @@ class _Run:
             gathered = window.gather(window.pad_input(dx), maximum.shape[2:])
             routed[..., rows, cols] = gathered[..., rows, cols]
         return _ties_verdict(routed, tied, dout.astype(np.float64), self.tolerance)
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """The joint projection screen: which arrays it moved, whether it agreed, and what to note."""
+
+    wrts: list
+    agrees: bool
+    screen: numeric.Projection
+    note: str
 
 
 def _disjoint_output_classes(config):

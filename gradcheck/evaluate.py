@@ -7,13 +7,18 @@ samples (filters) independently, as a right layer does.  So every stacked
 call starts and ends with an unperturbed block, and when either differs from
 the plain forward's output the evaluator falls back, for good, to one call
 per theta on the layer itself (W and b written into it in place, then put
-back).
+back).  Stacking pays where calls are many and small (a layer looping over
+output positions in Python costs the same per call whatever the batch); a
+block of more than BLOCK_BYTES is evaluated one call each, which costs no
+more arithmetic and keeps the layer's own buffers (an im2col matrix is
+KH * KW times the input) the size of a plain call.
 """
 import numpy as np
 
 from .adapters import ImplementationError
 
 STACK_BYTES = 32 << 20  # input and output bytes of one stacked call
+BLOCK_BYTES = 1 << 20  # input and output bytes of one block, above which calls are not stacked
 
 
 class Evaluator:
@@ -31,11 +36,13 @@ class Evaluator:
         self.wrt = wrt
         self.plain = plain
         self.tolerance = tolerance
-        self.stacking = True
         self.calls = 0
         self.notes = []
         base = inputs.x if wrt == "x" else inputs.params[wrt]
-        self.capacity = max(3, STACK_BYTES // (8 * (base.size + plain.size)))
+        block = 8 * (base.size + plain.size)
+        self.stacking = block <= BLOCK_BYTES
+        # Stacked, a call holds every block; one by one, only the outputs are kept until the caller is done.
+        self.capacity = max(3, STACK_BYTES // (block if self.stacking else 8 * plain.size))
 
     def __call__(self, thetas):
         if self.stacking:
@@ -45,8 +52,10 @@ class Evaluator:
         return self._one_by_one(thetas)
 
     def _stacked(self, thetas):
-        """One call on [*thetas, theta]; None (and stacking off) if the unperturbed blocks disagree with plain."""
-        blocks = [*thetas, self.inputs.x if self.wrt == "x" else self.inputs.params[self.wrt]]
+        """One call on [theta, *thetas, theta]; None (and stacking off) if either unperturbed block disagrees
+        with the plain forward."""
+        base = self.inputs.x if self.wrt == "x" else self.inputs.params[self.wrt]
+        blocks = [base, *thetas, base]
         config, params, x = self._stack(blocks)
         self.calls += 1
         try:
@@ -59,7 +68,7 @@ class Evaluator:
         if not (self._same(parts[0]) and self._same(parts[-1])):
             return self._stop_stacking("stacking changed the unperturbed output (does the layer mix "
                                        f"{'samples' if self.wrt == 'x' else 'filters'}?)")
-        return parts[:-1]
+        return parts[1:-1]
 
     def _stack(self, blocks):
         """The configuration, parameters and input of one call evaluating every block."""
@@ -89,3 +98,35 @@ class Evaluator:
         finally:
             if self.wrt != "x":
                 self.subject.write(self.wrt, self.inputs.params[self.wrt])
+
+
+class JointEvaluator:
+    """f at thetas that are x, W and b (those in ``wrts``) flattened and concatenated, in that order:
+    x passed, W and b written into the subject in place and put back after."""
+
+    def __init__(self, subject, inputs, wrts):
+        self.subject = subject
+        self.inputs = inputs
+        self.shapes = [(wrt, self._base(wrt).shape) for wrt in wrts]
+
+    def _base(self, wrt):
+        return self.inputs.x if wrt == "x" else self.inputs.params[wrt]
+
+    def __call__(self, thetas):
+        plans = [self._plan(theta) for theta in thetas]
+        try:
+            return [np.asarray(out, dtype=np.float64) for out in self.subject.evaluate(plans)]
+        finally:
+            for wrt, _ in self.shapes:
+                if wrt != "x":
+                    self.subject.write(wrt, self.inputs.params[wrt])
+
+    def _plan(self, theta):
+        """(writes, x) for one concatenated theta."""
+        pieces, start = {}, 0
+        for wrt, shape in self.shapes:
+            size = int(np.prod(shape))
+            pieces[wrt] = theta[start:start + size].reshape(shape)
+            start += size
+        x = pieces.pop("x", self.inputs.x)
+        return pieces, x.copy()

@@ -31,6 +31,7 @@ differences: where they disagree the forward has a kink.  Inputs are
 tie-free, so a right layer has none there, and the checks count a kink as a
 failure.
 """
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -78,6 +79,18 @@ def dense(shape):
     """One element per group: the derivative is the whole sum of r."""
     return Structure("dense", [np.array([i]) for i in range(int(np.prod(shape)))],
                      lambda r, group: np.array([r.sum()]))
+
+
+def group_count(config, wrt):
+    """len(structured(config, wrt).groups), without building them: the colours of x that occur, C*KH*KW
+    for W, one for b."""
+    if wrt == "b":
+        return 1
+    if wrt == "W":
+        return config.channels * config.kernel[0] * config.kernel[1]
+    window = config.window
+    colours = math.prod(min(k, -(-n // d)) for k, n, d in zip(window.size, config.size, window.dilation))
+    return colours * (config.channels if config.is_conv else 1)
 
 
 def structured(config, wrt):
@@ -135,7 +148,8 @@ def finite_differences(evaluate, theta, dout, structure, step, chunk=CHUNK, out_
 
     ``evaluate(thetas)`` returns f at each theta of a list (as float64
     arrays); every list starts with theta itself, so each call carries its
-    own unperturbed output and rounding differences between calls cancel.
+    own unperturbed output and rounding differences between calls cancel
+    (``project`` needs none: its differences are between perturbed calls).
     Perturbations are made in theta's dtype and divided by the step each
     element really took after rounding.  ``out_magnitude`` (the sum of the
     absolute values of the terms of each output) scales ``noise``.  Costs
@@ -204,8 +218,8 @@ def project(evaluate, theta, dout, analytic_grad, step, directions, chunk=CHUNK,
     for start in range(0, len(directions), chunk):
         ends = [(theta + sign * step * u).astype(theta.dtype) for u in directions[start:start + chunk]
                 for sign in (1, -1)]
-        _, *outputs = evaluate([theta] + ends)
-        evaluations += 1 + len(outputs)
+        outputs = evaluate(ends)
+        evaluations += len(outputs)
         for plus, minus, f_plus, f_minus in zip(ends[::2], ends[1::2], outputs[::2], outputs[1::2]):
             move = (plus.astype(np.float64) - minus) / (2 * step)
             size = np.abs(f_plus) + np.abs(f_minus) + 2 * out_magnitude

@@ -19,16 +19,16 @@ raise ValueError at once, naming the clash.
 Each dimension has a small range and a large one:
 
     batch, channels, filters   1..3      large 4..8
-    kernel (per axis)          1..5      large 6..7
+    kernel (per axis)          1..5      large 7
     stride                     1..3      large 4..5 (also larger than the kernel)
     pad (conv)                 0..kernel large kernel+1..kernel+2; pools 0..kernel//2
     dilation (conv)            1..2
     outputs (per axis)         1..4      large 5..8 on an input of at least 5
     input side                 from the outputs, or large: 16..32
 
-Half the examples are small in every dimension; in the other half each
-dimension takes its large range with probability one half, so that every
-large range is reached within a few dozen examples while small
+Half the examples are small in every dimension; in the other half every
+dimension takes a value from its large range about half the time, so that
+every large range is reached within a few dozen examples while small
 configurations dominate (and everything shrinks towards them: 1s, no
 padding).  A budget keeps the input small when the batch and the
 depth are already large: the output elements the checks compute, a few
@@ -48,7 +48,7 @@ from .config import Config
 from .inputs import make_inputs
 
 COUNTS = {"small": (1, 3), "large": (4, 8)}
-KERNELS = {"small": (1, 5), "large": (6, 7)}
+KERNELS = {"small": (1, 5), "large": (7, 7)}
 STRIDES = {"small": (1, 3), "large": (4, 5)}
 OUTPUTS = {"small": (1, 4), "large": (5, 8)}
 LARGE_SIDES = (16, 32)
@@ -198,31 +198,61 @@ def _text(pair):
 
 
 class _Tiers:
-    """Whether each dimension takes its large range: one example in two may take any, each then does with
-    probability one in two, so that a dimension is large in one example out of four and half the examples
-    are small in every dimension.  Every flag shrinks to small."""
+    """Small or large ranges, drawn so that shrinking stays good.
+
+    One example in two is small in every dimension (each value clamped into
+    its small range); in the others every dimension ranges over small and
+    large values, the large ones weighted to about half the draws.  A value
+    is one choice, an index into its candidates listed in increasing order
+    (large ones repeated for their weight): it shrinks one step at a time, and
+    turning an example small only lowers it.
+    """
 
     def __init__(self, draw):
         self.draw = draw
         self.example = draw(st.booleans())
 
     def large(self):
+        """A per-dimension flag, True about half the time in a large example."""
         return self.draw(st.booleans()) and self.example
+
+    def pick(self, candidates, ranges):
+        """One of the (increasing) ``candidates``: any in a large example, clamped into ``ranges["small"]``
+        (where that holds candidates) in a small one; ``ranges["large"]`` says which values carry weight."""
+        low, high = ranges["large"]
+        large = [v for v in candidates if low <= v <= high]
+        rest = [v for v in candidates if not low <= v <= high]
+        weighted = sorted(rest + large * max(1, -(-len(rest) // max(1, len(large)))))
+        value = weighted[self.draw(st.integers(0, len(weighted) - 1))]
+        if self.example:
+            return value
+        small = [v for v in candidates if ranges["small"][0] <= v <= ranges["small"][1]]
+        return min(max(value, small[0]), small[-1]) if small else value
 
 
 @st.composite
 def _configs(draw, layer, pins, counts):
     tiers = _Tiers(draw)
-    drawn = {name: value if value is not None else draw(_in_tier(tiers, COUNTS)) for name, value in counts.items()}
     geometry = _Geometry(draw, pins, tiers)
     geometry.draw_window()
+    drawn = _draw_counts(draw, tiers, layer, counts, geometry)
     geometry.draw_sizes(_per_output_cost(layer, drawn, geometry.values))
     return Config(layer=layer, **drawn, **geometry.values)
 
 
-def _in_tier(tiers, ranges):
-    low, high = ranges["large" if tiers.large() else "small"]
-    return st.integers(0, high - low).map(lambda offset: low + offset)
+def _draw_counts(draw, tiers, layer, counts, geometry):
+    """Batch, channels and filters: pinned, or drawn within what the budget leaves once the input is as small
+    as it can be (a pinned input can leave room for a batch of 1 only)."""
+    ones = {name: 1 for name in counts}
+    room = BUDGET // (_per_output_cost(layer, ones, geometry.values) * geometry.fewest_outputs())
+    drawn = {}
+    for name, value in counts.items():
+        if value is None:
+            value = tiers.pick(range(1, COUNTS["large"][1] + 1), COUNTS)
+            if name == "batch" or name == ("filters" if layer == "conv" else "channels"):
+                value = min(value, max(1, room // drawn.get("batch", 1)))
+        drawn[name] = value
+    return drawn
 
 
 def _per_output_cost(layer, counts, geometry):
@@ -248,42 +278,32 @@ class _Geometry:
         self.values = dict(pins.values)
 
     def draw_window(self):
-        if self.pins.pool:
-            self._choose("dilation", lambda axis: (1, 1))
-        else:
-            self._choose("dilation", lambda axis: DILATIONS)
-        self._choose("kernel", self._tier(KERNELS))
-        self._choose("stride", self._tier(STRIDES))
-        self._choose("pad", self._pad_range)
+        dilations = (1, 1) if self.pins.pool else DILATIONS
+        self._choose("dilation", lambda axis: {"small": dilations, "large": dilations})
+        self._choose("kernel", lambda axis: KERNELS)
+        self._choose("stride", lambda axis: STRIDES)
+        self._choose("pad", self._pad_ranges)
 
-    def _tier(self, ranges):
-        def preferred(axis):
-            return ranges["large" if self.tiers.large() else "small"]
-        return preferred
-
-    def _pad_range(self, axis):
+    def _pad_ranges(self, axis):
         kernels = self.values["kernel"]
         if self.pins.pool:
-            return 0, min(kernels) // 2 if self.shared("pad") else kernels[axis] // 2
+            half = min(kernels) // 2 if self.shared("pad") else kernels[axis] // 2
+            return {"small": (0, half), "large": (0, half)}
         kernel = max(kernels) if self.shared("pad") else kernels[axis]
-        return (kernel + 1, kernel + LARGE_PAD) if self.tiers.large() else (0, kernel)
+        return {"small": (0, kernel), "large": (kernel + 1, kernel + LARGE_PAD)}
 
     def shared(self, name):
         return not self.pins.per_axis and name in SHARED
 
-    def _choose(self, name, preferred):
-        """Draw every free entry of ``name``: from ``preferred(axis)`` where that can be completed, else from
-        any value that can (pins may demand values beyond the usual ranges)."""
+    def _choose(self, name, ranges):
+        """Draw every free entry of ``name`` from the values that can still be completed, in the tier's range
+        (``ranges(axis)``) where it holds some (pins may demand values beyond the usual ranges)."""
         axes = (0,) if self.shared(name) else (0, 1)
         for axis in axes:
-            if self.values[name][axis] is not None:
-                continue
-            low, high = preferred(axis)
-            candidates = [v for v in range(0 if name == "pad" else 1, _ceiling(name, self.values) + 1)
-                          if self._completes(name, axis, v)]
-            liked = [v for v in candidates if low <= v <= high]
-            value = self.draw(st.sampled_from(liked or candidates))
-            self._set(name, axis, value)
+            if self.values[name][axis] is None:
+                candidates = [v for v in range(0 if name == "pad" else 1, _ceiling(name, self.values) + 1)
+                              if self._completes(name, axis, v)]
+                self._set(name, axis, self.tiers.pick(candidates, ranges(axis)))
 
     def _completes(self, name, axis, value):
         trial = dict(self.values)
@@ -299,6 +319,10 @@ class _Geometry:
 
     def _set(self, name, axis, value):
         self.values[name] = self._with(name, axis, value)
+
+    def fewest_outputs(self):
+        """Output positions per sample and channel with every free side at its smallest: 1 along a free axis."""
+        return math.prod(self._outputs(axis) if self.values["size"][axis] is not None else 1 for axis in (0, 1))
 
     def draw_sizes(self, per_output_cost):
         """Each free input side: from a drawn number of outputs (or a large side), within the cost budget."""
@@ -325,14 +349,12 @@ class _Geometry:
         smallest = max(1, base)
         largest = max(smallest, min(LARGE_SIDES[1], (outputs_room - 1) * stride + base + stride - 1))
         large_side, side = self.tiers.large(), self.draw(st.integers(*LARGE_SIDES))
-        tier = "large" if self.tiers.large() else "small"
-        low, high = OUTPUTS[tier]
-        outputs = min(low + self.draw(st.integers(0, high - low)), outputs_room)
+        outputs = min(self.tiers.pick(range(1, OUTPUTS["large"][1] + 1), OUTPUTS), outputs_room)
         remainder = self.draw(st.integers(0, stride - 1))
         if large_side and largest >= LARGE_SIDES[0]:
             return min(max(side, smallest), largest)
         side = max(smallest, (outputs - 1) * stride + base + remainder)
-        return min(max(side, 5), largest) if tier == "large" else side
+        return min(max(side, 5), largest) if outputs >= OUTPUTS["large"][0] else side
 
 
 def _ceiling(name, values):

@@ -95,7 +95,7 @@ def assert_strategies_agree(config, seed, wrts, precision):
         directions = numeric.random_directions(np.random.default_rng([seed, 1]), evaluate.theta().shape, 4)
         screen = numeric.project(evaluate, evaluate.theta(), inputs.dout, analytic, tolerance.step, directions,
                                  CHUNK, expected.magnitudes["forward"], magnitude)
-        assert screen.evaluations == 9
+        assert screen.evaluations == 8
         assert screen.agrees(tolerance).all(), (screen.numeric, screen.analytic)
 
 
@@ -220,12 +220,20 @@ def test_group_testing_finds_sparse_wrong_elements_in_k_log_n_evaluations(wrong)
     assert sorted(located.positions.tolist()) == wrong and located.complete
     assert np.allclose(located.numeric, truth[located.positions], rtol=1e-9, atol=1e-12)  # their own derivative
     probes, rounds = 16, np.ceil(np.log2(GROUP.x_shape[0] * 1000))
-    assert located.evaluations <= (1 + 2 * probes) + rounds * (1 + 2 * 2 * len(wrong))
+    assert located.evaluations <= 2 * probes + rounds * 2 * 2 * len(wrong)
     assert located.evaluations < 3000 / 5  # far fewer than one per element
 
 
 def test_errors_everywhere_are_named_by_the_first_random_probes():
     located, truth = localize(list(range(3000)))
     assert len(located.positions) == 16 and not located.complete
-    assert located.evaluations == 1 + 2 * 16
+    assert located.evaluations == 2 * 16
     assert np.allclose(located.numeric, truth[located.positions], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", [pair[1] for pair in SAME_KERNEL] + [
+    Config.conv(batch=1, channels=2, filters=1, size=(1, 3), kernel=(3, 2), dilation=(1, 2), pad=(1, 0)),
+    Config.pool("max", batch=2, channels=3, size=(2, 9), kernel=(3, 3), stride=1, pad=1)], ids=lambda c: c.describe())
+def test_the_group_count_is_that_of_the_structure(config):
+    for wrt in ("x", "W", "b") if config.is_conv else ("x",):
+        assert numeric.group_count(config, wrt) == len(numeric.structured(config, wrt).groups)
