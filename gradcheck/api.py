@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from reference_layers import FORMULATIONS
 from reference_layers.geometry import as_int
 
-from . import strategies
+from . import guard, strategies
 from .adapters import Implementation, implementation_of, load_implementation, reference_style
 from .checks import METHODS
 from .config import LAYERS, Config, cli_args
@@ -107,6 +107,10 @@ def check(layer, impl=None, *, progress=None, **options):
     Bad options raise ValueError or TypeError, an unloadable ``impl``
     LoadError; a wrong layer never raises, it fails checks.
     """
+    known = [name for name, p in inspect.signature(plan).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    for name in options:
+        if name not in known:
+            raise TypeError(f"check() got an unexpected keyword argument {name!r}; it takes {', '.join(known)}")
     return plan(layer, impl, **options).run(progress)
 
 
@@ -136,6 +140,12 @@ class Plan:
         return Report(self.layer, self.spec or "reference layers", self.options, search.summary, search.findings,
                       search.examples, self.seed, self.command(run_args, self.seed), covered=search.covered,
                       methods=search.methods)
+
+    def expected_seconds(self):
+        """About how long ``run`` takes with a fast layer (the guard's estimate)."""
+        if self.fixed:
+            return guard.estimate_seconds(self.fixed[0])
+        return guard.expected_seconds(self.strategy, self.examples)
 
     def _reproduce(self, finding):
         return self.command(finding.config.cli_args(), finding.seed)
@@ -178,10 +188,12 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
         config = _pinned_config(layer, pins)
     if config is not None:
         _require_per_axis(config.to_dict(), per_axis, implementations)
+        guard.require_fit(config)
         return Plan(layer, implementations, spec, None, (config, seed), examples, seed, method, options, convention,
                     precision)
     _require_per_axis(pins, per_axis, implementations)
     strategy = strategies.configs(layer, per_axis=per_axis, **pins)
+    guard.require_fit(guard.smallest(layer, pins, per_axis))
     return Plan(layer, implementations, spec, strategy, None, examples, seed, method, options, convention, precision)
 
 

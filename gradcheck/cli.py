@@ -15,6 +15,7 @@ from .checks import METHODS
 from .inputs import PRECISIONS
 
 FORMATS = ("text", "json", "junit")
+PROGRESS_AFTER = 2.0  # seconds a run is expected to take before it shows a progress bar
 
 
 class BadInput(click.ClickException):
@@ -248,7 +249,7 @@ def run(layer, options):
         plan = api.plan(layer, options.pop("impl"), **options)
     except (ValueError, TypeError, LoadError) as error:
         raise BadInput(str(error)) from None
-    with progress_bar("checking") as progress:
+    with progress_bar("checking", plan.expected_seconds()) as progress:
         result = plan.run(progress)
     write_report(result, output_format, output)
     return 0 if result.passed else 1
@@ -269,13 +270,17 @@ def write_output(output, write):
 
 
 @contextlib.contextmanager
-def progress_bar(description):
-    """A progress(done, total) callback drawing a bar on stderr when stderr is a terminal."""
-    if not sys.stderr.isatty():
+def progress_bar(description, expected_seconds):
+    """A progress(done, total) callback drawing a bar on stderr, when stderr is a terminal and the run is
+    expected to take more than PROGRESS_AFTER seconds; the spinner and the elapsed time keep moving while
+    one configuration is checked."""
+    if not sys.stderr.isatty() or expected_seconds <= PROGRESS_AFTER:
         yield None
         return
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(console=report.make_console(sys.stderr), transient=True) as bar:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("configurations"), TimeElapsedColumn())
+    with Progress(*columns, console=report.make_console(sys.stderr), transient=True) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)

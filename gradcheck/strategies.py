@@ -23,8 +23,8 @@ Each dimension has a small range and a large one:
     stride                     1..3      large 4..5 (also larger than the kernel)
     pad (conv)                 0..kernel large kernel+1..kernel+2; pools 0..kernel//2
     dilation (conv)            1..2
-    outputs (per axis)         1..4      large 5..8 on an input of at least 5
-    input side                 from the outputs, or large: 16..32
+    outputs (per axis)         1..4      large 5.. on an input of at least 5
+    input side                 from the outputs, at most 32 (more when pins demand it)
 
 Half the examples are small in every dimension; in the other half every
 dimension takes a value from its large range about half the time, so that
@@ -50,8 +50,8 @@ from .inputs import make_inputs
 COUNTS = {"small": (1, 3), "large": (4, 8)}
 KERNELS = {"small": (1, 5), "large": (7, 7)}
 STRIDES = {"small": (1, 3), "large": (4, 5)}
-OUTPUTS = {"small": (1, 4), "large": (5, 8)}
-LARGE_SIDES = (16, 32)
+OUTPUTS = (1, 4)  # per axis in a small example; more, up to what MAX_SIDE allows, in a large one
+MAX_SIDE = 32
 LARGE_PAD = 2  # conv pads reach this far beyond the kernel
 DILATIONS = (1, 2)
 BUDGET = 60_000  # output elements the checks of one example may compute (calls x outputs per call)
@@ -338,23 +338,18 @@ class _Geometry:
         return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
 
     def _draw_side(self, axis, outputs_room):
-        """A side that gives a drawn number of outputs plus a remainder the stride does not cover,
-        or a large side (16..32); capped so that the outputs stay within ``outputs_room``.
-
-        The same values are drawn whichever way it goes, so that shrinking a
-        tier to small leaves the other draws meaning what they meant.
-        """
+        """A side that gives a drawn number of outputs plus a remainder the stride does not cover; at most
+        MAX_SIDE, and its outputs within ``outputs_room``.  Large output counts (from 5 up to what the
+        side allows) come with a side of at least 5."""
         dilation, kernel, stride, pad = (self.values[name][axis] for name in GEOMETRY[:4])
         base = dilation * (kernel - 1) + 1 - 2 * pad  # the side that gives exactly one output
-        smallest = max(1, base)
-        largest = max(smallest, min(LARGE_SIDES[1], (outputs_room - 1) * stride + base + stride - 1))
-        large_side, side = self.tiers.large(), self.draw(st.integers(*LARGE_SIDES))
-        outputs = min(self.tiers.pick(range(1, OUTPUTS["large"][1] + 1), OUTPUTS), outputs_room)
+        most = max(1, min(outputs_room, (MAX_SIDE - base) // stride + 1))
+        outputs = self.tiers.pick(range(1, most + 1), {"small": OUTPUTS, "large": (OUTPUTS[1] + 1, most)})
         remainder = self.draw(st.integers(0, stride - 1))
-        if large_side and largest >= LARGE_SIDES[0]:
-            return min(max(side, smallest), largest)
-        side = max(smallest, (outputs - 1) * stride + base + remainder)
-        return min(max(side, 5), largest) if outputs >= OUTPUTS["large"][0] else side
+        side = max(1, (outputs - 1) * stride + base + remainder)
+        if outputs > OUTPUTS[1]:
+            side = max(side, 5)
+        return min(side, max(MAX_SIDE, base))
 
 
 def _ceiling(name, values):
