@@ -97,7 +97,7 @@ def main(argv=None):
     _limit(memory, cpu, fsize)
     _default_signals()
     _die_with_parent()
-    from . import adapters, config  # noqa: F401 - import gradcheck's modules (and numpy) under the limits
+    from . import adapters  # noqa: F401 - import the adapters (and numpy) under the limits
     if root in sys.path:  # then take gradcheck's folder off the path: the submission's imports are its own
         sys.path.remove(root)
     # Keep our own references: the submission may replace os.read / os.write in its own process.
@@ -255,10 +255,8 @@ class _Server:
                 "name": implementation.name}, []
 
     def op_make(self, header, arrays):
-        from .config import Config
-
-        config = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in header["config"].items()})
-        subject = self.implementation.make(config, dict(zip(header["names"], arrays)))
+        hyperparameters = self.adapters.Hyperparameters.from_dict(header["config"])
+        subject = self.implementation.make(hyperparameters, dict(zip(header["names"], arrays)))
         self.handles += 1
         self.subjects[self.handles] = subject
         return {"handle": self.handles}, []

@@ -39,7 +39,6 @@ facts and hints on a layer that no longer runs.
 
 POSIX only (resource limits, process groups, select on pipes).
 """
-import dataclasses
 import errno
 import itertools
 import math
@@ -56,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _child
-from .adapters import CONVENTIONS, Implementation, ImplementationError, LoadError, Subject
+from .adapters import CONVENTIONS, Hyperparameters, Implementation, ImplementationError, LoadError, Subject
 
 DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, in total
 DEFAULT_MEMORY = 2048  # MB of address space
@@ -280,7 +279,8 @@ class SandboxImplementation(Implementation):
 
     def make(self, config, params):
         names = sorted(params)
-        reply, _ = self._exchange({"op": "make", "config": dataclasses.asdict(config), "names": names},
+        hyperparameters = {name: getattr(config, name) for name in Hyperparameters.names()}
+        reply, _ = self._exchange({"op": "make", "config": hyperparameters, "names": names},
                                   [params[name] for name in names], "construction", config=config)
         handle = reply["handle"]  # checked by _check_reply
         subject = SandboxSubject(self, handle, config)
