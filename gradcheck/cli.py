@@ -178,7 +178,7 @@ def grade(paths, layer, impl, output_format, output, **options):
     reached outside it.  One point per check passed.  Exit 0 once grading
     completed (whatever the verdicts), 2 on bad usage.
     """
-    from . import grade as grading
+    from .grading import grade as grading
 
     if output_format == "gradescope" and len(paths) != 1:
         raise BadInput(f"--format gradescope grades exactly one submission (Gradescope runs one at a time); "

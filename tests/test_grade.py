@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from gradcheck.checks import CHECKS
 from gradcheck.cli import main
-from gradcheck.grade import grade
+from gradcheck.grading.grade import grade
 
 HERE = Path(__file__).parent
 HOSTILE = HERE / "hostile"

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck import _child, api
+from gradcheck import api
 from gradcheck.adapters import ImplementationError, LoadError
 from gradcheck.config import Config
-from gradcheck.sandbox import Limits, SandboxDied, SandboxImplementation
+from gradcheck.grading import protocol
+from gradcheck.grading.sandbox import Limits, SandboxDied, SandboxImplementation
 
 HERE = Path(__file__).parent
 HOSTILE = HERE / "hostile"
@@ -300,7 +301,7 @@ def npy(array, allow_pickle=False):
 
 def test_round_trip_keeps_dtypes_and_shapes():
     arrays = [np.arange(6.0).reshape(2, 3), np.ones(3, np.float32), np.arange(4), np.array([True])]
-    header, decoded = _child.decode(_child.encode({"id": 7}, arrays)[4:])
+    header, decoded = protocol.decode(protocol.encode({"id": 7}, arrays)[4:])
     assert header["id"] == 7
     for original, copy in zip(arrays, decoded):
         assert copy.dtype == original.dtype and np.array_equal(copy, original)
@@ -319,8 +320,8 @@ def test_round_trip_keeps_dtypes_and_shapes():
     (b"PASSED" * 10, "does not fit"),
 ])
 def test_decode_refuses_anything_but_plain_numeric_arrays(payload, message):
-    with pytest.raises(_child.ProtocolError, match=message):
-        _child.decode(payload)
+    with pytest.raises(protocol.ProtocolError, match=message):
+        protocol.decode(payload)
 
 
 def test_killing_the_group_leaves_no_process_behind(tmp_path):

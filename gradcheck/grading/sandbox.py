@@ -2,7 +2,7 @@
 
 ``SandboxImplementation("student.py:Convolution", "conv")`` is an
 ``Implementation`` (see ``gradcheck.adapters``) whose subjects live in one
-child process (``gradcheck._child``).  The parent never imports the student's
+child process (``gradcheck.grading.child``).  The parent never imports the student's
 file; it sends the child inputs and gets back plain numeric arrays (``.npy``
 bytes read with pickle disabled, validated, converted as
 ``adapters.as_float_array`` does), so nothing the submission does in its own
@@ -54,8 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _child
-from .adapters import CONVENTIONS, Hyperparameters, Implementation, ImplementationError, LoadError, Subject
+from . import protocol
+from ..adapters import CONVENTIONS, Hyperparameters, Implementation, ImplementationError, LoadError, Subject
 
 DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, in total
 DEFAULT_MEMORY = 2048  # MB of address space
@@ -70,8 +70,8 @@ POLL = 0.25  # seconds between checks that the child is still alive while waitin
 EXIT_GRACE = 1.0  # seconds a child that closed its channel gets to finish exiting
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "GOTO_NUM_THREADS")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding gradcheck/
-LAUNCH = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck._child import main; main()"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder holding gradcheck/
+LAUNCH = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck.grading.child import main; main()"
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,7 @@ class SandboxImplementation(Implementation):
         header = dict(header, id=next(self._ids))
         if self._released:
             header["release"], self._released = self._released, []
-        frame = _child.encode(header, arrays)
+        frame = protocol.encode(header, arrays)
         limit = max(MIN_FRAME_LIMIT, FRAME_SLACK * 8 * sum(expect or ()))
         started = time.monotonic()
         deadline = started + max(0.0, self.limits.timeout - self.charged)
@@ -330,8 +330,8 @@ class SandboxImplementation(Implementation):
 
     def _check_reply(self, request, payload, stage, expect):
         try:
-            reply, arrays = _child.decode(payload)
-        except _child.ProtocolError as error:
+            reply, arrays = protocol.decode(payload)
+        except protocol.ProtocolError as error:
             raise self._violation(stage, str(error)) from None
         if reply.get("id") != request["id"]:
             raise self._violation(stage, f"a reply to request {reply.get('id')!r} came for request {request['id']}")
@@ -366,24 +366,24 @@ class SandboxImplementation(Implementation):
     def _receive(self, deadline, stage, limit):
         buffer = bytearray()
         size = None
-        while size is None or len(buffer) < _child.LENGTH.size + size:
+        while size is None or len(buffer) < protocol.LENGTH.size + size:
             self._wait(deadline, stage)
             try:
                 chunk = os.read(self._fds["reply"], CHUNK if size is None else
-                                min(1 << 20, _child.LENGTH.size + size - len(buffer)))
+                                min(1 << 20, protocol.LENGTH.size + size - len(buffer)))
             except BlockingIOError:
                 continue
             if not chunk:
                 raise self._death(stage)
             buffer += chunk
-            if size is None and len(buffer) >= _child.LENGTH.size:
-                (size,) = _child.LENGTH.unpack_from(buffer)
+            if size is None and len(buffer) >= protocol.LENGTH.size:
+                (size,) = protocol.LENGTH.unpack_from(buffer)
                 if size > limit:
                     raise _Dead("ProtocolError", f"sent a reply of {size} bytes during {stage}, more than the "
                                                  f"{limit} bytes its arrays could need")
-        if len(buffer) > _child.LENGTH.size + size:
+        if len(buffer) > protocol.LENGTH.size + size:
             raise self._violation(stage, "extra bytes after a reply")
-        return memoryview(buffer)[_child.LENGTH.size:]
+        return memoryview(buffer)[protocol.LENGTH.size:]
 
     def _wait(self, deadline, stage, writing=False):
         """Block until the channel is ready, draining stdout/stderr meanwhile; _Dead past the deadline."""

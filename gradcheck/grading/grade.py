@@ -1,13 +1,13 @@
 """Grade many student submissions: each sandboxed, all fuzzed with the same seed, in parallel.
 
-    from gradcheck.grade import grade
+    from gradcheck.grading.grade import grade
     result = grade(["subs/alice", "subs/bob.py"], "conv", "Convolution", seed=0, timeout=30)
     for submission in result.submissions:
         print(submission.name, submission.passed, submission.score, submission.max_score, submission.reason)
 
 Each PATH is a student's ``.py`` file, or a folder holding one (when the
 folder has several, the one that defines NAME).  Every submission runs in its
-own ``gradcheck.sandbox`` child (time, CPU and memory limits, captured
+own ``gradcheck.grading.sandbox`` child (time, CPU and memory limits, captured
 output), and is checked by a grading process of its own: a submission that
 kills or signals its grading process costs only its own result.  Nothing a
 submission does can stop the run: it gets ``passed`` False, score 0 and an
@@ -27,12 +27,13 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
-from . import _child, api
-from .adapters import CONVENTIONS, LoadError
-from .checks import check_names
-from .config import LAYERS
-from .fuzz import default_seed
-from .compare import CheckResult
+from .. import api
+from ..adapters import CONVENTIONS, LoadError
+from ..checks import check_names
+from ..compare import CheckResult
+from ..config import LAYERS
+from ..fuzz import default_seed
+from . import child
 from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, Limits, SandboxDied, SandboxImplementation
 
 PINS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
@@ -351,7 +352,7 @@ def _context():
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["gradcheck.grade"])
+    context.set_forkserver_preload(["gradcheck.grading.grade"])
     return context
 
 
@@ -386,7 +387,7 @@ def _grading_process(sender, job, settings):
     except OSError:
         pass
     os.dup2(2, 1)  # nothing printed here (e.g. by Hypothesis) may end up in the report on stdout
-    _child._die_with_parent()  # Linux: SIGKILL when the grader goes (its sandbox child follows)
+    child._die_with_parent()  # Linux: SIGKILL when the grader goes (its sandbox child follows)
     for name in IGNORED_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)

@@ -1,93 +1,30 @@
-"""The child side of ``gradcheck.sandbox``: loads one untrusted submission and runs its layer on request.
+"""The sandboxed child: loads one untrusted submission and runs its layer on the grading process's request.
 
 Started by ``SandboxImplementation.start`` as::
 
-    python -I -B -c "<put ROOT on sys.path; from gradcheck._child import main; main()>" ROOT REQ RESP MEM CPU FSIZE
+    python -I -B -c "<put ROOT on sys.path; from gradcheck.grading.child import main; main()>" ROOT REQ RESP MEM CPU FSIZE
 
-REQ and RESP are the two pipe fds of the protocol (requests in, replies out);
-the submission's own standard output and error are separate pipes, so nothing
-it prints can be taken for a reply.  Before anything else is imported the
-child limits itself (address space MEM bytes, CPU seconds, file size, no core
-dumps), then it serves requests one at a time until REQ reaches end of file.
+REQ and RESP are the two pipe fds of the protocol (requests in, replies out;
+frames as in ``protocol``); the submission's own standard output and error
+are separate pipes, so nothing it prints can be taken for a reply.  Before
+anything else is imported the child limits itself (address space MEM bytes,
+CPU seconds, file size, no core dumps), then it serves requests one at a
+time until REQ reaches end of file.
 
-The wire format (``encode`` / ``decode``, shared with the parent) is a frame:
-
-    uint32 length N | uint32 header length H | H bytes of JSON header | arrays as .npy blobs
-
-with ``header["arrays"]`` listing the byte length of every blob.  Arrays are
-written and read with pickle disabled.  Replies carry the request's ``id``;
-an error reply carries ``{"error": {stage, type, message, location}}``, just
-what an ``ImplementationError`` holds.  The child judges nothing: it only
-answers load, make, forward, backward, read, write and evaluate.
+Replies carry the request's ``id``; an error reply carries ``{"error":
+{stage, type, message, location}}``, just what an ``ImplementationError``
+holds.  The child judges nothing: it only answers load, make, forward,
+backward, read, write and evaluate.
 """
-import io
 import json
 import os
-import struct
 import sys
 
-LENGTH = struct.Struct(">I")
-MAX_HEADER = 1 << 20  # bytes of JSON header
+from .protocol import LENGTH, decode, encode
+
 STAGES = {"load": "import", "make": "construction", "forward": "forward", "backward": "backward",
           "read": "read", "write": "write", "evaluate": "forward"}
 
-
-class ProtocolError(ValueError):
-    """A frame that does not follow the wire format."""
-
-
-def encode(header, arrays=()):
-    """One frame: ``header`` (a JSON-able dict) and ``arrays`` (ndarrays, written without pickle)."""
-    import numpy as np
-
-    blobs = []
-    for array in arrays:
-        stream = io.BytesIO()
-        np.lib.format.write_array(stream, np.ascontiguousarray(array), allow_pickle=False)
-        blobs.append(stream.getvalue())
-    head = json.dumps(dict(header, arrays=[len(blob) for blob in blobs])).encode()
-    payload = b"".join([LENGTH.pack(len(head)), head, *blobs])
-    return LENGTH.pack(len(payload)) + payload
-
-
-def decode(payload, max_header=MAX_HEADER):
-    """(header dict, [arrays]) from a frame's payload; ProtocolError for anything malformed.
-
-    Arrays must be plain numeric (bool, int, unsigned or float) ndarrays: no
-    pickle, no object or structured dtypes.
-    """
-    import numpy as np
-
-    try:
-        if len(payload) < LENGTH.size:
-            raise ProtocolError(f"a frame of {len(payload)} bytes has no header")
-        (size,) = LENGTH.unpack_from(payload)
-        if size > max_header or LENGTH.size + size > len(payload):
-            raise ProtocolError(f"a header of {size} bytes does not fit")
-        header = json.loads(bytes(payload[LENGTH.size:LENGTH.size + size]))
-        if not isinstance(header, dict):
-            raise ProtocolError("the header is not a JSON object")
-        sizes = header.get("arrays", [])
-        if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes):
-            raise ProtocolError("the header's array sizes are malformed")
-        offset = LENGTH.size + size
-        if offset + sum(sizes) != len(payload):
-            raise ProtocolError("the array sizes do not add up to the frame")
-        arrays = []
-        for n in sizes:
-            array = np.lib.format.read_array(io.BytesIO(payload[offset:offset + n]), allow_pickle=False)
-            offset += n
-            if type(array) is not np.ndarray or array.dtype.kind not in "fiub" or array.dtype.fields is not None:
-                raise ProtocolError(f"an array of dtype {array.dtype} is not a plain numeric array")
-            arrays.append(array)
-        return header, arrays
-    except ProtocolError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - json and numpy raise many kinds on malformed bytes
-        raise ProtocolError(f"malformed frame ({type(exc).__name__}: {exc})") from None
-
-
-# -- the child process ---------------------------------------------------------
 
 def main(argv=None):
     """Limit this process, then serve the parent's requests until it closes the request pipe."""
@@ -97,7 +34,7 @@ def main(argv=None):
     _limit(memory, cpu, fsize)
     _default_signals()
     _die_with_parent()
-    from . import adapters  # noqa: F401 - import the adapters (and numpy) under the limits
+    from .. import adapters  # noqa: F401 - import the adapters (and numpy) under the limits
     if root in sys.path:  # then take gradcheck's folder off the path: the submission's imports are its own
         sys.path.remove(root)
     # Keep our own references: the submission may replace os.read / os.write in its own process.
@@ -196,7 +133,7 @@ class _Server:
     """The submission's implementation and the live subjects (layers) the parent made, by handle."""
 
     def __init__(self):
-        from . import adapters
+        from .. import adapters
 
         self.adapters = adapters
         self.implementation = None
