@@ -9,8 +9,9 @@ from reference_layers.geometry import as_int
 
 from . import strategies
 from .adapters import Implementation, implementation_of, load_implementation, reference_style
+from .compare import CheckResult
 from .config import LAYERS, Config, cli_args
-from .fuzz import DEFAULT_EXAMPLES, default_seed, run_search
+from .fuzz import DEFAULT_EXAMPLES, Finding, default_seed, run_search
 
 DIMENSIONS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 
@@ -58,6 +59,17 @@ class Report:
             "reproduce": first.reproduce if first else self.reproduce,
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, data):
+        """The Report that ``to_dict`` described; ``reproduce`` is the command it shows (the first finding's
+        when there is one)."""
+        config = data["config"]
+        options = {key: value for key, value in config.items() if key not in ("seed", "examples_run")}
+        return cls(data["layer"], data["implementation"], options,
+                   [CheckResult.from_dict(check) for check in data["checks"]],
+                   [Finding.from_dict(finding) for finding in data["findings"]], config["examples_run"],
+                   config["seed"], data["reproduce"], list(data["notes"]))
 
 
 def check(layer, impl=None, *, progress=None, **options):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gradcheck import api, report
 from gradcheck.checks import CHECKS
 from gradcheck.cli import main
 from gradcheck.grading.grade import grade
@@ -113,6 +114,18 @@ def test_a_stopped_grading_process_is_killed_at_the_deadline(tmp_path, monkeypat
     assert correct.passed
     assert time.monotonic() - started < 15
     assert list(tmp_path.iterdir()) == []  # no working directory left behind, even by killed grading processes
+
+
+# -- reports travel as JSON ------------------------------------------------------
+
+def test_reports_round_trip_through_json():
+    checked = api.check("conv", f"{HERE.parent / 'examples' / 'wrong_conv.py'}:Conv2d", seed=0, examples=5)
+    data = json.loads(report.to_json(checked))
+    again = api.Report.from_dict(data)
+    assert json.loads(report.to_json(again)) == data
+    assert again.counterexample.config == checked.counterexample.config
+    assert again.counterexample.checks[0].worst_index == checked.counterexample.checks[0].worst_index
+    assert report.failure_text(again) == report.failure_text(checked)
 
 
 # -- finding the file ---------------------------------------------------------
