@@ -19,10 +19,11 @@ MAP_ROWS, MAP_COLS = 16, 32  # elements drawn per slice; larger slices are cut w
 
 
 def to_json(report):
-    return json.dumps(report.to_dict(), allow_nan=False, default=_json_number)
+    return json.dumps(report.to_dict(), allow_nan=False, default=json_number)
 
 
-def _json_number(value):
+def json_number(value):
+    """json.dumps' ``default`` for numpy scalars."""
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     raise TypeError(f"cannot serialize {type(value).__name__}")
@@ -217,7 +218,7 @@ CHECK_TITLES = {
 
 def grade_to_json(result):
     """``{"submissions": [{name, passed, score, max_score, checks, error, duration_s}, ...]}``."""
-    return json.dumps(_finite(result.to_dict()), allow_nan=False, default=_json_number)
+    return json.dumps(_finite(result.to_dict()), allow_nan=False, default=json_number)
 
 
 def grade_to_csv(result):
@@ -282,7 +283,7 @@ def grade_to_gradescope(submission, result):
             lines += ["", f"{title} (the start of it):", text]
     data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
             "output": "\n".join(lines), "tests": tests}
-    return json.dumps(_finite(data), allow_nan=False, default=_json_number, indent=2) + "\n"
+    return json.dumps(_finite(data), allow_nan=False, default=json_number, indent=2) + "\n"
 
 
 def grade_to_junit(result):

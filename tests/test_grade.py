@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from gradcheck import api, report
 from gradcheck.checks import CHECKS
 from gradcheck.cli import main
-from gradcheck.grading.grade import grade
+from gradcheck.grading.grade import SubmissionResult, grade
 
 HERE = Path(__file__).parent
 HOSTILE = HERE / "hostile"
@@ -40,7 +40,7 @@ EXPECTED = {
     "protocol_writer": "broke the sandbox protocol during forward",
     "lying_array": "dX: ",
     "segfault": "crashed during backward (killed by SIGSEGV)",
-    "kill_grader": "the grading process was killed by SIGKILL",
+    "kill_grader": "the grading process was killed by SIG",
     "wrong_db": "dB: ",
 }
 FATAL = {"hang", "memory_bomb", "exit_at_import", "hard_exit_at_import", "exit_in_backward", "protocol_writer",
@@ -110,13 +110,13 @@ def test_a_stopped_grading_process_is_killed_at_the_deadline(tmp_path, monkeypat
                    seed=0, examples=3, workers=3, deadline=4, **PINS)
     stopped, killed, correct = result.submissions
     assert not stopped.passed and "grading did not finish within 4 s" in stopped.error
-    assert not killed.passed and "killed by SIGKILL" in killed.error
+    assert not killed.passed and "the grading process was killed by SIG" in killed.error
     assert correct.passed
     assert time.monotonic() - started < 15
     assert list(tmp_path.iterdir()) == []  # no working directory left behind, even by killed grading processes
 
 
-# -- reports travel as JSON ------------------------------------------------------
+# -- what travels from a grading process ----------------------------------------
 
 def test_reports_round_trip_through_json():
     checked = api.check("conv", f"{HERE.parent / 'examples' / 'wrong_conv.py'}:Conv2d", seed=0, examples=5)
@@ -126,6 +126,15 @@ def test_reports_round_trip_through_json():
     assert again.counterexample.config == checked.counterexample.config
     assert again.counterexample.checks[0].worst_index == checked.counterexample.checks[0].worst_index
     assert report.failure_text(again) == report.failure_text(checked)
+
+
+def test_submission_results_round_trip_through_json(graded):
+    for submission in graded[2].values():
+        data = json.loads(json.dumps(submission.to_dict(details=True)))
+        again = SubmissionResult.from_dict(data)
+        assert json.loads(json.dumps(again.to_dict(details=True))) == data
+        assert again.reason == submission.reason and again.stdout == submission.stdout
+    assert graded[2]["wrong_db"].report.counterexample.reproduce.startswith("gradcheck conv")
 
 
 # -- finding the file ---------------------------------------------------------

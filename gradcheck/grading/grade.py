@@ -8,37 +8,42 @@
 Each PATH is a student's ``.py`` file, or a folder holding one (when the
 folder has several, the one that defines NAME).  Every submission runs in its
 own ``gradcheck.grading.sandbox`` child (time, CPU and memory limits, captured
-output), and is checked by a grading process of its own: a submission that
-kills or signals its grading process costs only its own result.  Nothing a
-submission does can stop the run: it gets ``passed`` False, score 0 and an
-``error`` saying why, and the others go on.
+output), and is checked by a grading process of its own
+(``gradcheck.grading.worker``), which reports its grade as JSON: a grading
+process that dies, hangs or sends garbage costs only its own submission's
+result.  Nothing a submission does can stop the run: it gets ``passed``
+False, score 0 and an ``error`` saying why, and the others go on.
 
 Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv,
 5 for the pools); a failed or skipped check scores 0.  A submission that could
 not be loaded, or whose child died, timed out or ran out of memory, scores 0.
 """
-import multiprocessing
+import json
+import math
 import os
 import re
+import selectors
 import signal
+import subprocess
+import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from dataclasses import asdict, dataclass, field
 
 from .. import api
-from ..adapters import CONVENTIONS, LoadError
+from ..adapters import CONVENTIONS
 from ..checks import check_names
 from ..compare import CheckResult
 from ..config import LAYERS
 from ..fuzz import default_seed
-from . import child
-from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, Limits, SandboxDied, SandboxImplementation
+from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, ROOT, Limits
 
 PINS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
-IGNORED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTSTP",
-                   "SIGTTIN", "SIGTTOU")
+RESULT_LIMIT = 64 << 20  # bytes: the largest result a grading process may send
+CHUNK = 1 << 16
+EXIT_GRACE = 5.0  # seconds a grading process that sent its result gets to exit
+WATCHDOG_SLACK = 30.0  # seconds the whole run may take beyond its grading processes' deadlines
+WORKER = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck.grading.worker import main; main()"
 
 
 @dataclass
@@ -76,10 +81,25 @@ class SubmissionResult:
                                                                if len(failed) > 1 else "")
         return ""
 
-    def to_dict(self):
-        return {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
+    def to_dict(self, details=False):
+        """The grade as ``--format json`` shows it; with ``details`` also the path, file, captured output
+        and full report: what a grading process sends."""
+        data = {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
                 "checks": [check.to_dict() for check in self.checks], "error": self.error,
                 "duration_s": round(self.duration_s, 3)}
+        if details:
+            data.update(path=self.path, file=self.file, stdout=self.stdout, stderr=self.stderr,
+                        report=None if self.report is None else self.report.to_dict())
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        """The SubmissionResult that ``to_dict`` described (with or without details)."""
+        report = data.get("report")
+        return cls(data["name"], data.get("path", ""), data["passed"], data["score"], data["max_score"],
+                   [CheckResult.from_dict(check) for check in data["checks"]], data["error"], data["duration_s"],
+                   None if report is None else api.Report.from_dict(report), data.get("file", ""),
+                   data.get("stdout", ""), data.get("stderr", ""))
 
 
 @dataclass
@@ -103,15 +123,19 @@ class GradeResult:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
+    """One submission to grade: its short name, the PATH given, and the .py file to load ("" if none)."""
+
     name: str
     path: str
-    file: str  # the .py file to load, or "" when none was found
+    file: str
     error: str = None
 
 
 @dataclass(frozen=True)
-class _Settings:
+class Settings:
+    """What every submission of a run is graded with; travels to the grading processes as JSON."""
+
     layer: str
     implementation: str
     convention: str
@@ -121,6 +145,11 @@ class _Settings:
     fast: bool
     limits: Limits
     scratch: str = None  # where the sandboxes make their working directories
+
+    @classmethod
+    def from_dict(cls, data):
+        pins = {name: tuple(value) if isinstance(value, list) else value for name, value in data["pins"].items()}
+        return cls(**dict(data, pins=pins, limits=Limits(**data["limits"])))
 
 
 def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None,
@@ -140,9 +169,11 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     are graded at once (default: the number of CPUs).  ``progress(done,
     total, submission)`` is called as each submission's result comes in.
     ``deadline`` bounds the wall-clock time of a submission's whole grading
-    (its code and gradcheck's work), a safety net for a grading process that
-    a submission stopped (SIGSTOP) or that got stuck; default ``2 * timeout +
-    60 + 2 * examples`` seconds.
+    (its code and gradcheck's work): a grading process still running then is
+    killed and its submission gets an error; default ``2 * timeout + 60 + 2 *
+    examples`` seconds.  A watchdog bounds the whole run by the deadlines of
+    as many rounds of grading processes as the workers need, plus
+    ``WATCHDOG_SLACK``.
 
     Raises ValueError (or TypeError) for bad options or a PATH that does not
     exist; never for what a submission does.
@@ -175,64 +206,10 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     started = time.monotonic()
     # One folder for every sandbox's working directory, removed here even when a grading process was killed.
     with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
-        settings = _Settings(layer, impl, convention, pins, checked.examples, checked.seed, fast, limits, scratch)
-        submissions = _run(jobs, settings, min(workers, len(jobs)), progress, deadline)
+        settings = Settings(layer, impl, convention, pins, checked.examples, checked.seed, fast, limits, scratch)
+        submissions = _Run(jobs, settings, min(workers, len(jobs)), progress, deadline).results()
     return GradeResult(layer, impl, settings.seed, settings.examples, limits, submissions,
                        time.monotonic() - started)
-
-
-def grade_one(job, settings):
-    """Grade one resolved submission in this process (its code runs in a sandbox child)."""
-    started = time.monotonic()
-    max_score = len(check_names(settings.layer))
-    result = SubmissionResult(job.name, job.path, False, 0, max_score, file=job.file)
-    if job.error:
-        result.error = job.error
-        return result
-    spec = f"{job.file}:{settings.implementation}"
-    sandbox = SandboxImplementation(spec, settings.layer, settings.convention, settings.limits, stop_on_death=True,
-                                    scratch=settings.scratch)
-    try:
-        try:
-            sandbox.start()
-        except LoadError as error:
-            result.error = one_line(f"could not load {settings.implementation}: {error}")
-            return result
-        try:
-            plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
-                            fast=settings.fast, **settings.pins)
-        except (ValueError, TypeError) as error:
-            result.error = one_line(f"cannot be graded with these options: {error}")
-            return result
-        try:
-            report = plan.run()
-        except SandboxDied as died:
-            result.error = one_line(died.reason)
-            result.checks = _not_graded(settings.layer, died, plan)
-            return result
-    finally:
-        sandbox.close()
-        result.stdout, result.stderr = sandbox.stdout, sandbox.stderr
-        result.duration_s = time.monotonic() - started
-    result.report = report
-    result.checks = list(report.checks)
-    result.score = sum(check.status == "pass" for check in report.checks)
-    result.passed = report.passed
-    if sandbox.fatal:
-        result.error = one_line(sandbox.fatal)
-        result.passed, result.score = False, 0
-    return result
-
-
-def _not_graded(layer, died, plan):
-    """Every check failed with the reason the submission stopped, where it stopped, and how to get there."""
-    where = ""
-    if died.config is not None:
-        command = plan.command(died.config.cli_args(), plan.seed)
-        where = f"; it was being checked at {died.config.describe()} (reproduce: {command})"
-    error = {"stage": "sandbox", "type": died.kind, "message": died.reason, "location": ""}
-    return [CheckResult(name, "fail", f"not graded: the submission {died.reason}{where}", error=dict(error))
-            for name in check_names(layer)]
 
 
 def one_line(text, limit=500):
@@ -241,27 +218,33 @@ def one_line(text, limit=500):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def failed(job, settings, error, started):
+    """The grade of a submission that could not be graded: score 0 and ``error``."""
+    return SubmissionResult(job.name, job.path, False, 0, len(check_names(settings.layer)), error=error,
+                            duration_s=time.monotonic() - started, file=job.file)
+
+
 # -- finding the file --------------------------------------------------------
 
 def _resolve(path, name, impl):
-    """A _Job for PATH: the file itself, or the .py file in the folder that defines ``impl``."""
+    """A Job for PATH: the file itself, or the .py file in the folder that defines ``impl``."""
     if os.path.isfile(path):
         if not path.endswith(".py"):
-            return _Job(name, path, "", f"{path} is not a .py file")
-        return _Job(name, path, path)
+            return Job(name, path, "", f"{path} is not a .py file")
+        return Job(name, path, path)
     files = _python_files(path)
     if not files:
-        return _Job(name, path, "", f"no .py file in {path}")
+        return Job(name, path, "", f"no .py file in {path}")
     if len(files) == 1:
-        return _Job(name, path, files[0])
+        return Job(name, path, files[0])
     defining = [file for file in files if _defines(file, impl)]
     if len(defining) == 1:
-        return _Job(name, path, defining[0])
+        return Job(name, path, defining[0])
     shown = ", ".join(os.path.relpath(file, path) for file in (defining or files)[:5])
     if not defining:
-        return _Job(name, path, "", f"no .py file in {path} defines {impl} (looked in {shown}"
+        return Job(name, path, "", f"no .py file in {path} defines {impl} (looked in {shown}"
                                     f"{', ...' if len(files) > 5 else ''})")
-    return _Job(name, path, "", f"several files in {path} define {impl}: {shown}; submit one")
+    return Job(name, path, "", f"several files in {path} define {impl}: {shown}; submit one")
 
 
 def _python_files(folder):
@@ -294,116 +277,125 @@ def _names(paths):
 
 # -- running the grading processes -------------------------------------------
 
-def _run(jobs, settings, workers, progress, deadline):
-    """Grade every job in a process of its own, ``workers`` at a time; results in job order.
+class _Run:
+    """Grade every job in a grading process of its own, ``workers`` at a time; results in job order.
 
     A grading process still running ``deadline`` seconds after it started is
-    killed (with its sandbox child) and its submission gets an error.
+    killed (its sandbox dies with it) and its submission gets an error.  The
+    watchdog bounds the whole run: past ``watchdog`` seconds every process
+    still running is killed, and its submission and every one not started
+    yet get an error.
     """
-    context = _context()
-    results = [None] * len(jobs)
-    pending = list(enumerate(jobs))
-    running = {}  # receiving connection -> (index, process, start time)
-    done = 0
-    try:
-        while pending or running:
-            while pending and len(running) < workers:
-                index, job = pending.pop(0)
-                receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_grading_process, args=(sender, job, settings),
-                                          name=f"gradcheck-grade-{index}", daemon=True)
-                process.start()
-                sender.close()
-                running[receiver] = (index, process, time.monotonic())
-            ready = wait(list(running), timeout=1.0)
-            now = time.monotonic()
-            overdue = [receiver for receiver, (_, _, started) in running.items()
-                       if receiver not in ready and now - started > deadline]
-            for receiver in [*ready, *overdue]:
-                index, process, started = running.pop(receiver)
-                if receiver in ready:
-                    results[index] = _collect(receiver, process, jobs[index], settings, started)
-                else:
+
+    def __init__(self, jobs, settings, workers, progress, deadline):
+        self.jobs, self.settings, self.workers, self.progress, self.deadline = jobs, settings, workers, progress, deadline
+        self.watchdog = deadline * math.ceil(len(jobs) / workers) + WATCHDOG_SLACK
+        self.grades = [None] * len(jobs)
+
+    def results(self):
+        stop = time.monotonic() + self.watchdog
+        pending = list(enumerate(self.jobs))
+        running = {}  # the fd a grading process reports on -> _GradingProcess
+        with selectors.DefaultSelector() as selector:
+            try:
+                while (pending or running) and time.monotonic() < stop:
+                    while pending and len(running) < self.workers:
+                        process = _GradingProcess(*pending.pop(0), self.settings)
+                        running[process.fd] = process
+                        selector.register(process.fd, selectors.EVENT_READ)
+                    ready = selector.select(self._wait(running.values(), stop))
+                    ended = [running[key.fd] for key, _ in ready if running[key.fd].read()]
+                    late = [process for process in running.values()
+                            if process not in ended and process.age() > self.deadline]
+                    for process in ended + late:
+                        selector.unregister(process.fd)
+                        del running[process.fd]
+                        self._record(process.index, process.result(
+                            None if process in ended else f"grading did not finish within {self.deadline:g} s "
+                                                          "(was gradcheck's grading process stopped?)"))
+            finally:
+                for process in running.values():
                     process.kill()
-                    process.join()
-                    receiver.close()
-                    results[index] = _failed(jobs[index], settings, f"grading did not finish within {deadline:g} s "
-                                                                    "(was gradcheck's grading process stopped?)",
-                                             started)
-                done += 1
-                if progress is not None:
-                    progress(done, len(jobs), results[index])
-    finally:
-        for receiver, (_, process, _) in running.items():
-            process.kill()
-            process.join()
-            receiver.close()
-    return results
+        error = f"not graded: the whole run exceeded the watchdog's deadline of {self.watchdog:g} s"
+        for process in running.values():
+            self._record(process.index, process.result(error))
+        for index, job in pending:
+            self._record(index, failed(job, self.settings, error, time.monotonic()))
+        return self.grades
+
+    def _wait(self, running, stop):
+        """Seconds until the next deadline (a grading process's or the whole run's), at most one."""
+        return max(0.0, min([1.0, stop - time.monotonic()] + [self.deadline - process.age() for process in running]))
+
+    def _record(self, index, result):
+        self.grades[index] = result
+        if self.progress is not None:
+            self.progress(sum(grade is not None for grade in self.grades), len(self.jobs), result)
 
 
-def _context():
-    """fork while this process has one thread (fast, and nothing to re-import); else a fork server.
+class _GradingProcess:
+    """A grading process (``gradcheck.grading.worker``) for one job, and the JSON result it sends on its stdout.
 
-    Forking a process that runs other threads can copy a lock some thread
-    holds; the fork server starts clean, but (like spawn) re-imports a
-    ``__main__`` script, which must then guard its top level with
-    ``if __name__ == "__main__":``.
+    The job and settings go in as JSON on its command line; anything it prints
+    goes to its standard error.  It runs in a session of its own, so that
+    killing it kills its process group.
     """
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["gradcheck.grading.grade"])
-    return context
 
+    def __init__(self, index, job, settings):
+        self.index, self.job, self.settings = index, job, settings
+        self.started = time.monotonic()
+        message = json.dumps({"job": asdict(job), "settings": asdict(settings)})
+        self.process = subprocess.Popen([sys.executable, "-I", "-c", WORKER, ROOT, message], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, start_new_session=True)
+        self.fd = self.process.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.received = bytearray()
 
-def _collect(receiver, process, job, settings, started):
-    try:
-        result = receiver.recv()
-    except (EOFError, OSError):
-        result = None
-    except Exception as error:  # noqa: BLE001 - a result that would not unpickle
-        result = _failed(job, settings, f"internal error: the result could not be read: {error}", started)
-    finally:
-        receiver.close()
-    process.join()
-    if result is None:
-        code = process.exitcode
+    def age(self):
+        return time.monotonic() - self.started
+
+    def read(self):
+        """Take what has arrived; True once the process closed its end, or sent more than a result may hold."""
+        try:
+            chunk = os.read(self.fd, CHUNK)
+        except BlockingIOError:
+            return False
+        self.received += chunk
+        return not chunk or len(self.received) > RESULT_LIMIT
+
+    def kill(self):
+        """Kill the process (and its group) unless it has exited; reap it."""
+        if self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.process.wait()
+        self.process.stdout.close()
+
+    def result(self, error=None):
+        """The submission's grade: the one the process sent, or one with ``error`` (or why none came)."""
+        if error is None:
+            error = self._settle()
+        self.kill()
+        if error is None:
+            try:
+                return SubmissionResult.from_dict(json.loads(self.received))
+            except Exception as exc:  # noqa: BLE001 - a malformed result must cost one submission, not the run
+                error = f"internal error: the grading process sent a malformed result ({type(exc).__name__}: {exc})"
+        return failed(self.job, self.settings, one_line(error), self.started)
+
+    def _settle(self):
+        """Let a process that closed its channel exit; None if it sent a result to read, else why not."""
+        if len(self.received) > RESULT_LIMIT:
+            return f"internal error: the grading process sent more than {RESULT_LIMIT} bytes"
+        try:
+            self.process.wait(EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.received:
+            return None
+        code = self.process.returncode
         how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 and \
             -code in signal.valid_signals() else f"exited with status {code}"
-        result = _failed(job, settings, f"the grading process {how} before reporting (did the submission "
-                                        "signal or kill gradcheck's processes?)", started)
-    return result
-
-
-def _failed(job, settings, error, started):
-    return SubmissionResult(job.name, job.path, False, 0, len(check_names(settings.layer)), error=error,
-                            duration_s=time.monotonic() - started, file=job.file)
-
-
-def _grading_process(sender, job, settings):
-    """The body of a grading process: its own session, deaf to signals a submission might send it."""
-    try:
-        os.setsid()  # a submission signalling its parent's process group reaches only this process
-    except OSError:
-        pass
-    os.dup2(2, 1)  # nothing printed here (e.g. by Hypothesis) may end up in the report on stdout
-    child._die_with_parent()  # Linux: SIGKILL when the grader goes (its sandbox child follows)
-    for name in IGNORED_SIGNALS:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
-    started = time.monotonic()
-    result = None
-    try:
-        result = grade_one(job, settings)
-    except BaseException as error:  # noqa: BLE001 - a bug must cost one submission, not the run
-        result = _failed(job, settings, one_line(f"internal error: {type(error).__name__}: {error}"), started)
-    try:
-        sender.send(result)
-    except Exception as error:  # noqa: BLE001 - e.g. a result that would not pickle: send the verdict alone
-        result.report = None
-        try:
-            sender.send(result)
-        except Exception:  # noqa: BLE001
-            sender.send(_failed(job, settings, one_line(f"internal error: the result could not be sent: "
-                                                        f"{error}"), started))
-    sender.close()
+        return f"the grading process {how} before reporting (did the submission signal or kill gradcheck's processes?)"
