@@ -10,6 +10,7 @@ import click
 
 from . import api, report
 from .adapters import CONVENTIONS, LoadError
+from .grading.sandbox import SANDBOXES, SandboxUnavailable
 
 FORMATS = ("text", "json", "junit")
 
@@ -169,14 +170,18 @@ GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit")
               help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread).")
 @click.option("--workers", type=COUNT, metavar="N",
               help="Submissions graded at once.  [default: the number of CPUs]")
+@click.option("--sandbox", type=click.Choice(SANDBOXES), default="bwrap", show_default=True,
+              help="bwrap: isolate every submission (Linux with unprivileged user namespaces). none: plain child "
+                   "processes with the same limits, not isolated; every report says so.")
 @output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json for exactly one PATH.")
 def grade(paths, layer, impl, output_format, output, **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
-    own with a time, CPU and memory limit, its output captured; verdicts are
-    reached outside it.  One point per check passed.  Exit 0 once grading
-    completed (whatever the verdicts), 2 on bad usage.
+    own, isolated by bwrap, with a time, CPU and memory limit, its output
+    captured; verdicts are reached outside it.  One point per check passed.
+    Exit 0 once grading completed (whatever the verdicts), 2 on bad usage or
+    when the sandbox cannot run here.
     """
     from .grading import grade as grading
 
@@ -186,7 +191,7 @@ def grade(paths, layer, impl, output_format, output, **options):
     try:
         with grade_progress() as progress:
             result = grading.grade(paths, layer, impl, progress=progress, **options)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, SandboxUnavailable) as error:
         raise BadInput(str(error)) from None
     write_output(output, {
         "json": lambda stream: stream.write(report.grade_to_json(result) + "\n"),

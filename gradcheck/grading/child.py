@@ -1,15 +1,24 @@
 """The sandboxed child: loads one untrusted submission and runs its layer on the grading process's request.
 
-Started by ``SandboxImplementation.start`` as::
+Started by ``SandboxImplementation.start`` (under bwrap, see ``bwrap``) as::
 
-    python -I -B -c "<put ROOT on sys.path; from gradcheck.grading.child import main; main()>" ROOT REQ RESP MEM CPU FSIZE
+    python -I [-S] -B -c "<put PATHS first on sys.path; from gradcheck.grading.child import main; main()>" \
+        PATHS SETTINGS
 
-REQ and RESP are the two pipe fds of the protocol (requests in, replies out;
-frames as in ``protocol``); the submission's own standard output and error
-are separate pipes, so nothing it prints can be taken for a reply.  Before
-anything else is imported the child limits itself (address space MEM bytes,
-CPU seconds, file size, no core dumps), then it serves requests one at a
-time until REQ reaches end of file.
+PATHS are the folders holding gradcheck's child files (and numpy, in the
+sandbox), joined with os.pathsep; SETTINGS is a JSON object: ``request`` and
+``reply``, the two pipe fds of the protocol (requests in, replies out; frames
+as in ``protocol``); ``memory`` (bytes of address space), ``cpu`` (seconds),
+``fsize`` (bytes per file), ``processes`` (processes and threads, or null for
+no limit) and ``user`` ([uid, gid] to drop to when started as root, or null).
+The submission's own standard output and error are separate pipes, so
+nothing it prints can be taken for a reply.
+
+Before anything else is imported the child closes every other descriptor,
+limits itself (also no core dumps), drops to ``user``, and only then imports
+numpy and the adapters; it takes PATHS off sys.path (the submission's imports
+are its own) and serves requests one at a time until the request pipe reaches
+end of file.
 
 Replies carry the request's ``id``; an error reply carries ``{"error":
 {stage, type, message, location}}``, just what an ``ImplementationError``
@@ -27,16 +36,18 @@ STAGES = {"load": "import", "make": "construction", "forward": "forward", "backw
 
 
 def main(argv=None):
-    """Limit this process, then serve the parent's requests until it closes the request pipe."""
+    """Isolate and limit this process, then serve the parent's requests until it closes the request pipe."""
     argv = sys.argv[1:] if argv is None else argv
-    root = argv[0]
-    request_fd, reply_fd, memory, cpu, fsize = (int(word) for word in argv[1:])
-    _limit(memory, cpu, fsize)
+    paths, settings = argv[0].split(os.pathsep), json.loads(argv[1])
+    request_fd, reply_fd = settings["request"], settings["reply"]
+    _close_all_but(0, 1, 2, request_fd, reply_fd)
+    _limit(settings["memory"], settings["cpu"], settings["fsize"], settings["processes"])
+    if settings["user"] is not None and os.getuid() == 0:
+        _drop_to(*settings["user"])
     _default_signals()
     die_with_parent()
     from .. import adapters  # noqa: F401 - import the adapters (and numpy) under the limits
-    if root in sys.path:  # then take gradcheck's folder off the path: the submission's imports are its own
-        sys.path.remove(root)
+    sys.path[:] = [path for path in sys.path if path not in paths]
     # Keep our own references: the submission may replace os.read / os.write in its own process.
     read, write = os.read, os.write
     server = _Server()
@@ -55,11 +66,31 @@ def main(argv=None):
             view = view[write(reply_fd, view):]
 
 
-def _limit(memory, cpu, fsize):
+def _close_all_but(*keep):
+    """Close every inherited descriptor not in ``keep``: nothing of the parent's may reach the submission."""
+    for fd in map(int, os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ()):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:  # the descriptor listdir itself used
+                pass
+
+
+def _drop_to(uid, gid):
+    """Become ``uid``/``gid`` with no supplementary groups: root in the sandbox's namespace is left behind."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def _limit(memory, cpu, fsize, processes):
     import resource
 
-    for name, soft, hard in (("RLIMIT_AS", memory, memory), ("RLIMIT_CPU", cpu, cpu + 1),
-                             ("RLIMIT_FSIZE", fsize, fsize), ("RLIMIT_CORE", 0, 0)):
+    limits = [("RLIMIT_AS", memory, memory), ("RLIMIT_CPU", cpu, cpu + 1), ("RLIMIT_FSIZE", fsize, fsize),
+              ("RLIMIT_CORE", 0, 0)]
+    if processes is not None:
+        limits.append(("RLIMIT_NPROC", processes, processes))
+    for name, soft, hard in limits:
         limit = getattr(resource, name, None)
         if limit is None or soft < 0:
             continue
@@ -70,7 +101,7 @@ def _limit(memory, cpu, fsize):
 
 
 def _default_signals():
-    """The grading process ignores most signals; its child gets the usual behaviour back."""
+    """Signals the grader's processes ignore are ignored across exec too: give them their usual behaviour."""
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -81,7 +112,7 @@ def _default_signals():
 
 
 def die_with_parent():
-    """Linux: get SIGKILL if the grading process dies (best effort; nothing elsewhere)."""
+    """Linux: get SIGKILL when the parent dies (best effort; nothing elsewhere)."""
     try:
         import ctypes
 

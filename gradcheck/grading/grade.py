@@ -36,7 +36,7 @@ from ..checks import check_names
 from ..compare import CheckResult
 from ..config import LAYERS
 from ..fuzz import default_seed
-from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, ROOT, Limits
+from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, ROOT, SANDBOXES, Limits, require_sandbox
 
 PINS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 RESULT_LIMIT = 64 << 20  # bytes: the largest result a grading process may send
@@ -113,22 +113,28 @@ class GradeResult:
     limits: Limits
     submissions: list
     duration_s: float = 0.0
+    sandbox: str = "bwrap"  # "none": the submissions were not isolated
 
     @property
     def passed(self):
         return sum(submission.passed for submission in self.submissions)
 
     def to_dict(self):
-        return {"submissions": [submission.to_dict() for submission in self.submissions]}
+        return {"sandbox": self.sandbox, "submissions": [submission.to_dict() for submission in self.submissions]}
 
 
 @dataclass(frozen=True)
 class Job:
-    """One submission to grade: its short name, the PATH given, and the .py file to load ("" if none)."""
+    """One submission to grade: its short name, the PATH given, and the .py file to load ("" if none).
+
+    ``folder`` is PATH when it is a folder: all of it is copied into the
+    sandbox, so that the file can import its helper modules.
+    """
 
     name: str
     path: str
     file: str
+    folder: str = None
     error: str = None
 
 
@@ -144,6 +150,7 @@ class Settings:
     seed: int
     fast: bool
     limits: Limits
+    sandbox: str
     scratch: str = None  # where the sandboxes make their working directories
 
     @classmethod
@@ -154,7 +161,8 @@ class Settings:
 
 def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None,
           kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False,
-          timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, workers=None, progress=None, deadline=None):
+          timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, workers=None, progress=None, deadline=None,
+          sandbox="bwrap"):
     """Grade every submission in ``paths`` for ``layer`` ("conv", "maxpool", "avgpool").
 
     ``impl`` is the NAME each submission defines (a class, a factory or a
@@ -175,8 +183,13 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     as many rounds of grading processes as the workers need, plus
     ``WATCHDOG_SLACK``.
 
+    ``sandbox`` "bwrap" runs every submission isolated (see
+    ``gradcheck.grading``); "none" runs them as plain child processes, with
+    the same limits but not isolated (``GradeResult.sandbox`` says so).
+
     Raises ValueError (or TypeError) for bad options or a PATH that does not
-    exist; never for what a submission does.
+    exist, SandboxUnavailable when bwrap cannot run here; never for what a
+    submission does.
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
@@ -195,6 +208,8 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     if deadline is not None and not deadline > 0:
         raise ValueError(f"deadline must be > 0 seconds, got {deadline!r}")
+    if sandbox not in SANDBOXES:
+        raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
     limits = Limits(timeout=timeout, memory=memory, cpu=cpu)
     pins = {name: value for name, value in zip(PINS, (batch, channels, filters, size, kernel, stride, pad,
                                                       dilation)) if value is not None}
@@ -203,13 +218,16 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     jobs = [_resolve(path, name, impl) for path, name in zip(paths, _names(paths))]
     if deadline is None:
         deadline = 2 * limits.timeout + 60 + 2 * checked.examples
+    if sandbox == "bwrap":
+        require_sandbox()
     started = time.monotonic()
     # One folder for every sandbox's working directory, removed here even when a grading process was killed.
     with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
-        settings = Settings(layer, impl, convention, pins, checked.examples, checked.seed, fast, limits, scratch)
+        settings = Settings(layer, impl, convention, pins, checked.examples, checked.seed, fast, limits, sandbox,
+                            scratch)
         submissions = _Run(jobs, settings, min(workers, len(jobs)), progress, deadline).results()
     return GradeResult(layer, impl, settings.seed, settings.examples, limits, submissions,
-                       time.monotonic() - started)
+                       time.monotonic() - started, sandbox)
 
 
 def one_line(text, limit=500):
@@ -230,21 +248,21 @@ def _resolve(path, name, impl):
     """A Job for PATH: the file itself, or the .py file in the folder that defines ``impl``."""
     if os.path.isfile(path):
         if not path.endswith(".py"):
-            return Job(name, path, "", f"{path} is not a .py file")
+            return Job(name, path, "", error=f"{path} is not a .py file")
         return Job(name, path, path)
     files = _python_files(path)
     if not files:
-        return Job(name, path, "", f"no .py file in {path}")
+        return Job(name, path, "", error=f"no .py file in {path}")
     if len(files) == 1:
-        return Job(name, path, files[0])
+        return Job(name, path, files[0], path)
     defining = [file for file in files if _defines(file, impl)]
     if len(defining) == 1:
-        return Job(name, path, defining[0])
+        return Job(name, path, defining[0], path)
     shown = ", ".join(os.path.relpath(file, path) for file in (defining or files)[:5])
     if not defining:
-        return Job(name, path, "", f"no .py file in {path} defines {impl} (looked in {shown}"
-                                    f"{', ...' if len(files) > 5 else ''})")
-    return Job(name, path, "", f"several files in {path} define {impl}: {shown}; submit one")
+        return Job(name, path, "", error=f"no .py file in {path} defines {impl} (looked in {shown}"
+                                          f"{', ...' if len(files) > 5 else ''})")
+    return Job(name, path, "", error=f"several files in {path} define {impl}: {shown}; submit one")
 
 
 def _python_files(folder):
@@ -288,7 +306,8 @@ class _Run:
     """
 
     def __init__(self, jobs, settings, workers, progress, deadline):
-        self.jobs, self.settings, self.workers, self.progress, self.deadline = jobs, settings, workers, progress, deadline
+        self.jobs, self.settings, self.workers, self.progress = jobs, settings, workers, progress
+        self.deadline = deadline
         self.watchdog = deadline * math.ceil(len(jobs) / workers) + WATCHDOG_SLACK
         self.grades = [None] * len(jobs)
 

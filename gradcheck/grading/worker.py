@@ -10,6 +10,7 @@ standard output and exits; anything else printed in it goes to standard error.
 """
 import json
 import os
+import signal
 import sys
 import time
 
@@ -22,6 +23,9 @@ from .child import die_with_parent
 from .grade import Job, Settings, SubmissionResult, failed, one_line
 from .sandbox import SandboxDied, SandboxImplementation
 
+IGNORED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTSTP",
+                   "SIGTTIN", "SIGTTOU")
+
 
 def main(argv=None):
     """Grade the job in MESSAGE; write its result as JSON on the standard output."""
@@ -29,6 +33,10 @@ def main(argv=None):
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # nothing printed here (e.g. by Hypothesis) may end up in the result
     die_with_parent()  # Linux: SIGKILL when the grader goes (the sandbox follows)
+    # Deaf to what a submission that is not isolated (--sandbox none) may send its parent: only SIGKILL and
+    # SIGSTOP stop a grading process, at the cost of one grade.
+    for name in IGNORED_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
     message = json.loads(argv[1])
     job, settings = Job(**message["job"]), Settings.from_dict(message["settings"])
     started = time.monotonic()
@@ -50,7 +58,7 @@ def grade_one(job, settings):
         return result
     spec = f"{job.file}:{settings.implementation}"
     sandbox = SandboxImplementation(spec, settings.layer, settings.convention, settings.limits, stop_on_death=True,
-                                    scratch=settings.scratch)
+                                    scratch=settings.scratch, sandbox=settings.sandbox, folder=job.folder)
     try:
         try:
             sandbox.start()
