@@ -4,7 +4,9 @@ Exit codes: 0 every check passed (or grading completed), 1 a check failed,
 2 bad usage or bad input (one line on stderr, no traceback).
 """
 import contextlib
+import os
 import sys
+import tempfile
 
 import click
 
@@ -112,12 +114,23 @@ CHECK_OPTIONS = stack(
 )
 
 
+def writable_folder(ctx, param, value):
+    """--output FILE: its folder must exist and be writable, checked before anything runs."""
+    if value is not None:
+        folder = os.path.dirname(os.path.abspath(value))
+        if not os.path.isdir(folder):
+            raise click.BadParameter(f"the folder {folder} does not exist; create it or write elsewhere")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise click.BadParameter(f"the folder {folder} is not writable; write elsewhere")
+    return value
+
+
 def output_options(formats, help_text=None):
     return stack(
         click.option("--format", "output_format", type=click.Choice(formats), default="text", show_default=True,
                      help=help_text),
-        click.option("--output", type=click.Path(dir_okay=False, writable=True),
-                     help="Write the report to this file instead of stdout."),
+        click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
+                     help="Write the report to this file instead of stdout (replacing it whole, at the end)."),
     )
 
 
@@ -248,9 +261,23 @@ def write_report(result, output_format, output):
 
 
 def write_output(output, write):
-    """Call ``write(stream)`` with ``output`` opened for writing, or with stdout."""
-    with (open(output, "w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)) as stream:
-        write(stream)
+    """Call ``write(stream)`` with stdout, or write ``output`` whole: into a temporary file next to it that then
+    replaces it, so that no reader ever sees half a report (nor anything but this one)."""
+    if not output:
+        write(sys.stdout)
+        return
+    umask = os.umask(0)
+    os.umask(umask)
+    stream = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=os.path.dirname(os.path.abspath(output)),
+                                         prefix=f".{os.path.basename(output)}.", suffix=".tmp", delete=False)
+    try:
+        with stream:
+            write(stream)
+        os.chmod(stream.name, 0o666 & ~umask)
+        os.replace(stream.name, output)
+    except BaseException:
+        os.unlink(stream.name)
+        raise
 
 
 @contextlib.contextmanager

