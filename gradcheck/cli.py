@@ -218,11 +218,8 @@ def grade(paths, layer, impl, output_format, output, **options):
 
 @contextlib.contextmanager
 def grade_progress():
-    """progress(done, total, submission) drawing a bar with pass counts on stderr when it is a terminal.
-
-    Redrawn as submissions finish (no refresh thread: grading forks, and
-    forking a process that runs threads is unsafe).
-    """
+    """progress(done, total, submission) drawing a bar with pass counts on stderr when it is a terminal,
+    redrawn as submissions finish."""
     if not sys.stderr.isatty():
         yield None
         return

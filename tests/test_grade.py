@@ -259,7 +259,7 @@ def test_without_the_sandbox_a_grading_process_stopped_killed_or_garbled_costs_o
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     started = time.monotonic()
     paths = [student(name) for name in ("stop_grader", "kill_grader", "garbage_grader")] + [REFERENCE]
-    result = grade(paths, "conv", "Convolution", seed=0, examples=3, workers=4, deadline=3, sandbox="none", **PINS)
+    result = grade(paths, "conv", "Convolution", seed=0, examples=3, workers=2, deadline=3, sandbox="none", **PINS)
     stopped, killed, garbled, correct = result.submissions
     assert not stopped.passed and "grading did not finish within 3 s" in stopped.error
     assert not killed.passed and "the grading process was killed by SIGKILL" in killed.error

@@ -7,12 +7,14 @@
 
 Each PATH is a student's ``.py`` file, or a folder holding one (when the
 folder has several, the one that defines NAME).  Every submission runs in its
-own ``gradcheck.grading.sandbox`` child (time, CPU and memory limits, captured
-output), and is checked by a grading process of its own
-(``gradcheck.grading.worker``), which reports its grade as JSON: a grading
-process that dies, hangs or sends garbage costs only its own submission's
-result.  Nothing a submission does can stop the run: it gets ``passed``
-False, score 0 and an ``error`` saying why, and the others go on.
+own ``gradcheck.grading.sandbox`` child (isolated by bwrap; time, CPU and
+memory limits; captured output) and is checked in a grading process
+(``gradcheck.grading.worker``), ``workers`` of them at a time, each grading
+one submission after another and reporting each grade as a line of JSON: a
+grading process that dies, hangs or sends garbage costs only the grade of the
+submission it was grading.  Nothing a submission does can stop the run: it
+gets ``passed`` False, score 0 and an ``error`` saying why, and the others go
+on.
 
 Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv,
 5 for the pools); a failed or skipped check scores 0.  A submission that could
@@ -177,10 +179,10 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     are graded at once (default: the number of CPUs).  ``progress(done,
     total, submission)`` is called as each submission's result comes in.
     ``deadline`` bounds the wall-clock time of a submission's whole grading
-    (its code and gradcheck's work): a grading process still running then is
-    killed and its submission gets an error; default ``2 * timeout + 60 + 2 *
-    examples`` seconds.  A watchdog bounds the whole run by the deadlines of
-    as many rounds of grading processes as the workers need, plus
+    (its code and gradcheck's work): the grading process still grading it then
+    is killed and the submission gets an error; default ``2 * timeout + 60 +
+    2 * examples`` seconds.  A watchdog bounds the whole run by the deadlines
+    of as many rounds of submissions as the workers need, plus
     ``WATCHDOG_SLACK``.
 
     ``sandbox`` "bwrap" runs every submission isolated (see
@@ -296,13 +298,15 @@ def _names(paths):
 # -- running the grading processes -------------------------------------------
 
 class _Run:
-    """Grade every job in a grading process of its own, ``workers`` at a time; results in job order.
+    """Grade every job in ``workers`` grading processes; results in job order.
 
-    A grading process still running ``deadline`` seconds after it started is
-    killed (its sandbox dies with it) and its submission gets an error.  The
-    watchdog bounds the whole run: past ``watchdog`` seconds every process
-    still running is killed, and its submission and every one not started
-    yet get an error.
+    A grading process grades one job at a time and then takes the next.  A
+    job still being graded ``deadline`` seconds after it was handed over costs
+    its process, which is killed (its sandbox dies with it): the job gets an
+    error and a new process takes the next one.  So does a process that dies,
+    or sends anything but the result of its job.  The watchdog bounds the
+    whole run: past ``watchdog`` seconds every process is killed, and every
+    job not graded by then gets an error.
     """
 
     def __init__(self, jobs, settings, workers, progress, deadline):
@@ -314,37 +318,42 @@ class _Run:
     def results(self):
         stop = time.monotonic() + self.watchdog
         pending = list(enumerate(self.jobs))
-        running = {}  # the fd a grading process reports on -> _GradingProcess
+        busy, idle = {}, []  # busy: the fd a process reports on -> the process
         with selectors.DefaultSelector() as selector:
             try:
-                while (pending or running) and time.monotonic() < stop:
-                    while pending and len(running) < self.workers:
-                        process = _GradingProcess(*pending.pop(0), self.settings)
-                        running[process.fd] = process
+                while (pending or busy) and time.monotonic() < stop:
+                    while pending and len(busy) < self.workers:
+                        process = idle.pop() if idle else _GradingProcess(self.settings)
+                        process.give(*pending.pop(0))
+                        busy[process.fd] = process
                         selector.register(process.fd, selectors.EVENT_READ)
-                    ready = selector.select(self._wait(running.values(), stop))
-                    ended = [running[key.fd] for key, _ in ready if running[key.fd].read()]
-                    late = [process for process in running.values()
+                    ready = selector.select(self._wait(busy.values(), stop))
+                    ended = [busy[key.fd] for key, _ in ready if busy[key.fd].read()]
+                    late = [process for process in busy.values()
                             if process not in ended and process.age() > self.deadline]
                     for process in ended + late:
                         selector.unregister(process.fd)
-                        del running[process.fd]
+                        del busy[process.fd]
                         self._record(process.index, process.result(
                             None if process in ended else f"grading did not finish within {self.deadline:g} s "
                                                           "(was gradcheck's grading process stopped?)"))
+                        if process.alive():
+                            idle.append(process)
             finally:
-                for process in running.values():
+                for process in idle:
+                    process.finish()
+                for process in busy.values():
                     process.kill()
         error = f"not graded: the whole run exceeded the watchdog's deadline of {self.watchdog:g} s"
-        for process in running.values():
+        for process in busy.values():
             self._record(process.index, process.result(error))
         for index, job in pending:
             self._record(index, failed(job, self.settings, error, time.monotonic()))
         return self.grades
 
-    def _wait(self, running, stop):
-        """Seconds until the next deadline (a grading process's or the whole run's), at most one."""
-        return max(0.0, min([1.0, stop - time.monotonic()] + [self.deadline - process.age() for process in running]))
+    def _wait(self, busy, stop):
+        """Seconds until the next deadline (a job's or the whole run's), at most one."""
+        return max(0.0, min([1.0, stop - time.monotonic()] + [self.deadline - process.age() for process in busy]))
 
     def _record(self, index, result):
         self.grades[index] = result
@@ -353,34 +362,94 @@ class _Run:
 
 
 class _GradingProcess:
-    """A grading process (``gradcheck.grading.worker``) for one job, and the JSON result it sends on its stdout.
+    """A grading process (``gradcheck.grading.worker``), and the job it grades.
 
-    The job and settings go in as JSON on its command line; anything it prints
-    goes to its standard error.  It runs in a session of its own, so that
-    killing it kills its process group.
+    The settings go in as JSON on its command line, each job as a line of
+    JSON on its stdin, and the result comes back as a line of JSON on its
+    stdout: ``{"index": ..., "result": SubmissionResult.to_dict(details=True)}``.
+    Anything it prints goes to its stderr.  It runs in a session of its own, so
+    that killing it kills its process group.
     """
 
-    def __init__(self, index, job, settings):
-        self.index, self.job, self.settings = index, job, settings
-        self.started = time.monotonic()
-        message = json.dumps({"job": asdict(job), "settings": asdict(settings)})
-        self.process = subprocess.Popen([sys.executable, "-I", "-c", WORKER, ROOT, message], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, start_new_session=True)
+    def __init__(self, settings):
+        self.settings = settings
+        self.process = subprocess.Popen([sys.executable, "-I", "-c", WORKER, ROOT, json.dumps(asdict(settings))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         self.fd = self.process.stdout.fileno()
         os.set_blocking(self.fd, False)
+        self.index = self.job = None
+        self.started = time.monotonic()
         self.received = bytearray()
 
+    def give(self, index, job):
+        """Hand over a job (a process that died meanwhile is found out when its channel ends)."""
+        self.index, self.job, self.started, self.received = index, job, time.monotonic(), bytearray()
+        try:
+            self.process.stdin.write(json.dumps({"index": index, "job": asdict(job)}).encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass
+
     def age(self):
+        """Seconds since the current job was handed over."""
         return time.monotonic() - self.started
 
     def read(self):
-        """Take what has arrived; True once the process closed its end, or sent more than a result may hold."""
+        """Take what has arrived; True once a line has (the result), the channel ended, or too much came."""
         try:
             chunk = os.read(self.fd, CHUNK)
         except BlockingIOError:
             return False
         self.received += chunk
-        return not chunk or len(self.received) > RESULT_LIMIT
+        return not chunk or b"\n" in chunk or len(self.received) > RESULT_LIMIT
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def result(self, error=None):
+        """The job's grade: the one the process sent, or one with ``error`` or why none came.
+
+        Unless it sent exactly the result of its job, the process is killed.
+        """
+        if error is None:
+            error = self._problem()
+        if error is None:
+            try:
+                message = json.loads(self.received)
+                if message["index"] != self.index:
+                    raise ValueError(f"it answers job {message['index']!r}, not job {self.index}")
+                return SubmissionResult.from_dict(message["result"])
+            except Exception as exc:  # noqa: BLE001 - a malformed result must cost one submission, not the run
+                error = f"internal error: the grading process sent a malformed result ({type(exc).__name__}: {exc})"
+        self.kill()
+        return failed(self.job, self.settings, one_line(error), self.started)
+
+    def _problem(self):
+        """None when the process sent one line (its answer); else why the job has no result."""
+        if len(self.received) > RESULT_LIMIT:
+            return f"internal error: the grading process sent more than {RESULT_LIMIT} bytes"
+        if not self.received.endswith(b"\n"):
+            try:
+                self.process.wait(EXIT_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+            code = self.process.returncode
+            how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 and \
+                -code in signal.valid_signals() else f"exited with status {code}"
+            return (f"the grading process {how} before reporting (did the submission signal or kill gradcheck's "
+                    "processes?)")
+        if self.received.count(b"\n") > 1:
+            return "internal error: the grading process sent more than the result of its job"
+        return None
+
+    def finish(self):
+        """End an idle process: its stdin closes, it exits (or is killed after EXIT_GRACE)."""
+        self.process.stdin.close()
+        try:
+            self.process.wait(EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
 
     def kill(self):
         """Kill the process (and its group) unless it has exited; reap it."""
@@ -390,31 +459,8 @@ class _GradingProcess:
             except (ProcessLookupError, PermissionError):
                 pass
         self.process.wait()
-        self.process.stdout.close()
-
-    def result(self, error=None):
-        """The submission's grade: the one the process sent, or one with ``error`` (or why none came)."""
-        if error is None:
-            error = self._settle()
-        self.kill()
-        if error is None:
+        for stream in (self.process.stdin, self.process.stdout):
             try:
-                return SubmissionResult.from_dict(json.loads(self.received))
-            except Exception as exc:  # noqa: BLE001 - a malformed result must cost one submission, not the run
-                error = f"internal error: the grading process sent a malformed result ({type(exc).__name__}: {exc})"
-        return failed(self.job, self.settings, one_line(error), self.started)
-
-    def _settle(self):
-        """Let a process that closed its channel exit; None if it sent a result to read, else why not."""
-        if len(self.received) > RESULT_LIMIT:
-            return f"internal error: the grading process sent more than {RESULT_LIMIT} bytes"
-        try:
-            self.process.wait(EXIT_GRACE)
-        except subprocess.TimeoutExpired:
-            pass
-        if self.received:
-            return None
-        code = self.process.returncode
-        how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 and \
-            -code in signal.valid_signals() else f"exited with status {code}"
-        return f"the grading process {how} before reporting (did the submission signal or kill gradcheck's processes?)"
+                stream.close()
+            except BrokenPipeError:
+                pass

@@ -1,12 +1,14 @@
-"""A grading process: grades one submission, whose code runs in a sandboxed child, and reports in JSON.
+"""A grading process: grades submissions one at a time, each in a sandboxed child, and reports in JSON.
 
-``grade`` starts one per submission as::
+``grade`` starts a few as::
 
-    python -I -c "<put ROOT on sys.path; from gradcheck.grading.worker import main; main()>" ROOT MESSAGE
+    python -I -c "<put ROOT on sys.path; from gradcheck.grading.worker import main; main()>" ROOT SETTINGS
 
-where MESSAGE is the JSON of the job and the settings of the run.  It writes
-exactly one JSON object, ``SubmissionResult.to_dict(details=True)``, to its
-standard output and exits; anything else printed in it goes to standard error.
+where SETTINGS is the JSON of the run's settings.  Each job comes as a line
+of JSON on its standard input, ``{"index": ..., "job": ...}``; for each it
+writes one line of JSON to its standard output, ``{"index": ..., "result":
+SubmissionResult.to_dict(details=True)}``, and it exits at the end of its
+input.  Anything else printed in it goes to standard error.
 """
 import json
 import os
@@ -28,24 +30,31 @@ IGNORED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2
 
 
 def main(argv=None):
-    """Grade the job in MESSAGE; write its result as JSON on the standard output."""
+    """Grade the jobs that come on the standard input; write each result as a line of JSON on the standard output."""
     argv = sys.argv[1:] if argv is None else argv
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # nothing printed here (e.g. by Hypothesis) may end up in the result
+    os.dup2(2, 1)  # nothing printed here (e.g. by Hypothesis) may end up in the results
     die_with_parent()  # Linux: SIGKILL when the grader goes (the sandbox follows)
     # Deaf to what a submission that is not isolated (--sandbox none) may send its parent: only SIGKILL and
     # SIGSTOP stop a grading process, at the cost of one grade.
     for name in IGNORED_SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_IGN)
-    message = json.loads(argv[1])
-    job, settings = Job(**message["job"]), Settings.from_dict(message["settings"])
+    settings = Settings.from_dict(json.loads(argv[1]))
+    for line in sys.stdin:
+        message = json.loads(line)
+        result = grade_safely(Job(**message["job"]), settings)
+        channel.write(json.dumps({"index": message["index"], "result": result.to_dict(details=True)},
+                                 default=json_number) + "\n")
+        channel.flush()
+
+
+def grade_safely(job, settings):
+    """``grade_one``, with a bug in gradcheck costing this submission's grade, not the run."""
     started = time.monotonic()
     try:
-        result = grade_one(job, settings)
-    except BaseException as error:  # noqa: BLE001 - a bug must cost one submission, not the run
-        result = failed(job, settings, one_line(f"internal error: {type(error).__name__}: {error}"), started)
-    with channel:
-        json.dump(result.to_dict(details=True), channel, default=json_number)
+        return grade_one(job, settings)
+    except Exception as error:  # noqa: BLE001 - a bug must cost one submission, not the run
+        return failed(job, settings, one_line(f"internal error: {type(error).__name__}: {error}"), started)
 
 
 def grade_one(job, settings):
