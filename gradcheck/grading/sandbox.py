@@ -247,8 +247,8 @@ def _settings(sandbox, limits, request, reply):
 
 
 def _environment(home):
-    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
-           "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg"}
+    env = {"PATH": os.defpath, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "MPLBACKEND": "Agg"}
     if "LD_LIBRARY_PATH" in os.environ:
         env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
     env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
