@@ -411,7 +411,7 @@ def test_closing_leaves_no_process_behind(tmp_path):
     deadline = time.monotonic() + 5
     while len(living_in(namespace)) < 3 and time.monotonic() < deadline:  # bwrap's init, the child, the sleeper
         time.sleep(0.05)
-    assert len(living_in(namespace)) == 3
+    assert len(living_in(namespace)) >= 3
     implementation.close()
     assert gone(namespace)
 
