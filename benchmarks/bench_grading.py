@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import verdict
+
 from gradcheck.grading.grade import grade
 from gradcheck.grading.sandbox import SandboxUnavailable, require_sandbox
 
@@ -92,11 +94,7 @@ def main(argv=None):
         print(f"FAIL: {error}")
         failures.append("the sandbox cannot run here")
     print()
-    if failures:
-        print("missed: " + "; ".join(failures))
-        return 1
-    print("every target met")
-    return 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":
