@@ -42,7 +42,7 @@ def main(argv=None):
     request_fd, reply_fd = settings["request"], settings["reply"]
     _close_all_but(0, 1, 2, request_fd, reply_fd)
     _limit(settings["memory"], settings["cpu"], settings["fsize"], settings["processes"])
-    if settings["user"] is not None and os.getuid() == 0:
+    if settings["user"] is not None:  # fails, and the child with it, unless it can
         _drop_to(*settings["user"])
     _default_signals()
     die_with_parent()

@@ -196,22 +196,22 @@ def sandbox_problem():
     return f"bwrap cannot run here: its sandbox exited with status {process.returncode}" + (f": {said}" if said else "")
 
 
-def launch(sandbox, submission, workdir, settings, stdout, stderr, deadline):
+def launch(sandbox, submission, home, settings, stdout, stderr, deadline):
     """Start a child on the copy of a submission in ``submission``; return its Popen (a new session).
 
     ``sandbox`` "bwrap" runs it under bwrap (see ``bwrap``; as root, its uid
     and gid maps are written before ``deadline``, or bwrap is killed: then,
     as when bwrap fails, the process ends at once and its stderr says why);
-    "none" as a plain child process in ``workdir``.  ``settings`` are the
+    "none" as a plain child process working in ``home``.  ``settings`` are the
     child's (see ``gradcheck.grading.child``).
     """
     arguments = ["-c", LAUNCH, os.pathsep.join([bwrap.LIB, bwrap.SITE] if sandbox == "bwrap" else [ROOT]),
                  json.dumps(settings)]
     channel = (settings["request"], settings["reply"])
     options = dict(stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True,
-                   env=_environment(bwrap.WORKDIR if sandbox == "bwrap" else workdir))
+                   env=_environment(bwrap.WORKDIR if sandbox == "bwrap" else home))
     if sandbox == "none":
-        return subprocess.Popen([sys.executable, "-I", "-B", *arguments], cwd=workdir, pass_fds=channel, **options)
+        return subprocess.Popen([sys.executable, "-I", "-B", *arguments], cwd=home, pass_fds=channel, **options)
     if not bwrap.as_root():
         return subprocess.Popen(bwrap.command(["-I", "-S", "-B", *arguments], submission), pass_fds=channel,
                                 **options)
