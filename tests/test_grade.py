@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import numpy
 import pytest
 from click.testing import CliRunner
 
+import gradcheck
+import reference_layers
 from gradcheck import api, report
 from gradcheck.checks import CHECKS
 from gradcheck.cli import main
@@ -28,8 +31,8 @@ from gradcheck.grading.sandbox import sandbox_problem
 HERE = Path(__file__).parent
 REPOSITORY = HERE.parent
 HOSTILE = HERE / "hostile"
-sys.path.insert(0, str(HOSTILE))
-from _attacks import MARKER, PICKLE_RAN  # noqa: E402 - what the attacking submissions leave behind, if they can
+ATTACKING = runpy.run_path(str(HOSTILE / "_attacks.py"))  # what the attacking submissions leave, if they can
+MARKER, PICKLE_RAN = ATTACKING["MARKER"], ATTACKING["PICKLE_RAN"]
 
 REFERENCE = REPOSITORY / "examples" / "reference_style.py"
 PINS = dict(batch=1, channels=2, filters=2)
@@ -102,7 +105,7 @@ def class_run(student, tmp_path_factory):
     for folder in ("gradcheck", "reference_layers"):  # the grader writes its own bytecode before, not during
         compileall.compile_dir(REPOSITORY / folder, quiet=1)
     watched = [classroom, *(REPOSITORY / name for name in ("gradcheck", "reference_layers", "examples", "tests")),
-               Path(numpy.__file__).parent]
+               *(Path(module.__file__).parent for module in (gradcheck, reference_layers, numpy))]  # as installed
     if os.path.exists(PICKLE_RAN):
         os.remove(PICKLE_RAN)
     before = _snapshot(watched)
@@ -334,9 +337,9 @@ def test_clashing_names_fall_back_to_paths(tmp_path):
                                                    str(tmp_path / "b" / "layers.py")]
 
 
-def test_same_seed_same_grades(student, graded):
-    again = grade([student("wrong_db")], "conv", "Convolution", **dict(RUN, workers=1)).submissions[0]
-    first = graded[1]["wrong_db"]
+def test_same_seed_same_grades_for_a_folder_and_for_its_file_with_its_helpers(graded):
+    again = grade([HOSTILE / "wrong_db.py"], "conv", "Convolution", **dict(RUN, workers=1)).submissions[0]
+    first = graded[1]["wrong_db"]  # graded as a student's folder: its file and its helper package
     assert {**again.to_dict(), "duration_s": 0} == {**first.to_dict(), "duration_s": 0}
 
 

@@ -343,6 +343,27 @@ def test_without_the_sandbox_the_child_keeps_its_limits_but_is_not_isolated(sand
     assert seen["imports"]["reference_layers"] == "allowed" and len(seen["pids"]) > 2
 
 
+def test_a_file_comes_with_the_helpers_beside_it_and_not_its_neighbours(tmp_path):
+    (tmp_path / "_helpers.py").write_text("HELPED = True\n")
+    (tmp_path / "_utils").mkdir()
+    (tmp_path / "_utils" / "__init__.py").write_text("")
+    (tmp_path / "bob.py").write_text("class Convolution:  # a classmate\n    pass\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "alice.cpython-311.pyc").write_bytes(b"poison")
+    (tmp_path / "alice.py").write_text(textwrap.dedent("""\
+        import os
+        from _helpers import HELPED
+        print(sorted(os.listdir(os.path.dirname(__file__))), HELPED)
+
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                pass
+    """))
+    with SandboxImplementation(f"{tmp_path / 'alice.py'}:Convolution", "conv") as implementation:
+        pass
+    assert implementation.stdout == "['_helpers.py', '_utils', 'alice.py'] True\n"
+
+
 def test_patching_numpy_or_gradcheck_in_the_child_changes_nothing_here(hostile, sandbox):
     before = (np.allclose, np.abs)
     for name, failing in (("patch_numpy", ["dW"]), ("patch_gradcheck", None)):

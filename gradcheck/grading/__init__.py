@@ -23,9 +23,10 @@ What isolates what
   read-only view of the system libraries, the interpreter's standard library,
   numpy and the five files of gradcheck the child needs (no site-packages, no
   rest of gradcheck, no reference_layers, no /etc, no course folder), its
-  own copy of its submission (``.py`` files only: no ``__pycache__`` is read
-  or written, no symbolic link followed), and a working directory that is a
-  64 MiB tmpfs.  Its environment is a fixed minimal one.  When the grader runs
+  own copy of its submission (``.py`` files only, see
+  ``sandbox.copy_submission``: no ``__pycache__`` is read or written, no
+  symbolic link in a student's folder followed), and a working directory
+  that is a 64 MiB tmpfs.  Its environment is a fixed minimal one.  When the grader runs
   as root, the child drops to uid and gid 65534 with no capabilities and no
   supplementary groups before it loads anything, and that is its uid as the
   kernel sees it outside the namespace too (``bwrap.map_users``).

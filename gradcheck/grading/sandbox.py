@@ -258,40 +258,64 @@ def _environment(home):
 def copy_submission(source, destination):
     """Copy a submission's source into ``destination``, readable by all, to be compiled from source.
 
-    ``source`` is the submission's .py file (copied alone) or its folder (every
-    .py file in it and its subfolders).  Symbolic links, hidden entries and
-    ``__pycache__`` folders are left out; LoadError when the folder holds more
-    than COPY_FILES files or COPY_BYTES bytes of them.
+    ``source`` is the submission's folder, whose .py files (in it and its
+    subfolders) are copied, or its .py file, copied with the helper modules
+    beside it whose names start with an underscore (``_helpers.py``,
+    ``_utils/``): not its other neighbours, which may be classmates.  In a
+    folder, which is the student's, symbolic links are left out (one could
+    reach a classmate's files); beside a file, in the course's folder, they are
+    followed.  Hidden entries and ``__pycache__`` folders are left out.
+    LoadError when that is more than COPY_FILES files or COPY_BYTES bytes.
     """
+    copy = _Copy(source)
     _make_folder(destination)
-    if os.path.isfile(source):
-        _copy_file(source, os.path.join(destination, os.path.basename(source)))
+    if os.path.isdir(source):
+        copy.tree(source, destination)
         return
-    count = size = 0
-    for folder, subfolders, names in os.walk(source):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "__pycache__"
-                               and not os.path.islink(os.path.join(folder, name)))
-        target = os.path.join(destination, os.path.relpath(folder, source))
-        _make_folder(target)
-        for name in sorted(names):
-            path = os.path.join(folder, name)
-            if not name.endswith(".py") or name.startswith(".") or os.path.islink(path) or not os.path.isfile(path):
-                continue
-            count, size = count + 1, size + os.path.getsize(path)
-            if count > COPY_FILES or size > COPY_BYTES:
-                raise LoadError(f"{source} is too large to grade: it holds more than {COPY_FILES} .py files or "
-                                f"{COPY_BYTES >> 20} MB of them; give the submission's own folder")
-            _copy_file(path, os.path.join(target, name))
+    copy.file(source, os.path.join(destination, os.path.basename(source)))
+    folder = os.path.dirname(os.path.abspath(source))
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if not name.startswith("_") or name == "__pycache__" or os.path.samefile(path, source):
+            continue
+        if os.path.isdir(path):
+            copy.tree(path, os.path.join(destination, name))
+        elif name.endswith(".py") and os.path.isfile(path):
+            copy.file(path, os.path.join(destination, name))
+
+
+class _Copy:
+    """Copies .py files, counting them against COPY_FILES and COPY_BYTES."""
+
+    def __init__(self, source):
+        self.source = source
+        self.files = self.bytes = 0
+
+    def tree(self, folder, destination):
+        """Every .py file in ``folder`` and its subfolders, but links, hidden entries and __pycache__."""
+        for root, subfolders, names in os.walk(folder):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "__pycache__"
+                                   and not os.path.islink(os.path.join(root, name)))
+            target = os.path.join(destination, os.path.relpath(root, folder))
+            _make_folder(target)
+            for name in sorted(names):
+                path = os.path.join(root, name)
+                if name.endswith(".py") and not name.startswith(".") and not os.path.islink(path) and \
+                        os.path.isfile(path):
+                    self.file(path, os.path.join(target, name))
+
+    def file(self, path, destination):
+        self.files, self.bytes = self.files + 1, self.bytes + os.path.getsize(path)
+        if self.files > COPY_FILES or self.bytes > COPY_BYTES:
+            raise LoadError(f"{self.source} is too large to grade: it comes with more than {COPY_FILES} .py files "
+                            f"or {COPY_BYTES >> 20} MB of them; give the submission's own folder")
+        shutil.copyfile(path, destination)
+        os.chmod(destination, 0o644)
 
 
 def _make_folder(path):
     os.makedirs(path, exist_ok=True)
     os.chmod(path, 0o755)
-
-
-def _copy_file(source, destination):
-    shutil.copyfile(source, destination)
-    os.chmod(destination, 0o644)
 
 
 class SandboxDied(BaseException):
