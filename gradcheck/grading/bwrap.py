@@ -12,7 +12,7 @@ directory):
                        ``gradcheck/grading/{__init__,protocol,child}.py`` (``CHILD_FILES``)
 ``/gradcheck/site``    numpy, with the libraries its wheel bundles (``numpy.libs``)
 ``/gradcheck/submission``  the submission's private copy
-the interpreter        its executable, standard library and libpython, at their own paths
+the interpreter        its executable, standard library and library folder, at their own paths
 system libraries       ``/usr/lib``, ``/lib``, ... (``LIBRARY_DIRS``), at their own paths
 ``/proc``, ``/dev``    a procfs of its own pid namespace; null, zero, random, ...
 =====================  ==================================================================
@@ -121,7 +121,7 @@ def _mounts():
             view.words += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             view.bind(path)
-    for path in _interpreter():
+    for path in sorted(set(_interpreter())):  # a folder before what it holds, which it then covers
         view.bind(path)
     for path in sorted(_hidden()):
         if view.covers(path):
@@ -155,10 +155,10 @@ class _View:
 
 
 def _interpreter():
-    """The executable, the standard library, its compiled modules and (when built shared) libpython, as real paths."""
-    paths = [sys.executable, sysconfig.get_paths()["stdlib"], sysconfig.get_config_var("DESTSHARED") or ""]
-    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
-        paths.append(os.path.join(sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")))
+    """The executable, the standard library, its compiled modules and the interpreter's library folder (libpython,
+    and in an environment such as conda's the libraries its modules and numpy link to), as real paths."""
+    paths = [sys.executable, sysconfig.get_paths()["stdlib"], sysconfig.get_config_var("DESTSHARED") or "",
+             sysconfig.get_config_var("LIBDIR") or ""]
     return [os.path.realpath(path) for path in paths if path and os.path.exists(path)]
 
 
