@@ -343,6 +343,11 @@ def test_without_the_sandbox_the_child_keeps_its_limits_but_is_not_isolated(sand
     assert seen["imports"]["reference_layers"] == "allowed" and len(seen["pids"]) > 2
 
 
+def test_the_file_must_be_in_the_folder_that_is_copied(tmp_path):
+    with pytest.raises(ValueError, match="reference_style.py is not in the submission's folder"):
+        SandboxImplementation(f"{EXAMPLES / 'reference_style.py'}:Convolution", "conv", folder=tmp_path)
+
+
 def test_a_file_comes_with_the_helpers_beside_it_and_not_its_neighbours(tmp_path):
     (tmp_path / "_helpers.py").write_text("HELPED = True\n")
     (tmp_path / "_utils").mkdir()

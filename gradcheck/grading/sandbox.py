@@ -72,7 +72,7 @@ DEFAULT_MEMORY = 2048  # MB of address space
 OUTPUT_LIMIT = 4096  # bytes of stdout and of stderr kept for the report
 FILE_LIMIT = 64 << 20  # bytes: the largest file the submission may write
 PROCESS_LIMIT = 32  # processes and threads the submission may run at once (in the bwrap sandbox)
-COPY_FILES, COPY_BYTES = 1000, 32 << 20  # the most .py files, and bytes, a submission's folder may hold
+COPY_FILES, COPY_BYTES = 1000, 32 << 20  # the most .py files, and bytes of them, a submission may come with
 PROBE_TIMEOUT = 60.0  # seconds the probe of the bwrap sandbox may take
 SANDBOXES = ("bwrap", "none")
 MIN_FRAME_LIMIT = 64 << 20  # a reply may always be this large ...
@@ -355,7 +355,8 @@ class SandboxImplementation(Implementation):
         impl.fatal, impl.stdout, impl.stderr
 
     The child gets a private copy of the submission (``copy_submission``):
-    FILE alone, or every .py file of ``folder`` (which holds FILE), so that
+    FILE with the helper modules beside it whose names start with an
+    underscore, or every .py file of ``folder`` (which holds FILE), so that
     FILE can import its own helper modules.  ``sandbox`` is "bwrap" (see
     ``bwrap``; ``require_sandbox`` says whether it runs here) or "none": a
     plain child process, with the same limits but not isolated.
@@ -373,7 +374,9 @@ class SandboxImplementation(Implementation):
         super().__init__(name, None, convention, {}, per_axis=False, spec=spec)
         self.path = path
         self.sandbox = sandbox
-        self.folder = None if folder is None else os.fspath(folder)  # copied whole; None: the file alone
+        self.folder = None if folder is None else os.fspath(folder)  # copied whole; None: FILE and its helpers
+        if self.folder is not None and os.path.relpath(path, self.folder).startswith(os.pardir):
+            raise ValueError(f"{path} is not in the submission's folder {self.folder}")
         self._inside = None  # the copy's folder, as the child sees it
         self.layer = layer
         self.requested_convention = convention
