@@ -322,15 +322,25 @@ def test_child_is_isolated_limited_and_unprivileged(sandbox, tmp_path, monkeypat
         assert seen["ids"] == [[65534] * 3, [65534] * 3, []] and int(seen["caps"], 16) == 0
 
 
-def test_the_kernel_sees_the_child_as_nobody_without_capabilities(hostile, sandbox):
-    """From outside the namespace: the uid and gid the kernel checks files and signals against."""
-    implementation = sandbox(hostile("wrong_db"))
-    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{child_of(implementation)}/status").read_text()
-                  .splitlines() if ":\t" in line)
-    expected = bwrap.UNPRIVILEGED if bwrap.as_root() else os.getuid()
-    assert status["Uid"].split() == [str(expected)] * 4 and status["Gid"].split()[0] == str(
-        bwrap.UNPRIVILEGED if bwrap.as_root() else os.getgid())
+def test_the_kernel_sees_the_child_as_nobody_without_capabilities(sandbox, tmp_path):
+    """From outside the namespace, where the kernel checks files and signals: its uid and gid, and those of
+    the file it makes."""
+    (tmp_path / "maker.py").write_text(textwrap.dedent("""\
+        open("/tmp/made-here", "w").close()
+
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                pass
+    """))
+    implementation = sandbox(f"{tmp_path / 'maker.py'}:Convolution")
+    child = child_of(implementation)
+    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{child}/status").read_text().splitlines()
+                  if ":\t" in line)
+    uid, gid = (bwrap.UNPRIVILEGED, bwrap.UNPRIVILEGED) if bwrap.as_root() else (os.getuid(), os.getgid())
+    assert status["Uid"].split() == [str(uid)] * 4 and status["Gid"].split() == [str(gid)] * 4
     assert int(status["CapEff"], 16) == int(status["CapPrm"], 16) == 0 and status["NoNewPrivs"] == "1"
+    made = os.stat(f"/proc/{child}/root/tmp/made-here")
+    assert (made.st_uid, made.st_gid) == (uid, gid)
 
 
 def test_without_the_sandbox_the_child_keeps_its_limits_but_is_not_isolated(sandbox, tmp_path):
