@@ -25,7 +25,7 @@ import resource
 # The child's peak RSS before anything is imported: what it inherited (see part2) plus a bare interpreter.
 _RSS_AT_START = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-from timing import best_ms  # noqa: E402 - first: it pins BLAS to one thread before numpy loads
+from timing import best_ms, verdict  # noqa: E402 - first: it pins BLAS to one thread before numpy loads
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -354,11 +354,7 @@ def main(argv=None):
     print()
     part2(args.repeat, failures)
     print()
-    if failures:
-        print("missed: " + "; ".join(failures))
-        return 1
-    print("every target met")
-    return 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: one BLAS thread, and best-of-N timing.
+"""What the benchmark scripts share: one BLAS thread, best-of-N timing, and the closing verdict.
 
 Import this module before numpy (or torch): it pins every BLAS to one thread,
 which only works before they load.
@@ -19,3 +19,12 @@ def best_ms(step, repeat):
         step()
         times.append(time.perf_counter() - start)
     return 1e3 * min(times)
+
+
+def verdict(failures):
+    """Print the targets missed, or that every one was met; return the script's exit status."""
+    if failures:
+        print("missed: " + "; ".join(failures))
+        return 1
+    print("every target met")
+    return 0

@@ -9,8 +9,22 @@ for a fresh ``Subject`` (one live layer) and then only
 
 with plain float arrays going in and out, names among W, b, dW, db.  That is
 all a child process has to offer for the engine to check code it does not
-trust (see ``gradcheck.sandbox``).  Every exception from user code reaches
-the engine as an ``ImplementationError`` saying where it was raised.
+trust (see ``gradcheck.grading.sandbox``).  Every exception from user code
+reaches the engine as an ``ImplementationError`` saying where it was raised.
+
+This file is bound read-only into the grading sandbox, where only numpy and
+the standard library exist: it must import nothing else, gradcheck's own
+modules included.  The sandboxed child (``gradcheck.grading.child``) relies on
+exactly this contract:
+
+    implementation = load_implementation("FILE:NAME", layer, convention)
+    subject = implementation.make(hyperparameters, {"W": ..., "b": ...})
+    subject.forward / backward / read / write / evaluate
+
+where ``hyperparameters`` is anything with the fields of ``Hyperparameters``
+(a ``gradcheck.Config`` has them too), ``implementation.convention``,
+``.pinned`` and ``.name`` are sent back to the engine, and errors are
+``LoadError`` and ``ImplementationError`` (``to_dict``).
 
 Three conventions are understood, detected from what ``--impl FILE:NAME`` names:
 
@@ -34,6 +48,7 @@ import os
 import sys
 import sysconfig
 import traceback
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -43,6 +58,35 @@ GRAD_ALIASES = {
     "db": ("db", "dB", "d_b", "d_B", "grad_b", "grad_B", "gb", "dbias", "grad_bias"),
 }
 GRAD_DICTS = ("grads", "gradients", "grad")  # dict attributes holding {"W": ..., "b": ...}
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """What building a layer needs from a configuration: the layer and its window, as (h, w) pairs.
+
+    A ``gradcheck.Config`` has these fields too; this stand-in is what the
+    sandboxed child gets, where Config (which needs the reference layers) does
+    not exist.
+    """
+
+    layer: str
+    kernel: tuple
+    stride: tuple = (1, 1)
+    pad: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+
+    @classmethod
+    def names(cls):
+        return [field.name for field in fields(cls)]
+
+    @classmethod
+    def from_dict(cls, data):
+        """From JSON, where pairs arrive as lists."""
+        return cls(**{name: tuple(data[name]) if name != "layer" else data[name] for name in cls.names()})
+
+    @property
+    def is_conv(self):
+        return self.layer == "conv"
 
 
 class ImplementationError(Exception):
@@ -336,10 +380,7 @@ def _function_pair(forward, layer, name):
 
 def _probe(build, name, layer, is_class):
     """Build one small layer the reference way; if that fails, say what was tried and show a factory to add."""
-    from .config import Config
-
-    probe = (Config.conv(batch=1, channels=1, filters=1, size=3, kernel=2) if layer == "conv"
-             else Config.pool(layer[:3], batch=1, channels=1, size=4, kernel=2))
+    probe = Hyperparameters(layer, (2, 2)) if layer == "conv" else Hyperparameters(layer, (2, 2), stride=(2, 2))
     params = {"W": np.ones((1, 1, 2, 2)), "b": np.zeros(1)} if layer == "conv" else {}
     try:
         build(probe, params)
@@ -449,6 +490,7 @@ def load_module(path):
 
 
 _NOT_USER_CODE = tuple({os.path.dirname(os.path.abspath(__file__)) + os.sep,
+                        os.path.dirname(os.path.dirname(os.path.abspath(np.__file__))) + os.sep,
                         sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
 
 

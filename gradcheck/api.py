@@ -10,8 +10,9 @@ from reference_layers.geometry import as_int
 from . import guard, strategies
 from .adapters import Implementation, implementation_of, load_implementation, reference_style
 from .checks import METHODS
+from .compare import CheckResult
 from .config import LAYERS, Config, cli_args
-from .fuzz import DEFAULT_EXAMPLES, default_seed, run_search
+from .fuzz import DEFAULT_EXAMPLES, Finding, default_seed, run_search
 from .inputs import PRECISIONS
 
 DIMENSIONS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
@@ -65,6 +66,19 @@ class Report:
                                for method, (count, evaluations) in by_method.items()}
                         for name, by_method in self.methods.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data):
+        """The Report that ``to_dict`` described; ``reproduce`` is the command it shows (the first finding's
+        when there is one)."""
+        config = data["config"]
+        options = {key: value for key, value in config.items() if key not in ("seed", "examples_run", "covered")}
+        methods = {name: {method: [tally["configurations"], tally["evaluations"]] for method, tally in by.items()}
+                   for name, by in data["methods"].items()}
+        return cls(data["layer"], data["implementation"], options,
+                   [CheckResult.from_dict(check) for check in data["checks"]],
+                   [Finding.from_dict(finding) for finding in data["findings"]], config["examples_run"],
+                   config["seed"], data["reproduce"], list(data["notes"]), config["covered"], methods)
 
 
 def check(layer, impl=None, *, progress=None, **options):

@@ -6,12 +6,14 @@ Exit codes: 0 every check passed (or grading completed), 1 a check failed,
 import contextlib
 import os
 import sys
+import tempfile
 
 import click
 
 from . import api, report
 from .adapters import CONVENTIONS, LoadError
 from .checks import METHODS
+from .grading.sandbox import SANDBOXES, SandboxUnavailable
 from .inputs import PRECISIONS
 
 FORMATS = ("text", "json", "junit")
@@ -120,25 +122,24 @@ CHECK_OPTIONS = stack(
 )
 
 
+def writable_folder(ctx, param, value):
+    """--output FILE: its folder must exist and be writable, checked before anything runs."""
+    if value is not None:
+        folder = os.path.dirname(os.path.abspath(value))
+        if not os.path.isdir(folder):
+            raise click.BadParameter(f"the folder {folder} does not exist; create it or write elsewhere", ctx, param)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise click.BadParameter(f"the folder {folder} is not writable; write elsewhere", ctx, param)
+    return value
+
+
 def output_options(formats, help_text=None):
     return stack(
         click.option("--format", "output_format", type=click.Choice(formats), default="text", show_default=True,
                      help=help_text),
-        click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_output,
-                     help="Write the report to this file instead of stdout."),
+        click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
+                     help="Write the report to this file instead of stdout (replacing it whole, at the end)."),
     )
-
-
-def writable_output(ctx, param, value):
-    """Refuse, before anything runs, an --output whose folder is missing or not writable."""
-    if value is not None:
-        folder = os.path.dirname(os.path.abspath(value))
-        if not os.path.isdir(folder):
-            raise click.BadParameter(f"the folder {os.path.dirname(value) or '.'} does not exist; create it first",
-                                     ctx, param)
-        if not os.access(folder, os.W_OK):
-            raise click.BadParameter(f"the folder {os.path.dirname(value) or '.'} is not writable", ctx, param)
-    return value
 
 
 @click.group(cls=OneLineErrors)
@@ -190,16 +191,20 @@ GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit")
               help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread).")
 @click.option("--workers", type=COUNT, metavar="N",
               help="Submissions graded at once.  [default: the number of CPUs]")
+@click.option("--sandbox", type=click.Choice(SANDBOXES), default="bwrap", show_default=True,
+              help="bwrap: isolate every submission (Linux with unprivileged user namespaces). none: plain child "
+                   "processes with the same limits, not isolated; every report says so.")
 @output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json for exactly one PATH.")
 def grade(paths, layer, impl, output_format, output, **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
-    own with a time, CPU and memory limit, its output captured; verdicts are
-    reached outside it.  One point per check passed.  Exit 0 once grading
-    completed (whatever the verdicts), 2 on bad usage.
+    own, isolated by bwrap, with a time, CPU and memory limit, its output
+    captured; verdicts are reached outside it.  One point per check passed.
+    Exit 0 once grading completed (whatever the verdicts), 2 on bad usage or
+    when the sandbox cannot run here.
     """
-    from . import grade as grading
+    from .grading import grade as grading
 
     if output_format == "gradescope" and len(paths) != 1:
         raise BadInput(f"--format gradescope grades exactly one submission (Gradescope runs one at a time); "
@@ -207,7 +212,7 @@ def grade(paths, layer, impl, output_format, output, **options):
     try:
         with grade_progress() as progress:
             result = grading.grade(paths, layer, impl, progress=progress, **options)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, SandboxUnavailable) as error:
         raise BadInput(str(error)) from None
     write_output(output, {
         "json": lambda stream: stream.write(report.grade_to_json(result) + "\n"),
@@ -221,11 +226,8 @@ def grade(paths, layer, impl, output_format, output, **options):
 
 @contextlib.contextmanager
 def grade_progress():
-    """progress(done, total, submission) drawing a bar with pass counts on stderr when it is a terminal.
-
-    Redrawn as submissions finish (no refresh thread: grading forks, and
-    forking a process that runs threads is unsafe).
-    """
+    """progress(done, total, submission) drawing a bar with pass counts on stderr when it is a terminal,
+    redrawn as submissions finish."""
     if not sys.stderr.isatty():
         yield None
         return
@@ -264,9 +266,23 @@ def write_report(result, output_format, output):
 
 
 def write_output(output, write):
-    """Call ``write(stream)`` with ``output`` opened for writing, or with stdout."""
-    with (open(output, "w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)) as stream:
-        write(stream)
+    """Call ``write(stream)`` with stdout, or write ``output`` whole: into a temporary file next to it that then
+    replaces it, so that no reader ever sees half a report (nor anything but this one)."""
+    if not output:
+        write(sys.stdout)
+        return
+    umask = os.umask(0)
+    os.umask(umask)
+    stream = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=os.path.dirname(os.path.abspath(output)),
+                                         prefix=f".{os.path.basename(output)}.", suffix=".tmp", delete=False)
+    try:
+        with stream:
+            write(stream)
+        os.chmod(stream.name, 0o666 & ~umask)
+        os.replace(stream.name, output)
+    except BaseException:
+        os.unlink(stream.name)
+        raise
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
 """Tolerances, and turning two arrays into a finding that says where they differ and by how much."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -117,6 +117,31 @@ class CheckResult:
         if self.error is not None:
             data["error"] = dict(self.error)
         return data
+
+    @classmethod
+    def from_dict(cls, data):
+        """The CheckResult that ``to_dict`` described.
+
+        JSON keeps the positions of the mismatched elements, not the shape of
+        the array they were in: ``mismatches`` comes back as a mask just large
+        enough to hold those positions.
+        """
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        if values.get("worst_index") is not None:
+            values["worst_index"] = tuple(values["worst_index"])
+        if values.get("mismatches") is not None:
+            values["mismatches"] = _mask(values["mismatches"])
+        return cls(**values)
+
+
+def _mask(positions):
+    """A boolean array, True at ``positions`` (lists of indices), of the smallest shape holding them."""
+    if not positions:
+        return np.zeros(0, bool)
+    index = np.array(positions, dtype=np.intp)
+    mask = np.zeros(tuple(index.max(axis=0) + 1), bool)
+    mask[tuple(index.T)] = True
+    return mask
 
 
 def _max_relative(error, want):

@@ -104,6 +104,11 @@ class Config:
             del data["filters"], data["dilation"]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
+    @classmethod
+    def from_dict(cls, data):
+        """The Config that ``to_dict`` described (pairs arrive as lists); ValueError or TypeError if invalid."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
     def cli_args(self):
         """The gradcheck command-line options that pin every dimension of this configuration."""
         dims = {"batch": self.batch, "channels": self.channels, "filters": self.filters, "size": self.size,

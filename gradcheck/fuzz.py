@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from reference_layers.geometry import as_pair
 
 from .checks import check_names, run_checks
+from .compare import CheckResult
+from .config import Config
 from .diagnose import trigger_hints
 from .inputs import make_inputs
 from .strategies import seeds
@@ -63,6 +65,13 @@ class Finding:
         if self.subject:
             data["subject"] = self.subject
         return data
+
+    @classmethod
+    def from_dict(cls, data):
+        """The Finding that ``to_dict`` described."""
+        return cls(data.get("subject", ""), Config.from_dict(data["config"]), data["seed"],
+                   [CheckResult.from_dict(check) for check in data["details"]], list(data["also_failing"]),
+                   list(data["triggers"]), list(data["hints"]), data["shrunk"], data["reproduce"])
 
 
 @dataclass

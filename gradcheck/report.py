@@ -20,10 +20,11 @@ MAP_ROWS, MAP_COLS = 16, 32  # elements drawn per slice; larger slices are cut w
 
 
 def to_json(report):
-    return json.dumps(report.to_dict(), allow_nan=False, default=_json_number)
+    return json.dumps(report.to_dict(), allow_nan=False, default=json_number)
 
 
-def _json_number(value):
+def json_number(value):
+    """json.dumps' ``default`` for numpy scalars."""
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     raise TypeError(f"cannot serialize {type(value).__name__}")
@@ -264,6 +265,8 @@ def failure_text(report):
 
 # -- grading reports (gradcheck grade) ---------------------------------------------------------------------------
 
+NOT_ISOLATED = ("not isolated: the submissions ran without the bwrap sandbox (--sandbox none), as plain child "
+                "processes that could read and change the grader's files, their classmates' and each other's")
 CHECK_TITLES = {
     "forward": "forward: output shape and values",
     "dX": "dX: gradient of the input",
@@ -278,23 +281,25 @@ CHECK_TITLES = {
 
 
 def grade_to_json(result):
-    """``{"submissions": [{name, passed, score, max_score, checks, error, duration_s}, ...]}``."""
-    return json.dumps(_finite(result.to_dict()), allow_nan=False, default=_json_number)
+    """``{"sandbox": "bwrap" | "none", "submissions": [{name, passed, score, max_score, checks, error,
+    duration_s}, ...]}``; sandbox "none" means the submissions were not isolated."""
+    return json.dumps(_finite(result.to_dict()), allow_nan=False, default=json_number)
 
 
 def grade_to_csv(result):
-    """One row per submission: name, passed, score, max_score, duration_s, error, then each check's status."""
+    """One row per submission: name, passed, score, max_score, duration_s, sandbox (bwrap, or none: not
+    isolated), error, then each check's status."""
     from .checks import check_names
 
     names = list(check_names(result.layer))
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["name", "passed", "score", "max_score", "duration_s", "error", *names])
+    writer.writerow(["name", "passed", "score", "max_score", "duration_s", "sandbox", "error", *names])
     for submission in result.submissions:
         status = {check.name: check.status for check in submission.checks}
         writer.writerow([_cell(submission.name), str(submission.passed).lower(), submission.score,
-                         submission.max_score, f"{submission.duration_s:.3f}", _cell(submission.error or ""),
-                         *(status.get(name, "") for name in names)])
+                         submission.max_score, f"{submission.duration_s:.3f}", result.sandbox,
+                         _cell(submission.error or ""), *(status.get(name, "") for name in names)])
     return stream.getvalue()
 
 
@@ -335,6 +340,8 @@ def grade_to_gradescope(submission, result):
                       "status": "passed" if passed else "failed", "output": output})
     lines = [f"gradcheck {result.layer}, {result.implementation}: {submission.score} of {submission.max_score} "
              f"checks passed ({result.examples} configurations, seed {result.seed})."]
+    if result.sandbox == "none":
+        lines.append(NOT_ISOLATED[0].upper() + NOT_ISOLATED[1:] + ".")
     if submission.error:
         lines.append(f"Not graded fully: {submission.error}")
     elif report is not None and report.counterexample is not None:
@@ -344,7 +351,7 @@ def grade_to_gradescope(submission, result):
             lines += ["", f"{title} (the start of it):", text]
     data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
             "output": "\n".join(lines), "tests": tests}
-    return json.dumps(_finite(data), allow_nan=False, default=_json_number, indent=2) + "\n"
+    return json.dumps(_finite(data), allow_nan=False, default=json_number, indent=2) + "\n"
 
 
 def grade_to_junit(result):
@@ -363,7 +370,8 @@ def grade_to_junit(result):
                               time=f"{submission.duration_s:.3f}")
         properties = ET.SubElement(suite, "properties")
         for key, value in (("score", submission.score), ("max_score", submission.max_score),
-                           ("passed", str(submission.passed).lower()), ("path", submission.path)):
+                           ("passed", str(submission.passed).lower()), ("path", submission.path),
+                           ("sandbox", result.sandbox)):
             ET.SubElement(properties, "property", name=key, value=_xml(value))
         report = submission.report
         findings = {(f.subject, r.name): f for f in report.findings for r in f.checks} if report else {}
@@ -409,6 +417,8 @@ def render_grade_text(result, console):
         f" ({errors} could not be graded fully)" if errors else "",
         f" · {result.layer} · {result.implementation} · seed {result.seed} · {result.examples} configurations "
         f"each · limits {limits.timeout:g} s, {limits.memory} MB · {result.duration_s:.1f} s"))
+    if result.sandbox == "none":
+        console.print(Text(f"warning: {NOT_ISOLATED}", style="bold red"))
 
 
 def _finite(value):

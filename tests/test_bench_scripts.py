@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gradcheck.grading.sandbox import sandbox_problem
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -54,3 +56,23 @@ print("ok")
 """
     done = run("-c", code)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
+@pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
+def test_bench_grading_runs_and_reports_every_measurement():
+    done = run(str(BENCHMARKS / "bench_grading.py"), "--submissions", "1", "--rounds", "1", "--class-size", "2")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    out = done.stdout
+    for text in ("checking that bwrap runs here (once per run):", "--sandbox bwrap:", "--sandbox none:",
+                 "the sandbox adds", "(target <= 0.5 s)", "part 2: a class of 2 correct submissions, --workers 2",
+                 "(target < 60 s)"):
+        assert text in out, f"{text!r} missing from:\n{out}"
+    assert ("FAIL" in out) == (done.returncode == 1), out
+    last = out.rstrip().splitlines()[-1]
+    assert last == "every target met" if done.returncode == 0 else last.startswith("missed: "), last
+
+
+def test_bench_grading_rejects_a_bad_count():
+    done = run(str(BENCHMARKS / "bench_grading.py"), "--class-size", "0")
+    assert done.returncode == 2 and "--class-size must be >= 1" in done.stderr

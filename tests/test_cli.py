@@ -161,7 +161,7 @@ BAD_INPUT = {
     "pins no configuration satisfies": (["conv", "--kernel", "7x1", "--dilation", "2", "--size", "4", "--pad", "1"],
                                         "can never fit"),
     "output into a missing folder": (["conv", "--output", "missing/report.json"],
-                                     "the folder missing does not exist"),
+                                     "missing does not exist; create it or write elsewhere"),
     "unknown precision": (["conv", "--precision", "float16"], "Invalid value for '--precision'"),
     "fast with another method": (["conv", "--fast", "--method", "dense"], "fast means method 'projection'"),
 }

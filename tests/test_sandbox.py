@@ -1,8 +1,11 @@
-"""The sandbox: untrusted layers run in a child process, every verdict is reached in the parent.
+"""The sandbox: untrusted layers run in a child process under bwrap, every verdict is reached in the parent.
 
 Submissions that misbehave live in tests/hostile/ (all built on the correct
-tests/hostile/_layers.py).  Never load tests/hostile/kill_grader.py here: its
-parent would be pytest (tests/test_grade.py runs it under a grading process).
+tests/hostile/_layers.py, which each imports from its own folder: the
+sandbox gets a copy of the whole folder).  These tests use the real bwrap
+sandbox; they skip only where it cannot run.  Never load the submissions
+that attack their grader with ``sandbox="none"`` here: their grader would be
+pytest (tests/test_grade.py runs them).
 """
 import io
 import json
@@ -15,20 +18,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck import _child, api
+from gradcheck import api
 from gradcheck.adapters import ImplementationError, LoadError
 from gradcheck.config import Config
-from gradcheck.sandbox import Limits, SandboxDied, SandboxImplementation
+from gradcheck.grading import bwrap, protocol
+from gradcheck.grading.sandbox import Limits, SandboxDied, SandboxImplementation, sandbox_problem
 
 HERE = Path(__file__).parent
-HOSTILE = HERE / "hostile"
 EXAMPLES = HERE.parent / "examples"
 SMALL = dict(batch=1, channels=2, filters=2, examples=3)
 CONFIG = Config.conv(batch=1, channels=2, filters=2, size=4, kernel=3, stride=1, pad=1)
 
+pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
 
-def hostile(name):
-    return f"{HOSTILE / name}.py:Convolution"
+
+@pytest.fixture
+def hostile(student):
+    """hostile(name) -> FILE:NAME of tests/hostile/<name>.py in its student's folder."""
+    return lambda name: f"{student(name) / name}.py:Convolution"
 
 
 def params(config=CONFIG, seed=0):
@@ -42,11 +49,13 @@ def x_of(config=CONFIG, seed=1):
 
 @pytest.fixture
 def sandbox():
-    """sandbox(spec, layer="conv", **limits) -> a started SandboxImplementation, closed after the test."""
+    """sandbox(spec, layer="conv", **limits) -> a started SandboxImplementation with a copy of the file's folder,
+    closed after the test."""
     started = []
 
-    def make(spec, layer="conv", stop_on_death=False, **limits):
-        implementation = SandboxImplementation(spec, layer, limits=Limits(**limits), stop_on_death=stop_on_death)
+    def make(spec, layer="conv", stop_on_death=False, sandbox="bwrap", **limits):
+        implementation = SandboxImplementation(spec, layer, limits=Limits(**limits), stop_on_death=stop_on_death,
+                                               sandbox=sandbox, folder=os.path.dirname(spec.rpartition(":")[0]))
         started.append(implementation)
         return implementation.start()
 
@@ -69,11 +78,11 @@ def test_correct_layers_pass_through_the_sandbox(sandbox, spec, layer, conventio
     assert implementation.fatal is None
 
 
-def test_same_verdict_as_in_process():
+def test_same_verdict_as_in_process(hostile):
     """The sandbox changes where the layer runs, not what the engine finds."""
     spec = hostile("wrong_db")
     in_process = api.plan("conv", spec, seed=4, **SMALL).run()
-    with SandboxImplementation(spec, "conv") as implementation:
+    with SandboxImplementation(spec, "conv", folder=os.path.dirname(spec.rpartition(":")[0])) as implementation:
         sandboxed = api.plan("conv", implementation, seed=4, **SMALL).run()
     assert [(c.name, c.status) for c in sandboxed.checks] == [(c.name, c.status) for c in in_process.checks]
     assert [c.name for c in sandboxed.checks if c.status == "fail"] == ["dB"]
@@ -81,7 +90,7 @@ def test_same_verdict_as_in_process():
     assert sandboxed.counterexample.triggers == in_process.counterexample.triggers
 
 
-def test_replies_are_plain_float_arrays_whatever_the_layer_returns(sandbox):
+def test_replies_are_plain_float_arrays_whatever_the_layer_returns(hostile, sandbox):
     implementation = sandbox(hostile("lying_array"))
     subject = implementation.make(CONFIG, params())
     subject.forward(x_of())
@@ -91,22 +100,23 @@ def test_replies_are_plain_float_arrays_whatever_the_layer_returns(sandbox):
     assert type(subject.read("dW")) is np.ndarray
 
 
-def test_hang_is_killed_at_the_time_limit_and_later_calls_fail_fast(sandbox):
+def test_hang_is_killed_at_the_time_limit_and_later_calls_fail_fast(hostile, sandbox):
     implementation = sandbox(hostile("hang"), timeout=2)
     subject = implementation.make(CONFIG, params())
+    namespace = os.readlink(f"/proc/{child_of(implementation)}/ns/pid")
     started = time.monotonic()
     with pytest.raises(ImplementationError, match="timed out: exceeded the time limit of 2 s during forward"):
         subject.forward(x_of())
     assert 1.5 < time.monotonic() - started < 5
     assert implementation.fatal.startswith("timed out")
-    assert running_in_group(implementation._process.pid) == []  # the whole process group is gone
+    assert gone(namespace)  # the whole sandbox
     started = time.monotonic()
     with pytest.raises(ImplementationError, match="not run: the submission timed out"):
         implementation.make(CONFIG, params())
     assert time.monotonic() - started < 0.1
 
 
-def test_cpu_limit(sandbox):
+def test_cpu_limit(hostile, sandbox):
     implementation = sandbox(hostile("hang"), timeout=30, cpu=1)
     subject = implementation.make(CONFIG, params())
     started = time.monotonic()
@@ -115,7 +125,7 @@ def test_cpu_limit(sandbox):
     assert time.monotonic() - started < 5
 
 
-def test_memory_limit_stops_a_numpy_bomb(sandbox):
+def test_memory_limit_stops_a_numpy_bomb(hostile, sandbox):
     implementation = sandbox(hostile("memory_bomb"), memory=512)
     subject = implementation.make(CONFIG, params())
     with pytest.raises(ImplementationError, match="ran out of memory during forward .*MemoryError.* "
@@ -143,7 +153,7 @@ def test_memory_limit_stops_a_growing_list(sandbox, tmp_path):
     assert "400 MB" in implementation.fatal
 
 
-def test_exit_mid_check_is_a_death_with_the_status(sandbox):
+def test_exit_mid_check_is_a_death_with_the_status(hostile, sandbox):
     implementation = sandbox(hostile("exit_in_backward"))
     subject = implementation.make(CONFIG, params())
     subject.forward(x_of())  # forward still works
@@ -152,7 +162,7 @@ def test_exit_mid_check_is_a_death_with_the_status(sandbox):
     assert caught.value.stage == "sandbox" and caught.value.kind == "Exited"
 
 
-def test_segfault_is_a_crash(sandbox):
+def test_segfault_is_a_crash(hostile, sandbox):
     implementation = sandbox(hostile("segfault"))
     subject = implementation.make(CONFIG, params())
     subject.forward(x_of())
@@ -161,18 +171,18 @@ def test_segfault_is_a_crash(sandbox):
 
 
 @pytest.mark.parametrize("name,kind", [("keyboard_interrupt", "KeyboardInterrupt"), ("system_exit", "SystemExit")])
-def test_base_exceptions_fail_the_call_and_the_child_lives_on(sandbox, name, kind):
+def test_base_exceptions_fail_the_call_and_the_child_lives_on(hostile, sandbox, name, kind):
     implementation = sandbox(hostile(name))
     subject = implementation.make(CONFIG, params())
     with pytest.raises(ImplementationError) as caught:
         subject.forward(x_of())
     assert caught.value.stage == "forward" and caught.value.kind == kind
-    assert f"hostile/{name}.py:" in caught.value.location
+    assert caught.value.location.startswith(f"{hostile(name).rpartition(':')[0]}:")  # where it is, not the copy
     implementation.make(CONFIG, params())  # still serving
     assert implementation.fatal is None
 
 
-def test_stop_on_death_raises_sandbox_died_with_the_configuration(sandbox):
+def test_stop_on_death_raises_sandbox_died_with_the_configuration(hostile, sandbox):
     implementation = sandbox(hostile("exit_in_backward"), stop_on_death=True)
     subject = implementation.make(CONFIG, params())
     subject.forward(x_of())
@@ -187,8 +197,9 @@ def test_stop_on_death_raises_sandbox_died_with_the_configuration(sandbox):
     ("exit_at_import", "could not be imported: SystemExit: bye from exit_at_import at"),
     ("hard_exit_at_import", "could not be loaded: the submission exited with status 0 during import"),
 ])
-def test_exits_at_import_are_load_errors(name, message):
-    implementation = SandboxImplementation(hostile(name), "conv")
+def test_exits_at_import_are_load_errors(hostile, name, message):
+    spec = hostile(name)
+    implementation = SandboxImplementation(spec, "conv", folder=os.path.dirname(spec.rpartition(":")[0]))
     with pytest.raises(LoadError, match=message):
         implementation.start()
     assert implementation.closed
@@ -204,7 +215,7 @@ def test_load_errors_say_what_the_file_defines():
         SandboxImplementation("missing.py:Conv2d", "conv").start()
 
 
-def test_forged_replies_on_the_channel_are_a_protocol_violation(sandbox):
+def test_forged_replies_on_the_channel_are_a_protocol_violation(hostile, sandbox):
     implementation = sandbox(hostile("protocol_writer"))
     subject = implementation.make(CONFIG, params())
     with pytest.raises(ImplementationError, match="broke the sandbox protocol during forward") as caught:
@@ -212,7 +223,7 @@ def test_forged_replies_on_the_channel_are_a_protocol_violation(sandbox):
     assert caught.value.kind == "ProtocolError"
 
 
-def test_printed_fakes_are_only_output(sandbox):
+def test_printed_fakes_are_only_output(hostile, sandbox):
     implementation = sandbox(hostile("fake_output"))
     report = api.plan("conv", implementation, seed=0, **SMALL).run()
     assert not report.passed
@@ -220,7 +231,7 @@ def test_printed_fakes_are_only_output(sandbox):
     assert "PASSED" in implementation.stdout and "PASSED" in implementation.stderr
 
 
-def test_chatty_output_is_truncated(sandbox):
+def test_chatty_output_is_truncated(hostile, sandbox):
     implementation = sandbox(hostile("chatty"), output=1000)
     report = api.plan("conv", implementation, seed=0, **SMALL).run()
     assert report.passed
@@ -249,32 +260,126 @@ def test_oversized_reply_is_refused(sandbox, tmp_path):
         subject.forward(x_of())
 
 
-def test_child_has_limits_a_private_directory_a_minimal_environment_and_one_blas_thread(sandbox, tmp_path,
-                                                                                       monkeypatch):
+SPY = """\
+import json, os, resource, socket, sys
+
+def attempt(action):
+    try:
+        action()
+        return "allowed"
+    except Exception as error:
+        return type(error).__name__
+
+def imports(name):
+    __import__(name)
+
+limits = {name: resource.getrlimit(getattr(resource, name))
+          for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE", "RLIMIT_NPROC")}
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
+print(json.dumps({
+    "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path, "limits": limits,
+    "ids": [os.getresuid(), os.getresgid(), os.getgroups()], "caps": status["CapEff"],
+    "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+    "pids": sorted(int(pid) for pid in os.listdir("/proc") if pid.isdigit()),
+    "signal init": attempt(lambda: os.kill(1, 0)),
+    "interfaces": [name for _, name in socket.if_nameindex()],
+    "connect": attempt(lambda: socket.create_connection(("127.0.0.1", 9), timeout=2)),
+    "imports": {name: attempt(lambda: imports(name))
+                for name in ("numpy", "gradcheck.adapters", "gradcheck.checks", "reference_layers", "hypothesis")},
+    "reads": {path: attempt(lambda: open(path).read()) for path in ("/etc/passwd", "/proc/1/environ")},
+    "writes": {path: attempt(lambda: open(path, "a").close())
+               for path in ("/tmp/x", "/gradcheck/submission/spy.py", numpy_file(), "/x")},
+}))
+
+class Convolution:
+    def __init__(self, W, b, stride=1, pad=0):
+        pass
+"""
+
+
+def test_child_is_isolated_limited_and_unprivileged(sandbox, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADCHECK_TEST_SECRET", "s3cret")
-    (tmp_path / "spy.py").write_text(textwrap.dedent("""\
-        import json, os, resource, sys
-        limits = {name: resource.getrlimit(getattr(resource, name))
-                  for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE")}
-        print(json.dumps({"cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path, "limits": limits}))
+    (tmp_path / "spy.py").write_text(SPY.replace("numpy_file()", "__import__('numpy').__file__"))
+    implementation = sandbox(f"{tmp_path / 'spy.py'}:Convolution", timeout=7, memory=300)
+    implementation.close()
+    seen = json.loads(implementation.stdout)
+    assert seen["limits"] == {"RLIMIT_AS": [300 << 20] * 2, "RLIMIT_CPU": [8, 9],  # a second of grace over 7 s
+                              "RLIMIT_FSIZE": [64 << 20] * 2, "RLIMIT_CORE": [0, 0], "RLIMIT_NPROC": [32, 32]}
+    assert "GRADCHECK_TEST_SECRET" not in seen["env"] and "GRADCHECK_TEST_SECRET" not in implementation.stdout
+    assert seen["env"]["OPENBLAS_NUM_THREADS"] == "1" and seen["env"]["OMP_NUM_THREADS"] == "1"
+    assert seen["cwd"] == seen["env"]["HOME"] == seen["env"]["TMPDIR"] == "/tmp"
+    assert "/gradcheck/submission" in seen["path"]  # the copy of the submission's folder, for its helper modules
+    assert seen["fds"][:3] == [0, 1, 2] and len(seen["fds"]) == 6  # the two pipes of its channel, and listdir's
+    assert seen["pids"] == [1, 2] and seen["signal init"] == "PermissionError"  # bwrap's init, and itself
+    assert seen["interfaces"] == ["lo"] and seen["connect"] == "ConnectionRefusedError"
+    assert seen["imports"] == {"numpy": "allowed", "gradcheck.adapters": "allowed", "gradcheck.checks":
+                               "ModuleNotFoundError", "reference_layers": "ModuleNotFoundError",
+                               "hypothesis": "ModuleNotFoundError"}
+    assert seen["reads"] == {"/etc/passwd": "FileNotFoundError", "/proc/1/environ": "PermissionError"}
+    assert seen["writes"].pop("/tmp/x") == "allowed"  # its working directory, and nothing else
+    assert set(seen["writes"].values()) <= {"PermissionError", "OSError"}  # EACCES, or EROFS
+    if bwrap.as_root():  # nobody inside, and nobody outside too
+        assert seen["ids"] == [[65534] * 3, [65534] * 3, []] and int(seen["caps"], 16) == 0
+
+
+def test_the_kernel_sees_the_child_as_nobody_without_capabilities(sandbox, tmp_path):
+    """From outside the namespace, where the kernel checks files and signals: its uid and gid, and those of
+    the file it makes."""
+    (tmp_path / "maker.py").write_text(textwrap.dedent("""\
+        open("/tmp/made-here", "w").close()
 
         class Convolution:
             def __init__(self, W, b, stride=1, pad=0):
                 pass
     """))
-    implementation = sandbox(f"{tmp_path / 'spy.py'}:Convolution", timeout=7, memory=300)
+    implementation = sandbox(f"{tmp_path / 'maker.py'}:Convolution")
+    child = child_of(implementation)
+    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{child}/status").read_text().splitlines()
+                  if ":\t" in line)
+    uid, gid = (bwrap.UNPRIVILEGED, bwrap.UNPRIVILEGED) if bwrap.as_root() else (os.getuid(), os.getgid())
+    assert status["Uid"].split() == [str(uid)] * 4 and status["Gid"].split() == [str(gid)] * 4
+    assert int(status["CapEff"], 16) == int(status["CapPrm"], 16) == 0 and status["NoNewPrivs"] == "1"
+    made = os.stat(f"/proc/{child}/root/tmp/made-here")
+    assert (made.st_uid, made.st_gid) == (uid, gid)
+
+
+def test_without_the_sandbox_the_child_keeps_its_limits_but_is_not_isolated(sandbox, tmp_path):
+    (tmp_path / "spy.py").write_text(SPY.replace("numpy_file()", "'/nonexistent/numpy.py'"))
+    implementation = sandbox(f"{tmp_path / 'spy.py'}:Convolution", sandbox="none", timeout=7, memory=300)
     implementation.close()
     seen = json.loads(implementation.stdout)
-    assert seen["limits"] == {"RLIMIT_AS": [300 << 20] * 2, "RLIMIT_CPU": [8, 9],  # a second of grace over 7 s
-                              "RLIMIT_FSIZE": [64 << 20] * 2, "RLIMIT_CORE": [0, 0]}
-    assert "GRADCHECK_TEST_SECRET" not in seen["env"]
-    assert seen["env"]["OPENBLAS_NUM_THREADS"] == "1" and seen["env"]["OMP_NUM_THREADS"] == "1"
-    assert os.path.basename(seen["cwd"]).startswith("gradcheck-sandbox-")
-    assert not os.path.exists(seen["cwd"])  # removed at close
-    assert str(tmp_path) in seen["path"]  # the submission's folder, for its own helper modules
+    assert seen["limits"]["RLIMIT_AS"] == [300 << 20] * 2 and seen["limits"]["RLIMIT_CPU"] == [8, 9]
+    assert seen["ids"][0] == [os.getuid()] * 3  # the grader's own user
+    assert seen["imports"]["reference_layers"] == "allowed" and len(seen["pids"]) > 2
 
 
-def test_patching_numpy_or_gradcheck_in_the_child_changes_nothing_here(sandbox):
+def test_the_file_must_be_in_the_folder_that_is_copied(tmp_path):
+    with pytest.raises(ValueError, match="reference_style.py is not in the submission's folder"):
+        SandboxImplementation(f"{EXAMPLES / 'reference_style.py'}:Convolution", "conv", folder=tmp_path)
+
+
+def test_a_file_comes_with_the_helpers_beside_it_and_not_its_neighbours(tmp_path):
+    (tmp_path / "_helpers.py").write_text("HELPED = True\n")
+    (tmp_path / "_utils").mkdir()
+    (tmp_path / "_utils" / "__init__.py").write_text("")
+    (tmp_path / "bob.py").write_text("class Convolution:  # a classmate\n    pass\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "alice.cpython-311.pyc").write_bytes(b"poison")
+    (tmp_path / "alice.py").write_text(textwrap.dedent("""\
+        import os
+        from _helpers import HELPED
+        print(sorted(os.listdir(os.path.dirname(__file__))), HELPED)
+
+        class Convolution:
+            def __init__(self, W, b, stride=1, pad=0):
+                pass
+    """))
+    with SandboxImplementation(f"{tmp_path / 'alice.py'}:Convolution", "conv") as implementation:
+        pass
+    assert implementation.stdout == "['_helpers.py', '_utils', 'alice.py'] True\n"
+
+
+def test_patching_numpy_or_gradcheck_in_the_child_changes_nothing_here(hostile, sandbox):
     before = (np.allclose, np.abs)
     for name, failing in (("patch_numpy", ["dW"]), ("patch_gradcheck", None)):
         implementation = sandbox(hostile(name))
@@ -300,7 +405,7 @@ def npy(array, allow_pickle=False):
 
 def test_round_trip_keeps_dtypes_and_shapes():
     arrays = [np.arange(6.0).reshape(2, 3), np.ones(3, np.float32), np.arange(4), np.array([True])]
-    header, decoded = _child.decode(_child.encode({"id": 7}, arrays)[4:])
+    header, decoded = protocol.decode(protocol.encode({"id": 7}, arrays)[4:])
     assert header["id"] == 7
     for original, copy in zip(arrays, decoded):
         assert copy.dtype == original.dtype and np.array_equal(copy, original)
@@ -319,41 +424,58 @@ def test_round_trip_keeps_dtypes_and_shapes():
     (b"PASSED" * 10, "does not fit"),
 ])
 def test_decode_refuses_anything_but_plain_numeric_arrays(payload, message):
-    with pytest.raises(_child.ProtocolError, match=message):
-        _child.decode(payload)
+    with pytest.raises(protocol.ProtocolError, match=message):
+        protocol.decode(payload)
 
 
-def test_killing_the_group_leaves_no_process_behind(tmp_path):
+def test_closing_leaves_no_process_behind(tmp_path):
     (tmp_path / "forker.py").write_text(textwrap.dedent("""\
         import os, time
 
-        if os.fork() == 0:  # a grandchild in the same process group
-            time.sleep(600)
+        if os.fork() == 0:  # a grandchild in a session of its own, which outlives its parent
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)
             os._exit(0)
 
         class Convolution:
             def __init__(self, W, b, stride=1, pad=0):
                 pass
     """))
-    implementation = SandboxImplementation(f"{tmp_path / 'forker.py'}:Convolution", "conv").start()
-    group = implementation._process.pid
-    assert len(running_in_group(group)) == 2
-    implementation.close()
+    implementation = SandboxImplementation(f"{tmp_path / 'forker.py'}:Convolution", "conv", folder=tmp_path).start()
+    namespace = os.readlink(f"/proc/{child_of(implementation)}/ns/pid")
     deadline = time.monotonic() + 5
-    while running_in_group(group) and time.monotonic() < deadline:
+    while len(living_in(namespace)) < 3 and time.monotonic() < deadline:  # bwrap's init, the child, the sleeper
         time.sleep(0.05)
-    assert running_in_group(group) == []
+    assert len(living_in(namespace)) >= 3
+    implementation.close()
+    assert gone(namespace)
 
 
-def running_in_group(group):
-    """Pids of process group ``group`` that are not zombies (Linux /proc)."""
+def child_of(implementation):
+    """The pid of the sandboxed Python, as the host sees it: the child of the child of bwrap (Linux /proc)."""
+    pid = implementation._process.pid
+    for _ in range(2):
+        pid = int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
+    return pid
+
+
+def gone(namespace, within=5.0):
+    """Whether every process of pid namespace ``namespace`` has ended within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while living_in(namespace) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return living_in(namespace) == []
+
+
+def living_in(namespace):
+    """Pids of the processes in pid namespace ``namespace`` (a /proc/PID/ns/pid link) that are not zombies."""
     found = []
-    for entry in os.listdir("/proc"):
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{entry}/stat") as stream:
-                fields = stream.read().rpartition(")")[2].split()
-        except (OSError, ValueError):
+            if os.readlink(f"/proc/{entry}/ns/pid") == namespace and \
+                    Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+                found.append(int(entry))
+        except OSError:
             continue
-        if entry.isdigit() and int(fields[2]) == group and fields[0] != "Z":
-            found.append(int(entry))
     return found

@@ -1,9 +1,12 @@
-"""Check untrusted code: the submission runs in a child process, every verdict is reached in the parent.
+"""Check untrusted code: the submission runs in a sandboxed child process, every verdict is reached in the parent.
 
 ``SandboxImplementation("student.py:Convolution", "conv")`` is an
 ``Implementation`` (see ``gradcheck.adapters``) whose subjects live in one
-child process (``gradcheck._child``).  The parent never imports the student's
-file; it sends the child inputs and gets back plain numeric arrays (``.npy``
+child process (``gradcheck.grading.child``), isolated by bwrap (``bwrap``:
+its own namespaces, a read-only view of the interpreter and numpy only, a
+private copy of the submission, no network; as an unprivileged user when the
+grader is root).  The parent never imports the student's file; it sends the
+child inputs and gets back plain numeric arrays (``.npy``
 bytes read with pickle disabled, validated, converted as
 ``adapters.as_float_array`` does), so nothing the submission does in its own
 process (patching numpy or gradcheck, returning ndarray subclasses that lie
@@ -20,8 +23,10 @@ The child runs with
   also bounds threads the submission leaves running between calls;
 * a memory limit (``Limits.memory`` MB, default 2048) via RLIMIT_AS, with
   BLAS and OpenMP pinned to one thread so the limit means what it says;
-* a fresh temporary working directory (also HOME and TMPDIR), a minimal
-  environment, no stdin, files of at most ``FILE_LIMIT`` bytes, no core dumps;
+* a fresh working directory (also HOME and TMPDIR; in the sandbox a tmpfs of
+  ``bwrap.WORKDIR_LIMIT`` bytes), a minimal environment, no stdin, files of
+  at most ``FILE_LIMIT`` bytes, no core dumps, and in the sandbox at most
+  ``PROCESS_LIMIT`` processes and threads;
 * its standard output and error captured through pipes, the first
   ``Limits.output`` bytes of each kept (``stdout`` / ``stderr``).
 
@@ -37,14 +42,18 @@ uses), ``SandboxDied`` is raised: a BaseException, which the engine and
 Hypothesis let through, so the search stops instead of measuring trigger
 facts and hints on a layer that no longer runs.
 
-POSIX only (resource limits, process groups, select on pipes).
+With ``sandbox="none"`` the child is a plain process of the grader's user,
+with the same limits (but the process count's) and the same copy: not
+isolated.  POSIX only (resource limits, process groups, select on pipes).
 """
-import dataclasses
 import errno
+import functools
 import itertools
+import json
 import math
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,13 +64,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _child
-from .adapters import CONVENTIONS, IN_PLACE, REBINDING, Implementation, ImplementationError, LoadError, Subject
+from . import bwrap, protocol
+from ..adapters import (CONVENTIONS, IN_PLACE, REBINDING, Hyperparameters, Implementation, ImplementationError,
+                        LoadError, Subject)
 
 DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, in total
 DEFAULT_MEMORY = 2048  # MB of address space
 OUTPUT_LIMIT = 4096  # bytes of stdout and of stderr kept for the report
 FILE_LIMIT = 64 << 20  # bytes: the largest file the submission may write
+PROCESS_LIMIT = 32  # processes and threads the submission may run at once (in the bwrap sandbox)
+COPY_FILES, COPY_BYTES = 1000, 32 << 20  # the most .py files, and bytes of them, a submission may come with
+PROBE_TIMEOUT = 60.0  # seconds the probe of the bwrap sandbox may take
+SANDBOXES = ("bwrap", "none")
 MIN_FRAME_LIMIT = 64 << 20  # a reply may always be this large ...
 FRAME_SLACK = 4  # ... or this many times the size of the arrays it should hold
 TEXT_LIMIT = 2000  # characters of any message from the child
@@ -71,8 +85,12 @@ POLL = 0.25  # seconds between checks that the child is still alive while waitin
 EXIT_GRACE = 1.0  # seconds a child that closed its channel gets to finish exiting
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "GOTO_NUM_THREADS")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding gradcheck/
-LAUNCH = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck._child import main; main()"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder holding gradcheck/
+LAUNCH = ("import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep); "
+          "from gradcheck.grading.child import main; main()")
+FIX = ("gradcheck grade isolates submissions with bwrap, which needs Linux with unprivileged user namespaces "
+       "(sysctl user.max_user_namespaces > 0 and kernel.unprivileged_userns_clone=1; under AppArmor also "
+       "kernel.apparmor_restrict_unprivileged_userns=0); or pass --sandbox none to grade without isolation")
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,177 @@ def clean(text, limit=TEXT_LIMIT):
     return text
 
 
+class SandboxUnavailable(RuntimeError):
+    """The bwrap sandbox cannot run here; the message (one line) says why and what to do."""
+
+
+def require_sandbox():
+    """Raise SandboxUnavailable unless the bwrap sandbox runs here."""
+    problem = sandbox_problem()
+    if problem is not None:
+        raise SandboxUnavailable(f"{problem}. {FIX}")
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_problem():
+    """Why the bwrap sandbox cannot run here, or None.
+
+    Tried once per process, for real: a child is started in the sandbox as
+    for grading (namespaces, mounts, limits, dropped privileges, numpy and
+    the adapters imported) and must then exit cleanly when its channel closes.
+    """
+    try:
+        bwrap.executable()
+    except bwrap.Unavailable as error:
+        return str(error)
+    with tempfile.TemporaryDirectory(prefix="gradcheck-probe-") as workdir:
+        submission = os.path.join(workdir, "submission")
+        os.mkdir(submission)
+        os.chmod(submission, 0o755)
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        os.close(request_w)  # the child reads end of file as soon as it is ready, and exits
+        try:
+            process = launch("bwrap", submission, workdir, _settings("bwrap", Limits(), request_r, reply_w),
+                             subprocess.DEVNULL, subprocess.PIPE, time.monotonic() + PROBE_TIMEOUT)
+        finally:
+            for fd in (request_r, reply_r, reply_w):
+                os.close(fd)
+        try:
+            _, errors = process.communicate(timeout=PROBE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return f"a sandbox did not start within {PROBE_TIMEOUT:g} s"
+    if process.returncode == 0:
+        return None
+    lines = [line.strip() for line in errors.decode("utf-8", "replace").splitlines() if line.strip()]
+    said = next((line for line in lines if line.startswith("bwrap:")), lines[-1] if lines else "")
+    return f"bwrap cannot run here: its sandbox exited with status {process.returncode}" + (f": {said}" if said else "")
+
+
+def launch(sandbox, submission, home, settings, stdout, stderr, deadline):
+    """Start a child on the copy of a submission in ``submission``; return its Popen (a new session).
+
+    ``sandbox`` "bwrap" runs it under bwrap (see ``bwrap``; as root, its uid
+    and gid maps are written before ``deadline``, or bwrap is killed: then,
+    as when bwrap fails, the process ends at once and its stderr says why);
+    "none" as a plain child process working in ``home``.  ``settings`` are the
+    child's (see ``gradcheck.grading.child``).
+    """
+    arguments = ["-c", LAUNCH, os.pathsep.join([bwrap.LIB, bwrap.SITE] if sandbox == "bwrap" else [ROOT]),
+                 json.dumps(settings)]
+    channel = (settings["request"], settings["reply"])
+    options = dict(stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True,
+                   env=_environment(bwrap.WORKDIR if sandbox == "bwrap" else home))
+    if sandbox == "none":
+        return subprocess.Popen([sys.executable, "-I", "-B", *arguments], cwd=home, pass_fds=channel, **options)
+    if not bwrap.as_root():
+        return subprocess.Popen(bwrap.command(["-I", "-S", "-B", *arguments], submission), pass_fds=channel,
+                                **options)
+    info_r, info_w = os.pipe()
+    block_r, block_w = os.pipe()
+    try:
+        process = subprocess.Popen(bwrap.command(["-I", "-S", "-B", *arguments], submission, info_w, block_r),
+                                   pass_fds=channel + (info_w, block_r), **options)
+    finally:
+        os.close(info_w)
+        os.close(block_r)
+    try:
+        bwrap.map_users(info_r, block_w, deadline)
+    except (OSError, ValueError):  # bwrap failed before it made the namespace, or must not go on without the maps
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    finally:
+        os.close(info_r)
+        os.close(block_w)
+    return process
+
+
+def _settings(sandbox, limits, request, reply):
+    """The child's settings: its channel, its limits, and (as root, in the sandbox) the user to become."""
+    # With the CPU limit at its default (the timeout), a second of grace lets a plain hang report as a timeout.
+    cpu = math.ceil(limits.cpu_seconds) + (limits.cpu is None)
+    isolated = sandbox == "bwrap"
+    return {"request": request, "reply": reply, "memory": limits.memory << 20, "cpu": cpu, "fsize": FILE_LIMIT,
+            "processes": PROCESS_LIMIT if isolated else None,
+            "user": [bwrap.UNPRIVILEGED] * 2 if isolated and bwrap.as_root() else None}
+
+
+def _environment(home):
+    env = {"PATH": os.defpath, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "MPLBACKEND": "Agg"}
+    if "LD_LIBRARY_PATH" in os.environ:
+        env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+    env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    return env
+
+
+def copy_submission(source, destination):
+    """Copy a submission's source into ``destination``, readable by all, to be compiled from source.
+
+    ``source`` is the submission's folder, whose .py files (in it and its
+    subfolders) are copied, or its .py file, copied with the helper modules
+    beside it whose names start with an underscore (``_helpers.py``,
+    ``_utils/``): not its other neighbours, which may be classmates.  In a
+    folder, which is the student's, symbolic links are left out (one could
+    reach a classmate's files); beside a file, in the course's folder, they are
+    followed.  Hidden entries and ``__pycache__`` folders are left out.
+    LoadError when that is more than COPY_FILES files or COPY_BYTES bytes.
+    """
+    copy = _Copy(source)
+    _make_folder(destination)
+    if os.path.isdir(source):
+        copy.tree(source, destination)
+        return
+    copy.file(source, os.path.join(destination, os.path.basename(source)))
+    folder = os.path.dirname(os.path.abspath(source))
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if not name.startswith("_") or name == "__pycache__" or os.path.samefile(path, source):
+            continue
+        if os.path.isdir(path):
+            copy.tree(path, os.path.join(destination, name))
+        elif name.endswith(".py") and os.path.isfile(path):
+            copy.file(path, os.path.join(destination, name))
+
+
+class _Copy:
+    """Copies .py files, counting them against COPY_FILES and COPY_BYTES."""
+
+    def __init__(self, source):
+        self.source = source
+        self.files = self.bytes = 0
+
+    def tree(self, folder, destination):
+        """Every .py file in ``folder`` and its subfolders, but links, hidden entries and __pycache__."""
+        for root, subfolders, names in os.walk(folder):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "__pycache__"
+                                   and not os.path.islink(os.path.join(root, name)))
+            target = os.path.join(destination, os.path.relpath(root, folder))
+            _make_folder(target)
+            for name in sorted(names):
+                path = os.path.join(root, name)
+                if name.endswith(".py") and not name.startswith(".") and not os.path.islink(path) and \
+                        os.path.isfile(path):
+                    self.file(path, os.path.join(target, name))
+
+    def file(self, path, destination):
+        self.files, self.bytes = self.files + 1, self.bytes + os.path.getsize(path)
+        if self.files > COPY_FILES or self.bytes > COPY_BYTES:
+            raise LoadError(f"{self.source} is too large to grade: it comes with more than {COPY_FILES} .py files "
+                            f"or {COPY_BYTES >> 20} MB of them; give the submission's own folder")
+        shutil.copyfile(path, destination)
+        os.chmod(destination, 0o644)
+
+
+def _make_folder(path):
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, 0o755)
+
+
 class SandboxDied(BaseException):
     """The child is gone and the sandbox was made with ``stop_on_death``: stop checking.
 
@@ -161,19 +350,35 @@ class SandboxImplementation(Implementation):
     file cannot be loaded, with the reason) and finally ``close()``, which
     also removes the child's working directory (made in ``scratch``)::
 
-        with SandboxImplementation("alice/layers.py:Convolution", "conv", limits=Limits(timeout=30)) as impl:
+        with SandboxImplementation("alice/layers.py:Convolution", "conv", limits=Limits(timeout=30),
+                                   folder="alice") as impl:
             report = gradcheck.api.plan("conv", impl, seed=0).run()
         impl.fatal, impl.stdout, impl.stderr
+
+    The child gets a private copy of the submission (``copy_submission``):
+    FILE with the helper modules beside it whose names start with an
+    underscore, or every .py file of ``folder`` (which holds FILE), so that
+    FILE can import its own helper modules.  ``sandbox`` is "bwrap" (see
+    ``bwrap``; ``require_sandbox`` says whether it runs here) or "none": a
+    plain child process, with the same limits but not isolated.
     """
 
-    def __init__(self, spec, layer, convention="auto", limits=None, stop_on_death=False, scratch=None):
+    def __init__(self, spec, layer, convention="auto", limits=None, stop_on_death=False, scratch=None,
+                 sandbox="bwrap", folder=None):
         path, sep, name = spec.rpartition(":")
         if not sep or not path or not name:
             raise LoadError(f"--impl must be FILE:NAME, e.g. my_layers.py:Conv2d; got {spec!r}")
         if convention not in CONVENTIONS:
             raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+        if sandbox not in SANDBOXES:
+            raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
         super().__init__(name, None, convention, {}, per_axis=False, spec=spec)
         self.path = path
+        self.sandbox = sandbox
+        self.folder = None if folder is None else os.fspath(folder)  # copied whole; None: FILE and its helpers
+        if self.folder is not None and os.path.relpath(path, self.folder).startswith(os.pardir):
+            raise ValueError(f"{path} is not in the submission's folder {self.folder}")
+        self._inside = None  # the copy's folder, as the child sees it
         self.layer = layer
         self.requested_convention = convention
         self.limits = limits or Limits()
@@ -207,19 +412,23 @@ class SandboxImplementation(Implementation):
             raise LoadError(f"no such file: {self.path}")
         self._workdir = tempfile.TemporaryDirectory(prefix="gradcheck-sandbox-", dir=self.scratch,
                                                     ignore_cleanup_errors=True)
+        copy = os.path.join(self._workdir.name, "submission")
+        home = os.path.join(self._workdir.name, "home")
+        try:
+            copy_submission(self.folder or self.path, copy)
+            os.mkdir(home, 0o700)
+        except BaseException:
+            self._workdir.cleanup()
+            raise
+        self._inside = bwrap.SUBMISSION if self.sandbox == "bwrap" else copy
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        limits = self.limits
-        # With the CPU limit at its default (the timeout), a second of grace lets a plain hang report as a timeout.
-        cpu = math.ceil(limits.cpu_seconds) + (limits.cpu is None)
-        command = [sys.executable, "-I", "-B", "-c", LAUNCH, ROOT, str(request_r), str(reply_w),
-                   str(limits.memory << 20), str(cpu), str(FILE_LIMIT)]
+        deadline = time.monotonic() + self.limits.timeout
         try:
-            self._process = subprocess.Popen(command, cwd=self._workdir.name, env=self._environment(),
-                                             stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-                                             pass_fds=(request_r, reply_w), start_new_session=True)
+            self._process = launch(self.sandbox, copy, home, _settings(self.sandbox, self.limits, request_r, reply_w),
+                                   out_w, err_w, deadline)
         except BaseException:
             for fd in (request_r, request_w, reply_r, reply_w, out_r, out_w, err_r, err_w):
                 os.close(fd)
@@ -231,7 +440,7 @@ class SandboxImplementation(Implementation):
         for fd in self._fds.values():
             os.set_blocking(fd, False)
         try:
-            reply, _ = self._exchange({"op": "load", "path": os.path.abspath(self.path), "name": self.name,
+            reply, _ = self._exchange({"op": "load", "path": self._inside_path(), "name": self.name,
                                        "layer": self.layer, "convention": self.requested_convention}, (), "import")
         except (ImplementationError, SandboxDied) as error:
             self.close()
@@ -280,7 +489,8 @@ class SandboxImplementation(Implementation):
 
     def make(self, config, params):
         names = sorted(params)
-        reply, _ = self._exchange({"op": "make", "config": dataclasses.asdict(config), "names": names},
+        hyperparameters = {name: getattr(config, name) for name in Hyperparameters.names()}
+        reply, _ = self._exchange({"op": "make", "config": hyperparameters, "names": names},
                                   [params[name] for name in names], "construction", config=config)
         handle = reply["handle"]  # checked by _check_reply
         subject = SandboxSubject(self, handle, config)
@@ -304,7 +514,7 @@ class SandboxImplementation(Implementation):
         header = dict(header, id=next(self._ids))
         if self._released:
             header["release"], self._released = self._released, []
-        frame = _child.encode(header, arrays)
+        frame = protocol.encode(header, arrays)
         limit = max(MIN_FRAME_LIMIT, FRAME_SLACK * 8 * sum(expect or ()))
         started = time.monotonic()
         deadline = started + max(0.0, self.limits.timeout - self.charged)
@@ -322,16 +532,19 @@ class SandboxImplementation(Implementation):
             raise ImplementationError(*(self._as_given(text) for text in _error_fields(reply["error"], stage)))
         return reply, out
 
+    def _inside_path(self):
+        """The submission's file as the child sees it, in its copy."""
+        return os.path.join(self._inside, os.path.relpath(self.path, self.folder or os.path.dirname(self.path)))
+
     def _as_given(self, text):
-        """``text`` with the submission's folder written as it was given, not as the absolute path the child saw."""
-        folder = os.path.dirname(os.path.abspath(self.path)) + os.sep
-        given = os.path.dirname(self.path)
-        return text.replace(folder, given + os.sep if given else "")
+        """``text`` with the copy's folder written as the submission's folder was given."""
+        given = self.folder or os.path.dirname(self.path)
+        return text.replace(self._inside + os.sep, given + os.sep if given else "")
 
     def _check_reply(self, request, payload, stage, expect):
         try:
-            reply, arrays = _child.decode(payload)
-        except _child.ProtocolError as error:
+            reply, arrays = protocol.decode(payload)
+        except protocol.ProtocolError as error:
             raise self._violation(stage, str(error)) from None
         if reply.get("id") != request["id"]:
             raise self._violation(stage, f"a reply to request {reply.get('id')!r} came for request {request['id']}")
@@ -366,24 +579,24 @@ class SandboxImplementation(Implementation):
     def _receive(self, deadline, stage, limit):
         buffer = bytearray()
         size = None
-        while size is None or len(buffer) < _child.LENGTH.size + size:
+        while size is None or len(buffer) < protocol.LENGTH.size + size:
             self._wait(deadline, stage)
             try:
                 chunk = os.read(self._fds["reply"], CHUNK if size is None else
-                                min(1 << 20, _child.LENGTH.size + size - len(buffer)))
+                                min(1 << 20, protocol.LENGTH.size + size - len(buffer)))
             except BlockingIOError:
                 continue
             if not chunk:
                 raise self._death(stage)
             buffer += chunk
-            if size is None and len(buffer) >= _child.LENGTH.size:
-                (size,) = _child.LENGTH.unpack_from(buffer)
+            if size is None and len(buffer) >= protocol.LENGTH.size:
+                (size,) = protocol.LENGTH.unpack_from(buffer)
                 if size > limit:
                     raise _Dead("ProtocolError", f"sent a reply of {size} bytes during {stage}, more than the "
                                                  f"{limit} bytes its arrays could need")
-        if len(buffer) > _child.LENGTH.size + size:
+        if len(buffer) > protocol.LENGTH.size + size:
             raise self._violation(stage, "extra bytes after a reply")
-        return memoryview(buffer)[_child.LENGTH.size:]
+        return memoryview(buffer)[protocol.LENGTH.size:]
 
     def _wait(self, deadline, stage, writing=False):
         """Block until the channel is ready, draining stdout/stderr meanwhile; _Dead past the deadline."""
@@ -455,22 +668,44 @@ class SandboxImplementation(Implementation):
             return _Dead("ProtocolError", f"closed gradcheck's channel during {stage}")
         self._kill()
         self._reap()
-        status, usage = self._status
-        cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
-        peak = usage.ru_maxrss / 1024 if usage else 0.0  # Linux: kilobytes
-        if os.WIFSIGNALED(status):
-            number = os.WTERMSIG(status)
+        number, code, usage = self._ending()
+        if number is not None:
             name = _signal_name(number)
+            cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
             if number == signal.SIGXCPU or (number == signal.SIGKILL and cpu >= self.limits.cpu_seconds):
                 return _Dead("CPULimit", f"exceeded the CPU time limit of {self.limits.cpu_seconds:g} s during "
                                          f"{stage} (killed by {name})")
-            if peak >= 0.9 * self.limits.memory:
+            if usage and usage.ru_maxrss / 1024 >= 0.9 * self.limits.memory:  # Linux: ru_maxrss in kilobytes
                 return _Dead("MemoryLimit", f"exceeded the memory limit of {self.limits.memory} MB during {stage} "
                                             f"(killed by {name})")
             what = "crashed" if number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
                                            signal.SIGABRT) else "was killed"
             return _Dead("Killed", f"{what} during {stage} (killed by {name})")
-        return _Dead("Exited", f"exited with status {os.WEXITSTATUS(status)} during {stage}")
+        said = self._bwrap_said()
+        return _Dead("Exited", f"exited with status {code} during {stage}" + (f" ({said})" if said else ""))
+
+    def _ending(self):
+        """(signal number or None, exit status, rusage or None) of the child, once reaped.
+
+        Under bwrap the reaped process is bwrap, which exits with the child's
+        status, or 128 + the number of the signal that killed it; the child's
+        resource usage is not known there.
+        """
+        status, usage = self._status
+        if self.sandbox == "none" or os.WIFSIGNALED(status):
+            return (os.WTERMSIG(status), None, usage) if os.WIFSIGNALED(status) else (None, os.WEXITSTATUS(status),
+                                                                                      usage)
+        code = os.WEXITSTATUS(status)
+        if code > 128 and code - 128 in signal.valid_signals():
+            return code - 128, None, None
+        return None, code, None
+
+    def _bwrap_said(self):
+        """bwrap's own complaint on the child's stderr (it could not set the sandbox up), or ""."""
+        if self.sandbox != "bwrap":
+            return ""
+        lines = bytes(self.stderr_capture.head).decode("utf-8", "replace").splitlines()
+        return clean(next((line for line in lines if line.startswith("bwrap: ")), ""), 300)
 
     def _kill_for(self, dead, config=None):
         if self.fatal is None:
@@ -495,14 +730,6 @@ class SandboxImplementation(Implementation):
             status, usage = 0, None
         self._status = (status, usage)
         self._process.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits for it again
-
-    def _environment(self):
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": self._workdir.name,
-               "TMPDIR": self._workdir.name, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg"}
-        if "LD_LIBRARY_PATH" in os.environ:
-            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
-        env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-        return env
 
     def _accept_load(self, reply):
         convention, pinned, name = reply.get("convention"), reply.get("pinned"), reply.get("name")

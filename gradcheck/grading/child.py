@@ -1,105 +1,53 @@
-"""The child side of ``gradcheck.sandbox``: loads one untrusted submission and runs its layer on request.
+"""The sandboxed child: loads one untrusted submission and runs its layer on the grading process's request.
 
-Started by ``SandboxImplementation.start`` as::
+Started by ``SandboxImplementation.start`` (under bwrap, see ``bwrap``) as::
 
-    python -I -B -c "<put ROOT on sys.path; from gradcheck._child import main; main()>" ROOT REQ RESP MEM CPU FSIZE
+    python -I [-S] -B -c "<put PATHS first on sys.path; from gradcheck.grading.child import main; main()>" \
+        PATHS SETTINGS
 
-REQ and RESP are the two pipe fds of the protocol (requests in, replies out);
-the submission's own standard output and error are separate pipes, so nothing
-it prints can be taken for a reply.  Before anything else is imported the
-child limits itself (address space MEM bytes, CPU seconds, file size, no core
-dumps), then it serves requests one at a time until REQ reaches end of file.
+PATHS are the folders holding gradcheck's child files (and numpy, in the
+sandbox), joined with os.pathsep; SETTINGS is a JSON object: ``request`` and
+``reply``, the two pipe fds of the protocol (requests in, replies out; frames
+as in ``protocol``); ``memory`` (bytes of address space), ``cpu`` (seconds),
+``fsize`` (bytes per file), ``processes`` (processes and threads, or null for
+no limit) and ``user`` ([uid, gid] to drop to when started as root, or null).
+The submission's own standard output and error are separate pipes, so
+nothing it prints can be taken for a reply.
 
-The wire format (``encode`` / ``decode``, shared with the parent) is a frame:
+Before anything else is imported the child closes every other descriptor,
+limits itself (also no core dumps), drops to ``user``, and only then imports
+numpy and the adapters; it takes PATHS off sys.path (the submission's imports
+are its own) and serves requests one at a time until the request pipe reaches
+end of file.
 
-    uint32 length N | uint32 header length H | H bytes of JSON header | arrays as .npy blobs
-
-with ``header["arrays"]`` listing the byte length of every blob.  Arrays are
-written and read with pickle disabled.  Replies carry the request's ``id``;
-an error reply carries ``{"error": {stage, type, message, location}}``, just
-what an ``ImplementationError`` holds.  The child judges nothing: it only
-answers load, make, forward, backward, read, write and evaluate.
+Replies carry the request's ``id``; an error reply carries ``{"error":
+{stage, type, message, location}}``, just what an ``ImplementationError``
+holds.  The child judges nothing: it only answers load, make, forward,
+backward, read, write and evaluate.
 """
-import io
 import json
 import os
-import struct
 import sys
 
-LENGTH = struct.Struct(">I")
-MAX_HEADER = 1 << 20  # bytes of JSON header
+from .protocol import LENGTH, decode, encode
+
 STAGES = {"load": "import", "make": "construction", "forward": "forward", "backward": "backward",
           "read": "read", "write": "write", "evaluate": "forward"}
 
 
-class ProtocolError(ValueError):
-    """A frame that does not follow the wire format."""
-
-
-def encode(header, arrays=()):
-    """One frame: ``header`` (a JSON-able dict) and ``arrays`` (ndarrays, written without pickle)."""
-    import numpy as np
-
-    blobs = []
-    for array in arrays:
-        stream = io.BytesIO()
-        np.lib.format.write_array(stream, np.ascontiguousarray(array), allow_pickle=False)
-        blobs.append(stream.getvalue())
-    head = json.dumps(dict(header, arrays=[len(blob) for blob in blobs])).encode()
-    payload = b"".join([LENGTH.pack(len(head)), head, *blobs])
-    return LENGTH.pack(len(payload)) + payload
-
-
-def decode(payload, max_header=MAX_HEADER):
-    """(header dict, [arrays]) from a frame's payload; ProtocolError for anything malformed.
-
-    Arrays must be plain numeric (bool, int, unsigned or float) ndarrays: no
-    pickle, no object or structured dtypes.
-    """
-    import numpy as np
-
-    try:
-        if len(payload) < LENGTH.size:
-            raise ProtocolError(f"a frame of {len(payload)} bytes has no header")
-        (size,) = LENGTH.unpack_from(payload)
-        if size > max_header or LENGTH.size + size > len(payload):
-            raise ProtocolError(f"a header of {size} bytes does not fit")
-        header = json.loads(bytes(payload[LENGTH.size:LENGTH.size + size]))
-        if not isinstance(header, dict):
-            raise ProtocolError("the header is not a JSON object")
-        sizes = header.get("arrays", [])
-        if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes):
-            raise ProtocolError("the header's array sizes are malformed")
-        offset = LENGTH.size + size
-        if offset + sum(sizes) != len(payload):
-            raise ProtocolError("the array sizes do not add up to the frame")
-        arrays = []
-        for n in sizes:
-            array = np.lib.format.read_array(io.BytesIO(payload[offset:offset + n]), allow_pickle=False)
-            offset += n
-            if type(array) is not np.ndarray or array.dtype.kind not in "fiub" or array.dtype.fields is not None:
-                raise ProtocolError(f"an array of dtype {array.dtype} is not a plain numeric array")
-            arrays.append(array)
-        return header, arrays
-    except ProtocolError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - json and numpy raise many kinds on malformed bytes
-        raise ProtocolError(f"malformed frame ({type(exc).__name__}: {exc})") from None
-
-
-# -- the child process ---------------------------------------------------------
-
 def main(argv=None):
-    """Limit this process, then serve the parent's requests until it closes the request pipe."""
+    """Isolate and limit this process, then serve the parent's requests until it closes the request pipe."""
     argv = sys.argv[1:] if argv is None else argv
-    root = argv[0]
-    request_fd, reply_fd, memory, cpu, fsize = (int(word) for word in argv[1:])
-    _limit(memory, cpu, fsize)
+    paths, settings = argv[0].split(os.pathsep), json.loads(argv[1])
+    request_fd, reply_fd = settings["request"], settings["reply"]
+    _close_all_but(0, 1, 2, request_fd, reply_fd)
+    _limit(settings["memory"], settings["cpu"], settings["fsize"], settings["processes"])
+    if settings["user"] is not None:  # fails, and the child with it, unless it can
+        _drop_to(*settings["user"])
     _default_signals()
-    _die_with_parent()
-    from . import adapters, config  # noqa: F401 - import gradcheck's modules (and numpy) under the limits
-    if root in sys.path:  # then take gradcheck's folder off the path: the submission's imports are its own
-        sys.path.remove(root)
+    die_with_parent()
+    from .. import adapters  # noqa: F401 - import the adapters (and numpy) under the limits
+    sys.path[:] = [path for path in sys.path if path not in paths]
     # Keep our own references: the submission may replace os.read / os.write in its own process.
     read, write = os.read, os.write
     server = _Server()
@@ -118,11 +66,31 @@ def main(argv=None):
             view = view[write(reply_fd, view):]
 
 
-def _limit(memory, cpu, fsize):
+def _close_all_but(*keep):
+    """Close every inherited descriptor not in ``keep``: nothing of the parent's may reach the submission."""
+    for fd in map(int, os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ()):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:  # the descriptor listdir itself used
+                pass
+
+
+def _drop_to(uid, gid):
+    """Become ``uid``/``gid`` with no supplementary groups: root in the sandbox's namespace is left behind."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def _limit(memory, cpu, fsize, processes):
     import resource
 
-    for name, soft, hard in (("RLIMIT_AS", memory, memory), ("RLIMIT_CPU", cpu, cpu + 1),
-                             ("RLIMIT_FSIZE", fsize, fsize), ("RLIMIT_CORE", 0, 0)):
+    limits = [("RLIMIT_AS", memory, memory), ("RLIMIT_CPU", cpu, cpu + 1), ("RLIMIT_FSIZE", fsize, fsize),
+              ("RLIMIT_CORE", 0, 0)]
+    if processes is not None:
+        limits.append(("RLIMIT_NPROC", processes, processes))
+    for name, soft, hard in limits:
         limit = getattr(resource, name, None)
         if limit is None or soft < 0:
             continue
@@ -133,7 +101,7 @@ def _limit(memory, cpu, fsize):
 
 
 def _default_signals():
-    """The grading process ignores most signals; its child gets the usual behaviour back."""
+    """Signals the grader's processes ignore are ignored across exec too: give them their usual behaviour."""
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -143,8 +111,8 @@ def _default_signals():
             signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
-def _die_with_parent():
-    """Linux: get SIGKILL if the grading process dies (best effort; nothing elsewhere)."""
+def die_with_parent():
+    """Linux: get SIGKILL when the parent dies (best effort; nothing elsewhere)."""
     try:
         import ctypes
 
@@ -196,7 +164,7 @@ class _Server:
     """The submission's implementation and the live subjects (layers) the parent made, by handle."""
 
     def __init__(self):
-        from . import adapters
+        from .. import adapters
 
         self.adapters = adapters
         self.implementation = None
@@ -255,10 +223,8 @@ class _Server:
                 "name": implementation.name}, []
 
     def op_make(self, header, arrays):
-        from .config import Config
-
-        config = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in header["config"].items()})
-        subject = self.implementation.make(config, dict(zip(header["names"], arrays)))
+        hyperparameters = self.adapters.Hyperparameters.from_dict(header["config"])
+        subject = self.implementation.make(hyperparameters, dict(zip(header["names"], arrays)))
         self.handles += 1
         self.subjects[self.handles] = subject
         return {"handle": self.handles}, []

@@ -1,0 +1,469 @@
+"""Grade many student submissions: each sandboxed, all fuzzed with the same seed, in parallel.
+
+    from gradcheck.grading.grade import grade
+    result = grade(["subs/alice", "subs/bob.py"], "conv", "Convolution", seed=0, timeout=30)
+    for submission in result.submissions:
+        print(submission.name, submission.passed, submission.score, submission.max_score, submission.reason)
+
+Each PATH is a student's ``.py`` file, or a folder holding one (when the
+folder has several, the one that defines NAME).  Every submission runs in its
+own ``gradcheck.grading.sandbox`` child (isolated by bwrap; time, CPU and
+memory limits; captured output) and is checked in a grading process
+(``gradcheck.grading.worker``), ``workers`` of them at a time, each grading
+one submission after another and reporting each grade as a line of JSON: a
+grading process that dies, hangs or sends garbage costs only the grade of the
+submission it was grading.  Nothing a submission does can stop the run: it
+gets ``passed`` False, score 0 and an ``error`` saying why, and the others go
+on.
+
+Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv,
+5 for the pools); a failed or skipped check scores 0.  A submission that could
+not be loaded, or whose child died, timed out or ran out of memory, scores 0.
+"""
+import json
+import math
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+from .. import api
+from ..adapters import CONVENTIONS
+from ..checks import check_names
+from ..compare import CheckResult
+from ..config import LAYERS
+from ..fuzz import default_seed
+from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, ROOT, SANDBOXES, Limits, require_sandbox
+
+PINS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
+RESULT_LIMIT = 64 << 20  # bytes: the largest result a grading process may send
+CHUNK = 1 << 16
+EXIT_GRACE = 5.0  # seconds a grading process that sent its result gets to exit
+WATCHDOG_SLACK = 30.0  # seconds the whole run may take beyond its grading processes' deadlines
+WORKER = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck.grading.worker import main; main()"
+
+
+@dataclass
+class SubmissionResult:
+    """The grade of one submission.
+
+    ``checks`` are the engine's CheckResults (one per check); ``error`` is
+    None, or one line saying why the submission could not be graded fully
+    (not loadable, timed out, out of memory, exited, ...).  ``report`` is the
+    full ``api.Report`` (findings, counterexamples, hints) when checks ran.
+    ``stdout`` / ``stderr`` hold the start of what the submission printed.
+    """
+
+    name: str
+    path: str
+    passed: bool
+    score: int
+    max_score: int
+    checks: list = field(default_factory=list)
+    error: str = None
+    duration_s: float = 0.0
+    report: object = None
+    file: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def reason(self):
+        """One line: the error, else the first failing check and its message; "" when passed."""
+        if self.error:
+            return self.error
+        failed = [check for check in self.checks if check.status == "fail"]
+        if failed:
+            return f"{failed[0].name}: {failed[0].message}" + (f" (and {len(failed) - 1} more failing)"
+                                                               if len(failed) > 1 else "")
+        return ""
+
+    def to_dict(self, details=False):
+        """The grade as ``--format json`` shows it; with ``details`` also the path, file, captured output
+        and full report: what a grading process sends."""
+        data = {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
+                "checks": [check.to_dict() for check in self.checks], "error": self.error,
+                "duration_s": round(self.duration_s, 3)}
+        if details:
+            data.update(path=self.path, file=self.file, stdout=self.stdout, stderr=self.stderr,
+                        report=None if self.report is None else self.report.to_dict())
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        """The SubmissionResult that ``to_dict`` described (with or without details)."""
+        report = data.get("report")
+        return cls(data["name"], data.get("path", ""), data["passed"], data["score"], data["max_score"],
+                   [CheckResult.from_dict(check) for check in data["checks"]], data["error"], data["duration_s"],
+                   None if report is None else api.Report.from_dict(report), data.get("file", ""),
+                   data.get("stdout", ""), data.get("stderr", ""))
+
+
+@dataclass
+class GradeResult:
+    """Every submission's grade, in the order the paths were given, and the settings they shared."""
+
+    layer: str
+    implementation: str
+    seed: int
+    examples: int
+    limits: Limits
+    submissions: list
+    duration_s: float = 0.0
+    sandbox: str = "bwrap"  # "none": the submissions were not isolated
+
+    @property
+    def passed(self):
+        return sum(submission.passed for submission in self.submissions)
+
+    def to_dict(self):
+        return {"sandbox": self.sandbox, "submissions": [submission.to_dict() for submission in self.submissions]}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade: its short name, the PATH given, and the .py file to load ("" if none).
+
+    ``folder`` is PATH when it is a folder: all of it is copied into the
+    sandbox, so that the file can import its helper modules.
+    """
+
+    name: str
+    path: str
+    file: str
+    folder: str = None
+    error: str = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every submission of a run is graded with; travels to the grading processes as JSON."""
+
+    layer: str
+    implementation: str
+    convention: str
+    pins: dict
+    examples: int
+    seed: int
+    method: str
+    precision: str
+    limits: Limits
+    sandbox: str
+    scratch: str = None  # where the sandboxes make their working directories
+
+    @classmethod
+    def from_dict(cls, data):
+        pins = {name: tuple(value) if isinstance(value, list) else value for name, value in data["pins"].items()}
+        return cls(**dict(data, pins=pins, limits=Limits(**data["limits"])))
+
+
+def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None,
+          kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
+          precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, workers=None,
+          progress=None, deadline=None, sandbox="bwrap"):
+    """Grade every submission in ``paths`` for ``layer`` ("conv", "maxpool", "avgpool").
+
+    ``impl`` is the NAME each submission defines (a class, a factory or a
+    cs231n forward function; see ``gradcheck.adapters``), ``convention`` as
+    for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30),
+    ``fast``, ``method`` and ``precision`` are those of ``gradcheck.check``;
+    ``seed`` (default: 0 under CI, else random) is the same for every submission.
+
+    Limits per submission: ``timeout`` seconds of wall-clock time for its code
+    in total (default 60), ``cpu`` CPU seconds (default: ``timeout``),
+    ``memory`` MB of address space (default 2048).  ``workers`` submissions
+    are graded at once (default: the number of CPUs).  ``progress(done,
+    total, submission)`` is called as each submission's result comes in.
+    ``deadline`` bounds the wall-clock time of a submission's whole grading
+    (its code and gradcheck's work): the grading process still grading it then
+    is killed and the submission gets an error; default ``2 * timeout + 60 +
+    2 * examples`` seconds.  A watchdog bounds the whole run by the deadlines
+    of as many rounds of submissions as the workers need, plus
+    ``WATCHDOG_SLACK``.
+
+    ``sandbox`` "bwrap" runs every submission isolated (see
+    ``gradcheck.grading``); "none" runs them as plain child processes, with
+    the same limits but not isolated (``GradeResult.sandbox`` says so).
+
+    Raises ValueError (or TypeError) for bad options or a PATH that does not
+    exist, SandboxUnavailable when bwrap cannot run here; never for what a
+    submission does.
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    if not isinstance(impl, str) or not impl.isidentifier():
+        raise ValueError(f"--impl takes the NAME every submission defines (e.g. Convolution), got {impl!r}")
+    paths = [os.fspath(path) for path in paths]
+    if not paths:
+        raise ValueError("give at least one submission PATH")
+    for path in paths:
+        if not os.path.exists(path):
+            raise ValueError(f"no such file or folder: {path}")
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    if deadline is not None and not deadline > 0:
+        raise ValueError(f"deadline must be > 0 seconds, got {deadline!r}")
+    if sandbox not in SANDBOXES:
+        raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
+    limits = Limits(timeout=timeout, memory=memory, cpu=cpu)
+    pins = {name: value for name, value in zip(PINS, (batch, channels, filters, size, kernel, stride, pad,
+                                                      dilation)) if value is not None}
+    seed = default_seed() if seed is None else seed
+    # validates pins, examples, seed, method and precision
+    checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
+                       **pins)
+    jobs = [_resolve(path, name, impl) for path, name in zip(paths, _names(paths))]
+    if deadline is None:
+        deadline = 2 * limits.timeout + 60 + 2 * checked.examples
+    if sandbox == "bwrap":
+        require_sandbox()
+    started = time.monotonic()
+    # One folder for every sandbox's working directory, removed here even when a grading process was killed.
+    with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
+        settings = Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method,
+                            precision, limits, sandbox, scratch)
+        submissions = _Run(jobs, settings, min(workers, len(jobs)), progress, deadline).results()
+    return GradeResult(layer, impl, settings.seed, settings.examples, limits, submissions,
+                       time.monotonic() - started, sandbox)
+
+
+def one_line(text, limit=500):
+    """The first paragraph of ``text`` on one line, at most ``limit`` characters."""
+    text = " ".join(str(text).split("\n\n")[0].split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def failed(job, settings, error, started):
+    """The grade of a submission that could not be graded: score 0 and ``error``."""
+    return SubmissionResult(job.name, job.path, False, 0, len(check_names(settings.layer)), error=error,
+                            duration_s=time.monotonic() - started, file=job.file)
+
+
+# -- finding the file --------------------------------------------------------
+
+def _resolve(path, name, impl):
+    """A Job for PATH: the file itself, or the .py file in the folder that defines ``impl``."""
+    if os.path.isfile(path):
+        if not path.endswith(".py"):
+            return Job(name, path, "", error=f"{path} is not a .py file")
+        return Job(name, path, path)
+    files = _python_files(path)
+    if not files:
+        return Job(name, path, "", error=f"no .py file in {path}")
+    if len(files) == 1:
+        return Job(name, path, files[0], path)
+    defining = [file for file in files if _defines(file, impl)]
+    if len(defining) == 1:
+        return Job(name, path, defining[0], path)
+    shown = ", ".join(os.path.relpath(file, path) for file in (defining or files)[:5])
+    if not defining:
+        return Job(name, path, "", error=f"no .py file in {path} defines {impl} (looked in {shown}"
+                                          f"{', ...' if len(files) > 5 else ''})")
+    return Job(name, path, "", error=f"several files in {path} define {impl}: {shown}; submit one")
+
+
+def _python_files(folder):
+    """The .py files directly in ``folder``; if there are none, those in its subfolders."""
+    found = sorted(os.path.join(folder, entry) for entry in os.listdir(folder)
+                   if entry.endswith(".py") and os.path.isfile(os.path.join(folder, entry)))
+    if found:
+        return found
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        found += sorted(os.path.join(root, f) for f in files if f.endswith(".py"))
+    return found
+
+
+def _defines(file, impl):
+    try:
+        with open(file, encoding="utf-8", errors="replace") as stream:
+            text = stream.read(1 << 20)
+    except OSError:
+        return False
+    return re.search(rf"^[ \t]*(?:def|class)[ \t]+{impl}\b|^{impl}[ \t]*=", text, re.MULTILINE) is not None
+
+
+def _names(paths):
+    """Short names: the file's stem or the folder's name; the path itself where two would clash."""
+    short = [os.path.splitext(os.path.basename(os.path.normpath(path)))[0] if os.path.isfile(path)
+             else os.path.basename(os.path.abspath(path)) for path in paths]
+    return [name if short.count(name) == 1 else os.path.normpath(path) for name, path in zip(short, paths)]
+
+
+# -- running the grading processes -------------------------------------------
+
+class _Run:
+    """Grade every job in ``workers`` grading processes; results in job order.
+
+    A grading process grades one job at a time and then takes the next.  A
+    job still being graded ``deadline`` seconds after it was handed over costs
+    its process, which is killed (its sandbox dies with it): the job gets an
+    error and a new process takes the next one.  So does a process that dies,
+    or sends anything but the result of its job.  The watchdog bounds the
+    whole run: past ``watchdog`` seconds every process is killed, and every
+    job not graded by then gets an error.
+    """
+
+    def __init__(self, jobs, settings, workers, progress, deadline):
+        self.jobs, self.settings, self.workers, self.progress = jobs, settings, workers, progress
+        self.deadline = deadline
+        self.watchdog = deadline * math.ceil(len(jobs) / workers) + WATCHDOG_SLACK
+        self.grades = [None] * len(jobs)
+
+    def results(self):
+        stop = time.monotonic() + self.watchdog
+        pending = list(enumerate(self.jobs))
+        busy, idle = {}, []  # busy: the fd a process reports on -> the process
+        with selectors.DefaultSelector() as selector:
+            try:
+                while (pending or busy) and time.monotonic() < stop:
+                    while pending and len(busy) < self.workers:
+                        process = idle.pop() if idle else _GradingProcess(self.settings)
+                        process.give(*pending.pop(0))
+                        busy[process.fd] = process
+                        selector.register(process.fd, selectors.EVENT_READ)
+                    ready = selector.select(self._wait(busy.values(), stop))
+                    ended = [busy[key.fd] for key, _ in ready if busy[key.fd].read()]
+                    late = [process for process in busy.values()
+                            if process not in ended and process.age() > self.deadline]
+                    for process in ended + late:
+                        selector.unregister(process.fd)
+                        del busy[process.fd]
+                        self._record(process.index, process.result(
+                            None if process in ended else f"grading did not finish within {self.deadline:g} s "
+                                                          "(was gradcheck's grading process stopped?)"))
+                        if process.alive():
+                            idle.append(process)
+            finally:
+                for process in idle:
+                    process.finish()
+                for process in busy.values():
+                    process.kill()
+        error = f"not graded: the whole run exceeded the watchdog's deadline of {self.watchdog:g} s"
+        for process in busy.values():
+            self._record(process.index, process.result(error))
+        for index, job in pending:
+            self._record(index, failed(job, self.settings, error, time.monotonic()))
+        return self.grades
+
+    def _wait(self, busy, stop):
+        """Seconds until the next deadline (a job's or the whole run's), at most one."""
+        return max(0.0, min([1.0, stop - time.monotonic()] + [self.deadline - process.age() for process in busy]))
+
+    def _record(self, index, result):
+        self.grades[index] = result
+        if self.progress is not None:
+            self.progress(sum(grade is not None for grade in self.grades), len(self.jobs), result)
+
+
+class _GradingProcess:
+    """A grading process (``gradcheck.grading.worker``), and the job it grades.
+
+    The settings go in as JSON on its command line, each job as a line of
+    JSON on its stdin, and the result comes back as a line of JSON on its
+    stdout: ``{"index": ..., "result": SubmissionResult.to_dict(details=True)}``.
+    Anything it prints goes to its stderr.  It runs in a session of its own, so
+    that killing it kills its process group.
+    """
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.process = subprocess.Popen([sys.executable, "-I", "-c", WORKER, ROOT, json.dumps(asdict(settings))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        self.fd = self.process.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.index = self.job = None
+        self.started = time.monotonic()
+        self.received = bytearray()
+
+    def give(self, index, job):
+        """Hand over a job (a process that died meanwhile is found out when its channel ends)."""
+        self.index, self.job, self.started, self.received = index, job, time.monotonic(), bytearray()
+        try:
+            self.process.stdin.write(json.dumps({"index": index, "job": asdict(job)}).encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass
+
+    def age(self):
+        """Seconds since the current job was handed over."""
+        return time.monotonic() - self.started
+
+    def read(self):
+        """Take what has arrived; True once a line has (the result), the channel ended, or too much came."""
+        try:
+            chunk = os.read(self.fd, CHUNK)
+        except BlockingIOError:
+            return False
+        self.received += chunk
+        return not chunk or b"\n" in chunk or len(self.received) > RESULT_LIMIT
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def result(self, error=None):
+        """The job's grade: the one the process sent, or one with ``error`` or why none came.
+
+        Unless it sent exactly the result of its job, the process is killed.
+        """
+        if error is None:
+            error = self._problem()
+        if error is None:
+            try:
+                message = json.loads(self.received)
+                if message["index"] != self.index:
+                    raise ValueError(f"it answers job {message['index']!r}, not job {self.index}")
+                return SubmissionResult.from_dict(message["result"])
+            except Exception as exc:  # noqa: BLE001 - a malformed result must cost one submission, not the run
+                error = f"internal error: the grading process sent a malformed result ({type(exc).__name__}: {exc})"
+        self.kill()
+        return failed(self.job, self.settings, one_line(error), self.started)
+
+    def _problem(self):
+        """None when the process sent one line (its answer); else why the job has no result."""
+        if len(self.received) > RESULT_LIMIT:
+            return f"internal error: the grading process sent more than {RESULT_LIMIT} bytes"
+        if not self.received.endswith(b"\n"):
+            try:
+                self.process.wait(EXIT_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+            code = self.process.returncode
+            how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 and \
+                -code in signal.valid_signals() else f"exited with status {code}"
+            return (f"the grading process {how} before reporting (did the submission signal or kill gradcheck's "
+                    "processes?)")
+        if self.received.count(b"\n") > 1:
+            return "internal error: the grading process sent more than the result of its job"
+        return None
+
+    def finish(self):
+        """End an idle process: its stdin closes, it exits (or is killed after EXIT_GRACE)."""
+        self.process.stdin.close()
+        try:
+            self.process.wait(EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+    def kill(self):
+        """Kill the process (and its group) unless it has exited; reap it."""
+        if self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except BrokenPipeError:
+                pass

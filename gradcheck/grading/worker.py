@@ -1,0 +1,111 @@
+"""A grading process: grades submissions one at a time, each in a sandboxed child, and reports in JSON.
+
+``grade`` starts a few as::
+
+    python -I -c "<put ROOT on sys.path; from gradcheck.grading.worker import main; main()>" ROOT SETTINGS
+
+where SETTINGS is the JSON of the run's settings.  Each job comes as a line
+of JSON on its standard input, ``{"index": ..., "job": ...}``; for each it
+writes one line of JSON to its standard output, ``{"index": ..., "result":
+SubmissionResult.to_dict(details=True)}``, and it exits at the end of its
+input.  Anything else printed in it goes to standard error.
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+from .. import api
+from ..adapters import LoadError
+from ..checks import check_names
+from ..compare import CheckResult
+from ..report import json_number
+from .child import die_with_parent
+from .grade import Job, Settings, SubmissionResult, failed, one_line
+from .sandbox import SandboxDied, SandboxImplementation
+
+IGNORED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTSTP",
+                   "SIGTTIN", "SIGTTOU")
+
+
+def main(argv=None):
+    """Grade the jobs that come on the standard input; write each result as a line of JSON on the standard output."""
+    argv = sys.argv[1:] if argv is None else argv
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # nothing printed here (e.g. by Hypothesis) may end up in the results
+    die_with_parent()  # Linux: SIGKILL when the grader goes (the sandbox follows)
+    # Deaf to what a submission that is not isolated (--sandbox none) may send its parent: only SIGKILL and
+    # SIGSTOP stop a grading process, at the cost of one grade.
+    for name in IGNORED_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    settings = Settings.from_dict(json.loads(argv[1]))
+    for line in sys.stdin:
+        message = json.loads(line)
+        result = grade_safely(Job(**message["job"]), settings)
+        channel.write(json.dumps({"index": message["index"], "result": result.to_dict(details=True)},
+                                 default=json_number) + "\n")
+        channel.flush()
+
+
+def grade_safely(job, settings):
+    """``grade_one``, with a bug in gradcheck costing this submission's grade, not the run."""
+    started = time.monotonic()
+    try:
+        return grade_one(job, settings)
+    except Exception as error:  # noqa: BLE001 - a bug must cost one submission, not the run
+        return failed(job, settings, one_line(f"internal error: {type(error).__name__}: {error}"), started)
+
+
+def grade_one(job, settings):
+    """Grade one resolved submission in this process (its code runs in a sandbox child)."""
+    started = time.monotonic()
+    max_score = len(check_names(settings.layer))
+    result = SubmissionResult(job.name, job.path, False, 0, max_score, file=job.file)
+    if job.error:
+        result.error = job.error
+        return result
+    spec = f"{job.file}:{settings.implementation}"
+    sandbox = SandboxImplementation(spec, settings.layer, settings.convention, settings.limits, stop_on_death=True,
+                                    scratch=settings.scratch, sandbox=settings.sandbox, folder=job.folder)
+    try:
+        try:
+            sandbox.start()
+        except LoadError as error:
+            result.error = one_line(f"could not load {settings.implementation}: {error}")
+            return result
+        try:
+            plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
+                            method=settings.method, precision=settings.precision, **settings.pins)
+        except (ValueError, TypeError) as error:
+            result.error = one_line(f"cannot be graded with these options: {error}")
+            return result
+        try:
+            report = plan.run()
+        except SandboxDied as died:
+            result.error = one_line(died.reason)
+            result.checks = _not_graded(settings.layer, died, plan)
+            return result
+    finally:
+        sandbox.close()
+        result.stdout, result.stderr = sandbox.stdout, sandbox.stderr
+        result.duration_s = time.monotonic() - started
+    result.report = report
+    result.checks = list(report.checks)
+    result.score = sum(check.status == "pass" for check in report.checks)
+    result.passed = report.passed
+    if sandbox.fatal:
+        result.error = one_line(sandbox.fatal)
+        result.passed, result.score = False, 0
+    return result
+
+
+def _not_graded(layer, died, plan):
+    """Every check failed with the reason the submission stopped, where it stopped, and how to get there."""
+    where = ""
+    if died.config is not None:
+        command = plan.command(died.config.cli_args(), plan.seed)
+        where = f"; it was being checked at {died.config.describe()} (reproduce: {command})"
+    error = {"stage": "sandbox", "type": died.kind, "message": died.reason, "location": ""}
+    return [CheckResult(name, "fail", f"not graded: the submission {died.reason}{where}", error=dict(error))
+            for name in check_names(layer)]
