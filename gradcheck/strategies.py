@@ -27,8 +27,8 @@ Each dimension has a small range and a large one:
     input side                 from the outputs, at most 32 (more when pins demand it)
 
 Half the examples are small in every dimension; in the other half every
-dimension takes a value from its large range about half the time, so that
-every large range is reached within a few dozen examples while small
+dimension takes a value from its large range about two times in three, so
+that every large range is reached within a few dozen examples while small
 configurations dominate (and everything shrinks towards them: 1s, no
 padding).  A budget keeps the input small when the batch and the
 depth are already large: the output elements the checks compute, a few
@@ -58,6 +58,7 @@ BUDGET = 60_000  # output elements the checks of one example may compute (calls 
 # Output-sized evaluations of one example: the checks' forward and backward calls plus a projection screen of
 # every gradient (1 + 2 * 3 evaluations each), the most "auto" finite differences cost beyond small examples.
 CALLS = {"conv": 8 + 3 * 7, "maxpool": 6 + 7, "avgpool": 6 + 7}
+LARGE_WEIGHT = 2  # in a large example, large values make up about this many times as many candidates as the rest
 GEOMETRY = ("dilation", "kernel", "stride", "pad", "size")
 SHARED = ("dilation", "stride", "pad")  # one value for both axes unless per_axis
 
@@ -202,7 +203,7 @@ class _Tiers:
 
     One example in two is small in every dimension (each value clamped into
     its small range); in the others every dimension ranges over small and
-    large values, the large ones weighted to about half the draws.  A value
+    large values, the large ones weighted to about two thirds of the draws.  A value
     is one choice, an index into its candidates listed in increasing order
     (large ones repeated for their weight): it shrinks one step at a time, and
     turning an example small only lowers it.
@@ -212,17 +213,13 @@ class _Tiers:
         self.draw = draw
         self.example = draw(st.booleans())
 
-    def large(self):
-        """A per-dimension flag, True about half the time in a large example."""
-        return self.draw(st.booleans()) and self.example
-
     def pick(self, candidates, ranges):
         """One of the (increasing) ``candidates``: any in a large example, clamped into ``ranges["small"]``
         (where that holds candidates) in a small one; ``ranges["large"]`` says which values carry weight."""
         low, high = ranges["large"]
         large = [v for v in candidates if low <= v <= high]
         rest = [v for v in candidates if not low <= v <= high]
-        weighted = sorted(rest + large * max(1, -(-len(rest) // max(1, len(large)))))
+        weighted = sorted(rest + large * max(1, -(-LARGE_WEIGHT * len(rest) // max(1, len(large)))))
         value = weighted[self.draw(st.integers(0, len(weighted) - 1))]
         if self.example:
             return value
