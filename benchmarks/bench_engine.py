@@ -6,16 +6,17 @@ Part 1 checks every element of dX, dW and dB of one small conv configuration
 (x (4, 3, 16, 16), W (8, 3, 3, 3), stride 2, pad 1, float64) three ways:
 torch.autograd.gradcheck in its default element-wise mode on
 torch.nn.functional.conv2d, and gradcheck's full check (every named check,
-structured finite differences) of the reference im2col layer and of a small
-adapter that wraps torch's conv2d in the reference convention, so that
-gradcheck checks the very function torch checks.  It prints the best of N
+structured finite differences: --method structured, element by element as
+torch does) of the reference im2col layer and of a small adapter that wraps
+torch's conv2d in the reference convention, so that gradcheck checks the
+very function torch checks.  It prints the best of N
 times, the ratio torch / ours (target: at least 50), the forward evaluations
 each finite-difference strategy needs and the time of the numeric part alone.
 
 Part 2 runs gradcheck's full check of x (8, 3, 32, 32), W (8, 3, 5, 5),
-stride 1, pad 0 in a fresh child process and reports its time (target: under
-2 s) and peak memory (target: under 500 MB of peak RSS, interpreter and
-imports included).
+stride 1, pad 0 (structured finite differences again) in a fresh child
+process and reports its time (target: under 2 s) and peak memory (target:
+under 500 MB of peak RSS, interpreter and imports included).
 
 Exits with status 1 when a target is missed or a check does not pass.
 Without torch, or with --skip-torch, part 1 prints our times only.
@@ -41,8 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import gradcheck  # noqa: E402
 from gradcheck import numeric  # noqa: E402
 from gradcheck.adapters import reference_style  # noqa: E402
-from gradcheck.checks import GRADIENTS, PROJECTIONS, evaluator  # noqa: E402
-from gradcheck.compare import tolerance_for  # noqa: E402
+from gradcheck.checks import GRADIENTS, PROJECTIONS, Expected  # noqa: E402
+from gradcheck.compare import FLOAT64  # noqa: E402
+from gradcheck.evaluate import Evaluator  # noqa: E402
 from gradcheck.config import Config  # noqa: E402
 from gradcheck.inputs import make_inputs  # noqa: E402
 from reference_layers import Conv2d  # noqa: E402
@@ -57,6 +59,7 @@ RATIO_TARGET = 50.0  # torch's time / ours, at least
 TIME_TARGET_S = 2.0  # the large check, at most
 MEMORY_TARGET_MB = 500.0  # peak RSS of the child running the large check, at most
 WRT = ("x", "W", "b")
+GRADIENT_NAMES = {wrt: name for name, wrt in GRADIENTS.items()}
 STRATEGIES = ("dense", "structured", "projection")
 
 
@@ -145,9 +148,9 @@ def torch_gradcheck_step(config, counts=None):
 
 # -- gradcheck's side -----------------------------------------------------------------------------------------
 def engine_step(config, cls):
-    """gradcheck's full check of one pinned configuration; raises if it does not pass."""
+    """gradcheck's full check of one pinned configuration, element by element; raises if it does not pass."""
     def step():
-        report = gradcheck.check("conv", cls, config=config, seed=SEED)
+        report = gradcheck.check("conv", cls, config=config, seed=SEED, method="structured")
         if not report.passed:
             failed = [f"{r.name}: {r.message}" for r in report.checks if not r.passed]
             raise AssertionError(f"gradcheck failed on {cls.__name__}: {failed}")
@@ -167,7 +170,7 @@ def structure(strategy, config, wrt):
 
 
 def strategy_evaluations(config):
-    """{strategy: {wrt: forward evaluations}}: finite_differences costs 1 + 2 * groups, project 2 * directions."""
+    """{strategy: {wrt: forward evaluations}} in one call each: 1 + 2 * groups, and 2 per projection."""
     counts = {s: {w: 1 + 2 * len(structure(s, config, w).groups) for w in WRT} for s in ("dense", "structured")}
     counts["projection"] = {w: 2 * PROJECTIONS for w in WRT}
     return counts
@@ -176,27 +179,28 @@ def strategy_evaluations(config):
 def numeric_times(config, cls, repeat):
     """{strategy: {wrt: (ms, max abs error against the analytic gradient)}} for the numeric part alone."""
     inputs = make_inputs(config, SEED)
-    layer = cls(inputs.params["W"].copy(), inputs.params["b"].copy(), stride=config.stride, pad=config.pad)
-    layer.forward(inputs.x)
-    analytic = {"x": layer.backward(inputs.dout), "W": layer.dW, "b": layer.db}
-    subject = reference_style(cls, "conv").make(config, {k: v.copy() for k, v in inputs.params.items()})
-    step = tolerance_for(np.float64).step
+    expected = Expected(config, inputs)
+    implementation = reference_style(cls, "conv")
+    subject = implementation.make(config, {k: v.copy() for k, v in inputs.params.items()})
+    out = np.asarray(subject.forward(inputs.x.copy()))
     times = {}
     for strategy in STRATEGIES:
         times[strategy] = {}
         for wrt in WRT:
+            analytic = expected.grads[GRADIENT_NAMES[wrt]]["reference"]
             base = inputs.x if wrt == "x" else inputs.params[wrt]
-            evaluate = evaluator(subject, wrt, inputs)
+            evaluate = Evaluator(implementation, subject, config, inputs, wrt, out, FLOAT64)
             if strategy == "projection":
                 def run():
-                    screen = numeric.project(evaluate, base, inputs.dout, analytic[wrt], step, PROJECTIONS,
-                                             np.random.default_rng(0))
+                    directions = numeric.random_directions(np.random.default_rng(0), base.shape, PROJECTIONS)
+                    screen = numeric.project(evaluate, base, inputs.dout, analytic, FLOAT64.step, directions,
+                                             len(directions))
                     return np.abs(screen.numeric - screen.analytic).max()
             else:
                 def run():
                     estimate = numeric.finite_differences(evaluate, base, inputs.dout,
-                                                          structure(strategy, config, wrt), step)
-                    return np.abs(estimate.values - analytic[wrt]).max()
+                                                          structure(strategy, config, wrt), FLOAT64.step, 10**6)
+                    return np.abs(estimate.values - analytic).max()
             times[strategy][wrt] = (best_ms(run, repeat), float(run()))
     return times
 
@@ -231,9 +235,10 @@ def part1(repeat, failures):
     if torch_ms is None:
         print("the comparison with torch.autograd.gradcheck needs torch (pip install torch) and no --skip-torch")
     else:
-            print("(both sides pass; torch compares the full Jacobians, every (output, input) pair, with eps 1e-6, "
+        print("(both sides pass; torch compares the full Jacobians, every (output, input) pair, with eps 1e-6, "
               "atol 1e-5, rtol 1e-3; gradcheck compares every element of the gradient for one random dout, "
-              "atol 1e-7, rtol 1e-7, plus the forward, repeatability, mutation and cache checks)")
+              f"atol {FLOAT64.atol:g}, rtol {FLOAT64.rtol:g}, plus the forward, repeatability, mutation and cache "
+              "checks)")
 
     evaluations = strategy_evaluations(config)
     numeric_ms = numeric_times(config, Conv2d, repeat)
@@ -251,8 +256,8 @@ def part1(repeat, failures):
         print(f"{strategy:<12} {count['x']:>6} {count['W']:>6} {count['b']:>6} {sum(count.values()):>6}   "
               f"{ms['x'][0]:>8.2f} {ms['W'][0]:>8.2f} {ms['b'][0]:>8.2f} {sum(m for m, _ in ms.values()):>9.2f}"
               f"   {error:>24.2e}{mark}")
-    print(f"(projection: {PROJECTIONS} random directions, a screen that cannot localize; its error column is "
-          "|numeric - analytic| of the directional derivatives)")
+    print(f"(projection: {PROJECTIONS} random directions, a screen; its error column is |numeric - analytic| of "
+          "the directional derivatives)")
     print(f"the engine ran: {methods_text(methods)}  [from report.checks]")
     if torch is not None:
         counts = {"forward": 0, "backward": 0}

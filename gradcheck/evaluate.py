@@ -17,7 +17,7 @@ import numpy as np
 
 from .adapters import ImplementationError
 
-STACK_BYTES = 32 << 20  # input and output bytes of one stacked call
+STACK_BYTES = 8 << 20  # input and output bytes of one stacked call (the layer may build KH * KW times more)
 BLOCK_BYTES = 1 << 20  # input and output bytes of one block, above which calls are not stacked
 
 

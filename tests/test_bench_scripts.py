@@ -27,7 +27,7 @@ def test_bench_engine_runs_and_reports_every_measurement():
     for text in ("part 1:", "gradcheck, reference Conv2dIm2col", "the comparison with torch.autograd.gradcheck needs",
                  "dense ", "structured ", "projection ", "the engine ran: dX structured 55, dW structured 55, "
                  "dB structured 3", "part 2:", "full check, first run in the child (s)", "ru_maxrss",
-                 "tracemalloc peak", "dX structured 151, dW structured 151, dB structured 3", "10.1 GB each"):
+                 "tracemalloc peak", "dX structured 163, dW structured 159, dB structured 3", "10.1 GB each"):
         assert text in out, f"{text!r} missing from:\n{out}"
     assert ("FAIL" in out) == (done.returncode == 1), out
     last = out.rstrip().splitlines()[-1]

@@ -5,8 +5,9 @@ it, up to the next command, are its exact output (when there are any); a
 trailing "# exit N" says which exit code it must end with (default 0).  The
 quick start's install and test commands are what .ci/run runs, so they are
 checked against it instead of being run again from inside the test run.
-Benchmarks may exit 1 when a timing target is missed on a busy machine, and
-without torch they only print their own times; they must still run to the end.  ```python blocks are run as scripts.
+Benchmarks take minutes (they are marked slow) and may exit 1 when a timing
+target is missed on a busy machine; without torch they only print their own
+times; they must still run to the end.  ```python blocks are run as scripts.
 """
 import os
 import re
@@ -19,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CI_RUN = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-RUN_BY_CI = ('pip install -e ".[test]"', "pytest")
+RUN_BY_CI = ('pip install -e ".[test]"', "pytest", "pytest -m slow")
 EXIT = re.compile(r"\s+# exit (\d+)$")
 
 
@@ -44,10 +45,10 @@ def test_the_readme_shows_commands_and_code():
 
 
 def test_the_quick_start_is_what_ci_runs():
-    quick_start = [command for command, _, _ in commands()[:3]]
-    assert quick_start == ['pip install -e ".[test]"', "gradcheck conv --stride 2 --pad 1", "pytest"]
+    quick_start = [command for command, _, _ in commands()[:4]]
+    assert quick_start == ['pip install -e ".[test]"', "gradcheck conv --stride 2 --pad 1", "pytest", "pytest -m slow"]
     for command in RUN_BY_CI:
-        assert re.search(rf"^{re.escape(command)}$", CI_RUN, re.MULTILINE), f".ci/run does not run {command}"
+        assert re.search(rf"^{re.escape(command)}(\s+#.*)?$", CI_RUN, re.MULTILINE), f".ci/run does not run {command}"
 
 
 @pytest.fixture
@@ -64,8 +65,14 @@ def environment():
     return env
 
 
-@pytest.mark.parametrize("command,code,output", [c for c in commands() if c[0] not in RUN_BY_CI],
-                         ids=[c[0] for c in commands() if c[0] not in RUN_BY_CI])
+def cases():
+    """The README's commands but those .ci/run runs itself; the benchmarks (minutes) are marked slow."""
+    return [pytest.param(command, code, output, id=command,
+                         marks=[pytest.mark.slow] if command.startswith("python benchmarks/") else [])
+            for command, code, output in commands() if command not in RUN_BY_CI]
+
+
+@pytest.mark.parametrize("command,code,output", cases())
 def test_command(workdir, command, code, output):
     result = subprocess.run(command, shell=True, cwd=workdir, env=environment(), capture_output=True, text=True,
                             timeout=900)
