@@ -5,11 +5,14 @@ more reference answer) and returns a hint only when the measurement holds,
 e.g. "dB is the expected gradient divided by the batch size 2" is said only
 when actual / expected is 1/2 at every element.
 """
+import math
+
 import numpy as np
 
 from .compare import FLOAT64
 
 CLOSE = FLOAT64  # measurements compare to float64 precision; a hint must hold exactly, not roughly
+OVERWRITE_WINDOWS = 256  # output positions up to which a backward that overwrites is simulated
 
 
 def forward_hints(actual, expected, config, inputs):
@@ -44,7 +47,7 @@ def gradient_hints(name, actual, expected, result, config, inputs):
         hints.append("dW is the expected gradient rotated by 180 degrees: the kernel is flipped somewhere")
     if name == "dX":
         hints += _padding_hints(actual, result, config, inputs)
-        hints += _overlap_hints(actual, expected, result, config)
+        hints += _overlap_hints(actual, expected, result, config, inputs)
     return hints or _first(_rounding_hints(name, actual, expected, inputs.precision),
                            _ratio_hints(name, actual, expected, config), _batch_hints(name, actual, expected),
                            _order_hints(name, actual, expected))
@@ -199,16 +202,21 @@ def _padding_hints(actual, result, config, inputs):
                         f"the padding is stripped from the wrong side; cut [{ph}:{ph + h}, {pw}:{pw + w}]"]
     border = np.ones(config.size, bool)
     border[ph:h - ph, pw:w - pw] = False
-    if not result.mismatches[:, :, ~border].any():
+    if (~border).any() and not result.mismatches[:, :, ~border].any():  # right inside, wrong at the border
         return [f"dX is wrong only in the {ph} border row(s)/{pw} column(s) next to the padding: "
                 "check how the padding is stripped in backward"]
     return []
 
 
-def _overlap_hints(actual, expected, result, config):
-    """Right where windows do not overlap, wrong where they do: assignment instead of addition."""
+def _overlap_hints(actual, expected, result, config, inputs):
+    """Assignment instead of addition where windows overlap: dX is what a backward that assigns (=) each
+    window's gradient gives, or it is right exactly where windows do not overlap."""
     if result.mismatches is None or not config.windows_overlap:
         return []
+    hint = ["dX is what assigning each window's gradient gives, later windows overwriting earlier ones: the "
+            "gradients of overlapping windows must add up (+=), not overwrite each other (=)"]
+    if math.prod(config.out_shape[2:]) <= OVERWRITE_WINDOWS and _close(actual, _overwritten(config, inputs)):
+        return hint
     window = config.window
     padded = np.zeros(tuple(n + 2 * p for n, p in zip(config.size, window.pad)))
     per_tap = np.ones(window.size + config.out_shape[2:])
@@ -218,6 +226,30 @@ def _overlap_hints(actual, expected, result, config):
         return []
     return ["dX is right where windows do not overlap and wrong only where they do: the gradients of "
             "overlapping windows must add up (+=), not overwrite each other (=)"]
+
+
+def _overwritten(config, inputs):
+    """dX from a backward that assigns each window's gradient, window after window in row-major order."""
+    window = config.window
+    x_padded = window.pad_input(inputs.x.astype(np.float64), -np.inf if config.layer == "maxpool" else 0.0)
+    dx_padded = np.zeros(x_padded.shape)
+    dout = inputs.dout.astype(np.float64)
+    for i in range(config.out_shape[2]):
+        for j in range(config.out_shape[3]):
+            rows, cols = window.window_at(i, j)
+            dx_padded[:, :, rows, cols] = _window_gradient(config, inputs, dout[:, :, i, j], x_padded[:, :, rows, cols])
+    return window.unpad(dx_padded)
+
+
+def _window_gradient(config, inputs, dout, patch):
+    """What one window's output sends back to its taps: (N, C, KH, KW)."""
+    if config.is_conv:
+        return np.einsum("nf,fcst->ncst", dout, inputs.params["W"].astype(np.float64))
+    if config.layer == "avgpool":
+        return np.broadcast_to(dout[:, :, None, None] / math.prod(config.kernel), patch.shape)
+    flat = patch.reshape(patch.shape[:2] + (-1,))
+    first = np.arange(flat.shape[2]) == flat.argmax(axis=2)[..., None]
+    return (first * dout[:, :, None]).reshape(patch.shape)
 
 
 def _pool_padded_with_zeros(config, inputs):
