@@ -99,7 +99,7 @@ def assert_strategies_agree(config, seed, wrts, precision):
         assert screen.agrees(tolerance).all(), (screen.numeric, screen.analytic)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(strategies.conv_configs(), strategies.seeds())
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 def test_conv_strategies_agree(precision, config, seed):

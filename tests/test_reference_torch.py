@@ -1,7 +1,7 @@
 """Every formulation of each reference layer matches PyTorch's functional layers (float64, autograd)."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from gradcheck.inputs import make_inputs
 from gradcheck.strategies import configs, seeds
@@ -39,6 +39,7 @@ def check_pool(cls, config, seed, torch_pool):
 
 
 @formulations("conv")
+@settings(max_examples=40)  # the loop formulations take a while on the large configurations
 @given(config=configs("conv"), seed=seeds())
 def test_conv_matches_torch(cls, config, seed):
     inputs = make_inputs(config, seed)
