@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 MAP_SLICES = 4  # (sample, channel) slices drawn per mismatch map
+NARROW = 90  # console columns below which the check table leaves out the error sizes
 MAP_ROWS, MAP_COLS = 16, 32  # elements drawn per slice; larger slices are cut with a note
 
 
@@ -73,18 +74,18 @@ def render_text(report, console):
     console.print(Text.assemble(verdict, f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
                                          f"seed {report.seed}, {precision}"))
     if report.covered:
-        _indented(console, f"covered: {coverage_text(report.covered)}", 0, "dim")
+        _labelled(console, "covered:", coverage_text(report.covered), 0, "dim")
     if report.methods:
-        _indented(console, f"finite differences: {methods_text(report.methods)}", 0, "dim")
+        _labelled(console, "finite differences:", methods_text(report.methods), 0, "dim")
     console.print()
-    console.print(_check_table(report))
+    console.print(_check_table(report, console.width))
     for number, finding in enumerate(report.findings, 1):
         _render_finding(console, number, finding)
     notes = sorted({note for r in report.checks for note in r.notes} | set(report.notes))
     if notes:
         console.print()
     for note in notes:
-        _indented(console, f"note: {note}", 0, "dim")
+        _labelled(console, "note:", note, 0, "dim")
     if report.passed:
         console.print()
         console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
@@ -114,17 +115,21 @@ def methods_text(methods):
         for name, by_method in methods.items())
 
 
-def _check_table(report):
+def _check_table(report, width):
+    """One row per check.  Below NARROW columns the error sizes are left out, so that the worst element or
+    the reason (wrapped) keeps its room."""
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     with_subject = any(r.subject for r in report.checks)
+    numbers = width >= NARROW
     if with_subject:
-        table.add_column("formulation")
-    for column in ("check", "result", "max abs err", "max rel err", "mismatched", "worst element / reason"):
-        table.add_column(column)
+        table.add_column("formulation", no_wrap=True)
+    for column in ("check", "result") + (("max abs err", "max rel err") if numbers else ()) + ("mismatched",):
+        table.add_column(column, no_wrap=True)  # short: never cut
+    table.add_column("worst element / reason", overflow="fold", ratio=1)
     for result in report.checks:
         style = {"pass": "green", "fail": "bold red", "skip": "yellow"}[result.status]
-        row = [result.name, Text(result.status.upper(), style=style), _number(result.max_abs_error),
-               _number(result.max_rel_error),
+        errors = (_number(result.max_abs_error), _number(result.max_rel_error)) if numbers else ()
+        row = [result.name, Text(result.status.upper(), style=style), *errors,
                f"{result.mismatched} of {result.total}" if result.status == "fail" and result.total else "",
                _worst(result)]
         table.add_row(*([result.subject] if with_subject else []), *row)
@@ -146,6 +151,15 @@ def _indented(console, text, indent, style=None):
     console.print(Padding(Text(text, style=style or ""), (0, 0, 0, indent)))
 
 
+def _labelled(console, label, text, indent, style=None):
+    """Print ``label`` then ``text``, wrapped lines aligned under the text (a hanging indent)."""
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold", ratio=1)
+    grid.add_row(Text(label, style=style or ""), Text(text, style=style or ""))
+    console.print(Padding(grid, (0, 0, 0, indent)))
+
+
 def _render_finding(console, number, finding):
     subject = f" in {finding.subject}" if finding.subject else ""
     console.print()
@@ -159,9 +173,9 @@ def _render_finding(console, number, finding):
         if result.error:
             _indented(console, f"{result.name}: {result.message}", 2)
     for fact in finding.triggers:
-        _indented(console, f"- {fact}", 2)
+        _labelled(console, "-", fact, 2)
     for hint in finding.hints:
-        _indented(console, f"hint: {hint}", 2, "cyan")
+        _labelled(console, "hint:", hint, 2, "cyan")
     for result in finding.checks:
         if result.mismatches is not None and result.mismatches.ndim == 4:
             _render_map(console, result)
