@@ -153,33 +153,28 @@ def make_copying_dive_conv(W, b, stride, pad):
 
 
 class DiveConvFrozenWeights(DiveConv):
-    """Reshapes W once at construction: neither an in-place update nor a new W reaches forward."""
+    """Forward reads a copy of W taken at construction: neither an in-place update nor a new W reaches it."""
 
     def __init__(self, W, b, stride=1, pad=0):
         super().__init__(W, b, stride, pad)
-        self.frozen = W.copy()
+        self.held = self.held_weights()
+
+    def held_weights(self):
+        return self.W.copy()
 
     def forward(self, x):
-        self.W, live = self.frozen, self.W
+        self.W, live = self.held, self.W
         try:
             return super().forward(x)
         finally:
             self.W = live
 
 
-class DiveConvRebindingMissed(DiveConv):
-    """Holds a second reference to W taken at construction: in-place updates reach it, a rebound W does not."""
+class DiveConvRebindingMissed(DiveConvFrozenWeights):
+    """Forward reads the W it held at construction: in-place updates reach it, a rebound W does not."""
 
-    def __init__(self, W, b, stride=1, pad=0):
-        super().__init__(W, b, stride, pad)
-        self.weights = self.W
-
-    def forward(self, x):
-        self.W, live = self.weights, self.W
-        try:
-            return super().forward(x)
-        finally:
-            self.W = live
+    def held_weights(self):
+        return self.W
 
 
 def dive_results(factory):
