@@ -13,7 +13,8 @@ import click
 from . import api, report
 from .adapters import CONVENTIONS, LoadError
 from .checks import METHODS
-from .grading.sandbox import SANDBOXES, SandboxUnavailable
+from .grading import grade as grading
+from .grading.sandbox import SandboxUnavailable
 from .inputs import PRECISIONS
 
 FORMATS = ("text", "json", "junit")
@@ -174,28 +175,36 @@ def pool(mode, **options):
 GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit")
 
 
+GRADING = stack(
+    click.option("--layer", type=click.Choice(api.LAYERS), required=True,
+                 help="The layer every submission implements."),
+    click.option("--impl", required=True, metavar="NAME",
+                 help="What every submission defines: a class, a factory or a cs231n forward function."),
+    CONVENTION, DIMENSIONS, CONV_DIMENSIONS, SEARCH,
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+                 metavar="SECONDS", help="Wall-clock seconds each submission's code may run in total (import and "
+                                         "every call); also its CPU-time limit. Past it the submission is killed."),
+    click.option("--memory", type=click.IntRange(min=64), default=2048, show_default=True, metavar="MB",
+                 help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread)."),
+)
+HIDE_HINTS = click.option(
+    "--hide-hints-until-due", "hide_hints", is_flag=True,
+    help="Gradescope: show where a check fails, its hints and reproduction command only after the due date "
+         "(visibility after_due_date); scores stay visible.")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
-@click.option("--layer", type=click.Choice(api.LAYERS), required=True,
-              help="The layer every submission implements.")
-@click.option("--impl", required=True, metavar="NAME",
-              help="What every submission defines: a class, a factory or a cs231n forward function.")
-@CONVENTION
-@DIMENSIONS
-@CONV_DIMENSIONS
-@SEARCH
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              metavar="SECONDS", help="Wall-clock seconds each submission's code may run in total (import and "
-                                      "every call); also its CPU-time limit. Past it the submission is killed.")
-@click.option("--memory", type=click.IntRange(min=64), default=2048, show_default=True, metavar="MB",
-              help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread).")
+@GRADING
 @click.option("--workers", type=COUNT, metavar="N",
               help="Submissions graded at once.  [default: the number of CPUs]")
-@click.option("--sandbox", type=click.Choice(SANDBOXES), default="bwrap", show_default=True,
+@click.option("--sandbox", type=click.Choice(grading.SANDBOXES), default="bwrap", show_default=True,
               help="bwrap: isolate every submission (Linux with unprivileged user namespaces). none: plain child "
-                   "processes with the same limits, not isolated; every report says so.")
+                   "processes with the same limits, not isolated; every report says so. auto: bwrap where it can "
+                   "run here, else none, and the reports say why.")
 @output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json for exactly one PATH.")
-def grade(paths, layer, impl, output_format, output, **options):
+@HIDE_HINTS
+def grade(paths, layer, impl, output_format, output, hide_hints, **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
@@ -204,11 +213,12 @@ def grade(paths, layer, impl, output_format, output, **options):
     Exit 0 once grading completed (whatever the verdicts), 2 on bad usage or
     when the sandbox cannot run here.
     """
-    from .grading import grade as grading
-
     if output_format == "gradescope" and len(paths) != 1:
         raise BadInput(f"--format gradescope grades exactly one submission (Gradescope runs one at a time); "
                        f"got {len(paths)} PATHs")
+    if hide_hints and output_format != "gradescope":
+        raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
+                       f"date); got --format {output_format}")
     try:
         with grade_progress() as progress:
             result = grading.grade(paths, layer, impl, progress=progress, **options)
@@ -218,7 +228,8 @@ def grade(paths, layer, impl, output_format, output, **options):
         "json": lambda stream: stream.write(report.grade_to_json(result) + "\n"),
         "csv": lambda stream: stream.write(report.grade_to_csv(result)),
         "junit": lambda stream: stream.write(report.grade_to_junit(result)),
-        "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result)),
+        "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result,
+                                                                             hide_hints)),
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
     }[output_format])
     return 0
