@@ -425,8 +425,9 @@ def grade_to_junit(result):
         properties = ET.SubElement(suite, "properties")
         for key, value in (("score", submission.score), ("max_score", submission.max_score),
                            ("passed", str(submission.passed).lower()), ("path", submission.path),
-                           ("sandbox", result.sandbox)):
-            ET.SubElement(properties, "property", name=key, value=_xml(value))
+                           ("sandbox", result.sandbox), ("sandbox_problem", result.sandbox_problem)):
+            if value is not None:
+                ET.SubElement(properties, "property", name=key, value=_xml(value))
         classname = f"gradcheck.grade.{_xml(submission.name)}"
         for name in names:
             case = ET.SubElement(suite, "testcase", classname=classname, name=name)
