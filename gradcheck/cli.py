@@ -235,6 +235,34 @@ def grade(paths, layer, impl, output_format, output, hide_hints, **options):
     return 0
 
 
+@main.command()
+@GRADING
+@click.option("--sandbox", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+              help="auto: grade under bwrap where Gradescope's container allows it, else without (the results "
+                   "say which). none: never try.")
+@HIDE_HINTS
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
+              default="autograder.zip", show_default=True, help="The bundle to write (replaced whole, at the end).")
+def autograder(output, hide_hints, **options):
+    """Write a Gradescope autograder bundle that grades every submission with these options.
+
+    The zip holds setup.sh (installs Python 3 and this very gradcheck, from
+    a wheel in the zip), run_autograder (grades /autograder/submission/ with
+    the options and seed frozen here, as an unprivileged user, and writes
+    /autograder/results/results.json) and a README for the instructor.
+    Without --seed a seed is chosen now, printed and frozen.
+    """
+    from .grading import autograder as bundle
+
+    try:
+        made = bundle.build(hide_hints=hide_hints, **options)
+    except (ValueError, TypeError, bundle.BundleError) as error:
+        raise BadInput(str(error)) from None
+    write_output(output, lambda stream: stream.write(made.data), binary=True)
+    click.echo(f"wrote {output}: {made.summary()}")
+    return 0
+
+
 @contextlib.contextmanager
 def grade_progress():
     """progress(done, total, submission) drawing a bar with pass counts on stderr when it is a terminal,
@@ -276,15 +304,17 @@ def write_report(result, output_format, output):
     }[output_format])
 
 
-def write_output(output, write):
+def write_output(output, write, binary=False):
     """Call ``write(stream)`` with stdout, or write ``output`` whole: into a temporary file next to it that then
-    replaces it, so that no reader ever sees half a report (nor anything but this one)."""
+    replaces it, so that no reader ever sees half a report (nor anything but this one).  ``binary``: the
+    stream takes bytes."""
     if not output:
-        write(sys.stdout)
+        write(sys.stdout.buffer if binary else sys.stdout)
         return
     umask = os.umask(0)
     os.umask(umask)
-    stream = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=os.path.dirname(os.path.abspath(output)),
+    stream = tempfile.NamedTemporaryFile("wb" if binary else "w", encoding=None if binary else "utf-8",
+                                         dir=os.path.dirname(os.path.abspath(output)),
                                          prefix=f".{os.path.basename(output)}.", suffix=".tmp", delete=False)
     try:
         with stream:
