@@ -34,6 +34,7 @@ bwrap run (``gradcheck grade --sandbox auto``) and otherwise without, and
 the results' output says which.
 """
 import argparse
+import email
 import hashlib
 import io
 import json
@@ -134,9 +135,8 @@ def _check_wheel(wheel, version):
     the wheel's version against the running version; BundleError on any difference."""
     with zipfile.ZipFile(wheel) as archive:
         names = [name for name in archive.namelist() if name.split("/")[0] in PACKAGES and not name.endswith("/")]
-        built = next((name for name in archive.namelist() if name.endswith(".dist-info/METADATA")), "")
-        wheel_version = next((line.split(":", 1)[1].strip() for line in archive.read(built).decode().splitlines()
-                              if line.startswith("Version:")), None) if built else None
+        metadata_file = next((name for name in archive.namelist() if name.endswith(".dist-info/METADATA")), None)
+        wheel_version = metadata_file and email.message_from_bytes(archive.read(metadata_file))["Version"]
         if wheel_version != version:
             raise BundleError(f"the wheel built from {ROOT} is gradcheck {wheel_version}, but {version} is running; "
                               "reinstall gradcheck from that source tree (pip install -e) and run it again")
