@@ -12,7 +12,7 @@ from .adapters import Implementation, implementation_of, load_implementation, re
 from .checks import METHODS
 from .compare import CheckResult
 from .config import LAYERS, Config, cli_args
-from .fuzz import DEFAULT_EXAMPLES, Finding, default_seed, run_search
+from .fuzz import DEFAULT_EXAMPLES, Finding, Stop, default_seed, run_search
 from .inputs import PRECISIONS
 
 DIMENSIONS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
@@ -26,6 +26,8 @@ class Report:
     check shows its errors at the smallest configuration it fails on.
     ``findings`` lists each distinct failure with that configuration, the
     trigger facts and hints; ``counterexample`` is the first of them.
+    ``stopped`` says where a run given ``stop_on`` ended early (a ``fuzz.Stop``
+    with its reproduction command), or is None.
     """
 
     layer: str
@@ -39,6 +41,7 @@ class Report:
     notes: list = field(default_factory=list)
     covered: dict = field(default_factory=dict)
     methods: dict = field(default_factory=dict)
+    stopped: Stop = None
 
     @property
     def passed(self):
@@ -50,7 +53,7 @@ class Report:
 
     def to_dict(self):
         first = self.counterexample
-        return {
+        data = {
             "passed": self.passed,
             "layer": self.layer,
             "implementation": self.implementation,
@@ -66,6 +69,9 @@ class Report:
                                for method, (count, evaluations) in by_method.items()}
                         for name, by_method in self.methods.items()},
         }
+        if self.stopped is not None:
+            data["stopped"] = self.stopped.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data):
@@ -78,7 +84,8 @@ class Report:
         return cls(data["layer"], data["implementation"], options,
                    [CheckResult.from_dict(check) for check in data["checks"]],
                    [Finding.from_dict(finding) for finding in data["findings"]], config["examples_run"],
-                   config["seed"], data["reproduce"], list(data["notes"]), config["covered"], methods)
+                   config["seed"], data["reproduce"], list(data["notes"]), config["covered"], methods,
+                   Stop.from_dict(data["stopped"]) if data.get("stopped") else None)
 
 
 def check(layer, impl=None, *, progress=None, **options):
@@ -144,16 +151,20 @@ class Plan:
     convention: str = "auto"
     precision: str = "float64"
 
-    def run(self, progress=None):
+    def run(self, progress=None, stop_on=()):
+        """The Report; an exception of a type in ``stop_on`` escaping a check ends the run early
+        (``Report.stopped``) instead of propagating."""
         search = run_search(self.layer, self.implementations, self.strategy, examples=self.examples,
                             seed=self.seed, method=self.method, progress=progress, label=self._reproduce,
-                            fixed=self.fixed, precision=self.precision)
+                            fixed=self.fixed, precision=self.precision, stop_on=stop_on)
         run_args = self.fixed[0].cli_args() if self.fixed else cli_args(self.layer, self.options["pinned"])
         if not self.fixed:
             run_args += ["--examples", str(self.examples)]
+        if search.stop is not None:
+            search.stop.reproduce = self.command(search.stop.config.cli_args(), search.stop.seed)
         return Report(self.layer, self.spec or "reference layers", self.options, search.summary, search.findings,
                       search.examples, self.seed, self.command(run_args, self.seed), covered=search.covered,
-                      methods=search.methods)
+                      methods=search.methods, stopped=search.stop)
 
     def expected_seconds(self):
         """About how long ``run`` takes with a fast layer (the guard's estimate)."""

@@ -49,17 +49,30 @@ def check_names(layer):
     return {"conv": CHECKS, "maxpool": MAXPOOL_CHECKS, "avgpool": POOL_CHECKS}[layer]
 
 
-def run_checks(config, inputs, implementation, *, method="auto", subject_name=""):
+def run_checks(config, inputs, implementation, *, method="auto", subject_name="", stop_on=()):
     """Run every check of ``config.layer`` on ``implementation``; never raises for user errors.
 
     The expected answers come from ``implementation.references`` (reference
     layer classes; by default the fastest formulation), each a source of its own.
     ``method`` chooses the finite differences (see ``_Run.method_for``).
+    An exception of a type in ``stop_on`` (the layer can no longer run: the
+    sandbox's SandboxDied) ends the run as ``Stopped``, with the results so far.
     """
-    results = _Run(config, inputs, implementation, method).results()
-    for result in results:
-        result.subject = subject_name
-    return results
+    return _Run(config, inputs, implementation, method, stop_on, subject_name).results()
+
+
+class Stopped(BaseException):
+    """A run of the checks ended by ``cause``, an exception of ``stop_on``, while ``check`` was running.
+
+    ``results`` holds one CheckResult per check as far as the run got: those
+    completed before, the running one failed with the cause's message, the
+    rest skipped as not reached.  A BaseException, like SandboxDied, so that
+    Hypothesis and the engine let it through.
+    """
+
+    def __init__(self, cause, check, results):
+        super().__init__(str(cause))
+        self.cause, self.check, self.results = cause, check, results
 
 
 class Expected:
@@ -106,11 +119,14 @@ def _answers(config, params, x, dout, cls):
 class _Run:
     """One pass over the checks; the steps share the subject and what earlier steps saw."""
 
-    def __init__(self, config, inputs, implementation, method):
+    def __init__(self, config, inputs, implementation, method, stop_on=(), subject_name=""):
         self.config = config
+        self.subject_name = subject_name
         self.inputs = inputs
         self.implementation = implementation
         self.method = method
+        self.stop_on = tuple(stop_on)
+        self.running = None  # the check whose step is running
         self.tolerance = TOLERANCES[inputs.precision]
         self.expected = Expected(config, inputs, getattr(implementation, "references", None) or (None,))
         self.names = check_names(config.layer)
@@ -121,12 +137,21 @@ class _Run:
         self.joint = None
 
     def results(self):
-        self._run()
+        try:
+            self._run()
+        except self.stop_on as cause:
+            self.done[self.running] = CheckResult(self.running, "fail", f"stopped: {cause}")
+            self._skip(self.names, f"not reached: the run stopped during {self.running}")
+            raise Stopped(cause, self.running, self._collect()) from cause
+        return self._collect()
+
+    def _collect(self):
         subject_notes = getattr(self.subject, "notes", ())
         results = []
         for name in self.names:
             result = self.done.get(name) or CheckResult(name, "skip", self.skipped.get(name, "not reached"))
             result.notes = list(dict.fromkeys([*result.notes, *self.notes, *sorted(subject_notes)]))
+            result.subject = self.subject_name
             results.append(result)
         return results
 
@@ -168,6 +193,7 @@ class _Run:
 
     def _attempt(self, name, step):
         """Run one step; a CheckResult it returns is recorded under ``name``, an exception fails ``name``."""
+        self.running = name
         try:
             value = step()
         except ImplementationError as error:

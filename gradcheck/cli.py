@@ -13,7 +13,8 @@ import click
 from . import api, report
 from .adapters import CONVENTIONS, LoadError
 from .checks import METHODS
-from .grading.sandbox import SANDBOXES, SandboxUnavailable
+from .grading import grade as grading
+from .grading.sandbox import SandboxUnavailable
 from .inputs import PRECISIONS
 
 FORMATS = ("text", "json", "junit")
@@ -174,28 +175,36 @@ def pool(mode, **options):
 GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit")
 
 
+GRADING = stack(
+    click.option("--layer", type=click.Choice(api.LAYERS), required=True,
+                 help="The layer every submission implements."),
+    click.option("--impl", required=True, metavar="NAME",
+                 help="What every submission defines: a class, a factory or a cs231n forward function."),
+    CONVENTION, DIMENSIONS, CONV_DIMENSIONS, SEARCH,
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+                 metavar="SECONDS", help="Wall-clock seconds each submission's code may run in total (import and "
+                                         "every call); also its CPU-time limit. Past it the submission is killed."),
+    click.option("--memory", type=click.IntRange(min=64), default=2048, show_default=True, metavar="MB",
+                 help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread)."),
+)
+HIDE_HINTS = click.option(
+    "--hide-hints-until-due", "hide_hints", is_flag=True,
+    help="Gradescope: show where a check fails, its hints and reproduction command only after the due date "
+         "(visibility after_due_date); scores stay visible.")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
-@click.option("--layer", type=click.Choice(api.LAYERS), required=True,
-              help="The layer every submission implements.")
-@click.option("--impl", required=True, metavar="NAME",
-              help="What every submission defines: a class, a factory or a cs231n forward function.")
-@CONVENTION
-@DIMENSIONS
-@CONV_DIMENSIONS
-@SEARCH
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              metavar="SECONDS", help="Wall-clock seconds each submission's code may run in total (import and "
-                                      "every call); also its CPU-time limit. Past it the submission is killed.")
-@click.option("--memory", type=click.IntRange(min=64), default=2048, show_default=True, metavar="MB",
-              help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread).")
+@GRADING
 @click.option("--workers", type=COUNT, metavar="N",
               help="Submissions graded at once.  [default: the number of CPUs]")
-@click.option("--sandbox", type=click.Choice(SANDBOXES), default="bwrap", show_default=True,
+@click.option("--sandbox", type=click.Choice(grading.SANDBOXES), default="bwrap", show_default=True,
               help="bwrap: isolate every submission (Linux with unprivileged user namespaces). none: plain child "
-                   "processes with the same limits, not isolated; every report says so.")
+                   "processes with the same limits, not isolated; every report says so. auto: bwrap where it can "
+                   "run here, else none, and the reports say why.")
 @output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json for exactly one PATH.")
-def grade(paths, layer, impl, output_format, output, **options):
+@HIDE_HINTS
+def grade(paths, layer, impl, output_format, output, hide_hints, **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
@@ -204,11 +213,12 @@ def grade(paths, layer, impl, output_format, output, **options):
     Exit 0 once grading completed (whatever the verdicts), 2 on bad usage or
     when the sandbox cannot run here.
     """
-    from .grading import grade as grading
-
     if output_format == "gradescope" and len(paths) != 1:
         raise BadInput(f"--format gradescope grades exactly one submission (Gradescope runs one at a time); "
                        f"got {len(paths)} PATHs")
+    if hide_hints and output_format != "gradescope":
+        raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
+                       f"date); got --format {output_format}")
     try:
         with grade_progress() as progress:
             result = grading.grade(paths, layer, impl, progress=progress, **options)
@@ -218,9 +228,38 @@ def grade(paths, layer, impl, output_format, output, **options):
         "json": lambda stream: stream.write(report.grade_to_json(result) + "\n"),
         "csv": lambda stream: stream.write(report.grade_to_csv(result)),
         "junit": lambda stream: stream.write(report.grade_to_junit(result)),
-        "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result)),
+        "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result,
+                                                                             hide_hints)),
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
     }[output_format])
+    return 0
+
+
+@main.command()
+@GRADING
+@click.option("--sandbox", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+              help="auto: grade under bwrap where Gradescope's container allows it, else without (the results "
+                   "say which). none: never try.")
+@HIDE_HINTS
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
+              default="autograder.zip", show_default=True, help="The bundle to write (replaced whole, at the end).")
+def autograder(output, hide_hints, **options):
+    """Write a Gradescope autograder bundle that grades every submission with these options.
+
+    The zip holds setup.sh (installs Python 3 and this very gradcheck, from
+    a wheel in the zip), run_autograder (grades /autograder/submission/ with
+    the options and seed frozen here, as an unprivileged user, and writes
+    /autograder/results/results.json) and a README for the instructor.
+    Without --seed a seed is chosen now, printed and frozen.
+    """
+    from .grading import autograder as bundle
+
+    try:
+        made = bundle.build(hide_hints=hide_hints, **options)
+    except (ValueError, TypeError, bundle.BundleError) as error:
+        raise BadInput(str(error)) from None
+    write_output(output, lambda stream: stream.write(made.data), binary=True)
+    click.echo(f"wrote {output}: {made.summary()}")
     return 0
 
 
@@ -265,15 +304,17 @@ def write_report(result, output_format, output):
     }[output_format])
 
 
-def write_output(output, write):
+def write_output(output, write, binary=False):
     """Call ``write(stream)`` with stdout, or write ``output`` whole: into a temporary file next to it that then
-    replaces it, so that no reader ever sees half a report (nor anything but this one)."""
+    replaces it, so that no reader ever sees half a report (nor anything but this one).  ``binary``: the
+    stream takes bytes."""
     if not output:
-        write(sys.stdout)
+        write(sys.stdout.buffer if binary else sys.stdout)
         return
     umask = os.umask(0)
     os.umask(umask)
-    stream = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=os.path.dirname(os.path.abspath(output)),
+    stream = tempfile.NamedTemporaryFile("wb" if binary else "w", encoding=None if binary else "utf-8",
+                                         dir=os.path.dirname(os.path.abspath(output)),
                                          prefix=f".{os.path.basename(output)}.", suffix=".tmp", delete=False)
     try:
         with stream:

@@ -134,10 +134,13 @@ class Config:
 
 def cli_args(layer, dims):
     """gradcheck command-line words for ``layer`` with the dimensions ``dims`` (ints or pairs) pinned."""
-    args = ["conv"] if layer == "conv" else ["pool", "--mode", layer[:3]]
-    for name, value in dims.items():
-        args += [f"--{name}", str(value) if isinstance(value, int) else _pair_text(value)]
-    return args
+    return (["conv"] if layer == "conv" else ["pool", "--mode", layer[:3]]) + pin_args(dims)
+
+
+def pin_args(dims):
+    """The options that pin the dimensions ``dims`` (ints or pairs), e.g. ['--stride', '2', '--size', '5x4']."""
+    return [word for name, value in dims.items()
+            for word in (f"--{name}", str(value) if isinstance(value, int) else _pair_text(value))]
 
 
 def _pair_text(pair):

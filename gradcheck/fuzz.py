@@ -9,6 +9,10 @@ wrong only with stride > 1" shrink to different configurations and so stay
 two findings.  Around each finding one dimension at a time is varied (stride
 to 1, pad to 0, square input, batch 1, ...) and the variations that make the
 failure disappear are reported as trigger facts: measured, not guessed.
+
+A search given ``stop_on`` exception types (the sandbox's SandboxDied: the
+layer no longer runs) ends where one escapes a check and keeps what was
+checked before: see ``Stop``.
 """
 import dataclasses
 import os
@@ -21,7 +25,7 @@ from hypothesis import strategies as st
 
 from reference_layers.geometry import as_pair
 
-from .checks import check_names, run_checks
+from .checks import Stopped, check_names, run_checks
 from .compare import CheckResult
 from .config import Config
 from .diagnose import trigger_hints
@@ -75,20 +79,52 @@ class Finding:
 
 
 @dataclass
+class Stop:
+    """Where a search ended early: ``reason`` (the message of the exception that escaped) while ``check`` ran
+    on ``config`` with data ``seed``.
+
+    ``phase`` "search": after ``completed`` configurations; the summary keeps
+    every check's verdict over them and the checks that completed on the
+    configuration it stopped on, the running check fails with the reason and
+    a check never completed is skipped.  "explain": every configuration had
+    been checked; only the shrinking of failures and their trigger facts were
+    cut short (findings are then the first failures, unshrunk).
+    """
+
+    reason: str
+    check: str
+    config: object
+    seed: int
+    phase: str
+    completed: int
+    reproduce: str = ""
+
+    def to_dict(self):
+        return {"reason": self.reason, "check": self.check, "config": self.config.to_dict(), "seed": self.seed,
+                "phase": self.phase, "completed": self.completed, "reproduce": self.reproduce}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(**dict(data, config=Config.from_dict(data["config"])))
+
+
+@dataclass
 class Search:
     """What a search saw: a summary result per (subject, check), the findings, how many examples ran, the
-    range of every dimension over them (``covered``: name -> [min, max], per axis for pairs) and the finite
-    differences that ran (``methods``: check -> method -> [configurations, forward evaluations])."""
+    range of every dimension over them (``covered``: name -> [min, max], per axis for pairs), the finite
+    differences that ran (``methods``: check -> method -> [configurations, forward evaluations]) and where it
+    stopped early (``stop``, or None)."""
 
     summary: list
     findings: list
     examples: int
     covered: dict
     methods: dict
+    stop: Stop = None
 
 
 def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
-               progress=None, label=None, fixed=None, precision="float64"):
+               progress=None, label=None, fixed=None, precision="float64", stop_on=()):
     """Explore ``strategy`` (of Configs) for every implementation; shrink and explain each failure.
 
     ``implementations`` maps a subject name ("" for a single user layer) to
@@ -96,12 +132,15 @@ def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, s
     example instead of searching.  ``progress(done, total)`` is called as
     examples run; ``label(finding)`` returns the reproduction command for a
     finding.  Inputs are built in ``precision``; ``method`` chooses the finite differences.
+    An exception of a type in ``stop_on`` ends the search early (``Search.stop``).
     """
-    return _Searcher(layer, implementations, strategy, examples, seed, method, progress, fixed, precision).run(label)
+    return _Searcher(layer, implementations, strategy, examples, seed, method, progress, fixed, precision,
+                     stop_on).run(label)
 
 
 class _Searcher:
-    def __init__(self, layer, implementations, strategy, examples, seed, method, progress, fixed, precision):
+    def __init__(self, layer, implementations, strategy, examples, seed, method, progress, fixed, precision,
+                 stop_on=()):
         self.layer = layer
         self.implementations = implementations
         self.fixed = fixed
@@ -117,9 +156,28 @@ class _Searcher:
         self.count = 0
         self.covered = {}
         self.methods = {}
+        self.stop_on = stop_on
+        self.passes = {}  # (subject, check name) -> configurations it passed on
+        self.current = None  # (subject, config, seed) being checked
 
     def run(self, label):
-        self._explore()
+        stop = None
+        try:
+            self._explore()
+        except Stopped as stopped:
+            stop = self._stopped_searching(stopped)
+        try:
+            findings = self._explain() if stop is None else self._first_failures()
+        except Stopped as stopped:
+            stop = self._stop(stopped, "explain")
+            findings = self._first_failures()
+        for finding in findings:
+            finding.reproduce = label(finding) if label else ""
+        summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
+        return Search(summary, findings, self.count, self.covered, self.methods, stop)
+
+    def _explain(self):
+        """The findings: each failure shrunk, with its trigger facts and hints."""
         findings = self._findings()
         for finding in findings:
             conditions = self._triggers(finding)
@@ -127,9 +185,35 @@ class _Searcher:
                                 for condition, change in conditions]
             check_hints = [hint for result in finding.checks for hint in result.hints]
             finding.hints = list(dict.fromkeys(check_hints + trigger_hints(c for c, _ in conditions)))
-            finding.reproduce = label(finding) if label else ""
-        summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
-        return Search(summary, findings, self.count, self.covered, self.methods)
+        return findings
+
+    def _stop(self, stopped, phase):
+        _, config, seed = self.current
+        return Stop(str(stopped.cause), stopped.check, config, seed, phase, self.count)
+
+    def _stopped_searching(self, stopped):
+        """Keep what the search saw before ``stopped``: the checks completed on the configuration it stopped on
+        count, the running one fails, one never completed stays skipped; each check that passed says on how
+        many configurations."""
+        subject, config, seed = self.current
+        self.cache[self.current] = stopped.results  # a failure first seen there needs no rerun for its finding
+        for result in stopped.results:
+            if result.name != stopped.check and result.status != "skip":
+                self._record(subject, result, (config, seed))
+        running = next(result for result in stopped.results if result.name == stopped.check)
+        if self.summary.get((subject, running.name), running).status != "fail":
+            self.summary[(subject, running.name)] = running
+        for result in stopped.results:
+            seen = self.summary.setdefault((subject, result.name), result)
+            if seen.status == "pass":
+                seen.message = (f"passed on {self.passes[(subject, result.name)]} of {self.budget} configurations; "
+                                f"not checked on the others: the run stopped ({stopped.cause})")
+        return self._stop(stopped, "search")
+
+    def _first_failures(self):
+        """Findings without shrinking or trigger facts (no more calls of the layer): each check at the first
+        configuration it failed on."""
+        return self._findings(shrink=False)
 
     def _order(self, key):
         subject, name = key
@@ -139,8 +223,10 @@ class _Searcher:
         """run_checks, memoized: shrinking and trigger facts revisit examples."""
         key = (subject, config, seed)
         if key not in self.cache:
+            self.current = key
             self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
-                                         self.implementations[subject], method=self.method, subject_name=subject)
+                                         self.implementations[subject], method=self.method, subject_name=subject,
+                                         stop_on=self.stop_on)
         return self.cache[key]
 
     def _settings(self, phases, examples):
@@ -189,6 +275,7 @@ class _Searcher:
         key = (subject, result.name)
         if result.status == "fail":
             self.first_failure.setdefault(key, example)
+        self.passes[key] = self.passes.get(key, 0) + (result.status == "pass")
         seen = self.summary.get(key)
         if seen is None or _rank(result) > _rank(seen):
             self.summary[key] = _summary_copy(result)
@@ -198,11 +285,11 @@ class _Searcher:
                 if new is not None and (getattr(seen, attribute) is None or new > getattr(seen, attribute)):
                     setattr(seen, attribute, new)
 
-    def _findings(self):
+    def _findings(self, shrink=True):
         minimal = {}  # (subject, config, seed) -> [check names]
         shrunk = {}
         for (subject, name), example in sorted(self.first_failure.items(), key=lambda kv: self._order(kv[0])):
-            found, ok = self._shrink(subject, name, example)
+            found, ok = self._shrink(subject, name, example) if shrink else (tuple(example), False)
             minimal.setdefault((subject,) + found, []).append(name)
             shrunk[(subject,) + found] = shrunk.get((subject,) + found, True) and ok
         findings = []

@@ -279,8 +279,6 @@ def failure_text(report):
 
 # -- grading reports (gradcheck grade) ---------------------------------------------------------------------------
 
-NOT_ISOLATED = ("not isolated: the submissions ran without the bwrap sandbox (--sandbox none), as plain child "
-                "processes that could read and change the grader's files, their classmates' and each other's")
 CHECK_TITLES = {
     "forward": "forward: output shape and values",
     "dX": "dX: gradient of the input",
@@ -292,20 +290,29 @@ CHECK_TITLES = {
     "fresh-cache": "fresh-cache: no state left over from earlier calls",
     "ties": "ties: on tied maxima, each window's gradient goes to them and sums to dout",
 }
+STOPPED_RULE = ("The checks it passed before it stopped keep their points; the check running then, and any never "
+                "reached, score 0.")
+AFTER_DUE = "after_due_date"  # Gradescope's visibility of what --hide-hints-until-due withholds
+
+
+def not_isolated(result):
+    """The warning every grading report gives when the submissions ran without bwrap, and why they did."""
+    why = f"bwrap cannot run here: {result.sandbox_problem}" if result.sandbox_problem else "--sandbox none"
+    return (f"not isolated: the submissions ran without the bwrap sandbox ({why}), as plain child processes that "
+            "could read and change the grader's files, their classmates' and each other's")
 
 
 def grade_to_json(result):
-    """``{"sandbox": "bwrap" | "none", "submissions": [{name, passed, score, max_score, checks, error,
-    duration_s}, ...]}``; sandbox "none" means the submissions were not isolated."""
+    """``{"sandbox": "bwrap" | "none", "sandbox_problem": null | why, "submissions": [{name, passed, score,
+    max_score, checks, error, duration_s}, ...]}``; sandbox "none" means the submissions were not isolated."""
     return json.dumps(_finite(result.to_dict()), allow_nan=False, default=json_number)
 
 
 def grade_to_csv(result):
     """One row per submission: name, passed, score, max_score, duration_s, sandbox (bwrap, or none: not
-    isolated), error, then each check's status."""
-    from .checks import check_names
-
-    names = list(check_names(result.layer))
+    isolated), error, then each check's status: pass, fail, skip, or error when no check ran (the error says
+    why)."""
+    names = _check_names(result)
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["name", "passed", "score", "max_score", "duration_s", "sandbox", "error", *names])
@@ -313,8 +320,14 @@ def grade_to_csv(result):
         status = {check.name: check.status for check in submission.checks}
         writer.writerow([_cell(submission.name), str(submission.passed).lower(), submission.score,
                          submission.max_score, f"{submission.duration_s:.3f}", result.sandbox,
-                         _cell(submission.error or ""), *(status.get(name, "") for name in names)])
+                         _cell(submission.error or ""), *(status.get(name, "error") for name in names)])
     return stream.getvalue()
+
+
+def _check_names(result):
+    from .checks import check_names
+
+    return list(check_names(result.layer))
 
 
 def _cell(text):
@@ -322,86 +335,127 @@ def _cell(text):
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def grade_to_gradescope(submission, result):
+def grade_check_lines(check, report):
+    """(verdict, details) of a graded check that did not pass: its one-line message, and the lines behind it
+    (worst element, smallest failing configuration, trigger facts, hints, reproduction command; for the check
+    that was running when the submission stopped, where that was)."""
+    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks} if report else {}
+    finding = findings.get((check.subject, check.name))
+    stopped = report.stopped if report else None
+    if finding is None and stopped is not None and stopped.phase == "search" and stopped.check == check.name:
+        return check.message, [f"it stopped while {check.name} was being checked on {stopped.config.describe()} "
+                               f"(data seed {stopped.seed}), after {stopped.completed} complete configurations",
+                               f"reproduce: {stopped.reproduce}"]
+    lines = _failure_lines(check, finding)
+    return lines[0], lines[1:]
+
+
+def grade_to_gradescope(submission, result, hide_hints=False):
     """Gradescope's results.json for one submission: one test per check, a point per check passed.
 
     See https://gradescope-autograders.readthedocs.io/en/latest/specs/.  A
-    failed check's output holds its message, the smallest failing
-    configuration, the trigger facts, hints and the command that reproduces
-    it; a submission that could not be graded fully (``error``) scores 0.
+    failed check's output holds its message, then where it fails (worst
+    element, smallest failing configuration, trigger facts), the hints and
+    the command that reproduces it.  With ``hide_hints`` only the message
+    stays in the scored test, always visible; the rest goes into a test worth
+    no points shown after the due date (visibility "after_due_date"), and so
+    does the top-level reproduction command.  Gradescope hides a student's
+    total while any test is hidden, so the top-level output, always visible,
+    states the score.
     """
-    from .checks import check_names
-
-    report = submission.report
-    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks} if report else {}
     checks = {check.name: check for check in submission.checks}
-    tests = []
-    for number, name in enumerate(check_names(result.layer), 1):
-        check = checks.get(name)
-        passed = check is not None and check.status == "pass" and not submission.error
-        if check is None:
-            output = f"not run: {submission.error}" if submission.error else "not run"
-        elif check.status == "fail":
-            output = "\n".join(_failure_lines(check, findings.get((check.subject, name))))
-        elif check.status == "skip":
-            output = f"skipped: {check.message}"
-        else:
-            output = "passed" + (f" (no point: the submission {submission.error})" if submission.error else "")
-        if check is not None and check.notes:
-            output += "".join(f"\nnote: {note}" for note in check.notes)
-        tests.append({"name": CHECK_TITLES.get(name, name), "number": str(number),
-                      "score": 1.0 if passed else 0.0, "max_score": 1.0,
-                      "status": "passed" if passed else "failed", "output": output})
-    lines = [f"gradcheck {result.layer}, {result.implementation}: {submission.score} of {submission.max_score} "
-             f"checks passed ({result.examples} configurations, seed {result.seed})."]
+    tests = [test for number, name in enumerate(_check_names(result), 1)
+             for test in _gradescope_tests(number, name, checks.get(name), submission, hide_hints)]
+    data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
+            "output": "\n".join(_gradescope_summary(submission, result, hide_hints)), "tests": tests,
+            "extra_data": {"sandbox": result.sandbox, "sandbox_problem": result.sandbox_problem}}
+    return json.dumps(_finite(data), allow_nan=False, default=json_number, indent=2) + "\n"
+
+
+def _gradescope_tests(number, name, check, submission, hide_hints):
+    """The test scoring check ``name`` (None: it never ran), followed with ``hide_hints`` by the test that
+    holds, after the due date, what its failure shows beyond its message."""
+    passed = check is not None and check.status == "pass"
+    details = []
+    if check is None:
+        output = f"not run: {submission.error}" if submission.error else "not run"
+    elif check.status == "fail":
+        output, details = grade_check_lines(check, submission.report)
+    elif check.status == "skip":
+        output = f"skipped: {check.message}"
+    else:
+        output = check.message or "passed"
+    withheld = details if hide_hints else []
+    if withheld:
+        output += "\nWhere it fails, hints and a command that reproduces it: shown after the due date."
+    else:
+        output = "\n".join([output, *details])
+    if check is not None and check.notes:
+        output += "".join(f"\nnote: {note}" for note in check.notes)
+    tests = [{"name": CHECK_TITLES.get(name, name), "number": str(number), "score": float(passed), "max_score": 1.0,
+              "status": "passed" if passed else "failed", "visibility": "visible", "output": output}]
+    if withheld:
+        tests.append({"name": f"{name}: where it fails, hints and how to reproduce it", "number": f"{number}.1",
+                      "score": 0.0, "max_score": 0.0, "visibility": AFTER_DUE, "output": "\n".join(withheld)})
+    return tests
+
+
+def _gradescope_summary(submission, result, hide_hints):
+    """The lines of results.json's top-level output: score, isolation, why grading stopped, what was printed."""
+    report = submission.report
+    lines = [f"gradcheck {result.layer}, {result.implementation}: score {submission.score} of "
+             f"{submission.max_score}, one point per check passed ({result.examples} configurations, seed "
+             f"{result.seed})."]
     if result.sandbox == "none":
-        lines.append(NOT_ISOLATED[0].upper() + NOT_ISOLATED[1:] + ".")
+        why = f"bwrap cannot run here: {result.sandbox_problem}" if result.sandbox_problem else "--sandbox none"
+        lines.append(f"Not isolated: your code ran without the bwrap sandbox ({why}), as a plain process of the "
+                     "grader's user, which it could interfere with.")
     if submission.error:
         lines.append(f"Not graded fully: {submission.error}")
-    elif report is not None and report.counterexample is not None:
+        if report is not None and report.stopped is not None:
+            lines.append(STOPPED_RULE)
+    if report is not None and report.counterexample is not None and not hide_hints:
         lines.append(f"Reproduce on your machine: {report.counterexample.reproduce}")
     for title, text in (("Your code printed", submission.stdout), ("Your code printed on stderr", submission.stderr)):
         if text:
             lines += ["", f"{title} (the start of it):", text]
-    data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
-            "output": "\n".join(lines), "tests": tests}
-    return json.dumps(_finite(data), allow_nan=False, default=json_number, indent=2) + "\n"
+    return lines
 
 
 def grade_to_junit(result):
-    """One <testsuite> per submission, one <testcase> per check; an error becomes an <error> testcase."""
-    from .checks import check_names
-
-    names = list(check_names(result.layer))
+    """One <testsuite> per submission, with the same <testcase>s for every submission: one per check, and
+    "submission", which errs when the submission could not be graded fully; a check that never ran because
+    of that error errs with it."""
+    names = _check_names(result)
     suites = ET.Element("testsuites", name=f"gradcheck.grade.{result.layer}")
     for submission in result.submissions:
         checks = {check.name: check for check in submission.checks}
         failures = sum(check.status == "fail" for check in submission.checks)
         skipped = sum(check.status == "skip" for check in submission.checks)
-        suite = ET.SubElement(suites, "testsuite", name=_xml(submission.name),
-                              tests=str(len(names) + bool(submission.error)), failures=str(failures),
-                              errors=str(int(bool(submission.error))), skipped=str(skipped),
+        errors = (len(names) - len(checks) + 1) if submission.error else 0
+        suite = ET.SubElement(suites, "testsuite", name=_xml(submission.name), tests=str(len(names) + 1),
+                              failures=str(failures), errors=str(errors), skipped=str(skipped),
                               time=f"{submission.duration_s:.3f}")
         properties = ET.SubElement(suite, "properties")
         for key, value in (("score", submission.score), ("max_score", submission.max_score),
                            ("passed", str(submission.passed).lower()), ("path", submission.path),
-                           ("sandbox", result.sandbox)):
-            ET.SubElement(properties, "property", name=key, value=_xml(value))
-        report = submission.report
-        findings = {(f.subject, r.name): f for f in report.findings for r in f.checks} if report else {}
+                           ("sandbox", result.sandbox), ("sandbox_problem", result.sandbox_problem)):
+            if value is not None:
+                ET.SubElement(properties, "property", name=key, value=_xml(value))
         classname = f"gradcheck.grade.{_xml(submission.name)}"
         for name in names:
             case = ET.SubElement(suite, "testcase", classname=classname, name=name)
             check = checks.get(name)
             if check is None:
-                ET.SubElement(case, "skipped", message=_xml(f"not run: {submission.error or 'no result'}"))
+                ET.SubElement(case, "error", message=_xml(f"not run: {submission.error or 'no result'}"))
             elif check.status == "fail":
-                failure = ET.SubElement(case, "failure", message=_xml(check.message))
-                failure.text = _xml("\n".join(_failure_lines(check, findings.get((check.subject, name)))))
+                verdict, details = grade_check_lines(check, submission.report)
+                failure = ET.SubElement(case, "failure", message=_xml(verdict))
+                failure.text = _xml("\n".join([verdict, *details]))
             elif check.status == "skip":
                 ET.SubElement(case, "skipped", message=_xml(check.message))
+        case = ET.SubElement(suite, "testcase", classname=classname, name="submission")
         if submission.error:
-            case = ET.SubElement(suite, "testcase", classname=classname, name="submission")
             ET.SubElement(case, "error", message=_xml(submission.error))
         for tag, text in (("system-out", submission.stdout), ("system-err", submission.stderr)):
             if text:
@@ -432,7 +486,7 @@ def render_grade_text(result, console):
         f" · {result.layer} · {result.implementation} · seed {result.seed} · {result.examples} configurations "
         f"each · limits {limits.timeout:g} s, {limits.memory} MB · {result.duration_s:.1f} s"))
     if result.sandbox == "none":
-        console.print(Text(f"warning: {NOT_ISOLATED}", style="bold red"))
+        console.print(Text(f"warning: {not_isolated(result)}", style="bold red"))
 
 
 def _finite(value):

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcheck
+from gradcheck import api
 from gradcheck import strategies
 from gradcheck.config import Config
 from gradcheck.fuzz import variations
@@ -191,3 +192,60 @@ def test_free_dimensions_reach_the_large_ranges():
     assert all(reached.values()), reached
     small = sum(max(c.batch, c.channels, c.filters) <= 3 and max(c.size) < 16 for c in seen)
     assert small > len(seen) / 4  # small configurations still make up a good share
+
+
+class Died(BaseException):
+    """What a sandbox raises when the layer's process is gone."""
+
+
+def dies_in_backward(call, also_wrong_db=False):
+    """A right Conv2d (or one with the batch-mean db bug) that dies in its ``call``-th call of backward: the
+    checks call backward three times per configuration (dX, repeatable, fresh-cache), dX's first."""
+    calls = itertools.count(1)
+
+    class Layer(Conv2d):
+        def backward(self, dout):
+            if next(calls) == call:
+                raise Died("exited during backward")
+            dx = super().backward(dout)
+            if also_wrong_db:
+                self.db = self.db / dout.shape[0]
+            return dx
+
+    return Layer
+
+
+def test_a_run_stopped_by_stop_on_keeps_what_completed_before():
+    """The first configuration completes; the second stops in dX's backward, after its forward passed."""
+    report = api.plan("conv", dies_in_backward(4), examples=5, seed=0, batch=1).run(stop_on=(Died,))
+    checks = {check.name: check for check in report.checks}
+    assert report.stopped.check == "dX" and report.stopped.completed == 1 and report.stopped.phase == "search"
+    assert report.stopped.reason == "exited during backward" and not report.passed
+    assert report.stopped.reproduce.startswith("gradcheck conv --batch 1 ") and report.examples == 1
+    assert checks["dX"].status == "fail" and checks["dX"].message == "stopped: exited during backward"
+    assert checks["forward"].message.startswith("passed on 2 of 5 configurations; not checked on the others")
+    assert checks["dW"].status == "pass" and checks["dW"].message.startswith("passed on 1 of 5 configurations")
+    assert [name for name, check in checks.items() if check.status == "pass"] == [
+        "forward", "dW", "dB", "repeatable", "no-mutation", "weights-live", "fresh-cache"]
+    assert api.Report.from_dict(report.to_dict()).stopped == report.stopped
+
+
+def test_a_stop_on_the_first_configuration_leaves_unreached_checks_skipped():
+    report = api.plan("conv", dies_in_backward(1), examples=3, seed=0).run(stop_on=(Died,))
+    statuses = {check.name: check.status for check in report.checks}
+    assert statuses.pop("forward") == "pass" and statuses.pop("dX") == "fail" and statuses.pop("no-mutation") == "skip"
+    assert set(statuses.values()) == {"skip"} and report.stopped.completed == 0
+
+
+def test_failures_before_a_stop_keep_their_findings_unshrunk():
+    report = api.plan("conv", dies_in_backward(7, also_wrong_db=True), examples=5, seed=0,
+                      batch=2).run(stop_on=(Died,))
+    checks = {check.name: check.status for check in report.checks}
+    assert checks["dB"] == "fail" and checks["dX"] == "fail" and report.stopped.completed == 2
+    (finding,) = report.findings
+    assert finding.names == ["dB"] and not finding.shrunk and finding.reproduce.startswith("gradcheck conv")
+
+
+def test_without_stop_on_the_exception_propagates():
+    with pytest.raises(Died):
+        api.plan("conv", dies_in_backward(1), examples=2, seed=0).run()

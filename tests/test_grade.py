@@ -64,6 +64,7 @@ EXPECTED = {
 }
 FATAL = {"hang", "memory_bomb", "exit_at_import", "hard_exit_at_import", "exit_in_backward", "protocol_writer",
          "segfault"}
+KEPT = {"exit_in_backward": 1, "segfault": 1}  # dying in backward, they keep forward's point: it completed before
 # attacking submission -> words its reason must hold.  Each computes wrong_db's mistake unless its attack works.
 ATTACKS = {
     "forge_result": "dB: ",
@@ -187,7 +188,7 @@ def test_each_hostile_submission_fails_with_a_clear_reason(class_run, name):
     assert row["passed"] is False
     assert EXPECTED[name] in reason(row) and "\n" not in reason(row)
     if name in FATAL:
-        assert row["error"] and row["score"] == 0
+        assert row["error"] and row["score"] == KEPT.get(name, 0)
     else:  # an ordinary failure: graded check by check
         assert row["error"] is None and row["score"] < row["max_score"] == len(CHECKS)
 
@@ -228,7 +229,7 @@ def test_the_output_is_the_graders_alone(class_run):
 def graded(student):
     """A few submissions graded through the Python API, which shows all (captured output, full reports)."""
     paths = [REFERENCE] + [student(name) for name in ("wrong_db", "exit_at_import", "fake_output",
-                                                      "exit_in_backward", "chatty")]
+                                                      "exit_in_backward", "chatty", "hang_later")]
     result = grade(paths, "conv", "Convolution", **RUN)
     return result, {s.name: s for s in result.submissions}
 
@@ -242,11 +243,29 @@ def test_chatty_output_is_kept_truncated(graded):
 
 def test_a_dead_submission_says_where_it_died(graded):
     dead = graded[1]["exit_in_backward"]
-    assert [c.status for c in dead.checks] == ["fail"] * 8
-    message = dead.checks[0].message
-    assert message.startswith("not graded: the submission exited with status 3 during backward")
-    assert "reproduce: gradcheck conv --batch 1 --channels 2 --filters 2" in message
-    assert dead.report is None  # no trigger facts or hints measured on a layer that no longer runs
+    assert [c.status for c in dead.checks] == ["pass", "fail"] + ["skip"] * 6 and dead.score == 1
+    assert dead.error == "exited with status 3 during backward" and not dead.passed
+    assert dead.checks[1].message == "stopped: exited with status 3 during backward"
+    assert dead.checks[2].message == "not reached: the run stopped during dX"
+    verdict, details = report.grade_check_lines(dead.checks[1], dead.report)
+    assert details[0].startswith("it stopped while dX was being checked on x (1, 2, ")
+    assert details[1].startswith("reproduce: gradcheck conv --batch 1 --channels 2 --filters 2")
+    assert details[1].endswith("--impl exit_in_backward.py:Convolution --seed 0")  # as the student knows it
+    assert dead.report.findings == []  # no trigger facts or hints measured on a layer that no longer runs
+
+
+def test_a_submission_that_times_out_keeps_the_points_it_earned_before(graded):
+    """hang_later completes its first configuration of three, then hangs in the second's dX after its forward."""
+    slow = graded[1]["hang_later"]
+    checks = {check.name: check for check in slow.checks}
+    assert slow.error == "timed out: exceeded the time limit of 5 s during backward" and not slow.passed
+    assert slow.score == 7 and checks["dX"].status == "fail" and slow.report.stopped.completed == 1
+    assert checks["forward"].message.startswith("passed on 2 of 3 configurations; not checked on the others: "
+                                                "the run stopped (timed out: exceeded the time limit of 5 s")
+    assert checks["dW"].message.startswith("passed on 1 of 3 configurations")
+    results = json.loads(report.grade_to_gradescope(slow, graded[0]))
+    assert results["score"] == sum(test["score"] for test in results["tests"]) == 7.0
+    assert "keep their points" in results["output"]
 
 
 def test_fake_output_does_not_change_the_verdict(graded):
@@ -376,7 +395,8 @@ def mixed(graded):
 
 def test_json_has_the_documented_fields(mixed):
     data = json.loads(report.grade_to_json(mixed))
-    assert set(data) == {"sandbox", "submissions"} and data["sandbox"] == "bwrap"
+    assert set(data) == {"sandbox", "sandbox_problem", "submissions"} and data["sandbox"] == "bwrap"
+    assert data["sandbox_problem"] is None
     rows = data["submissions"]
     assert [row["name"] for row in rows] == ["reference_style", "wrong_db", "exit_at_import"]
     for row in rows:
@@ -394,15 +414,31 @@ def test_csv_one_row_per_submission(mixed):
     assert [(r["name"], r["passed"], r["score"]) for r in rows] == [
         ("reference_style", "true", "8"), ("wrong_db", "false", "7"), ("exit_at_import", "false", "0")]
     assert rows[1]["dB"] == "fail" and rows[1]["dX"] == "pass"
-    assert "SystemExit" in rows[2]["error"] and rows[2]["forward"] == ""
+    assert "SystemExit" in rows[2]["error"] and {rows[2][name] for name in CHECKS} == {"error"}
 
 
-def test_junit_one_suite_per_submission(mixed):
+def test_junit_one_suite_per_submission_with_the_same_cases(mixed):
     suites = ET.fromstring(report.grade_to_junit(mixed).encode()).findall("testsuite")
     assert [s.get("name") for s in suites] == ["reference_style", "wrong_db", "exit_at_import"]
-    assert [c.get("name") for c in suites[0].findall("testcase")] == list(CHECKS)
-    assert suites[1].get("failures") == "1"
-    assert suites[2].get("errors") == "1" and suites[2].find("testcase[@name='submission']/error") is not None
+    for suite in suites:
+        assert [c.get("name") for c in suite.findall("testcase")] == [*CHECKS, "submission"]
+        assert suite.get("tests") == str(len(CHECKS) + 1)
+    assert suites[0].find("testcase[@name='submission']/error") is None
+    assert suites[1].get("failures") == "1" and suites[1].get("errors") == "0"
+    assert suites[1].find("testcase[@name='dB']/failure").text.splitlines()[-1].endswith(
+        "--impl wrong_db.py:Convolution --seed 0")
+    assert suites[2].get("errors") == str(len(CHECKS) + 1)
+    assert suites[2].find("testcase[@name='submission']/error").get("message").startswith("could not load")
+    assert suites[2].find("testcase[@name='dX']/error").get("message").startswith("not run: could not load")
+
+
+def test_csv_and_junit_columns_for_a_submission_that_died(graded):
+    died = dataclasses.replace(graded[0], submissions=[graded[1]["exit_in_backward"]])
+    (row,) = csv.DictReader(io.StringIO(report.grade_to_csv(died)))
+    assert [row[name] for name in CHECKS] == ["pass", "fail"] + ["skip"] * 6 and row["score"] == "1"
+    (suite,) = ET.fromstring(report.grade_to_junit(died).encode()).findall("testsuite")
+    assert [c.get("name") for c in suite.findall("testcase")] == [*CHECKS, "submission"]
+    assert suite.get("errors") == "1" and suite.get("failures") == "1" and suite.get("skipped") == "6"
 
 
 def test_text_table_and_summary(mixed):
@@ -428,7 +464,7 @@ def not_isolated():
     (report.grade_to_csv, ",none,"),
     (report.grade_to_junit, '<property name="sandbox" value="none" />'),
     (lambda result: report.grade_to_gradescope(result.submissions[0], result),
-     "Not isolated: the submissions ran without the bwrap sandbox (--sandbox none)"),
+     "Not isolated: your code ran without the bwrap sandbox (--sandbox none)"),
 ], ids=["text", "json", "csv", "junit", "gradescope"])
 def test_every_format_says_when_submissions_were_not_isolated(not_isolated, render, says):
     assert not_isolated.submissions[0].passed and says in " ".join(render(not_isolated).split())
@@ -447,6 +483,33 @@ def test_cli_gradescope_results_json(cli, student):
     assert len(failed) == 1 and failed[0]["name"].startswith("dB")
     assert "smallest failing configuration" in failed[0]["output"]
     assert "reproduce: gradcheck conv" in failed[0]["output"]
+    assert "--impl wrong_db.py:Convolution" in failed[0]["output"]  # the file as the student knows it
+    assert str(student("wrong_db")) not in json.dumps(results)  # never the grader's path
+    assert {t["visibility"] for t in tests} == {"visible"} and results["extra_data"]["sandbox"] == "bwrap"
+
+
+def test_cli_gradescope_can_hide_hints_until_the_due_date(cli, student):
+    code, out, _ = cli(student("wrong_db"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
+                       "--format", "gradescope", "--hide-hints-until-due")
+    assert code == 0
+    results = json.loads(out)
+    scored = [t for t in results["tests"] if t["max_score"] == 1.0]
+    hidden = [t for t in results["tests"] if t["visibility"] == "after_due_date"]
+    assert len(scored) == 8 and {t["visibility"] for t in scored} == {"visible"}
+    assert results["score"] == sum(t["score"] for t in results["tests"]) == 7.0
+    assert "score 7 of 8" in results["output"]  # Gradescope hides the total while a test is hidden
+    (failed,) = [t for t in scored if t["status"] == "failed"]
+    (hints,) = hidden
+    assert hints["number"] == failed["number"] + ".1" and hints["score"] == hints["max_score"] == 0.0
+    assert "reproduce:" in hints["output"] and "smallest failing configuration" in hints["output"]
+    for visible in [results["output"], *(t["output"] for t in scored)]:
+        assert "reproduce" not in visible.lower().replace("reproduces it: shown after the due date", "")
+        assert "hint: " not in visible and "failing configuration" not in visible
+
+
+def test_cli_hiding_hints_is_for_gradescope(cli):
+    code, out, err = cli(REFERENCE, "--layer", "conv", "--impl", "Convolution", "--hide-hints-until-due")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "is for --format gradescope" in err
 
 
 def test_cli_gradescope_for_a_submission_that_hangs(cli, student):

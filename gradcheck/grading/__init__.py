@@ -71,5 +71,11 @@ What does not isolate
 * Not run as root, the child keeps the grader's uid (it reaches only
   read-only mounts, and no process of the grader).  ``--sandbox none`` isolates
   nothing: the child is a plain process of the grader's user, with the same
-  limits but the process count, and every report says so.
+  limits but the process count, and every report says so.  ``--sandbox auto``
+  is bwrap where it can run and none elsewhere, and the reports say why.
+* In a Gradescope bundle (``autograder.py``) the container, one per
+  submission, is the boundary between students; inside it the grader runs as
+  ``nobody``, under bwrap where the container allows it.  Without bwrap the
+  submission can tamper with its own grading (the grader is the same user),
+  and with nothing else.
 """

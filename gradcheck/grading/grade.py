@@ -18,7 +18,12 @@ on.
 
 Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv,
 5 for the pools); a failed or skipped check scores 0.  A submission that could
-not be loaded, or whose child died, timed out or ran out of memory, scores 0.
+not be loaded scores 0.  One whose child died (timed out, ran out of memory,
+crashed, exited) partway keeps the point of every check that passed on each
+configuration it completed before (at least one; the check says on how many),
+and the check that was running then fails: dying never scores better than
+failing that check would have, and a slow but right layer is not zeroed.  It
+is not ``passed``, and its ``error`` says why it stopped.
 """
 import json
 import math
@@ -30,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from .. import api
 from ..adapters import CONVENTIONS
@@ -38,7 +43,7 @@ from ..checks import check_names
 from ..compare import CheckResult
 from ..config import LAYERS
 from ..fuzz import default_seed
-from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, ROOT, SANDBOXES, Limits, require_sandbox
+from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, ROOT, Limits, require_sandbox, sandbox_problem
 
 PINS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 RESULT_LIMIT = 64 << 20  # bytes: the largest result a grading process may send
@@ -46,6 +51,7 @@ CHUNK = 1 << 16
 EXIT_GRACE = 5.0  # seconds a grading process that sent its result gets to exit
 WATCHDOG_SLACK = 30.0  # seconds the whole run may take beyond its grading processes' deadlines
 WORKER = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck.grading.worker import main; main()"
+SANDBOXES = ("bwrap", "auto", "none")  # auto: bwrap where it can run here, else none (and the reports say why)
 
 
 @dataclass
@@ -116,13 +122,15 @@ class GradeResult:
     submissions: list
     duration_s: float = 0.0
     sandbox: str = "bwrap"  # "none": the submissions were not isolated
+    sandbox_problem: str = None  # with sandbox "auto": why bwrap could not run here
 
     @property
     def passed(self):
         return sum(submission.passed for submission in self.submissions)
 
     def to_dict(self):
-        return {"sandbox": self.sandbox, "submissions": [submission.to_dict() for submission in self.submissions]}
+        return {"sandbox": self.sandbox, "sandbox_problem": self.sandbox_problem,
+                "submissions": [submission.to_dict() for submission in self.submissions]}
 
 
 @dataclass(frozen=True)
@@ -162,44 +170,24 @@ class Settings:
         return cls(**dict(data, pins=pins, limits=Limits(**data["limits"])))
 
 
-def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None,
-          kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
-          precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, workers=None,
-          progress=None, deadline=None, sandbox="bwrap"):
+def grade(paths, layer, impl, *, workers=None, progress=None, deadline=None, **options):
     """Grade every submission in ``paths`` for ``layer`` ("conv", "maxpool", "avgpool").
 
-    ``impl`` is the NAME each submission defines (a class, a factory or a
-    cs231n forward function; see ``gradcheck.adapters``), ``convention`` as
-    for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30),
-    ``fast``, ``method`` and ``precision`` are those of ``gradcheck.check``;
-    ``seed`` (default: 0 under CI, else random) is the same for every submission.
-
-    Limits per submission: ``timeout`` seconds of wall-clock time for its code
-    in total (default 60), ``cpu`` CPU seconds (default: ``timeout``),
-    ``memory`` MB of address space (default 2048).  ``workers`` submissions
-    are graded at once (default: the number of CPUs).  ``progress(done,
-    total, submission)`` is called as each submission's result comes in.
-    ``deadline`` bounds the wall-clock time of a submission's whole grading
-    (its code and gradcheck's work): the grading process still grading it then
-    is killed and the submission gets an error; default ``2 * timeout + 60 +
-    2 * examples`` seconds.  A watchdog bounds the whole run by the deadlines
-    of as many rounds of submissions as the workers need, plus
-    ``WATCHDOG_SLACK``.
-
-    ``sandbox`` "bwrap" runs every submission isolated (see
-    ``gradcheck.grading``); "none" runs them as plain child processes, with
-    the same limits but not isolated (``GradeResult.sandbox`` says so).
+    ``impl`` and the ``options`` are those of ``prepare``.  ``workers``
+    submissions are graded at once (default: the number of CPUs).
+    ``progress(done, total, submission)`` is called as each submission's
+    result comes in.  ``deadline`` bounds the wall-clock time of a
+    submission's whole grading (its code and gradcheck's work): the grading
+    process still grading it then is killed and the submission gets an error;
+    default ``2 * timeout + 60 + 2 * examples`` seconds.  A watchdog bounds
+    the whole run by the deadlines of as many rounds of submissions as the
+    workers need, plus ``WATCHDOG_SLACK``.
 
     Raises ValueError (or TypeError) for bad options or a PATH that does not
-    exist, SandboxUnavailable when bwrap cannot run here; never for what a
-    submission does.
+    exist, SandboxUnavailable when bwrap cannot run here (sandbox "bwrap");
+    never for what a submission does.
     """
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
-    if not isinstance(impl, str) or not impl.isidentifier():
-        raise ValueError(f"--impl takes the NAME every submission defines (e.g. Convolution), got {impl!r}")
+    chosen = prepare(layer, impl, **options)
     paths = [os.fspath(path) for path in paths]
     if not paths:
         raise ValueError("give at least one submission PATH")
@@ -211,6 +199,48 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     if deadline is not None and not deadline > 0:
         raise ValueError(f"deadline must be > 0 seconds, got {deadline!r}")
+    jobs = [_resolve(path, name, impl) for path, name in zip(paths, _names(paths))]
+    if deadline is None:
+        deadline = 2 * chosen.limits.timeout + 60 + 2 * chosen.examples
+    problem = None
+    if chosen.sandbox == "auto":
+        problem = sandbox_problem()
+        chosen = replace(chosen, sandbox="none" if problem else "bwrap")
+    elif chosen.sandbox == "bwrap":
+        require_sandbox()
+    started = time.monotonic()
+    # One folder for every sandbox's working directory, removed here even when a grading process was killed.
+    with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
+        chosen = replace(chosen, scratch=scratch)
+        submissions = _Run(jobs, chosen, min(workers, len(jobs)), progress, deadline).results()
+    return GradeResult(layer, impl, chosen.seed, chosen.examples, chosen.limits, submissions,
+                       time.monotonic() - started, chosen.sandbox, problem)
+
+
+def prepare(layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None, kernel=None,
+             stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
+             precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, sandbox="bwrap"):
+    """The validated Settings every submission of a run is graded with; ValueError (or TypeError) if any is bad.
+
+    ``impl`` is the NAME each submission defines (a class, a factory or a
+    cs231n forward function; see ``gradcheck.adapters``), ``convention`` as
+    for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30),
+    ``fast``, ``method`` and ``precision`` are those of ``gradcheck.check``;
+    ``seed`` (default: 0 under CI, else random) is the same for every
+    submission.  Limits per submission: ``timeout`` seconds of wall-clock time
+    for its code in total (default 60), ``cpu`` CPU seconds (default:
+    ``timeout``), ``memory`` MB of address space (default 2048).
+    ``sandbox`` "bwrap" runs every submission isolated (see
+    ``gradcheck.grading``); "none" as plain child processes, with the same
+    limits but not isolated (``GradeResult.sandbox`` says so); "auto" as
+    bwrap where it can run here, else as none.
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    if not isinstance(impl, str) or not impl.isidentifier():
+        raise ValueError(f"--impl takes the NAME every submission defines (e.g. Convolution), got {impl!r}")
     if sandbox not in SANDBOXES:
         raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
     limits = Limits(timeout=timeout, memory=memory, cpu=cpu)
@@ -220,19 +250,8 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     # validates pins, examples, seed, method and precision
     checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
                        **pins)
-    jobs = [_resolve(path, name, impl) for path, name in zip(paths, _names(paths))]
-    if deadline is None:
-        deadline = 2 * limits.timeout + 60 + 2 * checked.examples
-    if sandbox == "bwrap":
-        require_sandbox()
-    started = time.monotonic()
-    # One folder for every sandbox's working directory, removed here even when a grading process was killed.
-    with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
-        settings = Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method,
-                            precision, limits, sandbox, scratch)
-        submissions = _Run(jobs, settings, min(workers, len(jobs)), progress, deadline).results()
-    return GradeResult(layer, impl, settings.seed, settings.examples, limits, submissions,
-                       time.monotonic() - started, sandbox)
+    return Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method, precision, limits,
+                    sandbox)
 
 
 def one_line(text, limit=500):

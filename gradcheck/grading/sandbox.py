@@ -360,11 +360,12 @@ class SandboxImplementation(Implementation):
     underscore, or every .py file of ``folder`` (which holds FILE), so that
     FILE can import its own helper modules.  ``sandbox`` is "bwrap" (see
     ``bwrap``; ``require_sandbox`` says whether it runs here) or "none": a
-    plain child process, with the same limits but not isolated.
+    plain child process, with the same limits but not isolated.  ``shown``
+    is what reproduction commands call FILE (default: FILE as given).
     """
 
     def __init__(self, spec, layer, convention="auto", limits=None, stop_on_death=False, scratch=None,
-                 sandbox="bwrap", folder=None):
+                 sandbox="bwrap", folder=None, shown=None):
         path, sep, name = spec.rpartition(":")
         if not sep or not path or not name:
             raise LoadError(f"--impl must be FILE:NAME, e.g. my_layers.py:Conv2d; got {spec!r}")
@@ -372,7 +373,7 @@ class SandboxImplementation(Implementation):
             raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
         if sandbox not in SANDBOXES:
             raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
-        super().__init__(name, None, convention, {}, per_axis=False, spec=spec)
+        super().__init__(name, None, convention, {}, per_axis=False, spec=f"{shown}:{name}" if shown else spec)
         self.path = path
         self.sandbox = sandbox
         self.folder = None if folder is None else os.fspath(folder)  # copied whole; None: FILE and its helpers

@@ -19,7 +19,6 @@ import time
 from .. import api
 from ..adapters import LoadError
 from ..checks import check_names
-from ..compare import CheckResult
 from ..report import json_number
 from .child import die_with_parent
 from .grade import Job, Settings, SubmissionResult, failed, one_line
@@ -58,16 +57,20 @@ def grade_safely(job, settings):
 
 
 def grade_one(job, settings):
-    """Grade one resolved submission in this process (its code runs in a sandbox child)."""
+    """Grade one resolved submission in this process (its code runs in a sandbox child).
+
+    A submission whose child dies (times out, runs out of memory, crashes,
+    exits) keeps the points of the checks it passed before: see ``fuzz.Stop``.
+    """
     started = time.monotonic()
     max_score = len(check_names(settings.layer))
     result = SubmissionResult(job.name, job.path, False, 0, max_score, file=job.file)
     if job.error:
         result.error = job.error
         return result
-    spec = f"{job.file}:{settings.implementation}"
-    sandbox = SandboxImplementation(spec, settings.layer, settings.convention, settings.limits, stop_on_death=True,
-                                    scratch=settings.scratch, sandbox=settings.sandbox, folder=job.folder)
+    sandbox = SandboxImplementation(f"{job.file}:{settings.implementation}", settings.layer, settings.convention,
+                                    settings.limits, stop_on_death=True, scratch=settings.scratch,
+                                    sandbox=settings.sandbox, folder=job.folder, shown=student_path(job))
     try:
         try:
             sandbox.start()
@@ -80,12 +83,7 @@ def grade_one(job, settings):
         except (ValueError, TypeError) as error:
             result.error = one_line(f"cannot be graded with these options: {error}")
             return result
-        try:
-            report = plan.run()
-        except SandboxDied as died:
-            result.error = one_line(died.reason)
-            result.checks = _not_graded(settings.layer, died, plan)
-            return result
+        report = plan.run(stop_on=(SandboxDied,))
     finally:
         sandbox.close()
         result.stdout, result.stderr = sandbox.stdout, sandbox.stderr
@@ -93,19 +91,13 @@ def grade_one(job, settings):
     result.report = report
     result.checks = list(report.checks)
     result.score = sum(check.status == "pass" for check in report.checks)
-    result.passed = report.passed
+    result.passed = report.passed and not sandbox.fatal
     if sandbox.fatal:
         result.error = one_line(sandbox.fatal)
-        result.passed, result.score = False, 0
     return result
 
 
-def _not_graded(layer, died, plan):
-    """Every check failed with the reason the submission stopped, where it stopped, and how to get there."""
-    where = ""
-    if died.config is not None:
-        command = plan.command(died.config.cli_args(), plan.seed)
-        where = f"; it was being checked at {died.config.describe()} (reproduce: {command})"
-    error = {"stage": "sandbox", "type": died.kind, "message": died.reason, "location": ""}
-    return [CheckResult(name, "fail", f"not graded: the submission {died.reason}{where}", error=dict(error))
-            for name in check_names(layer)]
+def student_path(job):
+    """The submission's file as its author knows it: its path in the submission's folder (for a submission
+    given as a file, its name), what reproduction commands show instead of the grader's path."""
+    return os.path.relpath(job.file, job.folder or os.path.dirname(os.path.abspath(job.file)))

