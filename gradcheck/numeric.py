@@ -174,28 +174,38 @@ def finite_differences(evaluate, theta, dout, structure, step, chunk=CHUNK, out_
                            structure.method, evaluations)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Projection:
     """Directional derivatives along some directions u: by finite differences and from the gradient.
 
     ``scale`` is sum |grad * u| per direction (the size of the terms added
-    up), ``magnitude`` the same with the gradient's magnitude (see
-    ``compare.Tolerance``) and ``noise`` the finite differences' as in
-    ``NumericGradient``.
+    up) and ``noise`` the finite differences' as in ``NumericGradient``, from
+    the outputs alone; ``agrees`` adds what the magnitudes of the output and
+    of the gradient allow on top, when given them.
     """
 
     numeric: np.ndarray  # (directions,)
     analytic: np.ndarray  # (directions,)
     scale: np.ndarray
-    magnitude: np.ndarray
     noise: np.ndarray
+    directions: list
+    step: float
     evaluations: int
     method: ClassVar[str] = "projection"
 
-    def agrees(self, tolerance):
-        """Per direction, whether the two derivatives agree within ``tolerance``."""
+    def agrees(self, tolerance, dout=None, out_magnitude=None, grad_magnitude=None):
+        """Per direction, whether the two derivatives agree within ``tolerance``.
+
+        Without magnitudes the bound is the strict one: agreement then holds
+        with them too, so a caller may compute them only when it does not.
+        """
+        magnitude, noise = 0.0, self.noise
+        if grad_magnitude is not None:
+            magnitude = np.array([np.sum(grad_magnitude * np.abs(u)) for u in self.directions])
+        if out_magnitude is not None:
+            noise = noise + np.sum(out_magnitude * np.abs(dout)) / self.step
         bound = (tolerance.rtol * np.abs(self.analytic) + tolerance.atol * self.scale
-                 + tolerance.slack(self.magnitude, self.noise))
+                 + tolerance.slack(magnitude, noise))
         return np.abs(self.numeric - self.analytic) <= bound
 
 
@@ -205,15 +215,13 @@ def random_directions(rng, shape, count):
     return [rng.uniform(-1.0, 1.0, shape) for _ in range(count)]
 
 
-def project(evaluate, theta, dout, analytic_grad, step, directions, chunk=CHUNK, out_magnitude=0.0,
-            grad_magnitude=0.0):
+def project(evaluate, theta, dout, analytic_grad, step, directions, chunk=CHUNK):
     """(L(theta + h u) - L(theta - h u)) / 2h and grad . u for each direction u (an array of theta's shape).
 
     The move theta + h u is rounded to theta's dtype; grad is projected on the
-    move really made.  ``out_magnitude`` and ``grad_magnitude`` are the
-    magnitudes of the output and of the gradient, for the bound.
+    move really made.
     """
-    rows = {name: [] for name in ("numeric", "analytic", "scale", "magnitude", "noise")}
+    rows = {name: [] for name in ("numeric", "analytic", "scale", "noise")}
     evaluations = 0
     for start in range(0, len(directions), chunk):
         ends = [(theta + sign * step * u).astype(theta.dtype) for u in directions[start:start + chunk]
@@ -222,13 +230,12 @@ def project(evaluate, theta, dout, analytic_grad, step, directions, chunk=CHUNK,
         evaluations += len(outputs)
         for plus, minus, f_plus, f_minus in zip(ends[::2], ends[1::2], outputs[::2], outputs[1::2]):
             move = (plus.astype(np.float64) - minus) / (2 * step)
-            size = np.abs(f_plus) + np.abs(f_minus) + 2 * out_magnitude
             rows["numeric"].append(np.sum((f_plus - f_minus) * dout) / (2 * step))
             rows["analytic"].append(np.sum(analytic_grad * move))
             rows["scale"].append(np.sum(np.abs(analytic_grad * move)))
-            rows["magnitude"].append(np.sum(grad_magnitude * np.abs(move)))
-            rows["noise"].append(np.sum(size * np.abs(dout)) / (2 * step))
-    return Projection(**{name: np.array(values) for name, values in rows.items()}, evaluations=evaluations)
+            rows["noise"].append(np.sum((np.abs(f_plus) + np.abs(f_minus)) * np.abs(dout)) / (2 * step))
+    return Projection(**{name: np.array(values) for name, values in rows.items()}, directions=list(directions),
+                      step=step, evaluations=evaluations)
 
 
 @dataclass(frozen=True)
@@ -247,8 +254,7 @@ class Located:
     method: ClassVar[str] = "projection"
 
 
-def localize(evaluate, theta, dout, analytic_grad, step, tolerance, rng, chunk=CHUNK, out_magnitude=0.0,
-             grad_magnitude=0.0, limit=16):
+def localize(evaluate, theta, dout, analytic_grad, step, agrees, rng, chunk=CHUNK, limit=16):
     """The elements where ``analytic_grad`` disagrees with finite differences, at most ``limit`` of them.
 
     First ``limit`` random elements are tested along their own axis (two
@@ -257,17 +263,17 @@ def localize(evaluate, theta, dout, analytic_grad, step, tolerance, rng, chunk=C
     disagrees, group testing: a set of elements is tested along one random
     direction supported on it, and a set that disagrees is halved until
     single elements remain; k wrong elements among n cost O(k log n)
-    evaluations, and at most ``limit`` sets are kept in play.
+    evaluations, and at most ``limit`` sets are kept in play.  ``agrees(projection)`` judges each
+    direction of a projection (see ``Projection.agrees``).
     """
     def test(groups):
         directions = [_supported_on(group, theta.shape, rng) for group in groups]
-        projection = project(evaluate, theta, dout, analytic_grad, step, directions, chunk, out_magnitude,
-                             grad_magnitude)
-        return projection.evaluations, zip(groups, projection.agrees(tolerance), projection.numeric)
+        projection = project(evaluate, theta, dout, analytic_grad, step, directions, chunk)
+        return projection.evaluations, zip(groups, agrees(projection), projection.numeric)
 
     probes = rng.choice(theta.size, size=min(limit, theta.size), replace=False)
     evaluations, outcomes = test([np.array([i]) for i in probes])
-    found = [(int(group[0]), numeric) for group, agrees, numeric in outcomes if not agrees]
+    found = [(int(group[0]), numeric) for group, agreed, numeric in outcomes if not agreed]
     complete = len(probes) == theta.size or not found  # the search below looks everywhere
     suspects = [] if found or len(probes) == theta.size else np.array_split(np.arange(theta.size), 2)
     while suspects:
@@ -276,8 +282,8 @@ def localize(evaluate, theta, dout, analytic_grad, step, tolerance, rng, chunk=C
         spent, outcomes = test(suspects)
         evaluations += spent
         suspects = []
-        for group, agrees, numeric in outcomes:
-            if agrees or not len(group):
+        for group, agreed, numeric in outcomes:
+            if agreed or not len(group):
                 continue
             if len(group) == 1:
                 found.append((int(group[0]), numeric))

@@ -94,9 +94,10 @@ def assert_strategies_agree(config, seed, wrts, precision):
 
         directions = numeric.random_directions(np.random.default_rng([seed, 1]), evaluate.theta().shape, 4)
         screen = numeric.project(evaluate, evaluate.theta(), inputs.dout, analytic, tolerance.step, directions,
-                                 CHUNK, expected.magnitudes["forward"], magnitude)
+                                 CHUNK)
         assert screen.evaluations == 8
-        assert screen.agrees(tolerance).all(), (screen.numeric, screen.analytic)
+        assert screen.agrees(tolerance, inputs.dout, expected.magnitudes["forward"], magnitude).all(), \
+            (screen.numeric, screen.analytic)
 
 
 @settings(max_examples=30, deadline=None)
@@ -209,8 +210,8 @@ def localize(wrong):
     truth = Expected(GROUP, inputs).grads["dX"]["reference"]
     analytic = truth.copy()
     analytic.reshape(-1)[wrong] += 1e-3 * np.abs(truth).max()
-    located = numeric.localize(evaluate, inputs.x, inputs.dout, analytic, FLOAT64.step, FLOAT64,
-                               np.random.default_rng(0), chunk=CHUNK)
+    located = numeric.localize(evaluate, inputs.x, inputs.dout, analytic, FLOAT64.step,
+                               lambda projection: projection.agrees(FLOAT64), np.random.default_rng(0), chunk=CHUNK)
     return located, truth.reshape(-1)
 
 
