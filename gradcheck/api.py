@@ -100,7 +100,8 @@ def check(layer, impl=None, *, progress=None, **options):
         let stride, pad and dilation differ between the axes (default: only
         for the reference layers, since most user layers take ints).
     convention
-        "auto" (detect), "reference", "function" (cs231n) or "dive"; see
+        "auto" (detect), "reference", "function" (cs231n), "args" (a function
+        pair taking stride and pad as arguments) or "dive"; see
         ``gradcheck.adapters``.
 
     ``progress(done, total)`` is called as configurations are checked.

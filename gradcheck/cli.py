@@ -108,8 +108,8 @@ SEARCH = stack(
 )
 CONVENTION = click.option(
     "--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,
-    help="How the layer is written: reference (DLfS class or factory), function (cs231n pair), dive "
-         "(optimizer in backward); auto detects.")
+    help="How the layer is written: reference (DLfS class or factory), function (cs231n pair), args (a pair "
+         "taking stride and pad as arguments), dive (optimizer in backward); auto detects.")
 CHECK_OPTIONS = stack(
     click.option("--impl", metavar="FILE:NAME",
                  help="The layer to check: NAME in FILE. Default: the reference layers check themselves."),

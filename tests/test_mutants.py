@@ -16,9 +16,9 @@ from gradcheck.adapters import implementation_of
 from gradcheck.checks import check_names, run_checks
 from gradcheck.fuzz import variations
 from gradcheck.inputs import make_inputs
-from mutants import Mutant, conv, correct, pool
+from mutants import Mutant, conv, correct, pool, styles
 
-MUTANTS = conv.MUTANTS + pool.MUTANTS
+MUTANTS = conv.MUTANTS + pool.MUTANTS + styles.MUTANTS
 CORRECT = ([Mutant(cls, "conv", set()) for cls in correct.CONV]
            + [Mutant(cls, "maxpool", set()) for cls in correct.MAXPOOL]
            + [Mutant(cls, "avgpool", set()) for cls in correct.AVGPOOL])
