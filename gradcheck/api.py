@@ -103,6 +103,9 @@ def check(layer, impl=None, *, progress=None, **options):
         "auto" (detect), "reference", "function" (cs231n), "args" (a function
         pair taking stride and pad as arguments) or "dive"; see
         ``gradcheck.adapters``.
+    divisible
+        draw only configurations whose stride divides H + 2P - KH and
+        W + 2P - KW, for layers that refuse the others (as cs231n's fast layers do).
 
     ``progress(done, total)`` is called as configurations are checked.
     Bad options raise ValueError or TypeError, an unloadable ``impl``
@@ -126,6 +129,7 @@ class Plan:
     options: dict
     convention: str = "auto"
     precision: str = "float64"
+    divisible: bool = False
 
     def run(self, progress=None):
         search = run_search(self.layer, self.implementations, self.strategy, examples=self.examples,
@@ -152,13 +156,15 @@ class Plan:
             words += ["--precision", self.precision]
         if self.method != "auto":
             words += ["--method", self.method]
+        if self.divisible:
+            words.append("--divisible")
         words += ["--seed", str(seed)]
         return shlex.join(words)
 
 
 def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None, kernel=None, stride=None,
          pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto", config=None, per_axis=None,
-         convention="auto", precision="float64"):
+         convention="auto", precision="float64", divisible=False):
     """Validate the options of ``check`` and load ``impl``; raise on anything wrong, run nothing."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
@@ -174,16 +180,20 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
         _apply_convention_pins(pins, implementation)
     if per_axis is None:
         per_axis = all(i.per_axis for i in implementations.values())
-    options = {"pinned": dict(pins), "method": method, "examples": examples, "precision": precision}
+    options = {"pinned": dict(pins), "method": method, "examples": examples, "precision": precision,
+               "divisible": bool(divisible)}
     if config is None and not _free(layer, pins):
         config = _pinned_config(layer, pins)
     if config is not None:
         _require_per_axis(config.to_dict(), per_axis, implementations)
+        if divisible:
+            _require_divisible(config)
         return Plan(layer, implementations, spec, None, (config, seed), examples, seed, method, options, convention,
-                    precision)
+                    precision, bool(divisible))
     _require_per_axis(pins, per_axis, implementations)
-    strategy = strategies.configs(layer, per_axis=per_axis, **pins)
-    return Plan(layer, implementations, spec, strategy, None, examples, seed, method, options, convention, precision)
+    strategy = strategies.configs(layer, per_axis=per_axis, divisible=divisible, **pins)
+    return Plan(layer, implementations, spec, strategy, None, examples, seed, method, options, convention, precision,
+                bool(divisible))
 
 
 def _method(method, fast):
@@ -204,6 +214,18 @@ def _require_per_axis(dims, per_axis, implementations):
             layer = ", ".join(i.name for i in implementations.values())
             raise ValueError(f"{layer} takes {name} as one int for both axes, so it cannot be checked with "
                              f"{name} {value[0]}x{value[1]}; pass --per-axis if it accepts (h, w) pairs")
+
+
+def _require_divisible(config):
+    """Refuse, under divisible, a configuration whose stride does not divide its padded input."""
+    spans = [n + 2 * p - e for n, p, e in zip(config.size, config.pad, config.window.extent)]
+    if any(span % s for span, s in zip(spans, config.stride)):
+        raise ValueError(f"with --divisible the stride {_pair(config.stride)} must divide H + 2P - extent and "
+                         f"W + 2P - extent, here {_pair(spans)}; change the size or the stride, or drop --divisible")
+
+
+def _pair(values):
+    return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
 
 
 def _apply_convention_pins(pins, implementation):

@@ -105,6 +105,9 @@ SEARCH = stack(
     click.option("--precision", type=click.Choice(PRECISIONS), default="float64", show_default=True,
                  help="The dtype gradcheck builds the inputs in and judges at; a layer returning a narrower one "
                       "fails."),
+    click.option("--divisible", is_flag=True,
+                 help="Draw only configurations whose stride divides H + 2P - KH and W + 2P - KW, for layers that "
+                      "refuse the others (as cs231n's fast layers do)."),
 )
 CONVENTION = click.option(
     "--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,

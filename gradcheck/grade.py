@@ -120,19 +120,20 @@ class _Settings:
     method: str
     precision: str
     limits: Limits
+    divisible: bool = False
     scratch: str = None  # where the sandboxes make their working directories
 
 
 def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None,
           kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
           precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, workers=None, progress=None,
-          deadline=None):
+          deadline=None, divisible=False):
     """Grade every submission in ``paths`` for ``layer`` ("conv", "maxpool", "avgpool").
 
     ``impl`` is the NAME each submission defines (a class, a factory or a
     cs231n forward function; see ``gradcheck.adapters``), ``convention`` as
     for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30),
-    ``fast``, ``method`` and ``precision`` are those of ``gradcheck.check``;
+    ``fast``, ``method``, ``precision`` and ``divisible`` are those of ``gradcheck.check``;
     ``seed`` (default: 0 under CI, else random) is the same for every submission.
 
     Limits per submission: ``timeout`` seconds of wall-clock time for its code
@@ -170,7 +171,7 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
                                                       dilation)) if value is not None}
     seed = default_seed() if seed is None else seed
     checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
-                       **pins)  # validates pins, examples, seed, method and precision
+                       divisible=divisible, **pins)  # validates pins, examples, seed, method, precision, divisible
     jobs = [_resolve(path, name, impl) for path, name in zip(paths, _names(paths))]
     if deadline is None:
         deadline = 2 * limits.timeout + 60 + 2 * checked.examples
@@ -178,7 +179,7 @@ def grade(paths, layer, impl, *, convention="auto", batch=None, channels=None, f
     # One folder for every sandbox's working directory, removed here even when a grading process was killed.
     with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
         settings = _Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method,
-                             precision, limits, scratch)
+                             precision, limits, checked.divisible, scratch)
         submissions = _run(jobs, settings, min(workers, len(jobs)), progress, deadline)
     return GradeResult(layer, impl, settings.seed, settings.examples, limits, submissions,
                        time.monotonic() - started)
@@ -203,7 +204,8 @@ def grade_one(job, settings):
             return result
         try:
             plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
-                            method=settings.method, precision=settings.precision, **settings.pins)
+                            method=settings.method, precision=settings.precision, divisible=settings.divisible,
+                            **settings.pins)
         except (ValueError, TypeError) as error:
             result.error = one_line(f"cannot be graded with these options: {error}")
             return result
