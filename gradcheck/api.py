@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from reference_layers import FORMULATIONS
 from reference_layers.geometry import as_int
 
-from . import strategies
 from .adapters import Implementation, implementation_of, load_implementation, reference_style
 from .checks import METHODS
 from .config import LAYERS, Config, cli_args
-from .fuzz import DEFAULT_EXAMPLES, default_seed, run_search
+from .fuzz import DEFAULT_EXAMPLES, Space, default_seed, run_search
 from .inputs import PRECISIONS
 
 DIMENSIONS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
@@ -121,7 +120,7 @@ class Plan:
     layer: str
     implementations: dict
     spec: str
-    strategy: object
+    space: object
     fixed: tuple
     examples: int
     seed: int
@@ -132,7 +131,7 @@ class Plan:
     divisible: bool = False
 
     def run(self, progress=None):
-        search = run_search(self.layer, self.implementations, self.strategy, examples=self.examples,
+        search = run_search(self.layer, self.implementations, self.space, examples=self.examples,
                             seed=self.seed, method=self.method, progress=progress, label=self._reproduce,
                             fixed=self.fixed, precision=self.precision)
         run_args = self.fixed[0].cli_args() if self.fixed else cli_args(self.layer, self.options["pinned"])
@@ -191,8 +190,9 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
         return Plan(layer, implementations, spec, None, (config, seed), examples, seed, method, options, convention,
                     precision, bool(divisible))
     _require_per_axis(pins, per_axis, implementations)
-    strategy = strategies.configs(layer, per_axis=per_axis, divisible=divisible, **pins)
-    return Plan(layer, implementations, spec, strategy, None, examples, seed, method, options, convention, precision,
+    space = Space(layer, pins, per_axis, {"divisible": True} if divisible else {})
+    space.strategy()  # validates the pins
+    return Plan(layer, implementations, spec, space, None, examples, seed, method, options, convention, precision,
                 bool(divisible))
 
 

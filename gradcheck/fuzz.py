@@ -1,14 +1,36 @@
 """Search configurations with Hypothesis; shrink each distinct failure; measure what makes it disappear.
 
 The search runs in two phases.  First ``examples`` configurations drawn from
-``gradcheck.strategies`` are checked, and every check that fails anywhere is
-noted.  Then, for each such check, ``hypothesis.find`` looks for and shrinks
-the smallest configuration on which that check fails.  Checks whose smallest
+a ``Space`` (``gradcheck.strategies`` with the run's pins and restrictions)
+are checked, and every check that fails anywhere is noted.  Then, for each
+such check, ``hypothesis.find`` looks for and shrinks the smallest
+configuration on which that check fails.  Checks whose smallest
 configurations coincide form one finding; "dB wrong everywhere" and "dX
 wrong only with stride > 1" shrink to different configurations and so stay
-two findings.  Around each finding one dimension at a time is varied (stride
-to 1, pad to 0, square input, batch 1, ...) and the variations that make the
-failure disappear are reported as trigger facts: measured, not guessed.
+two findings.
+
+Around each finding one dimension at a time is varied (stride to 1, pad to
+0, square input, batch 1, ...).  A variation that makes the failure
+disappear, on the finding's arrays and TRIGGER_SEEDS - 1 more, is a local
+fact; "fails only when stride > 1" is a claim about every configuration, so
+it is tested as one: the same search, with the same seed, over
+TRIGGER_EXAMPLES configurations of the opposite (stride pinned to 1, or the
+drawing restricted to square inputs, ...).  Only when that search finds no
+failure is the rule printed, with the hints that rest on it, and only for a
+failure common enough for such a search to meet it: one in at least
+RULE_RATE of the run's own examples;
+otherwise the fact is scoped to the configuration ("passes with stride 1 at
+this configuration, ... but fails on other configurations with stride 1"),
+and, unless some rule held, the failure the search found leads to a further
+finding of the same check, up to FINDINGS_PER_CHECK, each searched for away
+from the triggers of those before it.  Dimensions the user pinned get no
+trigger facts.
+
+A layer that raises on purpose in its own code (an ``assert``, or a ``raise``
+of ValueError: ``adapters.is_refusal``) refuses the configuration rather than
+getting it wrong: such failures form findings of their own kind, "refusal",
+explained the same way ("the layer refuses configurations where the stride
+does not divide the padded input") and given no gradient hint.
 """
 import dataclasses
 import os
@@ -21,18 +43,116 @@ from hypothesis import strategies as st
 
 from reference_layers.geometry import as_pair
 
+from . import strategies
+from .adapters import is_refusal
 from .checks import check_names, run_checks
-from .diagnose import trigger_hints
+from .diagnose import refusal_hints, trigger_hints
 from .inputs import make_inputs
 from .strategies import seeds
 
 DEFAULT_EXAMPLES = 30
 TRIGGER_SEEDS = 5  # data seeds a variation must pass on before it counts as a trigger fact
+TRIGGER_EXAMPLES = 20  # configurations of the opposite a trigger fact must pass on before it is printed as a rule
+FINDINGS_PER_CHECK = 3  # distinct findings reported for one check at most
+# A rule is tested only for a failure seen in at least this share of the run's examples: a search of the opposite
+# then misses a failure as common with probability (1 - RULE_RATE) ** TRIGGER_EXAMPLES, about 4%.
+RULE_RATE = 0.15
+FAILURE, REFUSAL = "failure", "refusal"
+
+
+@dataclass(frozen=True)
+class Opposite:
+    """Where a trigger condition does not hold, described by ``text``: ``pins`` and ``restrict`` (restrictions)
+    for ``strategies.configs``."""
+
+    text: str
+    pins: dict = field(default_factory=dict)
+    restrict: dict = field(default_factory=dict)
+
+
+OPPOSITES = {
+    "stride > 1": Opposite("stride 1", {"stride": 1}),
+    "pad > 0": Opposite("pad 0", {"pad": 0}),
+    "pad = 0": Opposite("pad > 0", restrict={"padded": True}),
+    "dilation > 1": Opposite("dilation 1", {"dilation": 1}),
+    "batch > 1": Opposite("batch 1", {"batch": 1}),
+    "channels > 1": Opposite("1 channel", {"channels": 1}),
+    "filters > 1": Opposite("1 filter", {"filters": 1}),
+    "filters != channels": Opposite("as many filters as channels", restrict={"same_depth": True}),
+    "the input is not square": Opposite("a square input", restrict={"square": ("size",)}),
+    "the kernel is not square": Opposite("a square kernel", restrict={"square": ("kernel",)}),
+    "the kernel is not 3x3": Opposite("a 3x3 kernel", {"kernel": 3}),
+    "pooling windows overlap": Opposite("windows that do not overlap", restrict={"overlapping": False}),
+    "the stride does not divide the padded input": Opposite("an input the stride divides",
+                                                            restrict={"divisible": True}),
+}
+# A rule implied by a stronger one says nothing more, and its hint would point the wrong way: a kernel that is not
+# square is not 3x3 either; a stride that does not divide the input is more than 1.
+IMPLIED = {"the kernel is not 3x3": "the kernel is not square",
+           "stride > 1": "the stride does not divide the padded input"}
+
+
+@dataclass(frozen=True)
+class Space:
+    """The configurations a search draws from: ``strategies.configs(layer, ...)`` with the run's ``pins``,
+    ``per_axis`` and restrictions (``restrict``), narrowed by the ``scope`` of opposites a further finding is
+    searched in ("stride 1", ...)."""
+
+    layer: str
+    pins: dict
+    per_axis: bool = True
+    restrict: dict = field(default_factory=dict)
+    scope: tuple = ()
+
+    def strategy(self):
+        return strategies.configs(self.layer, per_axis=self.per_axis, **self.pins, **self.restrict)
+
+    def narrowed(self, opposite):
+        """This space where ``opposite`` holds too (its pins added, its restrictions joined), or None when no
+        configuration is left."""
+        restrict = dict(self.restrict, **opposite.restrict)
+        if "square" in opposite.restrict:
+            restrict["square"] = tuple(sorted({*self.restrict.get("square", ()), *opposite.restrict["square"]}))
+        space = Space(self.layer, {**self.pins, **opposite.pins}, self.per_axis, restrict,
+                      self.scope + (opposite.text,))
+        try:
+            space.strategy()
+        except ValueError:
+            return None
+        return space
+
+    def contains(self, config):
+        """Whether ``config`` could be drawn here: its pins and restrictions hold.  A variation that changes a
+        pinned dimension is outside, so no trigger fact is ever about a dimension the user pinned."""
+        for name, value in self.pins.items():
+            if getattr(config, name) != (value if name in ("batch", "channels", "filters")
+                                         else as_pair(value, name, 0)):
+                return False
+        restrict = self.restrict
+        return all([
+            not restrict.get("divisible") or _remainders(config) == (0, 0),
+            all(getattr(config, name)[0] == getattr(config, name)[1] for name in restrict.get("square", ())),
+            not restrict.get("same_depth") or config.filters == config.channels,
+            restrict.get("overlapping", True) or not config.windows_overlap,
+            not restrict.get("padded") or min(config.pad) >= 1,
+        ])
+
+    @property
+    def scope_text(self):
+        """"with stride 1 and a square input", or "" for the run's own space."""
+        return f"with {' and '.join(self.scope)}" if self.scope else ""
 
 
 @dataclass
 class Finding:
-    """One distinct failure: the smallest configuration (and data seed) on which ``checks`` fail."""
+    """One distinct failure: the smallest configuration (and data seed) on which ``checks`` fail.
+
+    ``kind`` is "failure", or "refusal" when the layer raised on purpose in its
+    own code (an assert or a ValueError): ``refusal`` then says what it
+    refuses.  ``triggers`` are rules tested over their opposite;
+    ``observations`` facts seen at this configuration only.  ``scope`` names
+    the opposites of earlier findings' facts this one was searched in.
+    """
 
     subject: str
     config: object
@@ -43,6 +163,11 @@ class Finding:
     hints: list = field(default_factory=list)
     shrunk: bool = True
     reproduce: str = ""
+    kind: str = FAILURE
+    observations: list = field(default_factory=list)
+    scope: tuple = ()
+    refusal: str = ""
+    rules: list = field(default_factory=list)  # the trigger conditions that held as rules
 
     @property
     def names(self):
@@ -59,7 +184,12 @@ class Finding:
             "hints": list(self.hints),
             "shrunk": self.shrunk,
             "reproduce": self.reproduce,
+            "kind": self.kind,
+            "observations": list(self.observations),
+            "scope": list(self.scope),
         }
+        if self.refusal:
+            data["refusal"] = self.refusal
         if self.subject:
             data["subject"] = self.subject
         return data
@@ -78,9 +208,9 @@ class Search:
     methods: dict
 
 
-def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
+def run_search(layer, implementations, space, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
                progress=None, label=None, fixed=None, precision="float64"):
-    """Explore ``strategy`` (of Configs) for every implementation; shrink and explain each failure.
+    """Explore ``space`` (a Space of Configs) for every implementation; shrink and explain each failure.
 
     ``implementations`` maps a subject name ("" for a single user layer) to
     an Implementation.  ``fixed`` = (config, data seed) checks that one
@@ -88,15 +218,32 @@ def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, s
     examples run; ``label(finding)`` returns the reproduction command for a
     finding.  Inputs are built in ``precision``; ``method`` chooses the finite differences.
     """
-    return _Searcher(layer, implementations, strategy, examples, seed, method, progress, fixed, precision).run(label)
+    return _Searcher(layer, implementations, space, examples, seed, method, progress, fixed, precision).run(label)
+
+
+def refused(result):
+    """Whether a check failed because the layer refused the configuration (see ``adapters.is_refusal``)."""
+    return result.status == "fail" and is_refusal(result.error)
+
+
+def _kind(result):
+    return REFUSAL if refused(result) else FAILURE
+
+
+@dataclass
+class _Lead:
+    """A failure met while testing a rule: where it was found, to be shrunk into a further finding."""
+
+    space: Space
+    example: tuple
 
 
 class _Searcher:
-    def __init__(self, layer, implementations, strategy, examples, seed, method, progress, fixed, precision):
+    def __init__(self, layer, implementations, space, examples, seed, method, progress, fixed, precision):
         self.layer = layer
         self.implementations = implementations
         self.fixed = fixed
-        self.examples = None if fixed else st.tuples(strategy, seeds())
+        self.space = space
         self.budget = 1 if fixed else examples
         self.seed = seed
         self.method = method
@@ -104,34 +251,39 @@ class _Searcher:
         self.progress = progress or (lambda done, total: None)
         self.cache = {}
         self.summary = {}  # (subject, check name) -> CheckResult summarizing every example
-        self.first_failure = {}  # (subject, check name) -> (config, seed)
+        self.first_failure = {}  # (subject, check name, kind) -> (config, seed)
+        self.seen_failing = {}  # (subject, check name, kind) -> examples of the run's search it failed in
         self.count = 0
         self.covered = {}
         self.methods = {}
 
     def run(self, label):
         self._explore()
-        findings = self._findings()
+        findings, explained = [], set()
+        while len(explained) < len(self.first_failure):  # explaining may meet failures of other checks
+            failures = {key: example for key, example in self.first_failure.items() if key not in explained}
+            explained |= set(failures)
+            for finding in self._findings(failures):
+                findings += self._chain(finding)
         for finding in findings:
-            conditions = self._triggers(finding)
-            finding.triggers = [f"fails only when {condition} (passes with {change}, all else equal)"
-                                for condition, change in conditions]
-            check_hints = [hint for result in finding.checks for hint in result.hints]
-            finding.hints = list(dict.fromkeys(check_hints + trigger_hints(c for c, _ in conditions)))
             finding.reproduce = label(finding) if label else ""
         summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
         return Search(summary, findings, self.count, self.covered, self.methods)
 
     def _order(self, key):
-        subject, name = key
+        subject, name = key[:2]
         return list(self.implementations).index(subject), check_names(self.layer).index(name)
 
     def checks(self, subject, config, seed):
-        """run_checks, memoized: shrinking and trigger facts revisit examples."""
+        """run_checks, memoized: shrinking and trigger facts revisit examples.  A failure of a check not seen
+        failing before is noted, to be explained too."""
         key = (subject, config, seed)
         if key not in self.cache:
             self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
                                          self.implementations[subject], method=self.method, subject_name=subject)
+            for result in self.cache[key]:
+                if result.status == "fail":
+                    self.first_failure.setdefault((subject, result.name, _kind(result)), (config, seed))
         return self.cache[key]
 
     def _settings(self, phases, examples):
@@ -145,7 +297,7 @@ class _Searcher:
 
         @hypothesis_seed(self.seed)
         @self._settings([Phase.generate], self.budget)
-        @given(self.examples)
+        @given(st.tuples(self.space.strategy(), seeds()))
         def explore(example):
             self._check_example(example)
 
@@ -154,7 +306,10 @@ class _Searcher:
     def _check_example(self, example):
         for subject in self.implementations:
             for result in self.checks(subject, *example):
-                self._record(subject, result, example)
+                self._record(subject, result)
+                if result.status == "fail":
+                    key = (subject, result.name, _kind(result))
+                    self.seen_failing[key] = self.seen_failing.get(key, 0) + 1
         self._cover(example[0])
         self.count += 1
         self.progress(self.count, self.budget)
@@ -172,14 +327,12 @@ class _Searcher:
                 low, high = self.covered.get(name, [value, value])
                 self.covered[name] = [min(low, value), max(high, value)]
 
-    def _record(self, subject, result, example):
+    def _record(self, subject, result):
         if result.method:
             tally = self.methods.setdefault(result.name, {}).setdefault(result.method, [0, 0])
             tally[0] += 1
             tally[1] += result.evaluations
         key = (subject, result.name)
-        if result.status == "fail":
-            self.first_failure.setdefault(key, example)
         seen = self.summary.get(key)
         if seen is None or _rank(result) > _rank(seen):
             self.summary[key] = _summary_copy(result)
@@ -189,54 +342,167 @@ class _Searcher:
                 if new is not None and (getattr(seen, attribute) is None or new > getattr(seen, attribute)):
                     setattr(seen, attribute, new)
 
-    def _findings(self):
-        minimal = {}  # (subject, config, seed) -> [check names]
+    # -- findings ---------------------------------------------------------------------------------------------
+    def _findings(self, failures):
+        """Shrink each (subject, check, kind) of ``failures`` on its own; those sharing a smallest configuration
+        form one finding.  The summary shows each check at its smallest failure (a wrong value before a refusal)."""
+        minimal = {}  # (subject, kind, config, seed) -> [check names]
         shrunk = {}
-        for (subject, name), example in sorted(self.first_failure.items(), key=lambda kv: self._order(kv[0])):
-            found, ok = self._shrink(subject, name, example)
-            minimal.setdefault((subject,) + found, []).append(name)
-            shrunk[(subject,) + found] = shrunk.get((subject,) + found, True) and ok
-        findings = []
-        for (subject, config, data_seed), names in minimal.items():
-            results = self.checks(subject, config, data_seed)
-            failing = [r for r in results if r.status == "fail"]
-            findings.append(Finding(subject, config, data_seed,
-                                    checks=[r for r in failing if r.name in names],
-                                    also_failing=[r.name for r in failing if r.name not in names],
-                                    shrunk=shrunk[(subject, config, data_seed)]))
-            for result in findings[-1].checks:  # the summary shows each check at its smallest failure
-                self.summary[(subject, result.name)] = result
+        for (subject, name, kind), example in sorted(failures.items(), key=lambda kv: (self._order(kv[0]),
+                                                                                       kv[0][2] == REFUSAL)):
+            found, ok = self._shrink(self.space, self._fails(subject, [name], kind), example)
+            key = (subject, kind) + found
+            minimal.setdefault(key, []).append(name)
+            shrunk[key] = shrunk.get(key, True) and ok
+        findings = [self._finding(*key, names, shrunk[key]) for key, names in minimal.items()]
+        for finding in sorted(findings, key=lambda f: f.kind == FAILURE):
+            for result in finding.checks:
+                self.summary[(finding.subject, result.name)] = result
         return findings
 
-    def _shrink(self, subject, name, example):
-        """The smallest example on which check ``name`` fails, by hypothesis.find; (example, shrunk?)."""
+    def _finding(self, subject, kind, config, data_seed, names, shrunk, scope=()):
+        results = self.checks(subject, config, data_seed)
+        failing = [r for r in results if r.status == "fail"]
+        mine = [r for r in failing if r.name in names and _kind(r) == kind]
+        others = [r.name for r in failing if not any(r is m for m in mine)]
+        return Finding(subject, config, data_seed, checks=mine, also_failing=others, shrunk=shrunk, kind=kind,
+                       scope=scope)
+
+    def _fails(self, subject, names, kind):
+        """The predicate on examples: some check of ``names`` fails there, in the way of ``kind``."""
+        def fails(example):
+            return any(r.name in names and r.status == "fail" and _kind(r) == kind
+                       for r in self.checks(subject, *example))
+        return fails
+
+    def _shrink(self, space, fails, example):
+        """The smallest example of ``space`` on which ``fails``, by hypothesis.find; (example, shrunk?)."""
         if self.fixed:
             return tuple(example), False
-
-        def fails(candidate):
-            return any(r.name == name and r.status == "fail" for r in self.checks(subject, *candidate))
-
         try:
-            found = find(self.examples, fails, settings=self._settings([Phase.generate, Phase.shrink],
-                                                                       max(self.budget, 10) * 2),
+            found = find(st.tuples(space.strategy(), seeds()), fails,
+                         settings=self._settings([Phase.generate, Phase.shrink], max(self.budget, 10) * 2),
                          random=random.Random(self.seed))
             return tuple(found), True
-        except NoSuchExample:  # find's own search missed it; keep the first failure, unshrunk
+        except NoSuchExample:  # find's own search missed it; keep the failure met, unshrunk
             return tuple(example), False
 
-    def _triggers(self, finding):
-        """(condition, change) for each variation of the finding's configuration that makes its checks pass.
+    def _chain(self, first):
+        """``first`` explained, then up to FINDINGS_PER_CHECK - 1 further findings of its checks.
 
-        A variation counts only when the finding's checks pass (not merely
-        don't fail) on the finding's arrays and on TRIGGER_SEEDS - 1 more.
+        A rule that held covers every failure of its checks, so a further
+        finding is searched for only while the findings before it hold none:
+        from a failure one of their rule tests met, away from the trigger it
+        tested, shrunk in that narrowed space and kept when its configuration is new.
         """
-        data_seeds = [(finding.seed + k) % 2**32 for k in range(TRIGGER_SEEDS)]
-        facts = []
-        for condition, change, variant in variations(finding.config):
-            if all(r.status == "pass" for data_seed in data_seeds
-                   for r in self.checks(finding.subject, variant, data_seed) if r.name in finding.names):
-                facts.append((condition, change))
-        return facts
+        chain = [first]
+        leads = self._explain(first, self.space)
+        fails = self._fails(first.subject, first.names, first.kind)
+        while leads and len(chain) < FINDINGS_PER_CHECK and not any(finding.rules for finding in chain):
+            lead = leads.pop(0)
+            (config, data_seed), ok = self._shrink(lead.space, fails, lead.example)
+            if any(finding.config == config for finding in chain):
+                continue
+            chain.append(self._finding(first.subject, first.kind, config, data_seed, first.names, ok,
+                                       lead.space.scope))
+            leads += self._explain(chain[-1], lead.space)
+        return chain
+
+    def _explain(self, finding, space):
+        """Trigger facts and hints of ``finding`` (in ``space``); returns the leads its rule tests met.
+
+        A variation counts when the finding's checks pass there (for a
+        refusal: are accepted) on the finding's arrays and on
+        TRIGGER_SEEDS - 1 more; it becomes a rule when a search of the
+        opposite finds no failure either.
+        """
+        fails = self._fails(finding.subject, finding.names, finding.kind)
+        rules, observations, leads = [], [], []
+        seen = max(self.seen_failing.get((finding.subject, name, finding.kind), 0) for name in finding.names)
+        testable = seen >= RULE_RATE * self.count
+        for condition, change, variant in () if self.fixed else variations(finding.config):
+            opposite = OPPOSITES[condition]
+            if not space.contains(variant) or (condition == "pad = 0" and space.per_axis):
+                continue  # a pinned dimension changed; "pad = 0" is tested as a rule only where pads are shared
+            if not self._clears(finding, variant):
+                continue
+            narrowed = space.narrowed(opposite) if testable else None
+            counter = self._counterexample(narrowed, fails) if narrowed is not None else None
+            if narrowed is not None and counter is None:
+                rules.append((condition, change))
+                continue
+            observations.append((condition, change, opposite, counter is not None))
+            if counter is not None:
+                leads.append(_Lead(narrowed, counter))
+        rules = [(c, change) for c, change in rules if IMPLIED.get(c) not in {r for r, _ in rules}]
+        finding.rules = [condition for condition, _ in rules]
+        finding.triggers = [_rule_text(finding, space, condition, change) for condition, change in rules]
+        finding.observations = [_observation_text(finding, *fact) for fact in observations]
+        if observations and not testable:
+            finding.observations.append(_rare_text(finding, seen, self.count))
+        finding.hints = _hints(finding, finding.rules)
+        if finding.kind == REFUSAL:
+            finding.refusal = _refusal_text(finding, finding.rules)
+        return leads
+
+    def _clears(self, finding, variant):
+        """The finding's checks pass on ``variant`` (a refusal: are not refused), on TRIGGER_SEEDS data seeds."""
+        for data_seed in _data_seeds(finding):
+            results = [r for r in self.checks(finding.subject, variant, data_seed) if r.name in finding.names]
+            if finding.kind == REFUSAL and any(refused(r) for r in results):
+                return False
+            if finding.kind == FAILURE and any(r.status != "pass" for r in results):
+                return False
+        return True
+
+    def _counterexample(self, space, fails):
+        """The first of TRIGGER_EXAMPLES examples of ``space`` (drawn with the run's seed) on which ``fails``,
+        or None."""
+        try:
+            return tuple(find(st.tuples(space.strategy(), seeds()), fails,
+                              settings=self._settings([Phase.generate], TRIGGER_EXAMPLES),
+                              random=random.Random(self.seed)))
+        except NoSuchExample:
+            return None
+
+
+def _data_seeds(finding):
+    """The finding's data seed and TRIGGER_SEEDS - 1 more: the sets of arrays a trigger fact is measured on."""
+    return [(finding.seed + k) % 2**32 for k in range(TRIGGER_SEEDS)]
+
+
+def _rare_text(finding, seen, examples):
+    verb = "was refused" if finding.kind == REFUSAL else "failed"
+    return (f"no rule is drawn from these: {', '.join(finding.names)} {verb} on {seen} of the {examples} "
+            f"configurations searched, too rarely for a search of {TRIGGER_EXAMPLES} to test one")
+
+
+def _rule_text(finding, space, condition, change):
+    verb = ("refuses", "accepted") if finding.kind == REFUSAL else ("fails", "passes")
+    prefix = f"{space.scope_text}, " if space.scope else ""
+    return f"{prefix}{verb[0]} only when {condition} ({verb[1]} with {change}, all else equal)"
+
+
+def _observation_text(finding, condition, change, opposite, contradicted):
+    verb = ("refuses", "accepted") if finding.kind == REFUSAL else ("fails", "passes")
+    seen = f"{verb[1]} with {change} at this configuration (all else equal)"
+    return f"{seen}, but {verb[0]} on other configurations with {opposite.text}" if contradicted else seen
+
+
+def _hints(finding, rules):
+    """The checks' own measured hints, then those resting on the rules that held; each once."""
+    if finding.kind == REFUSAL:
+        return refusal_hints(rules)
+    check_hints = [hint for result in finding.checks for hint in result.hints]
+    return list(dict.fromkeys(check_hints + trigger_hints(rules)))
+
+
+def _refusal_text(finding, rules):
+    """'the layer refuses configurations where ...: AssertionError: ... (at file:line: code)'."""
+    error = finding.checks[0].error
+    where = f"configurations where {' and '.join(rules)}" if rules else "this configuration"
+    location = f" (at {error['location']})" if error.get("location") else ""
+    return f"the layer refuses {where}: {error['type']}: {error['message']}{location}"
 
 
 def variations(config):
@@ -244,7 +510,7 @@ def variations(config):
 
     A change to the window (kernel, pad, dilation) keeps the grid of outputs,
     resizing the input to match, so that only the one dimension changes; the
-    other changes keep the input.  Variations that cannot be made valid are
+    other changes, and padding added where there was none, keep the input.  Variations that cannot be made valid are
     left out.
     """
     keep_outputs, keep_input = True, False
@@ -253,6 +519,8 @@ def variations(config):
         candidates.append(("stride > 1", "stride 1", keep_input, dict(stride=1)))
     if config.pad != (0, 0):
         candidates.append(("pad > 0", "pad 0", keep_outputs, dict(pad=0)))
+    else:
+        candidates.append(("pad = 0", "pad 1", keep_input, dict(pad=1)))
     if config.dilation != (1, 1):
         candidates.append(("dilation > 1", "dilation 1", keep_outputs, dict(dilation=1)))
     if config.batch > 1:

@@ -20,6 +20,9 @@ class Mutant:
     arrays, so that whether a search shows it depends on the seed.
     ``error``: the exception type recorded on the dX failure.  ``pins``:
     dimensions pinned for the search (kept to a minimum: each one says why).
+    ``kind``: "refusal" for a layer that refuses configurations on purpose
+    (its findings of ``fails`` are refusals, with no gradient hint).
+    ``findings``: how many findings the failing checks must have, when more than one.
     """
 
     cls: type
@@ -31,6 +34,8 @@ class Mutant:
     sometimes: frozenset = frozenset()
     error: str = None
     pins: dict = field(default_factory=dict)
+    kind: str = "failure"
+    findings: int = None
 
     def __post_init__(self):
         object.__setattr__(self, "fails", frozenset(self.fails))

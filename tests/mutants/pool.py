@@ -288,8 +288,9 @@ MUTANTS = [
     Mutant(MaxPoolLastMaxMirrored, "maxpool", {"dX"}),
     Mutant(MaxPoolDxIgnoresStride, "maxpool", {"dX", "ties"}, trigger="stride > 1"),
     # Zero padding wins a window of negative values (forward); a window of tied zeros next to the padding
-    # sends its gradient there (ties), when the arrays hold such a window.
-    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0", sometimes={"ties"}),
+    # sends its gradient there (ties), and an input of exactly 0 next to the padding ties with it, a kink
+    # (dX), when the arrays hold such a window.
+    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0", sometimes={"ties", "dX"}),
     Mutant(MaxPoolStaleArgmax, "maxpool", {"fresh-cache"}),
     Mutant(MaxPoolDxKeepsPadding, "maxpool", {"dX"}, trigger="pad > 0"),
     Mutant(MaxPoolMaskAllTies, "maxpool", {"ties"}, hint="every tied maximum gets the whole gradient"),

@@ -248,23 +248,34 @@ class ConvCol2imKernelSwapped(Convolution):
         return col2im(dcol, self.x.shape, FW, FH, self.stride, self.pad)  # BUG: FH, FW
 
 
-class PoolDividesOrRefuses:
-    """A vectorized max pool by reshaping, which only works when the windows tile the input: it says so."""
+class MaxPoolSquareOnly(MaxPool2dLayer):
+    """A pool written for square windows, which says so: ValueError for any other (right otherwise)."""
 
     def __init__(self, pool_h, pool_w, stride=1, pad=0):
-        self.ph, self.pw, self.stride, self.pad = pool_h, pool_w, stride, pad
+        if pool_h != pool_w:
+            raise ValueError("square pools only")
+        super().__init__(pool_h, pool_w, stride, pad)
 
-    def forward(self, x):
-        if self.stride != self.ph or self.stride != self.pw:
-            raise ValueError("the pool must be square with a stride equal to its size")
-        self.x_shape = x.shape
-        self.x_pad = pad4(x, self.pad, -np.inf)
-        return _pool_loops(self.x_pad, self.ph, self.pw, self.stride)
+
+class ConvDxTwoBugs(ConvPositional):
+    """Two bugs in dX: only the first filter's weights are spread back (wrong with 2 filters or more), and
+    samples past the third get no gradient (wrong from batch 4 on, with any number of filters)."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
 
     def backward(self, dout):
-        dx_pad = _pool_loops_backward(dout, self.x_pad, self.ph, self.pw, self.stride)
-        P, (H, W) = self.pad, self.x_shape[2:]
-        return dx_pad[:, :, P:P + H, P:P + W]
+        dx = super().backward(dout)
+        S, P, (F, _, KH, KW) = self.st, self.pd, self.W.shape
+        dx_pad = np.zeros_like(self.x_pad)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                window = (slice(None), slice(None), slice(i * S, i * S + KH), slice(j * S, j * S + KW))
+                dx_pad[window] += np.einsum("n,chw->nchw", dout[:, 0, i, j] * F, self.W[0])  # BUG: every filter
+        H, W = self.x_shape[2:]
+        dx = dx_pad[:, :, P:P + H, P:P + W] if F > 1 else dx
+        dx[3:] = 0  # BUG: "batches of three"
+        return dx
 
 
 MUTANTS = [
@@ -280,4 +291,13 @@ MUTANTS = [
     Mutant(max_pool_forward, "maxpool", set(), note="called as max_pool_forward(x, pool_h, pool_w, stride=stride)"),
     Mutant(ConvForwardNone, "conv", {"forward"}),
     Mutant(ConvBackwardNone, "conv", {"dX"}),
+    Mutant(conv_forward_unpad_slice, "conv", {"dX"}, trigger="fails only when pad = 0",
+           hint="dx_pad[:, :, pad:pad + H, pad:pad + W]"),
+    Mutant(conv_forward_strides, "conv", {"forward"}, kind="refusal",
+           trigger="refuses only when the stride does not divide the padded input", hint="--divisible"),
+    Mutant(MaxPoolSquareOnly, "maxpool", {"forward"}, kind="refusal",
+           trigger="refuses only when the kernel is not square"),
+    Mutant(ConvCol2imKernelSwapped, "conv", {"dX"}, trigger="fails only when the kernel is not square",
+           hint="height and width are swapped"),
+    Mutant(ConvDxTwoBugs, "conv", {"dX"}, findings=2, trigger="with batch 1, fails only when filters > 1"),
 ]
