@@ -1,0 +1,278 @@
+"""What a student reads, in every format (text, JSON, JUnit and, through grading, Gradescope): shapes reported as
+shapes, refusals as refusals, rules only where they hold, a second bug in the same check, how the layer was
+called, return values explained, and each hint once."""
+import io
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+import gradcheck
+from gradcheck import report as render
+from gradcheck.api import Report
+from gradcheck.cli import main
+from gradcheck.compare import CheckResult
+from gradcheck.config import Config
+from gradcheck.fuzz import Finding
+from gradcheck.grade import grade
+from mutants import conv, styles
+
+_reports = {}
+
+
+def check(layer, impl, **options):
+    key = (layer, impl, tuple(sorted(options.items())))
+    if key not in _reports:
+        _reports[key] = gradcheck.check(layer, impl, seed=0, **options)
+    return _reports[key]
+
+
+def text(rep):
+    stream = io.StringIO()
+    render.render_text(rep, render.make_console(stream))
+    return stream.getvalue()
+
+
+def junit_failures(rep):
+    """check name -> the text of its <failure>."""
+    cases = ET.fromstring(render.to_junit(rep).encode()).iter("testcase")
+    return {case.get("name"): case.find("failure").text for case in cases if case.find("failure") is not None}
+
+
+def row(out, name):
+    return next(line for line in out.splitlines() if line.startswith(f"{name} "))
+
+
+# -- shapes ---------------------------------------------------------------------------------------------------
+def test_an_empty_dx_from_a_pad_slice_is_a_shape_with_its_trigger_and_the_fix_in_every_format():
+    rep = check("conv", styles.conv_forward_unpad_slice)
+    out = text(rep)
+    assert "wrong shape" in row(out, "dX") and " of " not in row(out, "dX")
+    assert "- fails only when pad = 0 (passes with pad 1, all else equal)" in out
+    assert out.count("dx_pad[:, :, pad:pad + H, pad:pad + W]") == 1  # one hint, printed once
+    dx = next(c for c in json.loads(render.to_json(rep))["checks"] if c["name"] == "dX")
+    assert dx["shape"] == {"actual": [1, 1, 0, 0], "expected": [1, 1, 1, 1]}
+    assert (dx["mismatched"], dx["total"]) == (0, 0)
+    failure = junit_failures(rep)["dX"]
+    assert "dX has shape (1, 1, 0, 0), expected (1, 1, 1, 1)" in failure
+    assert "fails only when pad = 0" in failure and "hint: with pad 0 a slice" in failure
+
+
+# -- refusals -------------------------------------------------------------------------------------------------
+def test_a_refusal_is_reported_as_one_with_its_line_and_no_gradient_hint_in_every_format():
+    rep = check("conv", styles.conv_forward_strides)
+    out = text(rep)
+    assert "Finding 1: forward refused by the layer" in out
+    assert "the layer refuses configurations where the stride does not divide the padded input: AssertionError: " \
+           in out.replace("\n  ", " ")
+    assert "floor division" not in out and "indexing dout" not in out
+    assert "--divisible" in out
+    finding = json.loads(render.to_json(rep))["findings"][0]
+    assert finding["kind"] == "refusal" and "styles.py:" in finding["refusal"]
+    assert finding["hints"] == [hint for hint in finding["hints"] if "--divisible" in hint]
+    failure = junit_failures(rep)["forward"]
+    assert failure.startswith("the layer refused this configuration: forward raised AssertionError")
+    assert "the layer refuses configurations where" in failure
+
+
+def test_divisible_checks_such_a_layer_where_it_accepts_and_reproduces_with_divisible():
+    rep = check("conv", styles.conv_forward_strides, divisible=True)
+    assert rep.passed and rep.options["divisible"] is True
+    assert "--divisible" in rep.reproduce
+
+
+def test_divisible_refuses_a_pinned_configuration_it_does_not_divide():
+    with pytest.raises(ValueError, match="with --divisible the stride 2 must divide"):
+        gradcheck.plan("conv", styles.conv_forward_strides, batch=1, channels=1, filters=1, size=4, kernel=1,
+                       stride=2, pad=0, divisible=True)
+
+
+# -- a second bug in the same check ---------------------------------------------------------------------------
+def test_a_second_bug_in_the_same_check_is_a_second_finding_in_every_format():
+    rep = check("conv", styles.ConvDxTwoBugs)
+    out = text(rep)
+    assert out.count("Finding ") == 2 and "Finding 2: dX fails with batch 1" in out
+    assert "- passes with batch 1 at this configuration (all else equal), but fails on other configurations with " \
+           "batch 1" in out.replace("\n  ", " ")
+    assert "- with batch 1, fails only when filters > 1" in out
+    findings = json.loads(render.to_json(rep))["findings"]
+    assert [f["checks"] for f in findings] == [["dX"], ["dX"]] and findings[1]["scope"] == ["batch 1"]
+    assert findings[0]["observations"] and not findings[0]["triggers"]
+    assert junit_failures(rep)["dX"].count("reproduce: ") == 2
+
+
+def test_a_false_fact_is_not_printed_as_a_rule():
+    """The layer fails with 1 filter too (from batch 4 on): 'fails only when filters > 1' would be false."""
+    rep = check("conv", styles.ConvDxTwoBugs)
+    assert not any(fact.startswith("fails only when filters > 1") for f in rep.findings for fact in f.triggers)
+
+
+def test_a_kernel_height_and_width_swap_is_not_called_a_hard_coded_3x3():
+    rep = check("conv", styles.ConvCol2imKernelSwapped)
+    facts = [fact for f in rep.findings for fact in f.triggers]
+    assert any("the kernel is not square" in fact for fact in facts)
+    assert not any("3x3" in fact for fact in facts)
+    assert not any("hard-coded" in hint for f in rep.findings for hint in f.hints)
+
+
+# -- how the layer was called, and what it returned -----------------------------------------------------------
+def test_how_the_layer_was_called_is_in_the_text_and_the_json():
+    rep = check("conv", styles.conv_forward, stride=2)
+    note = "called as conv_forward(x, w, b, stride=stride, padding=pad) and conv_backward(dout, cache)"
+    assert f"note: {note}" in text(rep)
+    assert note in json.loads(render.to_json(rep))["checks"][0]["notes"]
+
+
+@pytest.mark.parametrize("cls,name,message", [
+    (styles.ConvForwardNone, "forward", "forward returned None: return the output array"),
+    (styles.ConvBackwardNone, "dX", "backward returned None: return dx (dW and db are read from the layer)"),
+])
+def test_a_missing_return_is_said_in_every_format(cls, name, message):
+    rep = check("conv", cls, examples=3)
+    assert message in text(rep)
+    assert json.loads(render.to_json(rep))["checks"][[c.name for c in rep.checks].index(name)]["message"] == message
+    assert junit_failures(rep)[name].startswith(message)
+    assert "raised TypeError" not in text(rep)
+
+
+# -- each hint once -------------------------------------------------------------------------------------------
+def test_a_finding_of_several_checks_is_printed_once_by_the_assertion_message():
+    rep = check("conv", conv.ConvForwardFlippedKernel)
+    message = render.failure_text(rep)
+    assert message.count("Finding 1 (forward, dX, dW):") == 1
+    for hint in rep.findings[0].hints:
+        assert message.count(hint) == 1
+
+
+def test_a_hint_shared_by_two_findings_is_printed_for_the_first_and_referred_to_after():
+    config = Config.conv(batch=2, channels=1, filters=1, size=3, kernel=1)
+    hint = "the batch axis is mishandled: a mean where the loss needs a sum, or only sample 0 used"
+    findings = [Finding("", config, 0, [CheckResult(name, "fail", "differs")], hints=[hint], reproduce="gradcheck")
+                for name in ("dW", "dB")]
+    rep = Report("conv", "layer.py:Conv", {}, [CheckResult(n, "fail", "differs") for n in ("dW", "dB")], findings,
+                 30, 0, "gradcheck")
+    out = text(rep)
+    assert out.count(hint) == 1 and "hint: as for finding 1" in out
+
+
+# -- Gradescope, through grading in the sandbox ---------------------------------------------------------------
+FAST_LAYER = '''
+import numpy as np
+
+def conv_forward_fast(x, w, b, conv_param):
+    S, P = conv_param["stride"], conv_param["pad"]
+    F, C, HH, WW = w.shape
+    N, _, H, W = x.shape
+    assert (W + 2 * P - WW) % S == 0, "width does not work"
+    assert (H + 2 * P - HH) % S == 0, "height does not work"
+    x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    OH, OW = (H + 2 * P - HH) // S + 1, (W + 2 * P - WW) // S + 1
+    out = np.zeros((N, F, OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            out[:, :, i, j] = np.einsum("nchw,fchw->nf", x_pad[:, :, i*S:i*S + HH, j*S:j*S + WW], w) + b
+    return out, (x_pad, w, conv_param, x.shape)
+
+def conv_backward_fast(dout, cache):
+    x_pad, w, conv_param, shape = cache
+    S, P = conv_param["stride"], conv_param["pad"]
+    F, C, HH, WW = w.shape
+    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = (slice(None), slice(None), slice(i*S, i*S + HH), slice(j*S, j*S + WW))
+            dw += np.einsum("nf,nchw->fchw", dout[:, :, i, j], x_pad[window])
+            dx_pad[window] += np.einsum("nf,fchw->nchw", dout[:, :, i, j], w)
+    H, W = shape[2:]
+    return dx_pad[:, :, P:P + H, P:P + W], dw, dout.sum(axis=(0, 2, 3))
+'''
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The fast layer graded as it is and with --divisible; the naive one with [pad:-pad] (a copy of the fast
+    layer without its asserts, stripping the padding with -pad)."""
+    folder = tmp_path_factory.mktemp("students")
+    (folder / "fast.py").write_text(FAST_LAYER)
+    naive = FAST_LAYER.replace("    assert (W", "    # assert (W").replace("    assert (H", "    # assert (H")
+    (folder / "naive.py").write_text(naive.replace("dx_pad[:, :, P:P + H, P:P + W]", "dx_pad[:, :, P:-P, P:-P]"))
+    options = dict(seed=0, timeout=30, workers=2)
+    plain = grade([folder / "fast.py", folder / "naive.py"], "conv", "conv_forward_fast", **options)
+    divisible = grade([folder / "fast.py"], "conv", "conv_forward_fast", divisible=True, **options)
+    return {"fast": plain.submissions[0], "naive": plain.submissions[1], "divisible": divisible.submissions[0],
+            "result": plain}
+
+
+def gradescope(graded, name):
+    tests = json.loads(render.grade_to_gradescope(graded[name], graded["result"]))["tests"]
+    return {test["name"].split(":")[0]: test for test in tests}
+
+
+def test_gradescope_says_a_refusal_is_one_and_divisible_grades_the_layer_in_full(graded):
+    tests = gradescope(graded, "fast")
+    assert graded["fast"].score == 7 and tests["forward"]["status"] == "failed"
+    output = tests["forward"]["output"]
+    assert "the layer refuses configurations where the stride does not divide the padded input" in output
+    assert "--divisible" in output and "floor division" not in output
+    assert graded["divisible"].passed and graded["divisible"].score == 8
+
+
+def test_gradescope_shows_a_wrong_shape_with_its_trigger_and_fix(graded):
+    tests = gradescope(graded, "naive")
+    assert graded["naive"].score == 7
+    output = tests["dX"]["output"]
+    assert "dX has shape (1, 1, 0, 0)" in output and "0 of" not in output
+    assert "fails only when pad = 0" in output and "dx_pad[:, :, pad:pad + H, pad:pad + W]" in output
+
+
+def test_the_cli_grades_with_divisible(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fast.py").write_text(FAST_LAYER)
+    result = CliRunner().invoke(main, ["grade", "fast.py", "--layer", "conv", "--impl", "conv_forward_fast",
+                                       "--divisible", "--seed", "0", "--examples", "5", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["submissions"][0]["passed"] is True
+
+
+POSITIONAL_POOL = textwrap.dedent('''
+    import numpy as np
+
+    class MaxPool2dLayer:
+        def __init__(self, PH, PW, PS, PP):
+            self.PH, self.PW, self.PS, self.PP = PH, PW, PS, PP
+
+        def forward(self, x):
+            P, S = self.PP, self.PS
+            self.x_shape = x.shape
+            self.xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)), constant_values=-np.inf)
+            OH, OW = (self.xp.shape[2] - self.PH) // S + 1, (self.xp.shape[3] - self.PW) // S + 1
+            out = np.empty(x.shape[:2] + (OH, OW))
+            for i in range(OH):
+                for j in range(OW):
+                    out[:, :, i, j] = self.xp[:, :, i*S:i*S + self.PH, j*S:j*S + self.PW].max(axis=(2, 3))
+            return out
+
+        def backward(self, dout):
+            P, S = self.PP, self.PS
+            N, C = dout.shape[:2]
+            dx = np.zeros(self.xp.shape)
+            n, c = np.indices((N, C))
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    window = self.xp[:, :, i*S:i*S + self.PH, j*S:j*S + self.PW].reshape(N, C, -1)
+                    r, q = np.divmod(window.argmax(axis=2), self.PW)
+                    np.add.at(dx, (n, c, i*S + r, j*S + q), dout[:, :, i, j])
+            H, W = self.x_shape[2:]
+            return dx[:, :, P:P + H, P:P + W]
+''')
+
+
+def test_a_positional_constructor_is_built_in_the_sandbox_and_gradescope_says_how(tmp_path):
+    (tmp_path / "pool.py").write_text(POSITIONAL_POOL)
+    result = grade([tmp_path / "pool.py"], "maxpool", "MaxPool2dLayer", seed=0, examples=10, timeout=30)
+    (submission,) = result.submissions
+    assert submission.passed, submission.reason
+    outputs = [test["output"] for test in json.loads(render.grade_to_gradescope(submission, result))["tests"]]
+    assert all("note: built as MaxPool2dLayer(pool_h, pool_w, PS=stride, PP=pad)" in output for output in outputs)
