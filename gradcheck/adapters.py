@@ -182,6 +182,9 @@ class Subject:
 class ObjectStyle(Subject):
     """A layer object: forward(x), backward(dout) -> dx, gradients as attributes.
 
+    A backward that returns a tuple is read as (dx, ...); when the layer keeps
+    no dW or db attribute and the tuple is (dx, dW, db), they are read from it.
+
     W and b are where the convention's optimizer updates them.  In the
     reference convention that is the arrays the layer was given (a DLfS
     optimizer updates the network's parameter arrays in place), so a layer
@@ -197,6 +200,7 @@ class ObjectStyle(Subject):
         self.layer = layer
         self.params = params
         self.dive_mode = dive
+        self.returned = {}  # dW and db from a backward that returned (dx, dW, db)
         if dive:
             self.updates = IN_PLACE + REBINDING
             self._neutralize()
@@ -210,6 +214,7 @@ class ObjectStyle(Subject):
         if isinstance(dx, tuple) and dx:
             self.notes.add(f"backward returned a tuple of {len(dx)}; its first element was taken as dx (dW and db "
                            "are read from the layer's attributes)")
+            self.returned = dict(zip(("dW", "db"), dx[1:])) if len(dx) == 3 else {}
             dx = dx[0]
         dx = self._returned(dx, "backward")
         for name, value in before.items():
@@ -223,6 +228,9 @@ class ObjectStyle(Subject):
         if name in self.params:
             return np.array(self._weight(name), dtype=self.params[name].dtype)
         place = _find_gradient(self.layer, name)
+        if place is None and self.returned.get(name) is not None:
+            self.notes.add("the layer keeps no dW or db: they were read from backward's tuple as (dx, dW, db)")
+            return self._returned(self.returned[name], name)
         if place is None:
             raise ImplementationError("read", "AttributeError",
                                       f"the layer has no {name}: looked for the attributes "

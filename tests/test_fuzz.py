@@ -69,11 +69,24 @@ def test_same_seed_same_report():
     assert first == second
 
 
-def test_pinned_dimensions_stay_pinned_in_every_finding():
+def test_pinned_dimensions_stay_pinned_in_every_finding_and_get_no_trigger_fact():
     report = gradcheck.check("conv", BiasMeanAndStrideBug, stride=2, channels=3, seed=0)
     assert report.findings
     for finding in report.findings:
         assert finding.config.stride == (2, 2) and finding.config.channels == 3
+        assert not any("stride" in fact or "channel" in fact for fact in finding.triggers + finding.observations)
+    assert any("batch > 1" in fact for fact in findings_by_check(report)["dB"].triggers)  # a free dimension
+
+
+def test_the_rules_printed_are_those_a_pinned_search_confirms():
+    """With stride 1 pinned only the dB bug shows, with batch 1 only the dX bug: each finding's rule is the
+    pin that hides it, and nothing else is printed as a rule."""
+    report = gradcheck.check("conv", BiasMeanAndStrideBug, seed=3)
+    assert gradcheck.check("conv", BiasMeanAndStrideBug, stride=1, seed=3, examples=20).findings[0].names == ["dB"]
+    assert gradcheck.check("conv", BiasMeanAndStrideBug, batch=1, seed=3, examples=20).findings[0].names == ["dX"]
+    found = findings_by_check(report)
+    assert found["dX"].triggers == ["fails only when stride > 1 (passes with stride 1, all else equal)"]
+    assert any(fact.startswith("fails only when batch > 1") for fact in found["dB"].triggers)
 
 
 def test_every_dimension_pinned_checks_exactly_one_configuration():

@@ -143,22 +143,33 @@ def rule_checks(mutant, finding, fact):
         yield options
 
 
-@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.fails))
-def test_every_rule_holds_when_checked_by_pinning(mutant):
-    """A printed rule is a claim about every configuration: a search of its opposite finds no failure (for a
-    refusal: no refusal) of the finding's checks."""
-    rep = report(mutant)
-    for finding in rep.findings:
+def assert_rules_hold(mutant, seed):
+    """Every rule of the report on ``seed``, checked by a search of its opposite with seed + 1."""
+    for finding in report(mutant, seed).findings:
         for fact in finding.triggers:
             option_sets = list(rule_checks(mutant, finding, fact))
             for options in option_sets:
                 examples = max(5, RULE_EXAMPLES // len(option_sets))
                 try:
-                    again = gradcheck.check(mutant.layer, mutant.cls, seed=1, examples=examples, **options)
+                    again = gradcheck.check(mutant.layer, mutant.cls, seed=seed + 1, examples=examples, **options)
                 except ValueError:  # no configuration of the opposite fits the pins (a 3x3 pool with stride 1)
                     continue
                 wrong = [f for f in again.findings if set(f.names) & set(finding.names) and f.kind == finding.kind]
                 assert not wrong, (fact, options, [(f.names, f.config.describe()) for f in wrong])
+
+
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.fails))
+def test_every_rule_holds_when_checked_by_pinning(mutant):
+    """A printed rule is a claim about every configuration: a search of its opposite finds no failure (for a
+    refusal: no refusal) of the finding's checks."""
+    assert_rules_hold(mutant, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS[1:])
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.fails))
+def test_every_rule_holds_on_every_seed(mutant, seed):
+    assert_rules_hold(mutant, seed)
 
 
 @pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.findings))

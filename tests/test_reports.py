@@ -109,6 +109,13 @@ def test_a_false_fact_is_not_printed_as_a_rule():
     assert not any(fact.startswith("fails only when filters > 1") for f in rep.findings for fact in f.triggers)
 
 
+def test_a_dw_reshaped_without_its_transpose_is_not_said_to_pass_with_as_many_filters_as_channels():
+    rep = check("conv", conv.ConvDWReshapeNoTranspose)
+    facts = [fact for f in rep.findings for fact in f.triggers]
+    assert not any("filters != channels" in fact for fact in facts)
+    assert not gradcheck.check("conv", conv.ConvDWReshapeNoTranspose, channels=2, filters=2, seed=0).passed
+
+
 def test_a_kernel_height_and_width_swap_is_not_called_a_hard_coded_3x3():
     rep = check("conv", styles.ConvCol2imKernelSwapped)
     facts = [fact for f in rep.findings for fact in f.triggers]

@@ -165,6 +165,15 @@ class ConvBackwardTuple(Convolution):
         return dx, self.dW, self.db
 
 
+class ConvBackwardTupleOnly(ConvPositional):
+    """backward returns (dx, dW, db) as cs231n's function does, and keeps no gradient attribute: right."""
+
+    def backward(self, dout):
+        dx_pad, dW, db = _conv_loops_backward(dout, self.x_pad, self.W, self.st)
+        P, (H, W) = self.pd, self.x_shape[2:]
+        return dx_pad[:, :, P:P + H, P:P + W], dW, db
+
+
 class ConvForwardNone(Convolution):
     """forward stores its output in self.out and forgets to return it."""
 
@@ -287,6 +296,7 @@ MUTANTS = [
            note="built as ConvStrideHW(W, b, stride_h=stride_h, stride_w=stride_w, pad_h=pad_h, pad_w=pad_w)"),
     Mutant(MaxPoolNoPad, "maxpool", set(), note="built as MaxPoolNoPad(pool_h, pool_w, stride=stride)"),
     Mutant(ConvBackwardTuple, "conv", set(), note="its first element was taken as dx"),
+    Mutant(ConvBackwardTupleOnly, "conv", set(), note="they were read from backward's tuple as (dx, dW, db)"),
     Mutant(conv_forward, "conv", set(), note="called as conv_forward(x, w, b, stride=stride, padding=pad)"),
     Mutant(max_pool_forward, "maxpool", set(), note="called as max_pool_forward(x, pool_h, pool_w, stride=stride)"),
     Mutant(ConvForwardNone, "conv", {"forward"}),
