@@ -200,8 +200,8 @@ def _batch_hints(name, actual, expected):
         return []
     if first == 1:
         return [f"{name} is right for the first sample only: the other samples of the batch are mishandled"]
-    return [f"{name} is right for the first {first} samples only: samples from the {first + 1}th on are "
-            "mishandled (a batch size written into the code?)"]
+    return [f"{name} is right for samples 0 to {first - 1} only and wrong from sample {first} on: a batch size "
+            "written into the code?"]
 
 
 def _padding_hints(actual, result, config, inputs):

@@ -3,8 +3,8 @@ shapes, refusals as refusals, rules only where they hold, a second bug in the sa
 called, return values explained, and each hint once."""
 import io
 import json
-import textwrap
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -70,7 +70,7 @@ def test_a_refusal_is_reported_as_one_with_its_line_and_no_gradient_hint_in_ever
     assert "floor division" not in out and "indexing dout" not in out
     assert "--divisible" in out
     finding = json.loads(render.to_json(rep))["findings"][0]
-    assert finding["kind"] == "refusal" and "styles.py:" in finding["refusal"]
+    assert finding["kind"] == "refusal" and "standalone.py:" in finding["refusal"]
     assert finding["hints"] == [hint for hint in finding["hints"] if "--divisible" in hint]
     failure = junit_failures(rep)["forward"]
     assert failure.startswith("the layer refused this configuration: forward raised AssertionError")
@@ -165,120 +165,52 @@ def test_a_hint_shared_by_two_findings_is_printed_for_the_first_and_referred_to_
 
 
 # -- Gradescope, through grading in the sandbox ---------------------------------------------------------------
-FAST_LAYER = '''
-import numpy as np
-
-def conv_forward_fast(x, w, b, conv_param):
-    S, P = conv_param["stride"], conv_param["pad"]
-    F, C, HH, WW = w.shape
-    N, _, H, W = x.shape
-    assert (W + 2 * P - WW) % S == 0, "width does not work"
-    assert (H + 2 * P - HH) % S == 0, "height does not work"
-    x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
-    OH, OW = (H + 2 * P - HH) // S + 1, (W + 2 * P - WW) // S + 1
-    out = np.zeros((N, F, OH, OW))
-    for i in range(OH):
-        for j in range(OW):
-            out[:, :, i, j] = np.einsum("nchw,fchw->nf", x_pad[:, :, i*S:i*S + HH, j*S:j*S + WW], w) + b
-    return out, (x_pad, w, conv_param, x.shape)
-
-def conv_backward_fast(dout, cache):
-    x_pad, w, conv_param, shape = cache
-    S, P = conv_param["stride"], conv_param["pad"]
-    F, C, HH, WW = w.shape
-    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
-    for i in range(dout.shape[2]):
-        for j in range(dout.shape[3]):
-            window = (slice(None), slice(None), slice(i*S, i*S + HH), slice(j*S, j*S + WW))
-            dw += np.einsum("nf,nchw->fchw", dout[:, :, i, j], x_pad[window])
-            dx_pad[window] += np.einsum("nf,fchw->nchw", dout[:, :, i, j], w)
-    H, W = shape[2:]
-    return dx_pad[:, :, P:P + H, P:P + W], dw, dout.sum(axis=(0, 2, 3))
-'''
+STANDALONE = Path(__file__).parent / "mutants" / "standalone.py"
+GRADING = dict(seed=0, timeout=30, workers=2)
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """The fast layer graded as it is and with --divisible; the naive one with [pad:-pad] (a copy of the fast
-    layer without its asserts, stripping the padding with -pad)."""
-    folder = tmp_path_factory.mktemp("students")
-    (folder / "fast.py").write_text(FAST_LAYER)
-    naive = FAST_LAYER.replace("    assert (W", "    # assert (W").replace("    assert (H", "    # assert (H")
-    (folder / "naive.py").write_text(naive.replace("dx_pad[:, :, P:P + H, P:P + W]", "dx_pad[:, :, P:-P, P:-P]"))
-    options = dict(seed=0, timeout=30, workers=2)
-    plain = grade([folder / "fast.py", folder / "naive.py"], "conv", "conv_forward_fast", **options)
-    divisible = grade([folder / "fast.py"], "conv", "conv_forward_fast", divisible=True, **options)
-    return {"fast": plain.submissions[0], "naive": plain.submissions[1], "divisible": divisible.submissions[0],
-            "result": plain}
+def graded():
+    """The cs231n fast-style layer graded as it is and with --divisible, the naive one with [pad:-pad]."""
+    def one(name, **options):
+        result = grade([STANDALONE], "conv", name, **GRADING, **options)
+        return result.submissions[0], result
+
+    return {"fast": one("conv_forward_strides"), "divisible": one("conv_forward_strides", divisible=True),
+            "naive": one("conv_forward_unpad_slice")}
 
 
 def gradescope(graded, name):
-    tests = json.loads(render.grade_to_gradescope(graded[name], graded["result"]))["tests"]
+    tests = json.loads(render.grade_to_gradescope(*graded[name]))["tests"]
     return {test["name"].split(":")[0]: test for test in tests}
 
 
 def test_gradescope_says_a_refusal_is_one_and_divisible_grades_the_layer_in_full(graded):
     tests = gradescope(graded, "fast")
-    assert graded["fast"].score == 7 and tests["forward"]["status"] == "failed"
+    assert graded["fast"][0].score == 7 and tests["forward"]["status"] == "failed"
     output = tests["forward"]["output"]
     assert "the layer refuses configurations where the stride does not divide the padded input" in output
     assert "--divisible" in output and "floor division" not in output
-    assert graded["divisible"].passed and graded["divisible"].score == 8
+    assert graded["divisible"][0].passed and graded["divisible"][0].score == 8
 
 
 def test_gradescope_shows_a_wrong_shape_with_its_trigger_and_fix(graded):
     tests = gradescope(graded, "naive")
-    assert graded["naive"].score == 7
+    assert graded["naive"][0].score == 7
     output = tests["dX"]["output"]
     assert "dX has shape (1, 1, 0, 0)" in output and "0 of" not in output
     assert "fails only when pad = 0" in output and "dx_pad[:, :, pad:pad + H, pad:pad + W]" in output
 
 
-def test_the_cli_grades_with_divisible(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "fast.py").write_text(FAST_LAYER)
-    result = CliRunner().invoke(main, ["grade", "fast.py", "--layer", "conv", "--impl", "conv_forward_fast",
+def test_the_cli_grades_with_divisible():
+    result = CliRunner().invoke(main, ["grade", str(STANDALONE), "--layer", "conv", "--impl", "conv_forward_strides",
                                        "--divisible", "--seed", "0", "--examples", "5", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["submissions"][0]["passed"] is True
 
 
-POSITIONAL_POOL = textwrap.dedent('''
-    import numpy as np
-
-    class MaxPool2dLayer:
-        def __init__(self, PH, PW, PS, PP):
-            self.PH, self.PW, self.PS, self.PP = PH, PW, PS, PP
-
-        def forward(self, x):
-            P, S = self.PP, self.PS
-            self.x_shape = x.shape
-            self.xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)), constant_values=-np.inf)
-            OH, OW = (self.xp.shape[2] - self.PH) // S + 1, (self.xp.shape[3] - self.PW) // S + 1
-            out = np.empty(x.shape[:2] + (OH, OW))
-            for i in range(OH):
-                for j in range(OW):
-                    out[:, :, i, j] = self.xp[:, :, i*S:i*S + self.PH, j*S:j*S + self.PW].max(axis=(2, 3))
-            return out
-
-        def backward(self, dout):
-            P, S = self.PP, self.PS
-            N, C = dout.shape[:2]
-            dx = np.zeros(self.xp.shape)
-            n, c = np.indices((N, C))
-            for i in range(dout.shape[2]):
-                for j in range(dout.shape[3]):
-                    window = self.xp[:, :, i*S:i*S + self.PH, j*S:j*S + self.PW].reshape(N, C, -1)
-                    r, q = np.divmod(window.argmax(axis=2), self.PW)
-                    np.add.at(dx, (n, c, i*S + r, j*S + q), dout[:, :, i, j])
-            H, W = self.x_shape[2:]
-            return dx[:, :, P:P + H, P:P + W]
-''')
-
-
-def test_a_positional_constructor_is_built_in_the_sandbox_and_gradescope_says_how(tmp_path):
-    (tmp_path / "pool.py").write_text(POSITIONAL_POOL)
-    result = grade([tmp_path / "pool.py"], "maxpool", "MaxPool2dLayer", seed=0, examples=10, timeout=30)
+def test_a_positional_constructor_is_built_in_the_sandbox_and_gradescope_says_how():
+    result = grade([STANDALONE], "maxpool", "MaxPool2dLayer", seed=0, examples=10, timeout=30)
     (submission,) = result.submissions
     assert submission.passed, submission.reason
     outputs = [test["output"] for test in json.loads(render.grade_to_gradescope(submission, result))["tests"]]
