@@ -23,7 +23,16 @@ class Report:
     ``checks`` summarizes each check over every configuration tried; a failed
     check shows its errors at the smallest configuration it fails on.
     ``findings`` lists each distinct failure with that configuration, the
-    trigger facts and hints; ``counterexample`` is the first of them.
+    trigger facts (rules tested over their opposite), the observations made
+    at that configuration only, and hints; ``counterexample`` is the first of
+    them.  A check can have up to three findings (``fuzz.FINDINGS_PER_CHECK``).
+
+    A configuration the layer refuses on purpose (its own assert, or a raise
+    of ValueError) fails the check it happened in, since the layer could not
+    be checked there: the report is FAILED and the CLI exits 1, but the
+    finding's ``kind`` is "refusal" and it says what the layer refuses, with no
+    gradient hint; ``divisible=True`` keeps the search to what a layer that
+    refuses inputs the stride does not divide accepts.
     """
 
     layer: str

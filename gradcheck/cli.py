@@ -1,7 +1,9 @@
 """The gradcheck command line.
 
-Exit codes: 0 every check passed (or grading completed), 1 a check failed,
-2 bad usage or bad input (one line on stderr, no traceback).
+Exit codes: 0 every check passed (or grading completed), 1 a check failed
+(on a configuration the layer refused too: --divisible keeps to inputs the
+stride divides), 2 bad usage or bad input, a layer that cannot be called
+included (one line on stderr, no traceback).
 """
 import contextlib
 import os

@@ -17,14 +17,13 @@ it is tested as one: the same search, with the same seed, over
 TRIGGER_EXAMPLES configurations of the opposite (stride pinned to 1, or the
 drawing restricted to square inputs, ...).  Only when that search finds no
 failure is the rule printed, with the hints that rest on it, and only for a
-failure common enough for such a search to meet it: one in at least
-RULE_RATE of the run's own examples;
-otherwise the fact is scoped to the configuration ("passes with stride 1 at
-this configuration, ... but fails on other configurations with stride 1"),
-and, unless some rule held, the failure the search found leads to a further
-finding of the same check, up to FINDINGS_PER_CHECK, each searched for away
-from the triggers of those before it.  Dimensions the user pinned get no
-trigger facts.
+failure common enough for such a search to meet it (one in at least
+RULE_RATE of the run's own examples).  When no rule holds, the local facts
+are printed scoped to the configuration ("passes with stride 1 at this
+configuration, ... but fails on other configurations with stride 1"), and a
+failure a rule test met leads to a further finding of the same check, up to
+FINDINGS_PER_CHECK, each searched for away from the triggers of those before
+it.  Dimensions the user pinned get no trigger facts.
 
 A layer that raises on purpose in its own code (an ``assert``, or a ``raise``
 of ValueError: ``adapters.is_refusal``) refuses the configuration rather than
@@ -437,7 +436,8 @@ class _Searcher:
         rules = [(c, change) for c, change in rules if IMPLIED.get(c) not in {r for r, _ in rules}]
         finding.rules = [condition for condition, _ in rules]
         finding.triggers = [_rule_text(finding, space, condition, change) for condition, change in rules]
-        finding.observations = [_observation_text(finding, *fact) for fact in observations]
+        if not rules:  # a rule explains the failure; what else passed here is coincidence, left out
+            finding.observations = [_observation_text(finding, *fact) for fact in observations]
         if observations and not testable:
             finding.observations.append(_rare_text(finding, seen, self.count))
         finding.hints = _hints(finding, finding.rules)

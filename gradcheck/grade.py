@@ -16,6 +16,10 @@ submission does can stop the run: it gets ``passed`` False, score 0 and an
 Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv,
 5 for the pools); a failed or skipped check scores 0.  A submission that could
 not be loaded, or whose child died, timed out or ran out of memory, scores 0.
+A check failed because the layer refused a configuration on purpose (its own
+assert or ValueError) scores 0 like any other, and its output says it was a
+refusal; grade with ``divisible=True`` (``--divisible``) when the assignment
+lets layers refuse inputs the stride does not divide.
 """
 import multiprocessing
 import os
