@@ -78,7 +78,7 @@ class ImplementationError(Exception):
     """
 
     def __init__(self, stage, kind, message, location=""):
-        text = message if kind == BAD_RETURN else f"{stage} raised {kind}: {message}"
+        text = message if kind == BAD_RETURN else f"{stage} raised {kind}" + (f": {message}" if message else "")
         super().__init__(text + (f" ({location})" if location else ""))
         self.stage = stage
         self.kind = kind

@@ -28,7 +28,7 @@ it.  Dimensions the user pinned get no trigger facts.
 A layer that raises on purpose in its own code (an ``assert``, or a ``raise``
 of ValueError: ``adapters.is_refusal``) refuses the configuration rather than
 getting it wrong: such failures form findings of their own kind, "refusal",
-explained the same way ("the layer refuses configurations where the stride
+explained the same way ("the layer refuses configurations only where the stride
 does not divide the padded input") and given no gradient hint.
 """
 import dataclasses
@@ -498,11 +498,12 @@ def _hints(finding, rules):
 
 
 def _refusal_text(finding, rules):
-    """'the layer refuses configurations where ...: AssertionError: ... (at file:line: code)'."""
+    """'the layer refuses configurations only where ...: AssertionError: ... (at file:line: code)'."""
     error = finding.checks[0].error
-    where = f"configurations where {' and '.join(rules)}" if rules else "this configuration"
+    where = f"configurations only where {' and '.join(rules)}" if rules else "this configuration"
+    raised = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
     location = f" (at {error['location']})" if error.get("location") else ""
-    return f"the layer refuses {where}: {error['type']}: {error['message']}{location}"
+    return f"the layer refuses {where}: {raised}{location}"
 
 
 def variations(config):

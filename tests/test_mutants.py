@@ -185,7 +185,7 @@ def test_a_refusal_is_its_own_finding_with_no_gradient_hint(mutant):
     rep = report(mutant)
     (finding,) = [f for f in rep.findings if set(f.names) & mutant.fails]
     assert finding.kind == "refusal"
-    assert finding.refusal.startswith("the layer refuses configurations where ")
+    assert finding.refusal.startswith("the layer refuses configurations only where ")
     assert re.search(r"mutants/\w+\.py:\d+: (assert|raise) ", finding.refusal)  # its own line, quoted
     assert all("--divisible" in hint for hint in finding.hints)
 

@@ -65,7 +65,7 @@ def test_a_refusal_is_reported_as_one_with_its_line_and_no_gradient_hint_in_ever
     rep = check("conv", styles.conv_forward_strides)
     out = text(rep)
     assert "Finding 1: forward refused by the layer" in out
-    assert "the layer refuses configurations where the stride does not divide the padded input: AssertionError: " \
+    assert "the layer refuses configurations only where the stride does not divide the padded input: AssertionError: " \
            in out.replace("\n  ", " ")
     assert "floor division" not in out and "indexing dout" not in out
     assert "--divisible" in out
@@ -74,7 +74,7 @@ def test_a_refusal_is_reported_as_one_with_its_line_and_no_gradient_hint_in_ever
     assert finding["hints"] == [hint for hint in finding["hints"] if "--divisible" in hint]
     failure = junit_failures(rep)["forward"]
     assert failure.startswith("the layer refused this configuration: forward raised AssertionError")
-    assert "the layer refuses configurations where" in failure
+    assert "the layer refuses configurations only where" in failure
 
 
 def test_divisible_checks_such_a_layer_where_it_accepts_and_reproduces_with_divisible():
@@ -189,7 +189,7 @@ def test_gradescope_says_a_refusal_is_one_and_divisible_grades_the_layer_in_full
     tests = gradescope(graded, "fast")
     assert graded["fast"][0].score == 7 and tests["forward"]["status"] == "failed"
     output = tests["forward"]["output"]
-    assert "the layer refuses configurations where the stride does not divide the padded input" in output
+    assert "the layer refuses configurations only where the stride does not divide the padded input" in output
     assert "--divisible" in output and "floor division" not in output
     assert graded["divisible"][0].passed and graded["divisible"][0].score == 8
 
