@@ -537,12 +537,29 @@ def _constructor(obj, name, layer):
         note = None if how.standard else f"built as {how.describe(name, leading)}"
         way = _Way(obj, layer, how, note)
         try:
-            way.build(probe, params)
+            built = way.build(probe, params)
         except Exception as exc:  # noqa: BLE001 - user code may raise anything
             failures.append((how, exc))
             continue
+        _require_methods(built, name)
         return way
     raise LoadError(_unbuildable(name, layer, failures, inspect.isclass(obj)))
+
+
+def _require_methods(layer_object, name):
+    """Refuse a layer whose forward or backward cannot be called with one array, saying how to adapt it."""
+    for method, argument in (("forward", "x"), ("backward", "dout")):
+        function = getattr(layer_object, method, None)
+        if callable(function) and _takes(function, 1):
+            continue
+        parameters = _parameters(function) if callable(function) else None
+        shown = f"its {method}({', '.join(p.name for p in parameters)})" if parameters is not None else \
+            f"it has no {method} method"
+        raise LoadError(f"{name} cannot be checked: gradcheck calls {method}({argument}), but {shown}. Adapt it in "
+                        f"a subclass in your file and pass --impl FILE:Layer:\n\n"
+                        f"    class Layer({type(layer_object).__name__}):\n"
+                        f"        def {method}(self, {argument}):\n"
+                        f"            return super().{method}({argument}, ...)   # call it your way\n")
 
 
 def _unbuildable(name, layer, failures, is_class):
@@ -571,6 +588,8 @@ def _function_pair(forward, layer, name, convention):
         raise LoadError(f"{name} looks like a forward function, but its module has no {backward_name}; "
                         "define it (returning dx, or (dx, dw, db) for conv) or name a class instead")
     parameters = _parameters(forward)
+    if not _takes(backward, 2):
+        raise LoadError(_uncallable(name, backward_name, layer, parameters))
     style = convention if convention != "auto" else _function_style(parameters, layer)
     if style == "function":
         return _cs231n_pair(forward, backward, layer, name)

@@ -84,6 +84,20 @@ def test_a_constructor_that_takes_no_weights_is_refused_with_every_way_tried_and
     assert "def make_layer(W, b, stride, pad):" in text
 
 
+def test_a_backward_that_needs_more_than_dout_is_refused_with_a_subclass_to_add():
+    from reference_style import Convolution
+
+    class UpdatingConv(Convolution):
+        def backward(self, dout, learning_rate):
+            return super().backward(dout)
+
+    with pytest.raises(LoadError) as error:
+        implementation_of(UpdatingConv, "conv")
+    assert str(error.value).startswith("UpdatingConv cannot be checked: gradcheck calls backward(dout), but its "
+                                       "backward(dout, learning_rate)")
+    assert "class Layer(UpdatingConv):" in str(error.value)
+
+
 def test_separate_arguments_are_passed_by_name_not_as_a_cs231n_dict():
     implementation = implementation_of(styles.conv_forward, "conv")
     assert implementation.convention == "args" and implementation.pinned == {"dilation": 1}
@@ -111,12 +125,19 @@ def max_pool_forward(x, pool_size, stride):
 
 def max_pool_backward(dout, cache):
     return dout
+
+def conv_forward_naive(x, w, b, conv_param):
+    return x, None
+
+def conv_backward_naive(dout, x, w, b, conv_param):
+    return dout, None, None
 '''
 
 
 @pytest.mark.parametrize("layer,name,why", [
     ("conv", "conv_forward", "conv_forward(x, w, b, step, border) cannot be called the way gradcheck"),
     ("maxpool", "max_pool_forward", "max_pool_forward(x, pool_size, stride) cannot be called the way gradcheck"),
+    ("conv", "conv_forward_naive", "and a conv_backward_naive(dout, cache)"),
 ])
 def test_a_forward_function_that_cannot_be_called_is_refused_with_exit_2_and_a_class_to_add(
         tmp_path, monkeypatch, layer, name, why):
