@@ -65,10 +65,12 @@ def _failure_lines(result, findings):
     if result.worst_index is not None:
         lines.append(f"worst at {list(result.worst_index)}: expected {result.expected:.6g}, "
                      f"got {result.actual:.6g} (against the {result.against})")
+    hints = {}  # each hint once, with the findings' own facts
     for finding in findings:
         lines.append(f"{smallest_text(finding)}: {finding.config.describe()} (data seed {finding.seed})")
         lines += [finding.refusal] if finding.refusal else []
-        lines += finding.triggers + finding.observations + [f"hint: {hint}" for hint in finding.hints]
+        lines += finding.triggers + finding.observations
+        lines += [f"hint: {hint}" for hint in finding.hints if hints.setdefault(hint, finding) is finding]
         lines.append(f"reproduce: {finding.reproduce}")
     return lines
 
@@ -193,11 +195,9 @@ def _render_finding(console, number, finding, first_with):
                 _indented(console, f"{result.name}: {result.message}", 2)
     for fact in finding.triggers + finding.observations:
         _indented(console, f"- {fact}", 2)
-    for hint in finding.hints:
-        if hint not in first_with:
-            first_with[hint] = number
-            _indented(console, f"hint: {hint}", 2, "cyan")
-    earlier = sorted({first_with[hint] for hint in finding.hints if first_with[hint] != number})
+    for hint in _new_hints(finding, number, first_with):
+        _indented(console, f"hint: {hint}", 2, "cyan")
+    earlier = _earlier_hints(finding, number, first_with)
     if earlier:
         _indented(console, f"hint: as for finding {', '.join(map(str, earlier))}", 2, "cyan")
     for result in finding.checks:
@@ -295,15 +295,28 @@ def failure_text(report):
         shown = [numbers[id(f)] for f in findings.get((result.subject, result.name), [])]
         if shown:
             lines.append(f" See finding {', '.join(map(str, shown))}")
+    first_with = {}
     for number, finding in enumerate(report.findings, 1):
         lines += ["", f"Finding {number} ({', '.join(finding.names)}):",
                   f" {smallest_text(finding).capitalize()}: {finding.config.describe()} (data seed {finding.seed})"]
         lines += [f" {finding.refusal[0].upper()}{finding.refusal[1:]}"] if finding.refusal else []
         lines += [f" Trigger: {fact}" for fact in finding.triggers]
         lines += [f" Observed: {fact}" for fact in finding.observations]
-        lines += [f" Hint: {hint}" for hint in finding.hints]
+        lines += [f" Hint: {hint}" for hint in _new_hints(finding, number, first_with)]
+        lines += [f" Hint: as for finding {', '.join(map(str, earlier))}"
+                  for earlier in [_earlier_hints(finding, number, first_with)] if earlier]
         lines.append(f" Reproduce: {finding.reproduce}")
     return "\n".join(lines)
+
+
+def _new_hints(finding, number, first_with):
+    """The finding's hints no earlier finding printed; ``first_with`` (hint -> finding number) learns them."""
+    return [hint for hint in finding.hints if first_with.setdefault(hint, number) == number]
+
+
+def _earlier_hints(finding, number, first_with):
+    """The numbers of the earlier findings that printed some of this finding's hints."""
+    return sorted({first_with[hint] for hint in finding.hints if first_with[hint] != number})
 
 
 # -- grading reports (gradcheck grade) ---------------------------------------------------------------------------

@@ -153,15 +153,17 @@ def test_a_finding_of_several_checks_is_printed_once_by_the_assertion_message():
         assert message.count(hint) == 1
 
 
-def test_a_hint_shared_by_two_findings_is_printed_for_the_first_and_referred_to_after():
+def test_a_hint_shared_by_two_findings_is_printed_once_in_every_format():
     config = Config.conv(batch=2, channels=1, filters=1, size=3, kernel=1)
     hint = "the batch axis is mishandled: a mean where the loss needs a sum, or only sample 0 used"
-    findings = [Finding("", config, 0, [CheckResult(name, "fail", "differs")], hints=[hint], reproduce="gradcheck")
-                for name in ("dW", "dB")]
-    rep = Report("conv", "layer.py:Conv", {}, [CheckResult(n, "fail", "differs") for n in ("dW", "dB")], findings,
-                 30, 0, "gradcheck")
+    findings = [Finding("", config.replace(batch=batch), 0, [CheckResult("dX", "fail", "differs")], hints=[hint],
+                        reproduce="gradcheck") for batch in (2, 3)]
+    rep = Report("conv", "layer.py:Conv", {}, [CheckResult("dX", "fail", "differs")], findings, 30, 0, "gradcheck")
     out = text(rep)
     assert out.count(hint) == 1 and "hint: as for finding 1" in out
+    assert junit_failures(rep)["dX"].count(hint) == 1
+    message = render.failure_text(rep)
+    assert message.count(hint) == 1 and " Hint: as for finding 1" in message
 
 
 # -- Gradescope, through grading in the sandbox ---------------------------------------------------------------
