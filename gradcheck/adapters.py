@@ -648,7 +648,9 @@ def _uncallable(name, backward_name, layer, parameters):
         expected = "(x, w, b, conv_param) as in cs231n, or (x, w, b, stride, pad)"
         init, inputs, grads = "W, b, stride, pad", "x, self.W, self.b", "dx, self.dW, self.db"
     else:
-        expected = "(x, pool_param) as in cs231n, or (x, pool_h, pool_w, stride, pad)"
+        expected = ("(x, pool_param) as in cs231n, or (x, pool_h, pool_w, stride, pad) (a pool taking one window "
+                    "size pools square windows only: its class can raise ValueError for others, which gradcheck "
+                    "reports as refused)")
         init, inputs, grads = "pool_h, pool_w, stride, pad", "x", "dx"
     return (f"{name}{signature} cannot be called the way gradcheck knows: it looks for a forward function taking "
             f"{expected}, and a {backward_name}(dout, cache). Wrap the pair in a class in your file and pass "
