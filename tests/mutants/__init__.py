@@ -1,8 +1,9 @@
 """Deliberately wrong layers, and right ones, to prove gradcheck tells them apart.
 
-``conv.MUTANTS`` and ``pool.MUTANTS`` register each wrong layer with the
-exact set of checks it must fail (empty for the few that are right but
-unusual: float32, a list from backward); ``correct`` holds right layers in
+``conv.MUTANTS``, ``pool.MUTANTS`` and ``styles.MUTANTS`` register each wrong
+layer with the exact set of checks it must fail (empty for the few that are
+right but unusual: float32, a list from backward, a positional constructor,
+a function pair taking stride and pad); ``correct`` holds right layers in
 several styles.  tests/test_mutants.py runs them all.
 """
 from dataclasses import dataclass, field
