@@ -263,7 +263,7 @@ class _Searcher:
             failures = {key: example for key, example in self.first_failure.items() if key not in explained}
             explained |= set(failures)
             for finding in self._findings(failures):
-                findings += self._chain(finding)
+                findings += self._chain(finding, findings)
         for finding in findings:
             finding.reproduce = label(finding) if label else ""
         summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
@@ -386,8 +386,9 @@ class _Searcher:
         except NoSuchExample:  # find's own search missed it; keep the failure met, unshrunk
             return tuple(example), False
 
-    def _chain(self, first):
-        """``first`` explained, then up to FINDINGS_PER_CHECK - 1 further findings of its checks.
+    def _chain(self, first, earlier):
+        """``first`` explained, then further findings of its checks while none of them has FINDINGS_PER_CHECK
+        findings (``earlier`` ones included).
 
         A rule that held covers every failure of its checks, so a further
         finding is searched for only while the findings before it hold none:
@@ -397,7 +398,12 @@ class _Searcher:
         chain = [first]
         leads = self._explain(first, self.space)
         fails = self._fails(first.subject, first.names, first.kind)
-        while leads and len(chain) < FINDINGS_PER_CHECK and not any(finding.rules for finding in chain):
+
+        def room():
+            return all(sum(f.subject == first.subject and name in f.names for f in earlier + chain)
+                       < FINDINGS_PER_CHECK for name in first.names)
+
+        while leads and room() and not any(finding.rules for finding in chain):
             lead = leads.pop(0)
             (config, data_seed), ok = self._shrink(lead.space, fails, lead.example)
             if any(finding.config == config for finding in chain):
@@ -436,7 +442,7 @@ class _Searcher:
         rules = [(c, change) for c, change in rules if IMPLIED.get(c) not in {r for r, _ in rules}]
         finding.rules = [condition for condition, _ in rules]
         finding.triggers = [_rule_text(finding, space, condition, change) for condition, change in rules]
-        if not rules:  # a rule explains the failure; what else passed here is coincidence, left out
+        if not rules:  # with a rule, the other facts seen here are coincidences: left out
             finding.observations = [_observation_text(finding, *fact) for fact in observations]
         if observations and not testable:
             finding.observations.append(_rare_text(finding, seen, self.count))
