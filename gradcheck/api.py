@@ -229,12 +229,8 @@ def _require_divisible(config):
     """Refuse, under divisible, a configuration whose stride does not divide its padded input."""
     spans = [n + 2 * p - e for n, p, e in zip(config.size, config.pad, config.window.extent)]
     if any(span % s for span, s in zip(spans, config.stride)):
-        raise ValueError(f"with --divisible the stride {_pair(config.stride)} must divide H + 2P - extent and "
-                         f"W + 2P - extent, here {_pair(spans)}; change the size or the stride, or drop --divisible")
-
-
-def _pair(values):
-    return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
+        raise ValueError(f"with --divisible the stride {config.stride} must divide H + 2P - extent and "
+                         f"W + 2P - extent, here {tuple(spans)}; change the size or the stride, or drop --divisible")
 
 
 def _apply_convention_pins(pins, implementation):

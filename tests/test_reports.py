@@ -84,7 +84,7 @@ def test_divisible_checks_such_a_layer_where_it_accepts_and_reproduces_with_divi
 
 
 def test_divisible_refuses_a_pinned_configuration_it_does_not_divide():
-    with pytest.raises(ValueError, match="with --divisible the stride 2 must divide"):
+    with pytest.raises(ValueError, match=r"with --divisible the stride \(2, 2\) must divide"):
         gradcheck.plan("conv", styles.conv_forward_strides, batch=1, channels=1, filters=1, size=4, kernel=1,
                        stride=2, pad=0, divisible=True)
 
