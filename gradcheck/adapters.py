@@ -365,7 +365,7 @@ def implementation_of(obj, layer, convention="auto", name=None):
             subject.notes.add(way.note)
         return subject
 
-    return Implementation(name, make_subject, "dive" if convention == "dive" else "reference", way.pinned)
+    return Implementation(name, make_subject, "dive" if convention == "dive" else "reference", dict(way.how.pinned))
 
 
 def reference_style(cls, layer, references=None):
@@ -438,11 +438,10 @@ class _Call:
 
 
 class _Way:
-    """How to build a layer object: ``build(config, params)``, what it pins, and a note saying how (or None)."""
+    """How to build a layer object: ``build(config, params)``, and a note saying how (None for the usual way)."""
 
-    def __init__(self, obj, layer, how, note):
-        self.obj, self.layer, self.how, self.note = obj, layer, how, note
-        self.pinned = dict(how.pinned)
+    def __init__(self, obj, how, note):
+        self.obj, self.how, self.note = obj, how, note
 
     def build(self, config, params):
         leading = (params["W"], params["b"]) if config.is_conv else config.kernel
@@ -496,18 +495,21 @@ def _positional_room(parameters):
 
 
 def _calls(parameters, layer, leading):
-    """The ways to pass stride and pad to a callee with these ``parameters`` (after ``leading`` arguments), in
-    the order to try: by the keywords it names, then by position; with no readable signature, both."""
+    """The ways to pass stride and pad to a callee with these ``parameters`` (after ``leading`` arguments), to
+    try in order: by the keywords it names, else by position when it takes enough arguments; with no
+    readable signature, by the usual keywords, then by position."""
+    usual = _named_call({"stride": "stride", "pad": "pad"}, layer)
+    by_position = _Call({}, positional=True, pinned={"dilation": 1} if layer == "conv" else {})
     if parameters is None:
-        return [_Call({"stride": "stride", "pad": "pad"}), _Call({}, positional=True)]
+        return [usual, by_position]
     names = _geometry_names(parameters, leading)
     if layer != "conv":
         names.pop("dilation", None)
     if {"stride", "pad"} & set(names):
         return [_named_call(names, layer)]
     if _positional_room(parameters) >= leading + 2:
-        return [_Call({}, positional=True, pinned={"dilation": 1} if layer == "conv" else {})]
-    return [_Call({"stride": "stride", "pad": "pad"})]  # will fail, and say so
+        return [by_position]
+    return [usual]  # it will fail, and the LoadError says what was tried
 
 
 def _named_call(names, layer):
@@ -535,7 +537,7 @@ def _constructor(obj, name, layer):
     failures = []
     for how in _calls(_parameters(obj), layer, len(leading)):
         note = None if how.standard else f"built as {how.describe(name, leading)}"
-        way = _Way(obj, layer, how, note)
+        way = _Way(obj, how, note)
         try:
             built = way.build(probe, params)
         except Exception as exc:  # noqa: BLE001 - user code may raise anything
