@@ -608,11 +608,12 @@ def _function_pair(forward, layer, name, convention):
         subject.notes.add(note)
         return subject
 
-    return Implementation(name, make_subject, "args", how.pinned)
+    return Implementation(name, make_subject, "args", dict(how.pinned))
 
 
 def _with_window(config, how):
-    """A pool function's arguments: the window (pool_h, pool_w) by position, then the geometry."""
+    """What a function pair's forward takes after x (and w, b): a pool's window (pool_h, pool_w) by position,
+    then the geometry by name."""
     args, keywords = how.arguments(config)
     return (() if config.is_conv else tuple(config.kernel)) + args, keywords
 
