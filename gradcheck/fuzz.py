@@ -37,7 +37,7 @@ import random
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, find, given, seed as hypothesis_seed, settings
-from hypothesis.errors import NoSuchExample
+from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis import strategies as st
 
 from reference_layers.geometry import as_pair
@@ -383,7 +383,7 @@ class _Searcher:
                          settings=self._settings([Phase.generate, Phase.shrink], max(self.budget, 10) * 2),
                          random=random.Random(self.seed))
             return tuple(found), True
-        except NoSuchExample:  # find's own search missed it; keep the failure met, unshrunk
+        except (NoSuchExample, Unsatisfiable):  # find's own search missed it; keep the failure met, unshrunk
             return tuple(example), False
 
     def _chain(self, first, earlier):
@@ -432,8 +432,8 @@ class _Searcher:
             if not self._clears(finding, variant):
                 continue
             narrowed = space.narrowed(opposite) if testable else None
-            counter = self._counterexample(narrowed, fails) if narrowed is not None else None
-            if narrowed is not None and counter is None:
+            counter, searched = self._counterexample(narrowed, fails) if narrowed is not None else (None, 0)
+            if counter is None and searched >= TRIGGER_EXAMPLES // 2:
                 rules.append((condition, change))
                 continue
             observations.append((condition, change, opposite, counter is not None))
@@ -462,14 +462,19 @@ class _Searcher:
         return True
 
     def _counterexample(self, space, fails):
-        """The first of TRIGGER_EXAMPLES examples of ``space`` (drawn with the run's seed) on which ``fails``,
-        or None."""
+        """(the first of TRIGGER_EXAMPLES examples of ``space``, drawn with the run's seed, on which ``fails``, or
+        None; how many examples were searched).  A rule needs at least half the budget searched."""
+        searched = set()
+
+        def counted(example):
+            searched.add(example)
+            return fails(example)
         try:
-            return tuple(find(st.tuples(space.strategy(), seeds()), fails,
-                              settings=self._settings([Phase.generate], TRIGGER_EXAMPLES),
-                              random=random.Random(self.seed)))
-        except NoSuchExample:
-            return None
+            found = find(st.tuples(space.strategy(), seeds()), counted,
+                         settings=self._settings([Phase.generate], TRIGGER_EXAMPLES), random=random.Random(self.seed))
+            return tuple(found), len(searched)
+        except (NoSuchExample, Unsatisfiable):
+            return None, len(searched)
 
 
 def _data_seeds(finding):

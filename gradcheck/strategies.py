@@ -283,7 +283,8 @@ class _Pins:
         return (dilation or 1) * ((kernel or 1) - 1) + 1 <= size + 2 * pad
 
     def _pool_completable(self, values):
-        """Pools: 2*pad <= kernel <= size + 2*pad on each axis; tried over the free kernels and pads."""
+        """Pools: 2*pad <= kernel <= size + 2*pad (and <= stride, when windows must not overlap) on each axis;
+        tried over the free kernels and pads."""
         kernels = [[k] if k is not None else range(1, KERNELS["large"][1] + 1) for k in values["kernel"]]
         largest_pad = max(max(ks) for ks in kernels) // 2
 
@@ -292,8 +293,9 @@ class _Pins:
             return [pad] if pad is not None else range(int(self.restrict.padded), largest_pad + 1)
 
         def fits(axis, pad):
-            size = values["size"][axis]
-            return any(2 * pad <= k and (size is None or k <= size + 2 * pad) for k in kernels[axis])
+            size, stride = values["size"][axis], values["stride"][axis]
+            return any(2 * pad <= k and (size is None or k <= size + 2 * pad) and
+                       (self.restrict.overlapping or stride is None or k <= stride) for k in kernels[axis])
 
         if self.per_axis:
             return all(any(fits(axis, pad) for pad in pads(axis)) for axis in (0, 1))
@@ -391,6 +393,8 @@ class _Geometry:
             candidates = [v for v in range(0 if name == "pad" else 1,
                                            _ceiling(name, self.values, self.pins.restrict) + 1)
                           if self._completes(name, axis, v)]
+            if not candidates:  # pins and restrictions the feasibility check let through: nothing fits
+                reject()
             liked = [v for v in candidates if low <= v <= high]
             value = self.draw(st.sampled_from(liked or candidates))
             self._set(name, axis, value)

@@ -184,6 +184,28 @@ def test_pins_run_exactly_when_some_configuration_satisfies_them(layer, per_axis
         assert divides(config)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(layer=st.sampled_from(["conv", "maxpool"]), data=st.data(),
+       pins=st.fixed_dictionaries({"kernel": st.none() | st.integers(1, 4), "pad": st.none() | st.integers(0, 2),
+                                   "size": st.none() | st.integers(1, 6), "stride": st.none() | st.integers(1, 3)}),
+       restrictions=st.fixed_dictionaries({}, optional={
+           "divisible": st.just(True), "square": st.sampled_from([("size",), ("kernel",)]),
+           "overlapping": st.just(False), "padded": st.just(True)}))
+def test_restrictions_with_any_pins_draw_what_they_promise_or_refuse_at_once(layer, data, pins, restrictions):
+    """Built from pins and restrictions together, a strategy either refuses them (ValueError) or draws only
+    configurations that keep both: it never fails in the middle of a search."""
+    try:
+        strategy = strategies.configs(layer, per_axis=False, **pins, **restrictions)
+    except ValueError:
+        return
+    config = data.draw(strategy)
+    assert all(getattr(config, name) == (value, value) for name, value in pins.items() if value is not None)
+    holds = {"divisible": divides, "square": lambda c: all(getattr(c, n)[0] == getattr(c, n)[1]
+                                                           for n in restrictions["square"]),
+             "overlapping": lambda c: not c.windows_overlap, "padded": lambda c: min(c.pad) >= 1}
+    assert all(holds[name](config) for name in restrictions)
+
+
 def divides(config):
     return all((n + 2 * p - e) % s == 0 for n, p, e, s in zip(config.size, config.pad, config.window.extent,
                                                               config.stride))
