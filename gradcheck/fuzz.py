@@ -34,6 +34,7 @@ does not divide the padded input") and given no gradient hint.
 import dataclasses
 import os
 import random
+import time
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, find, given, seed as hypothesis_seed, settings
@@ -255,6 +256,7 @@ class _Searcher:
         self.count = 0
         self.covered = {}
         self.methods = {}
+        self.spent = [0.0, 0]  # seconds spent in run_checks, and how many examples they ran
 
     def run(self, label):
         self._explore()
@@ -278,8 +280,10 @@ class _Searcher:
         failing before is noted, to be explained too."""
         key = (subject, config, seed)
         if key not in self.cache:
+            started = time.monotonic()
             self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
                                          self.implementations[subject], method=self.method, subject_name=subject)
+            self.spent = [self.spent[0] + time.monotonic() - started, self.spent[1] + 1]
             for result in self.cache[key]:
                 if result.status == "fail":
                     self.first_failure.setdefault((subject, result.name, _kind(result)), (config, seed))
@@ -349,7 +353,7 @@ class _Searcher:
         shrunk = {}
         for (subject, name, kind), example in sorted(failures.items(), key=lambda kv: (self._order(kv[0]),
                                                                                        kv[0][2] == REFUSAL)):
-            found, ok = self._shrink(self.space, self._fails(subject, [name], kind), example)
+            found, ok = self._shrink(self.space, self._fails(subject, [name], kind), example, subject)
             key = (subject, kind) + found
             minimal.setdefault(key, []).append(name)
             shrunk[key] = shrunk.get(key, True) and ok
@@ -374,13 +378,22 @@ class _Searcher:
                        for r in self.checks(subject, *example))
         return fails
 
-    def _shrink(self, space, fails, example):
+    def _affordable(self, subject, examples):
+        """Whether ``examples`` more examples fit in the time the implementation has left, if it is limited (a
+        sandbox's), with a margin of two: explaining a failure must not cost the verdict already reached."""
+        time_left = getattr(self.implementations[subject], "time_left", None)
+        if time_left is None:
+            return True
+        return time_left() > 2 * examples * self.spent[0] / max(1, self.spent[1])
+
+    def _shrink(self, space, fails, example, subject):
         """The smallest example of ``space`` on which ``fails``, by hypothesis.find; (example, shrunk?)."""
-        if self.fixed:
+        budget = max(self.budget, 10) * 2
+        if self.fixed or not self._affordable(subject, budget):
             return tuple(example), False
         try:
             found = find(st.tuples(space.strategy(), seeds()), fails,
-                         settings=self._settings([Phase.generate, Phase.shrink], max(self.budget, 10) * 2),
+                         settings=self._settings([Phase.generate, Phase.shrink], budget),
                          random=random.Random(self.seed))
             return tuple(found), True
         except (NoSuchExample, Unsatisfiable):  # find's own search missed it; keep the failure met, unshrunk
@@ -405,7 +418,7 @@ class _Searcher:
 
         while leads and room() and not any(finding.rules for finding in chain):
             lead = leads.pop(0)
-            (config, data_seed), ok = self._shrink(lead.space, fails, lead.example)
+            (config, data_seed), ok = self._shrink(lead.space, fails, lead.example, first.subject)
             if any(finding.config == config for finding in chain):
                 continue
             chain.append(self._finding(first.subject, first.kind, config, data_seed, first.names, ok,
@@ -422,16 +435,13 @@ class _Searcher:
         opposite finds no failure either.
         """
         fails = self._fails(finding.subject, finding.names, finding.kind)
-        rules, observations, leads = [], [], []
         seen = max(self.seen_failing.get((finding.subject, name, finding.kind), 0) for name in finding.names)
-        testable = seen >= RULE_RATE * self.count
-        for condition, change, variant in () if self.fixed else variations(finding.config):
+        common = seen >= RULE_RATE * self.count
+        rules, observations, leads, untested = [], [], [], []
+        for condition, change, variant in self._local_facts(finding, space):
             opposite = OPPOSITES[condition]
-            if not space.contains(variant) or (condition == "pad = 0" and space.per_axis):
-                continue  # a pinned dimension changed; "pad = 0" is tested as a rule only where pads are shared
-            if not self._clears(finding, variant):
-                continue
-            narrowed = space.narrowed(opposite) if testable else None
+            affordable = self._affordable(finding.subject, TRIGGER_EXAMPLES)
+            narrowed = space.narrowed(opposite) if common and affordable else None
             counter, searched = self._counterexample(narrowed, fails) if narrowed is not None else (None, 0)
             if counter is None and searched >= TRIGGER_EXAMPLES // 2:
                 rules.append((condition, change))
@@ -439,17 +449,29 @@ class _Searcher:
             observations.append((condition, change, opposite, counter is not None))
             if counter is not None:
                 leads.append(_Lead(narrowed, counter))
+            elif not common:
+                untested.append(_rare_text(finding, seen, self.count))
+            elif not affordable:
+                untested.append("no rule is drawn from these: the time limit left no room to test one")
         rules = [(c, change) for c, change in rules if IMPLIED.get(c) not in {r for r, _ in rules}]
         finding.rules = [condition for condition, _ in rules]
         finding.triggers = [_rule_text(finding, space, condition, change) for condition, change in rules]
         if not rules:  # with a rule, the other facts seen here are coincidences: left out
             finding.observations = [_observation_text(finding, *fact) for fact in observations]
-        if observations and not testable:
-            finding.observations.append(_rare_text(finding, seen, self.count))
+            finding.observations += list(dict.fromkeys(untested))
         finding.hints = _hints(finding, finding.rules)
         if finding.kind == REFUSAL:
             finding.refusal = _refusal_text(finding, finding.rules)
         return leads
+
+    def _local_facts(self, finding, space):
+        """(condition, change, variant) for each variation of the finding's configuration, within ``space``, that
+        clears its checks."""
+        for condition, change, variant in () if self.fixed else variations(finding.config):
+            if not space.contains(variant) or (condition == "pad = 0" and space.per_axis):
+                continue  # a pinned dimension changed; "pad = 0" is tested as a rule only where pads are shared
+            if self._affordable(finding.subject, TRIGGER_SEEDS) and self._clears(finding, variant):
+                yield condition, change, variant
 
     def _clears(self, finding, variant):
         """The finding's checks pass on ``variant`` (a refusal: are not refused), on TRIGGER_SEEDS data seeds."""

@@ -50,6 +50,17 @@ def test_two_independent_bugs_are_two_findings_each_minimal():
     assert any("stride > 1" in fact for fact in found["dX"].triggers)
 
 
+def test_a_time_limit_nearly_used_up_keeps_the_verdict_and_drops_the_explanations():
+    """In a sandbox the time limit counts the layer's own calls: explaining must never cost the verdict."""
+    from gradcheck.adapters import implementation_of
+
+    implementation = implementation_of(BiasMeanAndStrideBug, "conv")
+    implementation.time_left = lambda: 0.0
+    report = gradcheck.check("conv", implementation, seed=0)
+    assert {name for finding in report.findings for name in finding.names} == {"dX", "dB"}
+    assert all(not finding.shrunk and not finding.triggers for finding in report.findings)
+
+
 def test_minimal_counterexample_is_small_in_every_dimension():
     dx = findings_by_check(gradcheck.check("conv", BiasMeanAndStrideBug, seed=1))["dX"].config
     assert (dx.batch, dx.channels, dx.filters) == (1, 1, 1)
