@@ -549,14 +549,14 @@ def _constructor(obj, name, layer):
 
 
 def _require_methods(layer_object, name):
-    """Refuse a layer whose forward or backward cannot be called with one array, saying how to adapt it."""
+    """Refuse a layer whose forward or backward cannot be called with one array, saying how to adapt it (one
+    without a backward yet still gets its forward checked)."""
     for method, argument in (("forward", "x"), ("backward", "dout")):
         function = getattr(layer_object, method, None)
-        if callable(function) and _takes(function, 1):
-            continue
         parameters = _parameters(function) if callable(function) else None
-        shown = f"its {method}({', '.join(p.name for p in parameters)})" if parameters is not None else \
-            f"it has no {method} method"
+        if parameters is None or _takes(function, 1):
+            continue
+        shown = f"its {method}({', '.join(p.name for p in parameters)})"
         raise LoadError(f"{name} cannot be checked: gradcheck calls {method}({argument}), but {shown}. Adapt it in "
                         f"a subclass in your file and pass --impl FILE:Layer:\n\n"
                         f"    class Layer({type(layer_object).__name__}):\n"
