@@ -65,12 +65,12 @@ def _failure_lines(result, findings):
     if result.worst_index is not None:
         lines.append(f"worst at {list(result.worst_index)}: expected {result.expected:.6g}, "
                      f"got {result.actual:.6g} (against the {result.against})")
-    hints = {}  # each hint once, with the findings' own facts
-    for finding in findings:
+    first_with = {}  # each hint once, with the first finding that has it
+    for number, finding in enumerate(findings, 1):
         lines.append(f"{smallest_text(finding)}: {finding.config.describe()} (data seed {finding.seed})")
         lines += [finding.refusal] if finding.refusal else []
         lines += finding.triggers + finding.observations
-        lines += [f"hint: {hint}" for hint in finding.hints if hints.setdefault(hint, finding) is finding]
+        lines += [f"hint: {hint}" for hint in _new_hints(finding, number, first_with)]
         lines.append(f"reproduce: {finding.reproduce}")
     return lines
 
