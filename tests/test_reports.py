@@ -179,7 +179,8 @@ def graded():
         return result.submissions[0], result
 
     return {"fast": one("conv_forward_strides"), "divisible": one("conv_forward_strides", divisible=True),
-            "naive": one("conv_forward_unpad_slice")}
+            "naive": one("conv_forward_unpad_slice"), "args": one("conv_forward"), "two bugs": one("ConvDxTwoBugs"),
+            "no return": one("ConvForwardNone")}
 
 
 def gradescope(graded, name):
@@ -202,6 +203,20 @@ def test_gradescope_shows_a_wrong_shape_with_its_trigger_and_fix(graded):
     output = tests["dX"]["output"]
     assert "dX has shape (1, 1, 0, 0)" in output and "0 of" not in output
     assert "fails only when pad = 0" in output and "dx_pad[:, :, pad:pad + H, pad:pad + W]" in output
+
+
+def test_gradescope_shows_two_bugs_in_one_check_as_two_findings(graded):
+    output = gradescope(graded, "two bugs")["dX"]["output"]
+    assert output.count("reproduce: ") == 2 and "smallest failing configuration with batch 1: " in output
+    assert "with batch 1, fails only when filters > 1" in output
+
+
+def test_gradescope_says_how_a_function_pair_was_called_and_what_a_forward_forgot_to_return(graded):
+    assert graded["args"][0].passed
+    notes = gradescope(graded, "args")["dX"]["output"]
+    assert "note: called as conv_forward(x, w, b, stride=stride, padding=pad) and conv_backward(dout, cache)" in notes
+    output = gradescope(graded, "no return")["forward"]["output"]
+    assert output.startswith("forward returned None: return the output array")
 
 
 def test_the_cli_grades_with_divisible():

@@ -60,6 +60,48 @@ def conv_backward_cropped(dout, x, W, S, P):
     return dx_pad[:, :, P:P + H, P:P + W_], dW, db
 
 
+# -- classes --------------------------------------------------------------------------------------------------------
+class ConvLoops:
+    """A loop conv as a from-scratch project writes it: right."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        self.x = x
+        return conv_loops(pad4(x, self.pad), self.W, self.b, self.stride)
+
+    def backward(self, dout):
+        dx, self.dW, self.db = conv_backward_cropped(dout, self.x, self.W, self.stride, self.pad)
+        return dx
+
+
+class ConvDxTwoBugs(ConvLoops):
+    """Two bugs in dX: every filter's share is spread with the first filter's weights (wrong with 2 filters or
+    more), and samples past the third get no gradient (wrong from batch 4 on, with any number of filters)."""
+
+    def backward(self, dout):
+        super().backward(dout)  # dW and db
+        first = self.W[:1]  # BUG: each filter's own weights
+        dx, _, _ = conv_backward_cropped(dout.sum(axis=1, keepdims=True), self.x, first, self.stride, self.pad)
+        dx[3:] = 0  # BUG: "batches of three"
+        return dx
+
+
+class ConvForwardNone(ConvLoops):
+    """forward stores its output in self.out and forgets to return it."""
+
+    def forward(self, x):
+        self.out = super().forward(x)  # BUG: no return
+
+
+class ConvBackwardNone(ConvLoops):
+    """backward sets self.dx (and dW, db) and returns nothing."""
+
+    def backward(self, dout):
+        self.dx = super().backward(dout)  # BUG: no return
+
+
 # -- a constructor that takes everything by position -----------------------------------------------------------------
 class MaxPool2dLayer:
     """A from-scratch project's pool: MaxPool2dLayer(PH, PW, PS, PP), every argument required."""

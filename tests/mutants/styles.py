@@ -9,29 +9,29 @@ live in ``standalone``, so that they can be graded in the sandbox too.
 import numpy as np
 
 from . import Mutant
-from .conv import _LoopConv
-from .standalone import (MaxPool2dLayer, conv_forward, conv_forward_strides, conv_forward_unpad_slice,
-                         conv_loops_backward, max_pool_forward, pool_loops, pool_loops_backward)
+from .standalone import (ConvBackwardNone, ConvDxTwoBugs, ConvForwardNone, ConvLoops, MaxPool2dLayer,
+                         conv_backward_cropped, conv_forward, conv_forward_strides, conv_forward_unpad_slice,
+                         max_pool_forward, pool_loops, pool_loops_backward)
 from reference_layers import Conv2d
 from reference_style import Convolution, col2im  # examples/: as students copy them from the book
 
 
 # -- constructors: positions and synonyms --------------------------------------------------------------------------
-class ConvPositional(_LoopConv):
+class ConvPositional(ConvLoops):
     """Conv(weights, bias, st, pd): names no convention knows, so stride and pad go by position."""
 
     def __init__(self, weights, bias, st, pd):
         super().__init__(weights, bias, st, pd)
 
 
-class ConvSP(_LoopConv):
+class ConvSP(ConvLoops):
     """Conv(W, b, S=1, P=0), as lecture slides write stride and pad."""
 
     def __init__(self, W, b, S=1, P=0):
         super().__init__(W, b, S, P)
 
 
-class ConvPadding(_LoopConv):
+class ConvPadding(ConvLoops):
     """Conv(W, b, padding=0, stride=1): PyTorch's word, and in the other order."""
 
     def __init__(self, W, b, padding=0, stride=1):
@@ -82,22 +82,7 @@ class ConvBackwardTupleOnly(ConvPositional):
     """backward returns (dx, dW, db) as cs231n's function does, and keeps no gradient attribute: right."""
 
     def backward(self, dout):
-        dx_pad, dW, db = conv_loops_backward(dout, self.x_pad, self.W, self.S)
-        return self.crop(dx_pad), dW, db
-
-
-class ConvForwardNone(Convolution):
-    """forward stores its output in self.out and forgets to return it."""
-
-    def forward(self, x):
-        self.out = super().forward(x)  # BUG: no return
-
-
-class ConvBackwardNone(Convolution):
-    """backward sets self.dx (and dW, db) and returns nothing."""
-
-    def backward(self, dout):
-        self.dx = super().backward(dout)  # BUG: no return
+        return conv_backward_cropped(dout, self.x, self.W, self.stride, self.pad)
 
 
 # -- wrong in a way of their own ------------------------------------------------------------------------------------
@@ -109,19 +94,6 @@ class ConvCol2imKernelSwapped(Convolution):
         FN, C, FH, FW = self.W.shape
         dcol = np.dot(dout.transpose(0, 2, 3, 1).reshape(-1, FN), self.col_W.T)
         return col2im(dcol, self.x.shape, FW, FH, self.stride, self.pad)  # BUG: FH, FW
-
-
-class ConvDxTwoBugs(_LoopConv):
-    """Two bugs in dX: every filter's share is spread with the first filter's weights (wrong with 2 filters or
-    more), and samples past the third get no gradient (wrong from batch 4 on, with any number of filters)."""
-
-    def window_dx(self, d):
-        return np.einsum("n,chw->nchw", d.sum(axis=1), self.W[0])  # BUG: self.W[f] for each filter f
-
-    def crop(self, dx_pad):
-        dx = super().crop(dx_pad)
-        dx[3:] = 0  # BUG: "batches of three"
-        return dx
 
 
 MUTANTS = [
