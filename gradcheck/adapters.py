@@ -573,9 +573,9 @@ def _unbuildable(name, layer, failures, is_class):
         tried.append(f"{shown} raised {type(exc).__name__}: {exc}")
     positional = "W, b, stride, pad" if layer == "conv" else "pool_h, pool_w, stride, pad"
     weights = "layer.W, layer.b = W, b   # or layer.W, layer.B = W, b\n        " if layer == "conv" else ""
-    return (f"{'; '.join(tried)}. gradcheck looks for a class or factory taking ({positional}), or a forward "
-            f"function (a name with 'forward' and a matching 'backward' function). If {name} is built differently, "
-            f"add a factory to your file and pass --impl FILE:make_layer:\n\n"
+    return (f"{'; '.join(tried)}. gradcheck looks for a class or factory taking ({positional}), or a cs231n "
+            f"forward function (a name with 'forward' and a matching 'backward' function). If {name} is built "
+            f"differently, add a factory to your file and pass --impl FILE:make_layer:\n\n"
             f"    def make_layer({positional}):\n"
             f"        layer = {name if is_class else 'YourLayer'}(...)   # build it your way\n"
             f"        {weights}return layer\n")
