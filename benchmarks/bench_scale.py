@@ -17,7 +17,6 @@ of torch's conv2d on the same arrays (its peer: what one training step
 costs), when torch is installed.  Exits 1 when a target is missed.
 """
 import argparse
-import os
 import subprocess
 import sys
 import time

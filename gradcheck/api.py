@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from reference_layers import FORMULATIONS
 from reference_layers.geometry import as_int
 
-from . import guard, strategies
+from . import guard
 from .adapters import Implementation, implementation_of, load_implementation, reference_style
 from .checks import METHODS
 from .compare import CheckResult
 from .config import LAYERS, Config, cli_args
-from .fuzz import DEFAULT_EXAMPLES, Finding, Stop, default_seed, run_search
+from .fuzz import DEFAULT_EXAMPLES, Finding, Space, Stop, default_seed, run_search
 from .inputs import PRECISIONS
 
 DIMENSIONS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
@@ -25,9 +25,18 @@ class Report:
     ``checks`` summarizes each check over every configuration tried; a failed
     check shows its errors at the smallest configuration it fails on.
     ``findings`` lists each distinct failure with that configuration, the
-    trigger facts and hints; ``counterexample`` is the first of them.
+    trigger facts (rules tested over their opposite), the observations made
+    at that configuration only, and hints; ``counterexample`` is the first of
+    them.  A check can have up to three findings (``fuzz.FINDINGS_PER_CHECK``).
     ``stopped`` says where a run given ``stop_on`` ended early (a ``fuzz.Stop``
     with its reproduction command), or is None.
+
+    A configuration the layer refuses on purpose (its own assert, or a raise
+    of ValueError) fails the check it happened in, since the layer could not
+    be checked there: the report is FAILED and the CLI exits 1, but the
+    finding's ``kind`` is "refusal" and it says what the layer refuses, with no
+    gradient hint; ``divisible=True`` keeps the search to what a layer that
+    refuses inputs the stride does not divide accepts.
     """
 
     layer: str
@@ -121,8 +130,12 @@ def check(layer, impl=None, *, progress=None, **options):
         let stride, pad and dilation differ between the axes (default: only
         for the reference layers, since most user layers take ints).
     convention
-        "auto" (detect), "reference", "function" (cs231n) or "dive"; see
+        "auto" (detect), "reference", "function" (cs231n), "args" (a function
+        pair taking stride and pad as arguments) or "dive"; see
         ``gradcheck.adapters``.
+    divisible
+        draw only configurations whose stride divides H + 2P - KH and
+        W + 2P - KW, for layers that refuse the others (as cs231n's fast layers do).
 
     ``progress(done, total)`` is called as configurations are checked.
     Bad options raise ValueError or TypeError, an unloadable ``impl``
@@ -142,7 +155,7 @@ class Plan:
     layer: str
     implementations: dict
     spec: str
-    strategy: object
+    space: object
     fixed: tuple
     examples: int
     seed: int
@@ -150,11 +163,12 @@ class Plan:
     options: dict
     convention: str = "auto"
     precision: str = "float64"
+    divisible: bool = False
 
     def run(self, progress=None, stop_on=()):
         """The Report; an exception of a type in ``stop_on`` escaping a check ends the run early
         (``Report.stopped``) instead of propagating."""
-        search = run_search(self.layer, self.implementations, self.strategy, examples=self.examples,
+        search = run_search(self.layer, self.implementations, self.space, examples=self.examples,
                             seed=self.seed, method=self.method, progress=progress, label=self._reproduce,
                             fixed=self.fixed, precision=self.precision, stop_on=stop_on)
         run_args = self.fixed[0].cli_args() if self.fixed else cli_args(self.layer, self.options["pinned"])
@@ -170,7 +184,7 @@ class Plan:
         """About how long ``run`` takes with a fast layer (the guard's estimate)."""
         if self.fixed:
             return guard.estimate_seconds(self.fixed[0])
-        return guard.expected_seconds(self.strategy, self.examples)
+        return guard.expected_seconds(self.space.strategy(), self.examples)
 
     def _reproduce(self, finding):
         return self.command(finding.config.cli_args(), finding.seed)
@@ -186,13 +200,15 @@ class Plan:
             words += ["--precision", self.precision]
         if self.method != "auto":
             words += ["--method", self.method]
+        if self.divisible:
+            words.append("--divisible")
         words += ["--seed", str(seed)]
         return shlex.join(words)
 
 
 def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None, kernel=None, stride=None,
          pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto", config=None, per_axis=None,
-         convention="auto", precision="float64"):
+         convention="auto", precision="float64", divisible=False):
     """Validate the options of ``check`` and load ``impl``; raise on anything wrong, run nothing."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
@@ -208,18 +224,22 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
         _apply_convention_pins(pins, implementation)
     if per_axis is None:
         per_axis = all(i.per_axis for i in implementations.values())
-    options = {"pinned": dict(pins), "method": method, "examples": examples, "precision": precision}
+    options = {"pinned": dict(pins), "method": method, "examples": examples, "precision": precision,
+               "divisible": bool(divisible)}
     if config is None and not _free(layer, pins):
         config = _pinned_config(layer, pins)
     if config is not None:
         _require_per_axis(config.to_dict(), per_axis, implementations)
+        if divisible:
+            _require_divisible(config)
         guard.require_fit(config)
         return Plan(layer, implementations, spec, None, (config, seed), examples, seed, method, options, convention,
-                    precision)
+                    precision, bool(divisible))
     _require_per_axis(pins, per_axis, implementations)
-    strategy = strategies.configs(layer, per_axis=per_axis, **pins)
-    guard.require_fit(guard.smallest(layer, pins, per_axis))
-    return Plan(layer, implementations, spec, strategy, None, examples, seed, method, options, convention, precision)
+    space = Space(layer, pins, per_axis, {"divisible": True} if divisible else {})
+    guard.require_fit(guard.smallest(space.strategy()))  # validates the pins too
+    return Plan(layer, implementations, spec, space, None, examples, seed, method, options, convention, precision,
+                bool(divisible))
 
 
 def _method(method, fast):
@@ -240,6 +260,14 @@ def _require_per_axis(dims, per_axis, implementations):
             layer = ", ".join(i.name for i in implementations.values())
             raise ValueError(f"{layer} takes {name} as one int for both axes, so it cannot be checked with "
                              f"{name} {value[0]}x{value[1]}; pass --per-axis if it accepts (h, w) pairs")
+
+
+def _require_divisible(config):
+    """Refuse, under divisible, a configuration whose stride does not divide its padded input."""
+    spans = [n + 2 * p - e for n, p, e in zip(config.size, config.pad, config.window.extent)]
+    if any(span % s for span, s in zip(spans, config.stride)):
+        raise ValueError(f"with --divisible the stride {config.stride} must divide H + 2P - extent and "
+                         f"W + 2P - extent, here {tuple(spans)}; change the size or the stride, or drop --divisible")
 
 
 def _apply_convention_pins(pins, implementation):

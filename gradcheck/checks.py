@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import diagnose, numeric
-from .adapters import ImplementationError
+from .adapters import ImplementationError, is_refusal
 from .compare import TOLERANCES, CheckResult, compare
 from .evaluate import Evaluator, JointEvaluator
 
@@ -206,7 +206,8 @@ class _Run:
         try:
             value = step()
         except ImplementationError as error:
-            self.done[name] = CheckResult(name, "fail", str(error), error=error.to_dict())
+            text = f"the layer refused this configuration: {error}" if is_refusal(error.to_dict()) else str(error)
+            self.done[name] = CheckResult(name, "fail", text, error=error.to_dict())
             return None
         if isinstance(value, CheckResult):
             self.done[name] = value
@@ -240,7 +241,8 @@ class _Run:
     def _check_forward(self):
         want = self.expected.out
         if self.out.shape != want.shape:
-            result = CheckResult("forward", "fail", f"forward returned shape {self.out.shape}, expected {want.shape}")
+            result = CheckResult("forward", "fail", f"forward returned shape {self.out.shape}, expected {want.shape}",
+                                 shapes=(self.out.shape, want.shape))
         else:
             result = _finite_then("forward", self.out, lambda: self._compare(
                 "forward", self.out, self.expected.sources, lambda: dict.fromkeys(
@@ -268,7 +270,8 @@ class _Run:
             if not isinstance(value, np.ndarray) or not isinstance(first[what], np.ndarray):
                 continue  # a gradient the layer never provided is dW's or dB's failure, not this one's
             if value.shape != first[what].shape:
-                return CheckResult(name, "fail", f"{what} changed shape from {first[what].shape} to {value.shape}")
+                return CheckResult(name, "fail", f"{what} changed shape from {first[what].shape} to {value.shape}",
+                                   shapes=(value.shape, first[what].shape))
             result = compare(name, value, {f"first {what}": first[what]}, self.tolerance)
             if result.status == "fail":
                 result.message = f"{what} differs from the first call: {result.message}"
@@ -312,7 +315,8 @@ class _Run:
             fresh = self.implementation.make(self.config, {k: v.copy() for k, v in stepped.items()})
             want, source = fresh.forward(self.inputs.x.copy()), "same layer built with the updated weights"
         if out.shape != want.shape:
-            return CheckResult("weights-live", "fail", f"forward returned shape {out.shape} after the update")
+            return CheckResult("weights-live", "fail", f"forward returned shape {out.shape} after the update",
+                               shapes=(out.shape, want.shape))
         result = compare("weights-live", out, {source: want}, self.tolerance)
         if result.status == "fail" and np.array_equal(out, self.out):
             result.message = "forward ignores the update of W and b (were they copied at construction?)"
@@ -326,7 +330,7 @@ class _Run:
         base = self.inputs.x if wrt == "x" else self.inputs.params[wrt]
         if actual.shape != base.shape:
             return CheckResult(name, "fail", f"{name} has shape {actual.shape}, expected {base.shape} "
-                                             f"(the shape of {wrt})", total=base.size,
+                                             f"(the shape of {wrt})", shapes=(actual.shape, base.shape),
                                hints=diagnose.shape_hints(name, actual.shape, self.config))
         result = _finite_then(name, actual, lambda: self._compare_gradient(name, actual, wrt, base))
         return _precision_verdict(result, actual, self.inputs.precision)
@@ -495,7 +499,7 @@ class _Run:
         maximum = self.expected.reference_layer().forward(x.astype(np.float64))
         if out.shape != maximum.shape:
             return CheckResult("ties", "fail", f"on tied inputs forward returned shape {out.shape}, "
-                                               f"expected {maximum.shape}")
+                                               f"expected {maximum.shape}", shapes=(out.shape, maximum.shape))
         result = compare("ties", out, {"max of each window": maximum}, self.tolerance)
         if result.status == "fail":
             result.message = f"on tied inputs forward differs from the max: {result.message}"
@@ -510,7 +514,7 @@ class _Run:
             dx = np.asarray(subject.backward(part), dtype=np.float64)
             if dx.shape != x.shape:
                 return CheckResult("ties", "fail", f"on tied inputs backward returned shape {dx.shape}, "
-                                                   f"expected {x.shape}")
+                                                   f"expected {x.shape}", shapes=(dx.shape, x.shape))
             gathered = window.gather(window.pad_input(dx), maximum.shape[2:])
             routed[..., rows, cols] = gathered[..., rows, cols]
         return _ties_verdict(routed, tied, dout.astype(np.float64), self.tolerance)

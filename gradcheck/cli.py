@@ -1,7 +1,9 @@
 """The gradcheck command line.
 
-Exit codes: 0 every check passed (or grading completed), 1 a check failed,
-2 bad usage or bad input (one line on stderr, no traceback).
+Exit codes: 0 every check passed (or grading completed), 1 a check failed
+(on a configuration the layer refused too: --divisible keeps to inputs the
+stride divides), 2 bad usage or bad input, a layer that cannot be called
+included (one line on stderr, no traceback).
 """
 import contextlib
 import os
@@ -109,11 +111,14 @@ SEARCH = stack(
     click.option("--precision", type=click.Choice(PRECISIONS), default="float64", show_default=True,
                  help="The dtype gradcheck builds the inputs in and judges at; a layer returning a narrower one "
                       "fails."),
+    click.option("--divisible", is_flag=True,
+                 help="Draw only configurations whose stride divides H + 2P - KH and W + 2P - KW, for layers that "
+                      "refuse the others (as cs231n's fast layers do)."),
 )
 CONVENTION = click.option(
     "--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,
-    help="How the layer is written: reference (DLfS class or factory), function (cs231n pair), dive "
-         "(optimizer in backward); auto detects.")
+    help="How the layer is written: reference (DLfS class or factory), function (cs231n pair), args (a pair "
+         "taking stride and pad as arguments), dive (optimizer in backward); auto detects.")
 CHECK_OPTIONS = stack(
     click.option("--impl", metavar="FILE:NAME",
                  help="The layer to check: NAME in FILE. Default: the reference layers check themselves."),

@@ -61,7 +61,9 @@ class CheckResult:
     ``status`` is "pass", "fail" or "skip" (the check could not run because
     an earlier step failed; ``message`` says which).  For array comparisons the
     error fields describe the worst element; ``mismatches`` holds the
-    positions of every mismatched element for dX and dW.
+    positions of every mismatched element for dX and dW.  An array of the
+    wrong shape is compared element by element nowhere: ``shapes`` holds
+    (the shape it had, the shape expected) and ``total`` stays 0.
     """
 
     name: str
@@ -82,6 +84,7 @@ class CheckResult:
     hints: list = field(default_factory=list)
     method: str = None
     evaluations: int = 0
+    shapes: tuple = None
 
     @property
     def passed(self):
@@ -116,6 +119,8 @@ class CheckResult:
             data["subject"] = self.subject
         if self.error is not None:
             data["error"] = dict(self.error)
+        if self.shapes is not None:
+            data["shape"] = {"actual": list(self.shapes[0]), "expected": list(self.shapes[1])}
         return data
 
     @classmethod

@@ -63,6 +63,8 @@ def shape_hints(name, shape, config):
     (ph, pw) = config.pad
     if name == "dX" and tuple(shape) == (n, c, h + 2 * ph, w + 2 * pw) and (ph or pw):
         return [f"dX has the shape of the padded input: strip the padding, dx[:, :, {ph}:{ph + h}, {pw}:{pw + w}]"]
+    if name == "dX" and len(shape) == 4 and tuple(shape[:2]) == (n, c) and 0 in shape[2:] and config.pad == (0, 0):
+        return [EMPTY_SLICE_HINT]
     if name == "dX" and tuple(shape) == (n, c, w, h):
         return ["dX has height and width swapped"]
     if name == "dW" and len(shape) == 2:
@@ -107,10 +109,13 @@ def repeat_hints(what, first, second):
     return []
 
 
+EMPTY_SLICE_HINT = ("with pad 0 a slice dx_pad[:, :, pad:-pad, pad:-pad] is [0:-0], which is empty: cut the "
+                    "padding with dx_pad[:, :, pad:pad + H, pad:pad + W]")
 TRIGGER_HINTS = {
     "stride > 1": "check how output (i, j) maps to input rows i*stride + s: stepping through the input with "
                   "the stride but indexing dout with the input position is the classic mistake",
     "pad > 0": "check where the padding is added in forward and stripped again in backward",
+    "pad = 0": EMPTY_SLICE_HINT,
     "batch > 1": "the batch axis is mishandled: a mean where the loss needs a sum, or only sample 0 used",
     "the input is not square": "height and width are swapped somewhere (H and W)",
     "the kernel is not square": "the kernel's height and width are swapped somewhere (KH and KW)",
@@ -128,6 +133,15 @@ TRIGGER_HINTS = {
 def trigger_hints(conditions):
     """Hints for the trigger conditions the fuzzer measured (e.g. 'stride > 1')."""
     return [TRIGGER_HINTS[c] for c in conditions if c in TRIGGER_HINTS]
+
+
+def refusal_hints(conditions):
+    """What to do about a layer that refuses configurations on purpose: no gradient hint, and ``--divisible``
+    when what it refuses is an input the stride does not divide."""
+    if "the stride does not divide the padded input" in conditions:
+        return ["the layer accepts only inputs the stride divides: check it on those alone with --divisible "
+                "(the stride then divides H + 2P - KH and W + 2P - KW)"]
+    return []
 
 
 def _ratio_hints(name, actual, expected, config):
@@ -180,12 +194,17 @@ def _order_hints(name, actual, expected):
 
 
 def _batch_hints(name, actual, expected):
+    """Right for the first samples of the batch and wrong for every later one."""
     if actual.shape != expected.shape or actual.ndim != 4 or actual.shape[0] < 2:
         return []
-    first_ok = _close(actual[:1], expected[:1])
-    if first_ok and not _close(actual[1:], expected[1:]):
+    right = [_close(actual[n:n + 1], expected[n:n + 1]) for n in range(actual.shape[0])]
+    first = right.index(False) if False in right else len(right)
+    if first == 0 or any(right[first:]):
+        return []
+    if first == 1:
         return [f"{name} is right for the first sample only: the other samples of the batch are mishandled"]
-    return []
+    return [f"{name} is right for samples 0 to {first - 1} only and wrong from sample {first} on: a batch size "
+            "written into the code?"]
 
 
 def _padding_hints(actual, result, config, inputs):

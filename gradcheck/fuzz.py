@@ -1,14 +1,35 @@
 """Search configurations with Hypothesis; shrink each distinct failure; measure what makes it disappear.
 
 The search runs in two phases.  First ``examples`` configurations drawn from
-``gradcheck.strategies`` are checked, and every check that fails anywhere is
-noted.  Then, for each such check, ``hypothesis.find`` looks for and shrinks
-the smallest configuration on which that check fails.  Checks whose smallest
+a ``Space`` (``gradcheck.strategies`` with the run's pins and restrictions)
+are checked, and every check that fails anywhere is noted.  Then, for each
+such check, ``hypothesis.find`` looks for and shrinks the smallest
+configuration on which that check fails.  Checks whose smallest
 configurations coincide form one finding; "dB wrong everywhere" and "dX
 wrong only with stride > 1" shrink to different configurations and so stay
-two findings.  Around each finding one dimension at a time is varied (stride
-to 1, pad to 0, square input, batch 1, ...) and the variations that make the
-failure disappear are reported as trigger facts: measured, not guessed.
+two findings.
+
+Around each finding one dimension at a time is varied (stride to 1, pad to
+0, square input, batch 1, ...).  A variation that makes the failure
+disappear, on the finding's arrays and TRIGGER_SEEDS - 1 more, is a local
+fact; "fails only when stride > 1" is a claim about every configuration, so
+it is tested as one: the same search, with the same seed, over
+TRIGGER_EXAMPLES configurations of the opposite (stride pinned to 1, or the
+drawing restricted to square inputs, ...).  Only when that search finds no
+failure is the rule printed, with the hints that rest on it, and only for a
+failure common enough for such a search to meet it (one in at least
+RULE_RATE of the run's own examples where the condition holds).  When no rule holds, the local facts
+are printed scoped to the configuration ("passes with stride 1 at this
+configuration, ... but fails on other configurations with stride 1"), and a
+failure a rule test met leads to a further finding of the same check, up to
+FINDINGS_PER_CHECK, each searched for away from the triggers of those before
+it.  Dimensions the user pinned get no trigger facts.
+
+A layer that raises on purpose in its own code (an ``assert``, or a ``raise``
+of ValueError: ``adapters.is_refusal``) refuses the configuration rather than
+getting it wrong: such failures form findings of their own kind, "refusal",
+explained the same way ("the layer refuses configurations only where the stride
+does not divide the padded input") and given no gradient hint.
 
 A search given ``stop_on`` exception types (the sandbox's SandboxDied: the
 layer no longer runs) ends where one escapes a check and keeps what was
@@ -17,28 +38,127 @@ checked before: see ``Stop``.
 import dataclasses
 import os
 import random
+import time
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, find, given, seed as hypothesis_seed, settings
-from hypothesis.errors import NoSuchExample
+from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis import strategies as st
 
 from reference_layers.geometry import as_pair
 
+from . import strategies
+from .adapters import is_refusal
 from .checks import Stopped, check_names, run_checks
 from .compare import CheckResult
 from .config import Config
-from .diagnose import trigger_hints
+from .diagnose import refusal_hints, trigger_hints
 from .inputs import make_inputs
 from .strategies import seeds
 
 DEFAULT_EXAMPLES = 30
 TRIGGER_SEEDS = 5  # data seeds a variation must pass on before it counts as a trigger fact
+TRIGGER_EXAMPLES = 20  # configurations of the opposite a trigger fact must pass on before it is printed as a rule
+FINDINGS_PER_CHECK = 3  # distinct findings reported for one check at most
+# A rule is tested only for a failure seen in at least this share of the run's examples where its condition holds: a
+# search of the opposite then misses a failure as common with probability (1 - RULE_RATE) ** TRIGGER_EXAMPLES, 4%.
+RULE_RATE = 0.15
+FAILURE, REFUSAL = "failure", "refusal"
+
+
+@dataclass(frozen=True)
+class Opposite:
+    """Where a trigger condition does not hold, described by ``text``: ``pins`` and ``restrict`` (restrictions)
+    for ``strategies.configs``."""
+
+    text: str
+    pins: dict = field(default_factory=dict)
+    restrict: dict = field(default_factory=dict)
+
+
+OPPOSITES = {
+    "stride > 1": Opposite("stride 1", {"stride": 1}),
+    "pad > 0": Opposite("pad 0", {"pad": 0}),
+    "pad = 0": Opposite("pad > 0", restrict={"padded": True}),
+    "dilation > 1": Opposite("dilation 1", {"dilation": 1}),
+    "batch > 1": Opposite("batch 1", {"batch": 1}),
+    "channels > 1": Opposite("1 channel", {"channels": 1}),
+    "filters > 1": Opposite("1 filter", {"filters": 1}),
+    "filters != channels": Opposite("as many filters as channels", restrict={"same_depth": True}),
+    "the input is not square": Opposite("a square input", restrict={"square": ("size",)}),
+    "the kernel is not square": Opposite("a square kernel", restrict={"square": ("kernel",)}),
+    "the kernel is not 3x3": Opposite("a 3x3 kernel", {"kernel": 3}),
+    "pooling windows overlap": Opposite("windows that do not overlap", restrict={"overlapping": False}),
+    "the stride does not divide the padded input": Opposite("an input the stride divides",
+                                                            restrict={"divisible": True}),
+}
+# A rule implied by a stronger one says nothing more, and its hint would point the wrong way: a kernel that is not
+# square is not 3x3 either; a stride that does not divide the input is more than 1.
+IMPLIED = {"the kernel is not 3x3": "the kernel is not square",
+           "stride > 1": "the stride does not divide the padded input"}
+
+
+@dataclass(frozen=True)
+class Space:
+    """The configurations a search draws from: ``strategies.configs(layer, ...)`` with the run's ``pins``,
+    ``per_axis`` and restrictions (``restrict``), narrowed by the ``scope`` of opposites a further finding is
+    searched in ("stride 1", ...)."""
+
+    layer: str
+    pins: dict
+    per_axis: bool = True
+    restrict: dict = field(default_factory=dict)
+    scope: tuple = ()
+
+    def strategy(self):
+        return strategies.configs(self.layer, per_axis=self.per_axis, **self.pins, **self.restrict)
+
+    def narrowed(self, opposite):
+        """This space where ``opposite`` holds too (its pins added, its restrictions joined), or None when no
+        configuration is left."""
+        restrict = dict(self.restrict, **opposite.restrict)
+        if "square" in opposite.restrict:
+            restrict["square"] = tuple(sorted({*self.restrict.get("square", ()), *opposite.restrict["square"]}))
+        space = Space(self.layer, {**self.pins, **opposite.pins}, self.per_axis, restrict,
+                      self.scope + (opposite.text,))
+        try:
+            space.strategy()
+        except ValueError:
+            return None
+        return space
+
+    def contains(self, config):
+        """Whether ``config`` could be drawn here: its pins and restrictions hold.  A variation that changes a
+        pinned dimension is outside, so no trigger fact is ever about a dimension the user pinned."""
+        for name, value in self.pins.items():
+            if getattr(config, name) != (value if name in ("batch", "channels", "filters")
+                                         else as_pair(value, name, 0)):
+                return False
+        restrict = self.restrict
+        return all([
+            not restrict.get("divisible") or _remainders(config) == (0, 0),
+            all(getattr(config, name)[0] == getattr(config, name)[1] for name in restrict.get("square", ())),
+            not restrict.get("same_depth") or config.filters == config.channels,
+            restrict.get("overlapping", True) or not config.windows_overlap,
+            not restrict.get("padded") or min(config.pad) >= 1,
+        ])
+
+    @property
+    def scope_text(self):
+        """"with stride 1 and a square input", or "" for the run's own space."""
+        return f"with {' and '.join(self.scope)}" if self.scope else ""
 
 
 @dataclass
 class Finding:
-    """One distinct failure: the smallest configuration (and data seed) on which ``checks`` fail."""
+    """One distinct failure: the smallest configuration (and data seed) on which ``checks`` fail.
+
+    ``kind`` is "failure", or "refusal" when the layer raised on purpose in its
+    own code (an assert or a ValueError): ``refusal`` then says what it
+    refuses.  ``triggers`` are rules tested over their opposite;
+    ``observations`` facts seen at this configuration only.  ``scope`` names
+    the opposites of earlier findings' facts this one was searched in.
+    """
 
     subject: str
     config: object
@@ -49,6 +169,11 @@ class Finding:
     hints: list = field(default_factory=list)
     shrunk: bool = True
     reproduce: str = ""
+    kind: str = FAILURE
+    observations: list = field(default_factory=list)
+    scope: tuple = ()
+    refusal: str = ""
+    rules: list = field(default_factory=list)  # the trigger conditions that held as rules
 
     @property
     def names(self):
@@ -65,7 +190,12 @@ class Finding:
             "hints": list(self.hints),
             "shrunk": self.shrunk,
             "reproduce": self.reproduce,
+            "kind": self.kind,
+            "observations": list(self.observations),
+            "scope": list(self.scope),
         }
+        if self.refusal:
+            data["refusal"] = self.refusal
         if self.subject:
             data["subject"] = self.subject
         return data
@@ -75,7 +205,9 @@ class Finding:
         """The Finding that ``to_dict`` described."""
         return cls(data.get("subject", ""), Config.from_dict(data["config"]), data["seed"],
                    [CheckResult.from_dict(check) for check in data["details"]], list(data["also_failing"]),
-                   list(data["triggers"]), list(data["hints"]), data["shrunk"], data["reproduce"])
+                   list(data["triggers"]), list(data["hints"]), data["shrunk"], data["reproduce"],
+                   data.get("kind", FAILURE), list(data.get("observations", [])), tuple(data.get("scope", [])),
+                   data.get("refusal", ""))
 
 
 @dataclass
@@ -123,9 +255,9 @@ class Search:
     stop: Stop = None
 
 
-def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
+def run_search(layer, implementations, space, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
                progress=None, label=None, fixed=None, precision="float64", stop_on=()):
-    """Explore ``strategy`` (of Configs) for every implementation; shrink and explain each failure.
+    """Explore ``space`` (a Space of Configs) for every implementation; shrink and explain each failure.
 
     ``implementations`` maps a subject name ("" for a single user layer) to
     an Implementation.  ``fixed`` = (config, data seed) checks that one
@@ -134,17 +266,34 @@ def run_search(layer, implementations, strategy, *, examples=DEFAULT_EXAMPLES, s
     finding.  Inputs are built in ``precision``; ``method`` chooses the finite differences.
     An exception of a type in ``stop_on`` ends the search early (``Search.stop``).
     """
-    return _Searcher(layer, implementations, strategy, examples, seed, method, progress, fixed, precision,
+    return _Searcher(layer, implementations, space, examples, seed, method, progress, fixed, precision,
                      stop_on).run(label)
 
 
+def refused(result):
+    """Whether a check failed because the layer refused the configuration (see ``adapters.is_refusal``)."""
+    return result.status == "fail" and is_refusal(result.error)
+
+
+def _kind(result):
+    return REFUSAL if refused(result) else FAILURE
+
+
+@dataclass
+class _Lead:
+    """A failure met while testing a rule: where it was found, to be shrunk into a further finding."""
+
+    space: Space
+    example: tuple
+
+
 class _Searcher:
-    def __init__(self, layer, implementations, strategy, examples, seed, method, progress, fixed, precision,
+    def __init__(self, layer, implementations, space, examples, seed, method, progress, fixed, precision,
                  stop_on=()):
         self.layer = layer
         self.implementations = implementations
         self.fixed = fixed
-        self.examples = None if fixed else st.tuples(strategy, seeds())
+        self.space = space
         self.budget = 1 if fixed else examples
         self.seed = seed
         self.method = method
@@ -152,10 +301,12 @@ class _Searcher:
         self.progress = progress or (lambda done, total: None)
         self.cache = {}
         self.summary = {}  # (subject, check name) -> CheckResult summarizing every example
-        self.first_failure = {}  # (subject, check name) -> (config, seed)
+        self.first_failure = {}  # (subject, check name, kind) -> (config, seed)
+        self.explored = []  # (config, {(subject, check name, kind) failing}) for each example of the run's search
         self.count = 0
         self.covered = {}
         self.methods = {}
+        self.spent = [0.0, 0]  # seconds spent in run_checks, and how many examples they ran
         self.stop_on = stop_on
         self.passes = {}  # (subject, check name) -> configurations it passed on
         self.current = None  # (subject, config, seed) being checked
@@ -167,7 +318,7 @@ class _Searcher:
         except Stopped as stopped:
             stop = self._stopped_searching(stopped)
         try:
-            findings = self._explain() if stop is None else self._first_failures()
+            findings = self._explain_all() if stop is None else self._first_failures()
         except Stopped as stopped:
             stop = self._stop(stopped, "explain")
             findings = self._first_failures()
@@ -176,15 +327,14 @@ class _Searcher:
         summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
         return Search(summary, findings, self.count, self.covered, self.methods, stop)
 
-    def _explain(self):
-        """The findings: each failure shrunk, with its trigger facts and hints."""
-        findings = self._findings()
-        for finding in findings:
-            conditions = self._triggers(finding)
-            finding.triggers = [f"fails only when {condition} (passes with {change}, all else equal)"
-                                for condition, change in conditions]
-            check_hints = [hint for result in finding.checks for hint in result.hints]
-            finding.hints = list(dict.fromkeys(check_hints + trigger_hints(c for c, _ in conditions)))
+    def _explain_all(self):
+        """The findings: each failure shrunk and explained, with further findings of its checks."""
+        findings, explained = [], set()
+        while len(explained) < len(self.first_failure):  # explaining may meet failures of other checks
+            failures = {key: example for key, example in self.first_failure.items() if key not in explained}
+            explained |= set(failures)
+            for finding in self._findings(failures):
+                findings += self._chain(finding, findings)
         return findings
 
     def _stop(self, stopped, phase):
@@ -197,9 +347,10 @@ class _Searcher:
         many configurations."""
         subject, config, seed = self.current
         self.cache[self.current] = stopped.results  # a failure first seen there needs no rerun for its finding
-        for result in stopped.results:
-            if result.name != stopped.check and result.status != "skip":
-                self._record(subject, result, (config, seed))
+        completed = [r for r in stopped.results if r.name != stopped.check and r.status != "skip"]
+        self._note_failures(subject, completed, (config, seed))
+        for result in completed:
+            self._record(subject, result)
         running = next(result for result in stopped.results if result.name == stopped.check)
         if self.summary.get((subject, running.name), running).status != "fail":
             self.summary[(subject, running.name)] = running
@@ -213,21 +364,30 @@ class _Searcher:
     def _first_failures(self):
         """Findings without shrinking or trigger facts (no more calls of the layer): each check at the first
         configuration it failed on."""
-        return self._findings(shrink=False)
+        return self._findings(self.first_failure, shrink=False)
 
     def _order(self, key):
-        subject, name = key
+        subject, name = key[:2]
         return list(self.implementations).index(subject), check_names(self.layer).index(name)
 
     def checks(self, subject, config, seed):
-        """run_checks, memoized: shrinking and trigger facts revisit examples."""
+        """run_checks, memoized: shrinking and trigger facts revisit examples.  A failure of a check not seen
+        failing before is noted, to be explained too."""
         key = (subject, config, seed)
         if key not in self.cache:
             self.current = key
+            started = time.monotonic()
             self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
                                          self.implementations[subject], method=self.method, subject_name=subject,
                                          stop_on=self.stop_on)
+            self.spent = [self.spent[0] + time.monotonic() - started, self.spent[1] + 1]
+            self._note_failures(subject, self.cache[key], (config, seed))
         return self.cache[key]
+
+    def _note_failures(self, subject, results, example):
+        for result in results:
+            if result.status == "fail":
+                self.first_failure.setdefault((subject, result.name, _kind(result)), example)
 
     def _settings(self, phases, examples):
         return settings(max_examples=examples, phases=phases, database=None, deadline=None,
@@ -240,16 +400,20 @@ class _Searcher:
 
         @hypothesis_seed(self.seed)
         @self._settings([Phase.generate], self.budget)
-        @given(self.examples)
+        @given(st.tuples(self.space.strategy(), seeds()))
         def explore(example):
             self._check_example(example)
 
         explore()
 
     def _check_example(self, example):
+        failing = set()
         for subject in self.implementations:
             for result in self.checks(subject, *example):
-                self._record(subject, result, example)
+                self._record(subject, result)
+                if result.status == "fail":
+                    failing.add((subject, result.name, _kind(result)))
+        self.explored.append((example[0], failing))
         self._cover(example[0])
         self.count += 1
         self.progress(self.count, self.budget)
@@ -267,14 +431,12 @@ class _Searcher:
                 low, high = self.covered.get(name, [value, value])
                 self.covered[name] = [min(low, value), max(high, value)]
 
-    def _record(self, subject, result, example):
+    def _record(self, subject, result):
         if result.method:
             tally = self.methods.setdefault(result.name, {}).setdefault(result.method, [0, 0])
             tally[0] += 1
             tally[1] += result.evaluations
         key = (subject, result.name)
-        if result.status == "fail":
-            self.first_failure.setdefault(key, example)
         self.passes[key] = self.passes.get(key, 0) + (result.status == "pass")
         seen = self.summary.get(key)
         if seen is None or _rank(result) > _rank(seen):
@@ -285,54 +447,208 @@ class _Searcher:
                 if new is not None and (getattr(seen, attribute) is None or new > getattr(seen, attribute)):
                     setattr(seen, attribute, new)
 
-    def _findings(self, shrink=True):
-        minimal = {}  # (subject, config, seed) -> [check names]
+    # -- findings ---------------------------------------------------------------------------------------------
+    def _findings(self, failures, shrink=True):
+        """Shrink each (subject, check, kind) of ``failures`` on its own (unless not ``shrink``); those sharing
+        a smallest configuration form one finding.  The summary shows each check at its smallest failure (a wrong
+        value before a refusal)."""
+        minimal = {}  # (subject, kind, config, seed) -> [check names]
         shrunk = {}
-        for (subject, name), example in sorted(self.first_failure.items(), key=lambda kv: self._order(kv[0])):
-            found, ok = self._shrink(subject, name, example) if shrink else (tuple(example), False)
-            minimal.setdefault((subject,) + found, []).append(name)
-            shrunk[(subject,) + found] = shrunk.get((subject,) + found, True) and ok
-        findings = []
-        for (subject, config, data_seed), names in minimal.items():
-            results = self.checks(subject, config, data_seed)
-            failing = [r for r in results if r.status == "fail"]
-            findings.append(Finding(subject, config, data_seed,
-                                    checks=[r for r in failing if r.name in names],
-                                    also_failing=[r.name for r in failing if r.name not in names],
-                                    shrunk=shrunk[(subject, config, data_seed)]))
-            for result in findings[-1].checks:  # the summary shows each check at its smallest failure
-                self.summary[(subject, result.name)] = result
+        for (subject, name, kind), example in sorted(failures.items(), key=lambda kv: (self._order(kv[0]),
+                                                                                       kv[0][2] == REFUSAL)):
+            found, ok = self._shrink(self.space, self._fails(subject, [name], kind), example, subject) if shrink \
+                else (tuple(example), False)
+            key = (subject, kind) + found
+            minimal.setdefault(key, []).append(name)
+            shrunk[key] = shrunk.get(key, True) and ok
+        findings = [self._finding(*key, names, shrunk[key]) for key, names in minimal.items()]
+        for finding in sorted(findings, key=lambda f: f.kind == FAILURE):
+            for result in finding.checks:
+                self.summary[(finding.subject, result.name)] = result
         return findings
 
-    def _shrink(self, subject, name, example):
-        """The smallest example on which check ``name`` fails, by hypothesis.find; (example, shrunk?)."""
-        if self.fixed:
+    def _finding(self, subject, kind, config, data_seed, names, shrunk, scope=()):
+        results = self.checks(subject, config, data_seed)
+        failing = [r for r in results if r.status == "fail"]
+        mine = [r for r in failing if r.name in names and _kind(r) == kind]
+        others = [r.name for r in failing if not any(r is m for m in mine)]
+        return Finding(subject, config, data_seed, checks=mine, also_failing=others, shrunk=shrunk, kind=kind,
+                       scope=scope)
+
+    def _fails(self, subject, names, kind):
+        """The predicate on examples: some check of ``names`` fails there, in the way of ``kind``."""
+        def fails(example):
+            return any(r.name in names and r.status == "fail" and _kind(r) == kind
+                       for r in self.checks(subject, *example))
+        return fails
+
+    def _affordable(self, subject, examples):
+        """Whether ``examples`` more examples fit in the time the implementation has left, if it is limited (a
+        sandbox's), with a margin of two: explaining a failure must not cost the verdict already reached."""
+        time_left = getattr(self.implementations[subject], "time_left", None)
+        if time_left is None:
+            return True
+        return time_left() > 2 * examples * self.spent[0] / max(1, self.spent[1])
+
+    def _shrink(self, space, fails, example, subject):
+        """The smallest example of ``space`` on which ``fails``, by hypothesis.find; (example, shrunk?)."""
+        budget = max(self.budget, 10) * 2
+        if self.fixed or not self._affordable(subject, budget):
             return tuple(example), False
-
-        def fails(candidate):
-            return any(r.name == name and r.status == "fail" for r in self.checks(subject, *candidate))
-
         try:
-            found = find(self.examples, fails, settings=self._settings([Phase.generate, Phase.shrink],
-                                                                       max(self.budget, 10) * 2),
+            found = find(st.tuples(space.strategy(), seeds()), fails,
+                         settings=self._settings([Phase.generate, Phase.shrink], budget),
                          random=random.Random(self.seed))
             return tuple(found), True
-        except NoSuchExample:  # find's own search missed it; keep the first failure, unshrunk
+        except (NoSuchExample, Unsatisfiable):  # find's own search missed it; keep the failure met, unshrunk
             return tuple(example), False
 
-    def _triggers(self, finding):
-        """(condition, change) for each variation of the finding's configuration that makes its checks pass.
+    def _chain(self, first, earlier):
+        """``first`` explained, then further findings of its checks while none of them has FINDINGS_PER_CHECK
+        findings (``earlier`` ones included).
 
-        A variation counts only when the finding's checks pass (not merely
-        don't fail) on the finding's arrays and on TRIGGER_SEEDS - 1 more.
+        A rule that held covers every failure of its checks, so a further
+        finding is searched for only while the findings before it hold none:
+        from a failure one of their rule tests met, away from the trigger it
+        tested, shrunk in that narrowed space and kept when its configuration is new.
         """
-        data_seeds = [(finding.seed + k) % 2**32 for k in range(TRIGGER_SEEDS)]
-        facts = []
-        for condition, change, variant in variations(finding.config):
-            if all(r.status == "pass" for data_seed in data_seeds
-                   for r in self.checks(finding.subject, variant, data_seed) if r.name in finding.names):
-                facts.append((condition, change))
-        return facts
+        chain = [first]
+        leads = self._explain(first, self.space)
+        fails = self._fails(first.subject, first.names, first.kind)
+
+        def room():
+            return all(sum(f.subject == first.subject and name in f.names for f in earlier + chain)
+                       < FINDINGS_PER_CHECK for name in first.names)
+
+        while leads and room() and not any(finding.rules for finding in chain):
+            lead = leads.pop(0)
+            (config, data_seed), ok = self._shrink(lead.space, fails, lead.example, first.subject)
+            if any(finding.config == config for finding in chain):
+                continue
+            chain.append(self._finding(first.subject, first.kind, config, data_seed, first.names, ok,
+                                       lead.space.scope))
+            leads += self._explain(chain[-1], lead.space)
+        return chain
+
+    def _explain(self, finding, space):
+        """Trigger facts and hints of ``finding`` (in ``space``); returns the leads its rule tests met.
+
+        A variation counts when the finding's checks pass there (for a
+        refusal: are accepted) on the finding's arrays and on
+        TRIGGER_SEEDS - 1 more; it becomes a rule when a search of the
+        opposite finds no failure either.
+        """
+        fails = self._fails(finding.subject, finding.names, finding.kind)
+        rules, observations, leads, untested = [], [], [], []
+        for condition, change, variant in self._local_facts(finding, space):
+            opposite = OPPOSITES[condition]
+            seen, where = self._seen_where(finding, opposite)
+            common = seen > 0 and seen >= RULE_RATE * where
+            affordable = self._affordable(finding.subject, TRIGGER_EXAMPLES)
+            narrowed = space.narrowed(opposite) if common and affordable else None
+            counter, searched = self._counterexample(narrowed, fails) if narrowed is not None else (None, 0)
+            if counter is None and searched >= TRIGGER_EXAMPLES // 2:
+                rules.append((condition, change))
+                continue
+            observations.append((condition, change, opposite, counter is not None))
+            if counter is not None:
+                leads.append(_Lead(narrowed, counter))
+            elif not common:
+                untested.append(_rare_text(finding, seen, where, condition))
+            elif not affordable:
+                untested.append("no rule is drawn from these: the time limit left no room to test one")
+        rules = [(c, change) for c, change in rules if IMPLIED.get(c) not in {r for r, _ in rules}]
+        finding.rules = [condition for condition, _ in rules]
+        finding.triggers = [_rule_text(finding, space, condition, change) for condition, change in rules]
+        if not rules:  # with a rule, the other facts seen here are coincidences: left out
+            finding.observations = [_observation_text(finding, *fact) for fact in observations]
+            finding.observations += list(dict.fromkeys(untested))
+        finding.hints = _hints(finding, finding.rules)
+        if finding.kind == REFUSAL:
+            finding.refusal = _refusal_text(finding, finding.rules)
+        return leads
+
+    def _seen_where(self, finding, opposite):
+        """(examples of the run's search where the finding's checks failed, examples there were) among those
+        where the condition whose ``opposite`` this is holds."""
+        outside = Space(self.layer, opposite.pins, restrict=opposite.restrict)
+        where = [failing for config, failing in self.explored if not outside.contains(config)]
+        keys = {(finding.subject, name, finding.kind) for name in finding.names}
+        return sum(bool(keys & failing) for failing in where), len(where)
+
+    def _local_facts(self, finding, space):
+        """(condition, change, variant) for each variation of the finding's configuration, within ``space``, that
+        clears its checks."""
+        for condition, change, variant in () if self.fixed else variations(finding.config):
+            if not space.contains(variant) or (condition == "pad = 0" and space.per_axis):
+                continue  # a pinned dimension changed; "pad = 0" is tested as a rule only where pads are shared
+            if self._affordable(finding.subject, TRIGGER_SEEDS) and self._clears(finding, variant):
+                yield condition, change, variant
+
+    def _clears(self, finding, variant):
+        """The finding's checks pass on ``variant`` (a refusal: are not refused), on TRIGGER_SEEDS data seeds."""
+        for data_seed in _data_seeds(finding):
+            results = [r for r in self.checks(finding.subject, variant, data_seed) if r.name in finding.names]
+            if finding.kind == REFUSAL and any(refused(r) for r in results):
+                return False
+            if finding.kind == FAILURE and any(r.status != "pass" for r in results):
+                return False
+        return True
+
+    def _counterexample(self, space, fails):
+        """(the first of TRIGGER_EXAMPLES examples of ``space``, drawn with the run's seed, on which ``fails``, or
+        None; how many examples were searched).  A rule needs at least half the budget searched."""
+        searched = set()
+
+        def counted(example):
+            searched.add(example)
+            return fails(example)
+        try:
+            found = find(st.tuples(space.strategy(), seeds()), counted,
+                         settings=self._settings([Phase.generate], TRIGGER_EXAMPLES), random=random.Random(self.seed))
+            return tuple(found), len(searched)
+        except (NoSuchExample, Unsatisfiable):
+            return None, len(searched)
+
+
+def _data_seeds(finding):
+    """The finding's data seed and TRIGGER_SEEDS - 1 more: the sets of arrays a trigger fact is measured on."""
+    return [(finding.seed + k) % 2**32 for k in range(TRIGGER_SEEDS)]
+
+
+def _rare_text(finding, seen, examples, condition):
+    verb = "was refused" if finding.kind == REFUSAL else "failed"
+    return (f"no rule is drawn for {condition}: {', '.join(finding.names)} {verb} on {seen} of the {examples} "
+            f"configurations searched where {condition}, too rarely for a search of {TRIGGER_EXAMPLES} to test one")
+
+
+def _rule_text(finding, space, condition, change):
+    verb = ("refuses", "accepted") if finding.kind == REFUSAL else ("fails", "passes")
+    prefix = f"{space.scope_text}, " if space.scope else ""
+    return f"{prefix}{verb[0]} only when {condition} ({verb[1]} with {change}, all else equal)"
+
+
+def _observation_text(finding, condition, change, opposite, contradicted):
+    verb = ("refuses", "accepted") if finding.kind == REFUSAL else ("fails", "passes")
+    seen = f"{verb[1]} with {change} at this configuration (all else equal)"
+    return f"{seen}, but {verb[0]} on other configurations with {opposite.text}" if contradicted else seen
+
+
+def _hints(finding, rules):
+    """The checks' own measured hints, then those resting on the rules that held; each once."""
+    if finding.kind == REFUSAL:
+        return refusal_hints(rules)
+    check_hints = [hint for result in finding.checks for hint in result.hints]
+    return list(dict.fromkeys(check_hints + trigger_hints(rules)))
+
+
+def _refusal_text(finding, rules):
+    """'the layer refuses configurations only where ...: AssertionError: ... (at file:line: code)'."""
+    error = finding.checks[0].error
+    where = f"configurations only where {' and '.join(rules)}" if rules else "this configuration"
+    raised = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
+    location = f" (at {error['location']})" if error.get("location") else ""
+    return f"the layer refuses {where}: {raised}{location}"
 
 
 def variations(config):
@@ -340,7 +656,7 @@ def variations(config):
 
     A change to the window (kernel, pad, dilation) keeps the grid of outputs,
     resizing the input to match, so that only the one dimension changes; the
-    other changes keep the input.  Variations that cannot be made valid are
+    other changes, and padding added where there was none, keep the input.  Variations that cannot be made valid are
     left out.
     """
     keep_outputs, keep_input = True, False
@@ -349,6 +665,8 @@ def variations(config):
         candidates.append(("stride > 1", "stride 1", keep_input, dict(stride=1)))
     if config.pad != (0, 0):
         candidates.append(("pad > 0", "pad 0", keep_outputs, dict(pad=0)))
+    else:
+        candidates.append(("pad = 0", "pad 1", keep_input, dict(pad=1)))
     if config.dilation != (1, 1):
         candidates.append(("dilation > 1", "dilation 1", keep_outputs, dict(dilation=1)))
     if config.batch > 1:

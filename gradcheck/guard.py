@@ -15,7 +15,6 @@ import resource
 
 from hypothesis import HealthCheck, Phase, find, given, settings
 
-from . import strategies
 
 BASELINE = 64 << 20  # bytes: the interpreter, numpy, Hypothesis and gradcheck
 PER_ELEMENT = {"input": 40 * 8, "output": 40 * 8, "gathered": 4 * 8}  # bytes per element of each kind of array
@@ -76,9 +75,9 @@ def available_bytes():
     return min(found) if found else None
 
 
-def smallest(layer, pins, per_axis):
-    """The smallest configuration the search can draw under ``pins``: what every search starts from."""
-    return find(strategies.configs(layer, per_axis=per_axis, **pins), lambda config: True,
+def smallest(strategy):
+    """The smallest configuration ``strategy`` (a search's) can draw: what every search starts from."""
+    return find(strategy, lambda config: True,
                 settings=settings(database=None, max_examples=10, phases=[Phase.generate, Phase.shrink],
                                   suppress_health_check=list(HealthCheck)))
 

@@ -38,30 +38,54 @@ def to_junit(report):
                           tests=str(len(report.checks)),
                           failures=str(sum(r.status == "fail" for r in report.checks)),
                           skipped=str(sum(r.status == "skip" for r in report.checks)))
-    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks}
+    findings = findings_by_check(report)
     for result in report.checks:
         name = f"{result.subject}.{result.name}" if result.subject else result.name
         case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.layer}", name=name)
         if result.status == "fail":
-            finding = findings.get((result.subject, result.name))
             failure = ET.SubElement(case, "failure", message=result.message)
-            failure.text = "\n".join(_failure_lines(result, finding))
+            failure.text = "\n".join(_failure_lines(result, findings.get((result.subject, result.name), [])))
         elif result.status == "skip":
             ET.SubElement(case, "skipped", message=result.message)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _failure_lines(result, finding):
+def findings_by_check(report):
+    """(subject, check name) -> the findings that hold that check, in order."""
+    found = {}
+    for finding in report.findings:
+        for result in finding.checks:
+            found.setdefault((finding.subject, result.name), []).append(finding)
+    return found
+
+
+def _failure_lines(result, findings):
+    """A failed check's message, its worst element, then each of its findings: configuration, refusal, facts,
+    hints and reproduction."""
     lines = [result.message]
     if result.worst_index is not None:
         lines.append(f"worst at {list(result.worst_index)}: expected {result.expected:.6g}, "
                      f"got {result.actual:.6g} (against the {result.against})")
-    if finding is not None:
-        lines.append(f"smallest failing configuration: {finding.config.describe()} (data seed {finding.seed})")
-        lines += finding.triggers + [f"hint: {hint}" for hint in finding.hints]
+    first_with = {}  # each hint once, with the first finding that has it
+    for number, finding in enumerate(findings, 1):
+        lines.append(f"{smallest_text(finding)}: {finding.config.describe()} (data seed {finding.seed})")
+        lines += [finding.refusal] if finding.refusal else []
+        lines += finding.triggers + finding.observations
+        lines += [f"hint: {hint}" for hint in _new_hints(finding, number, first_with)]
         lines.append(f"reproduce: {finding.reproduce}")
     return lines
+
+
+def smallest_text(finding):
+    """'smallest failing configuration', 'smallest refused configuration with stride 1', ..."""
+    what = "refused" if finding.kind == "refusal" else "failing"
+    text = f"smallest {what} configuration" if finding.shrunk else f"{what} configuration"
+    return f"{text} {finding_scope(finding)}" if finding.scope else text
+
+
+def finding_scope(finding):
+    return f"with {' and '.join(finding.scope)}"
 
 
 def render_text(report, console):
@@ -79,8 +103,9 @@ def render_text(report, console):
         _labelled(console, "finite differences:", methods_text(report.methods), 0, "dim")
     console.print()
     console.print(_check_table(report, console.width))
+    first_with = {}  # hint -> the number of the first finding that printed it
     for number, finding in enumerate(report.findings, 1):
-        _render_finding(console, number, finding)
+        _render_finding(console, number, finding, first_with)
     notes = sorted({note for r in report.checks for note in r.notes} | set(report.notes))
     if notes:
         console.print()
@@ -129,11 +154,17 @@ def _check_table(report, width):
     for result in report.checks:
         style = {"pass": "green", "fail": "bold red", "skip": "yellow"}[result.status]
         errors = (_number(result.max_abs_error), _number(result.max_rel_error)) if numbers else ()
-        row = [result.name, Text(result.status.upper(), style=style), *errors,
-               f"{result.mismatched} of {result.total}" if result.status == "fail" and result.total else "",
-               _worst(result)]
+        row = [result.name, Text(result.status.upper(), style=style), *errors, _mismatched(result), _worst(result)]
         table.add_row(*([result.subject] if with_subject else []), *row)
     return table
+
+
+def _mismatched(result):
+    if result.status != "fail":
+        return ""
+    if result.shapes is not None:
+        return "wrong shape"
+    return f"{result.mismatched} of {result.total}" if result.total else ""
 
 
 def _worst(result):
@@ -160,22 +191,30 @@ def _labelled(console, label, text, indent, style=None):
     console.print(Padding(grid, (0, 0, 0, indent)))
 
 
-def _render_finding(console, number, finding):
+def _render_finding(console, number, finding, first_with):
+    """One finding: what fails, where, why (facts, hints: a hint printed for an earlier finding is referred to
+    by its number), a map of where, and the command that reproduces it."""
     subject = f" in {finding.subject}" if finding.subject else ""
+    scope = f" {finding_scope(finding)}" if finding.scope else ""
+    verb = "refused by the layer" if finding.kind == "refusal" else f"fail{'s' * (len(finding.names) == 1)}"
     console.print()
-    console.print(Text(f"Finding {number}: {', '.join(finding.names)} fail{'s' * (len(finding.names) == 1)}"
-                       f"{subject}", style="bold red"))
-    smallest = "smallest failing configuration" if finding.shrunk else "failing configuration"
-    _indented(console, f"{smallest}: {finding.config.describe()} (data seed {finding.seed})", 2)
+    console.print(Text(f"Finding {number}: {', '.join(finding.names)} {verb}{subject}{scope}", style="bold red"))
+    _indented(console, f"{smallest_text(finding)}: {finding.config.describe()} (data seed {finding.seed})", 2)
     if finding.also_failing:
         _indented(console, f"also failing there: {', '.join(finding.also_failing)}", 2)
-    for result in finding.checks:
-        if result.error:
-            _indented(console, f"{result.name}: {result.message}", 2)
-    for fact in finding.triggers:
+    if finding.refusal:
+        _indented(console, finding.refusal, 2)
+    else:
+        for result in finding.checks:
+            if result.error:
+                _indented(console, f"{result.name}: {result.message}", 2)
+    for fact in finding.triggers + finding.observations:
         _labelled(console, "-", fact, 2)
-    for hint in finding.hints:
+    for hint in _new_hints(finding, number, first_with):
         _labelled(console, "hint:", hint, 2, "cyan")
+    earlier = _earlier_hints(finding, number, first_with)
+    if earlier:
+        _labelled(console, "hint:", f"as for finding {', '.join(map(str, earlier))}", 2, "cyan")
     for result in finding.checks:
         if result.mismatches is not None and result.mismatches.ndim == 4:
             _render_map(console, result)
@@ -255,7 +294,8 @@ def failure_text(report):
     lines = [f"Gradients not right: {report.layer}, {report.implementation} "
              f"({len(failed)} of {len(report.checks)} checks failed; seed {report.seed}, "
              f"{report.examples} configuration{'s' * (report.examples != 1)})"]
-    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks}
+    numbers = {id(finding): number for number, finding in enumerate(report.findings, 1)}
+    findings = findings_by_check(report)
     for result in failed:
         subject = f"{result.subject} " if result.subject else ""
         headline = f"differs from the {result.against}" if result.against else result.message
@@ -267,14 +307,31 @@ def failure_text(report):
             lines.append(f" Max relative difference: {result.max_rel_error:.6g}")
             lines.append(f" Worst element {list(result.worst_index)}: expected {result.expected:.6g}, "
                          f"actual {result.actual:.6g} (against the {result.against})")
-        finding = findings.get((result.subject, result.name))
-        if finding is not None:
-            lines.append(f" {'Smallest failing' if finding.shrunk else 'Failing'} configuration: "
-                         f"{finding.config.describe()} (data seed {finding.seed})")
-            lines += [f" Trigger: {fact}" for fact in finding.triggers]
-            lines += [f" Hint: {hint}" for hint in finding.hints]
-            lines.append(f" Reproduce: {finding.reproduce}")
+        shown = [numbers[id(f)] for f in findings.get((result.subject, result.name), [])]
+        if shown:
+            lines.append(f" See finding {', '.join(map(str, shown))}")
+    first_with = {}
+    for number, finding in enumerate(report.findings, 1):
+        lines += ["", f"Finding {number} ({', '.join(finding.names)}):",
+                  f" {smallest_text(finding).capitalize()}: {finding.config.describe()} (data seed {finding.seed})"]
+        lines += [f" {finding.refusal[0].upper()}{finding.refusal[1:]}"] if finding.refusal else []
+        lines += [f" Trigger: {fact}" for fact in finding.triggers]
+        lines += [f" Observed: {fact}" for fact in finding.observations]
+        lines += [f" Hint: {hint}" for hint in _new_hints(finding, number, first_with)]
+        lines += [f" Hint: as for finding {', '.join(map(str, earlier))}"
+                  for earlier in [_earlier_hints(finding, number, first_with)] if earlier]
+        lines.append(f" Reproduce: {finding.reproduce}")
     return "\n".join(lines)
+
+
+def _new_hints(finding, number, first_with):
+    """The finding's hints no earlier finding printed; ``first_with`` (hint -> finding number) learns them."""
+    return [hint for hint in finding.hints if first_with.setdefault(hint, number) == number]
+
+
+def _earlier_hints(finding, number, first_with):
+    """The numbers of the earlier findings that printed some of this finding's hints."""
+    return sorted({first_with[hint] for hint in finding.hints if first_with[hint] != number})
 
 
 # -- grading reports (gradcheck grade) ---------------------------------------------------------------------------
@@ -339,14 +396,13 @@ def grade_check_lines(check, report):
     """(verdict, details) of a graded check that did not pass: its one-line message, and the lines behind it
     (worst element, smallest failing configuration, trigger facts, hints, reproduction command; for the check
     that was running when the submission stopped, where that was)."""
-    findings = {(f.subject, r.name): f for f in report.findings for r in f.checks} if report else {}
-    finding = findings.get((check.subject, check.name))
+    findings = findings_by_check(report).get((check.subject, check.name), []) if report else []
     stopped = report.stopped if report else None
-    if finding is None and stopped is not None and stopped.phase == "search" and stopped.check == check.name:
+    if not findings and stopped is not None and stopped.phase == "search" and stopped.check == check.name:
         return check.message, [f"it stopped while {check.name} was being checked on {stopped.config.describe()} "
                                f"(data seed {stopped.seed}), after {stopped.completed} complete configurations",
                                f"reproduce: {stopped.reproduce}"]
-    lines = _failure_lines(check, finding)
+    lines = _failure_lines(check, findings)
     return lines[0], lines[1:]
 
 

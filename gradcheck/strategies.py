@@ -37,10 +37,22 @@ N * F * OH * OW, stay below ``BUDGET``.  Within the ranges the draws lean
 towards what breaks layers: channels != filters, strides that do not divide
 the padded size, non-square inputs and kernels, 1x1 outputs and
 overlapping pooling windows.
-"""
-import math
 
-from hypothesis import strategies as st
+Restrictions narrow the drawing itself (nothing is filtered away):
+``divisible=True`` draws only configurations whose stride divides
+H + 2P - extent and W + 2P - extent, for layers that refuse the others;
+``square=("size", "kernel")`` makes the input and/or the kernel square;
+``same_depth=True`` (conv) draws as many filters as channels;
+``overlapping=False`` draws windows that never overlap (stride >= extent);
+``padded=True`` draws a pad of at least 1 on both axes.  gradcheck uses them
+to test a trigger fact as a rule: "fails only when the input is not square"
+is printed only when a search over square inputs finds no failure.
+"""
+import itertools
+import math
+from dataclasses import dataclass
+
+from hypothesis import reject, strategies as st
 
 from reference_layers.geometry import Window, as_int, as_pair
 
@@ -77,33 +89,59 @@ def inputs(config, precision="float64"):
     return seeds().map(lambda seed: make_inputs(config, seed, precision))
 
 
+@dataclass(frozen=True)
+class Restrictions:
+    """What every drawn configuration must satisfy beyond its pins (see the module docstring)."""
+
+    divisible: bool = False
+    square: frozenset = frozenset()
+    same_depth: bool = False
+    overlapping: bool = True
+    padded: bool = False
+
+    @classmethod
+    def of(cls, divisible=False, square=(), same_depth=False, overlapping=True, padded=False):
+        square = frozenset((square,) if isinstance(square, str) else square)
+        if not square <= {"size", "kernel"}:
+            raise ValueError(f"square takes 'size' and 'kernel', got {sorted(square)}")
+        return cls(bool(divisible), square, bool(same_depth), bool(overlapping), bool(padded))
+
+
 def conv_configs(*, batch=None, channels=None, filters=None, size=None, kernel=None,
-                 stride=None, pad=None, dilation=None, per_axis=True):
+                 stride=None, pad=None, dilation=None, per_axis=True, divisible=False, square=(), same_depth=False,
+                 overlapping=True, padded=False):
     """Conv2d configurations; pin any dimension with an int or an (h, w) pair.
 
     With ``per_axis=False`` stride, pad and dilation are the same along both
     axes (for layers that take them as plain ints); input and kernel stay
-    free to be non-square.
+    free to be non-square.  ``divisible``, ``square``, ``same_depth``,
+    ``overlapping`` and ``padded`` restrict the drawing (see the module docstring).
     """
-    return _configs("conv", _Pins.of(False, per_axis, size=size, kernel=kernel, stride=stride, pad=pad,
-                                     dilation=dilation), _counts(batch=batch, channels=channels, filters=filters))
+    restrict = Restrictions.of(divisible, square, same_depth, overlapping, padded)
+    counts = _counts(batch=batch, channels=channels, filters=filters)
+    if same_depth:
+        counts = _same_depth(counts)
+    return _configs("conv", _Pins.of(False, per_axis, restrict, size=size, kernel=kernel, stride=stride, pad=pad,
+                                     dilation=dilation), counts)
 
 
 def pool_configs(mode, *, batch=None, channels=None, size=None, kernel=None, stride=None, pad=None,
-                 per_axis=True):
+                 per_axis=True, divisible=False, square=(), overlapping=True, padded=False):
     """MaxPool2d ("max") or AvgPool2d ("avg") configurations; ``kernel`` is the pool window.
 
     Pad is at most half the pool (a window of padding alone has nothing to
-    pool).  ``per_axis`` as for ``conv_configs``.
+    pool).  ``per_axis`` and the restrictions as for ``conv_configs``.
     """
     if mode not in ("max", "avg"):
         raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
-    return _configs(mode + "pool", _Pins.of(True, per_axis, size=size, kernel=kernel, stride=stride, pad=pad,
-                                            dilation=1), _counts(batch=batch, channels=channels))
+    restrict = Restrictions.of(divisible, square, False, overlapping, padded)
+    return _configs(mode + "pool", _Pins.of(True, per_axis, restrict, size=size, kernel=kernel, stride=stride,
+                                            pad=pad, dilation=1), _counts(batch=batch, channels=channels))
 
 
 def configs(layer, **pinned):
-    """Configurations for ``layer`` ("conv", "maxpool" or "avgpool"); keywords as for conv_configs."""
+    """Configurations for ``layer`` ("conv", "maxpool" or "avgpool"); keywords (pins and restrictions) as for
+    conv_configs."""
     if layer == "conv":
         return conv_configs(**pinned)
     if layer in ("maxpool", "avgpool"):
@@ -115,30 +153,45 @@ def _counts(**counts):
     return {name: None if value is None else as_int(value, name, 1) for name, value in counts.items()}
 
 
+def _same_depth(counts):
+    """Counts with filters tied to channels: a pin of either pins both; "filters" None means "as channels"."""
+    channels, filters = counts["channels"], counts["filters"]
+    if None not in (channels, filters) and channels != filters:
+        raise ValueError(f"as many filters as channels, but channels is pinned to {channels} and filters to "
+                         f"{filters}")
+    return dict(counts, channels=channels or filters, filters=None)
+
+
 class _Pins:
     """The pinned window geometry, validated, and what a partial configuration can still become.
 
     ``values`` maps each geometry name to an (h, w) pair whose entries are
-    ints (pinned or drawn) or None (still free).
+    ints (pinned or drawn) or None (still free); ``restrict`` holds the
+    Restrictions every configuration must satisfy too.
     """
 
-    def __init__(self, pool, per_axis, values):
+    def __init__(self, pool, per_axis, values, restrict=Restrictions()):
         self.pool = pool
         self.per_axis = per_axis
         self.values = values
+        self.restrict = restrict
 
     @classmethod
-    def of(cls, pool, per_axis, **pins):
+    def of(cls, pool, per_axis, restrict, **pins):
         values = {name: (None, None) if value is None else as_pair(value, name, 0 if name == "pad" else 1)
                   for name, value in pins.items()}
-        if not per_axis:
-            for name in SHARED:
-                if values[name][0] != values[name][1]:
-                    raise ValueError(f"{name} {values[name]} differs between height and width, but this layer "
-                                     f"takes one {name} for both axes")
-        pins = cls(pool, per_axis, values)
+        for name in values:
+            if values[name][0] != values[name][1] and (name in restrict.square or (not per_axis and name in SHARED)):
+                why = "the drawing is restricted to a square one" if name in restrict.square else \
+                    f"this layer takes one {name} for both axes"
+                raise ValueError(f"{name} {values[name]} differs between height and width, but {why}")
+        pins = cls(pool, per_axis, values, restrict)
         pins.require_feasible()
         return pins
+
+    def shared(self, name):
+        """Whether ``name`` takes one value for both axes."""
+        return name in self.restrict.square or (not self.per_axis and name in SHARED)
 
     def require_feasible(self):
         """Refuse pins that leave no valid configuration, naming the clash."""
@@ -156,7 +209,15 @@ class _Pins:
             raise ValueError(f"no configuration fits these pins ({self.describe()}): a window of kernel K and "
                              "dilation D spans D*(K-1)+1 rows, which must fit in the input padded on both sides"
                              + (", and a pool's pad is at most half its window" if self.pool else "")
+                             + "".join(f", and {text}" for text in self._restriction_texts())
                              + "; use a larger size, more padding or a smaller kernel")
+
+    def _restriction_texts(self):
+        restrict = self.restrict
+        return [text for wanted, text in (
+            (restrict.divisible, "the stride must divide H + 2P - extent (--divisible)"),
+            (not restrict.overlapping, "windows must not overlap (stride >= extent)"),
+            (restrict.padded, "pad must be at least 1")) if wanted]
 
     def describe(self):
         pinned = [f"{name} {_text(pair)}" for name, pair in self.values.items()
@@ -164,10 +225,56 @@ class _Pins:
         return ", ".join(pinned) or "nothing pinned"
 
     def completable(self, values):
-        """Whether the free entries of ``values`` can be chosen so that both axes are valid."""
+        """Whether the free entries of ``values`` can be chosen so that both axes are valid and restricted."""
+        if not self._restrictions_hold(values):
+            return False
+        if self.restrict.divisible and values["size"] != (None, None) and \
+                any(None in values[name] for name in GEOMETRY[:4]):
+            return self._divisible_completable(values)
         if self.pool:
             return self._pool_completable(values)
         return all(self._conv_axis_ok(*(values[name][axis] for name in GEOMETRY)) for axis in (0, 1))
+
+    def _restrictions_hold(self, values):
+        """The restrictions, on every axis whose values they depend on are all chosen (free ones can comply)."""
+        restrict = self.restrict
+        for axis in (0, 1):
+            dilation, kernel, stride, pad, size = (values[name][axis] for name in GEOMETRY)
+            extent = None if None in (dilation, kernel) else dilation * (kernel - 1) + 1
+            narrowest = (dilation or 1) * ((kernel or 1) - 1) + 1  # a free dilation or kernel can still be 1
+            if not restrict.overlapping and stride is not None and stride < narrowest:
+                return False
+            if restrict.padded and pad == 0:
+                return False
+            if restrict.divisible and None not in (extent, stride, pad, size) and \
+                    (size + 2 * pad < extent or (size + 2 * pad - extent) % stride):
+                return False
+        return True
+
+    def _divisible_completable(self, values):
+        """With a pinned input side, whether some choice of the free dimensions lets the stride divide it:
+        tried over the values the drawing takes, the shared ones alike on both axes."""
+        shared = [name for name in GEOMETRY[:4] if self.shared(name)]
+        for combination in itertools.product(*(self._choices(name, values, 0) for name in shared)):
+            fixed = dict(values, **{name: (value, value) for name, value in zip(shared, combination)})
+            if all(any(self._axis_valid(*trial, fixed["size"][axis]) for trial in itertools.product(
+                    *(self._choices(name, fixed, axis) for name in GEOMETRY[:4]))) for axis in (0, 1)):
+                return True
+        return False
+
+    def _choices(self, name, values, axis):
+        """The values ``name`` can take on ``axis``: its own if chosen, else the drawable range."""
+        if values[name][axis] is not None:
+            return [values[name][axis]]
+        return range(0 if name == "pad" else 1, _ceiling(name, values, self.restrict) + 1)
+
+    def _axis_valid(self, dilation, kernel, stride, pad, size):
+        """One axis with every value chosen (``size`` None: free, so it fits) against every rule."""
+        extent = dilation * (kernel - 1) + 1
+        if (self.pool and 2 * pad > kernel) or (size is not None and size + 2 * pad < extent):
+            return False
+        trial = {name: (value, value) for name, value in zip(GEOMETRY, (dilation, kernel, stride, pad, size))}
+        return self._restrictions_hold(trial)
 
     @staticmethod
     def _conv_axis_ok(dilation, kernel, stride, pad, size):
@@ -177,17 +284,19 @@ class _Pins:
         return (dilation or 1) * ((kernel or 1) - 1) + 1 <= size + 2 * pad
 
     def _pool_completable(self, values):
-        """Pools: 2*pad <= kernel <= size + 2*pad on each axis; tried over the free kernels and pads."""
+        """Pools: 2*pad <= kernel <= size + 2*pad (and <= stride, when windows must not overlap) on each axis;
+        tried over the free kernels and pads."""
         kernels = [[k] if k is not None else range(1, KERNELS["large"][1] + 1) for k in values["kernel"]]
         largest_pad = max(max(ks) for ks in kernels) // 2
 
         def pads(axis):
             pad = values["pad"][axis]
-            return [pad] if pad is not None else range(largest_pad + 1)
+            return [pad] if pad is not None else range(int(self.restrict.padded), largest_pad + 1)
 
         def fits(axis, pad):
-            size = values["size"][axis]
-            return any(2 * pad <= k and (size is None or k <= size + 2 * pad) for k in kernels[axis])
+            size, stride = values["size"][axis], values["stride"][axis]
+            return any(2 * pad <= k and (size is None or k <= size + 2 * pad) and
+                       (self.restrict.overlapping or stride is None or k <= stride) for k in kernels[axis])
 
         if self.per_axis:
             return all(any(fits(axis, pad) for pad in pads(axis)) for axis in (0, 1))
@@ -201,12 +310,12 @@ def _text(pair):
 class _Tiers:
     """Small or large ranges, drawn so that shrinking stays good.
 
-    One example in two is small in every dimension (each value clamped into
-    its small range); in the others every dimension ranges over small and
-    large values, the large ones weighted to about two thirds of the draws.  A value
+    One example in two is small in every dimension (each value drawn evenly
+    from its small range, so that pad 0 or stride 1, the commonest settings,
+    stay common); in the others every dimension ranges over small and large
+    values, the large ones weighted to about two thirds of the draws.  A value
     is one choice, an index into its candidates listed in increasing order
-    (large ones repeated for their weight): it shrinks one step at a time, and
-    turning an example small only lowers it.
+    (large ones repeated for their weight), so it shrinks one step at a time.
     """
 
     def __init__(self, draw):
@@ -214,17 +323,16 @@ class _Tiers:
         self.example = draw(st.booleans())
 
     def pick(self, candidates, ranges):
-        """One of the (increasing) ``candidates``: any in a large example, clamped into ``ranges["small"]``
-        (where that holds candidates) in a small one; ``ranges["large"]`` says which values carry weight."""
+        """One of the (increasing) ``candidates``: from ``ranges["small"]`` in a small example (where that holds
+        candidates), else any, the ones in ``ranges["large"]`` weighted."""
+        small = [v for v in candidates if ranges["small"][0] <= v <= ranges["small"][1]]
+        if not self.example and small:
+            return small[self.draw(st.integers(0, len(small) - 1))]
         low, high = ranges["large"]
         large = [v for v in candidates if low <= v <= high]
         rest = [v for v in candidates if not low <= v <= high]
         weighted = sorted(rest + large * max(1, -(-LARGE_WEIGHT * len(rest) // max(1, len(large)))))
-        value = weighted[self.draw(st.integers(0, len(weighted) - 1))]
-        if self.example:
-            return value
-        small = [v for v in candidates if ranges["small"][0] <= v <= ranges["small"][1]]
-        return min(max(value, small[0]), small[-1]) if small else value
+        return weighted[self.draw(st.integers(0, len(weighted) - 1))]
 
 
 @st.composite
@@ -242,11 +350,16 @@ def _draw_counts(draw, tiers, layer, counts, geometry):
     as it can be (a pinned input can leave room for a batch of 1 only)."""
     ones = {name: 1 for name in counts}
     room = BUDGET // (_per_output_cost(layer, ones, geometry.values) * geometry.fewest_outputs())
+    capped = {"batch", "filters" if layer == "conv" else "channels"}
+    if geometry.pins.restrict.same_depth:
+        capped.add("channels")
     drawn = {}
     for name, value in counts.items():
-        if value is None:
+        if name == "filters" and geometry.pins.restrict.same_depth:
+            value = drawn["channels"]
+        elif value is None:
             value = tiers.pick(range(1, COUNTS["large"][1] + 1), COUNTS)
-            if name == "batch" or name == ("filters" if layer == "conv" else "channels"):
+            if name in capped:
                 value = min(value, max(1, room // drawn.get("batch", 1)))
         drawn[name] = value
     return drawn
@@ -290,17 +403,21 @@ class _Geometry:
         return {"small": (0, kernel), "large": (kernel + 1, kernel + LARGE_PAD)}
 
     def shared(self, name):
-        return not self.pins.per_axis and name in SHARED
+        return self.pins.shared(name)
 
     def _choose(self, name, ranges):
         """Draw every free entry of ``name`` from the values that can still be completed, in the tier's range
         (``ranges(axis)``) where it holds some (pins may demand values beyond the usual ranges)."""
         axes = (0,) if self.shared(name) else (0, 1)
         for axis in axes:
-            if self.values[name][axis] is None:
-                candidates = [v for v in range(0 if name == "pad" else 1, _ceiling(name, self.values) + 1)
-                              if self._completes(name, axis, v)]
-                self._set(name, axis, self.tiers.pick(candidates, ranges(axis)))
+            if self.values[name][axis] is not None:
+                continue
+            candidates = [v for v in range(0 if name == "pad" else 1,
+                                           _ceiling(name, self.values, self.pins.restrict) + 1)
+                          if self._completes(name, axis, v)]
+            if not candidates:  # pins and restrictions the feasibility check let through: nothing fits
+                reject()
+            self._set(name, axis, self.tiers.pick(candidates, ranges(axis)))
 
     def _completes(self, name, axis, value):
         trial = dict(self.values)
@@ -322,13 +439,31 @@ class _Geometry:
         return math.prod(self._outputs(axis) if self.values["size"][axis] is not None else 1 for axis in (0, 1))
 
     def draw_sizes(self, per_output_cost):
-        """Each free input side: from a drawn number of outputs (or a large side), within the cost budget."""
+        """Each free input side: from a drawn number of outputs (or a large side), within the cost budget.
+
+        A square input draws its first side within the square root of the
+        budget and takes the smallest side at least as large that suits the second axis too.
+        """
         outputs_room = max(1, BUDGET // max(1, per_output_cost))
+        if "size" in self.pins.restrict.square and self.values["size"] == (None, None):
+            side = self._draw_side(0, math.isqrt(outputs_room))
+            self._set("size", 0, self._common_side(side))
         for axis in (0, 1):
             if self.values["size"][axis] is None:
                 self._set("size", axis, self._draw_side(axis, outputs_room))
             outputs_room = max(1, outputs_room // self._outputs(axis))
         self.values = {name: tuple(pair) for name, pair in self.values.items()}
+
+    def _common_side(self, side):
+        """The smallest side >= ``side`` whose window fits (and, when divisible, is divided) on both axes."""
+        geometry = [[self.values[name][axis] for name in GEOMETRY[:4]] for axis in (0, 1)]
+        bases = [d * (k - 1) + 1 - 2 * p for d, k, s, p in geometry]
+        strides = [s for d, k, s, p in geometry] if self.pins.restrict.divisible else [1, 1]
+        start = max(side, *bases, 1)
+        for candidate in range(start, start + math.lcm(*strides)):
+            if all((candidate - base) % stride == 0 for base, stride in zip(bases, strides)):
+                return candidate
+        reject()  # kernel extents the stride cannot divide alike on both axes: no square input fits
 
     def _outputs(self, axis):
         dilation, kernel, stride, pad, size = (self.values[name][axis] for name in GEOMETRY)
@@ -343,21 +478,31 @@ class _Geometry:
         most = max(1, min(outputs_room, (MAX_SIDE - base) // stride + 1))
         outputs = self.tiers.pick(range(1, most + 1), {"small": OUTPUTS, "large": (OUTPUTS[1] + 1, most)})
         remainder = self.draw(st.integers(0, stride - 1))
+        if self.pins.restrict.divisible:
+            remainder = 0
         side = max(1, (outputs - 1) * stride + base + remainder)
         if outputs > OUTPUTS[1]:
             side = max(side, 5)
-        return min(side, max(MAX_SIDE, base))
+        side = min(side, max(MAX_SIDE, base))
+        return _divisible_side(side, base, stride, max(1, base)) if self.pins.restrict.divisible else side
 
 
-def _ceiling(name, values):
-    """The largest value worth trying for a free ``name``: beyond the ranges only when pins demand it."""
+def _divisible_side(side, base, stride, smallest):
+    """The side nearest below ``side`` (else above) that the stride divides: side = base + m * stride."""
+    side -= (side - base) % stride
+    return side if side >= smallest else side + stride * math.ceil((smallest - side) / stride)
+
+
+def _ceiling(name, values, restrict):
+    """The largest value worth trying for a free ``name``: beyond the ranges only when pins (or windows that
+    must not overlap) demand it."""
     if name == "dilation":
         return DILATIONS[1]
     if name == "kernel":
         return KERNELS["large"][1]
+    kernel = max(k or KERNELS["large"][1] for k in values["kernel"])
+    extent = max(d or DILATIONS[1] for d in values["dilation"]) * (kernel - 1) + 1
     if name == "stride":
-        return STRIDES["large"][1]
-    kernel = max(values["kernel"])
+        return STRIDES["large"][1] if restrict.overlapping else max(STRIDES["large"][1], extent)
     sizes = [s for s in values["size"] if s is not None]
-    extent = max(values["dilation"]) * (kernel - 1) + 1
     return max(kernel + LARGE_PAD, math.ceil((extent - min(sizes, default=extent)) / 2))

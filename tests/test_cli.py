@@ -113,6 +113,21 @@ def test_json_report_has_the_documented_fields(run, student):
     assert any("stride > 1" in fact for fact in report["triggers"])
 
 
+def test_divisible_draws_only_inputs_the_stride_divides_and_is_in_every_reproduction(run, student):
+    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--divisible", "--format", "json")
+    report = json.loads(out)
+    assert report["config"]["divisible"] is True
+    assert all("--divisible" in finding["reproduce"] for finding in report["findings"])
+    config = report["counterexample"]["config"]
+    extent = [d * (k - 1) + 1 for d, k in zip(config["dilation"], config["kernel"])]
+    assert all((n + 2 * p - e) % s == 0 for n, p, e, s in zip(config["size"], config["pad"], extent, config["stride"]))
+
+
+def test_the_options_of_this_issue_are_in_the_help(run):
+    _, out, _ = run("conv", "--help")
+    assert "--divisible" in out and "auto|reference|function|args|dive" in out.replace("\n", "").replace(" ", "")
+
+
 def test_same_seed_repeats_exactly(run, student):
     first = run("conv", "--impl", student, "--seed", "11", "--format", "json")
     second = run("conv", "--impl", student, "--seed", "11", "--format", "json")

@@ -71,6 +71,28 @@ def test_a_permutation_of_few_values_is_not_called_a_reshape_mistake():
     assert "wrong places" in diagnose._order_hints("dX", many[..., ::-1].copy(), many)[0]
 
 
+def test_an_empty_dx_at_pad_0_is_the_pad_slice():
+    config = Config.conv(batch=1, channels=2, filters=1, size=4, kernel=3, pad=0)
+    assert "dx_pad[:, :, pad:pad + H, pad:pad + W]" in diagnose.shape_hints("dX", (1, 2, 0, 0), config)[0]
+    assert diagnose.shape_hints("dX", (1, 2, 0, 0), config.replace(pad=1)) == []
+
+
+def test_the_samples_a_gradient_is_right_for_are_counted():
+    expected = np.arange(1.0, 17.0).reshape(4, 1, 2, 2)
+    three = expected.copy()
+    three[3] = 0
+    assert diagnose._batch_hints("dX", three, expected) == [
+        "dX is right for samples 0 to 2 only and wrong from sample 3 on: a batch size written into the code?"]
+    gap = expected.copy()
+    gap[1] = 0
+    assert diagnose._batch_hints("dX", gap, expected) == []  # sample 2 is right again: not a prefix
+
+
+def test_a_refusal_gets_no_gradient_hint_and_divisible_only_for_divisibility():
+    assert diagnose.refusal_hints(["the kernel is not square"]) == []
+    assert "--divisible" in diagnose.refusal_hints(["the stride does not divide the padded input"])[0]
+
+
 def test_doubling_is_reported_only_for_an_exact_double():
     first = np.array([1.0, -2.0, 3.0])
     assert diagnose.repeat_hints("dW", first, 2 * first)

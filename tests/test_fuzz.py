@@ -51,6 +51,17 @@ def test_two_independent_bugs_are_two_findings_each_minimal():
     assert any("stride > 1" in fact for fact in found["dX"].triggers)
 
 
+def test_a_time_limit_nearly_used_up_keeps_the_verdict_and_drops_the_explanations():
+    """In a sandbox the time limit counts the layer's own calls: explaining must never cost the verdict."""
+    from gradcheck.adapters import implementation_of
+
+    implementation = implementation_of(BiasMeanAndStrideBug, "conv")
+    implementation.time_left = lambda: 0.0
+    report = gradcheck.check("conv", implementation, seed=0)
+    assert {name for finding in report.findings for name in finding.names} == {"dX", "dB"}
+    assert all(not finding.shrunk and not finding.triggers for finding in report.findings)
+
+
 def test_minimal_counterexample_is_small_in_every_dimension():
     dx = findings_by_check(gradcheck.check("conv", BiasMeanAndStrideBug, seed=1))["dX"].config
     assert (dx.batch, dx.channels, dx.filters) == (1, 1, 1)
@@ -70,11 +81,24 @@ def test_same_seed_same_report():
     assert first == second
 
 
-def test_pinned_dimensions_stay_pinned_in_every_finding():
+def test_pinned_dimensions_stay_pinned_in_every_finding_and_get_no_trigger_fact():
     report = gradcheck.check("conv", BiasMeanAndStrideBug, stride=2, channels=3, seed=0)
     assert report.findings
     for finding in report.findings:
         assert finding.config.stride == (2, 2) and finding.config.channels == 3
+        assert not any("stride" in fact or "channel" in fact for fact in finding.triggers + finding.observations)
+    assert any("batch > 1" in fact for fact in findings_by_check(report)["dB"].triggers)  # a free dimension
+
+
+def test_the_rules_printed_are_those_a_pinned_search_confirms():
+    """With stride 1 pinned only the dB bug shows, with batch 1 only the dX bug: each finding's rule is the
+    pin that hides it, and nothing else is printed as a rule."""
+    report = gradcheck.check("conv", BiasMeanAndStrideBug, seed=3)
+    assert gradcheck.check("conv", BiasMeanAndStrideBug, stride=1, seed=3, examples=20).findings[0].names == ["dB"]
+    assert gradcheck.check("conv", BiasMeanAndStrideBug, batch=1, seed=3, examples=20).findings[0].names == ["dX"]
+    found = findings_by_check(report)
+    assert found["dX"].triggers == ["fails only when stride > 1 (passes with stride 1, all else equal)"]
+    assert any(fact.startswith("fails only when batch > 1") for fact in found["dB"].triggers)
 
 
 def test_every_dimension_pinned_checks_exactly_one_configuration():
@@ -123,20 +147,24 @@ def test_variations_change_one_dimension_and_stay_valid(config):
 GEOMETRY = ("kernel", "stride", "pad", "size", "dilation")
 
 
-def feasible(layer, pins, per_axis):
-    """Brute force: is there any valid configuration with these pins?  Free values range widely."""
+def feasible(layer, pins, per_axis, divisible=False):
+    """Brute force: is there any valid configuration with these pins?  Free values range widely; a free input
+    is drawn to fit (and, with ``divisible``, to be divided by the stride)."""
     pool = layer != "conv"
     values = {name: [pins[name]] if pins.get(name) is not None else None for name in GEOMETRY}
     dilations = values["dilation"] or ([(1, 1)] if pool else [(d, e) for d in (1, 2) for e in (1, 2)])
     kernels = values["kernel"] or list(itertools.product(range(1, 8), repeat=2))
     pads = values["pad"] or list(itertools.product(range(0, 12), repeat=2))
-    sizes = values["size"] or [(64, 64)]  # a free input is drawn large enough
-    for dilation, kernel, pad, size in itertools.product(dilations, kernels, pads, sizes):
+    strides = values["stride"] or [(1, 1)]  # stride 1 divides everything
+    sizes = values["size"] or [None]
+    for dilation, kernel, pad, stride, size in itertools.product(dilations, kernels, pads, strides, sizes):
         if not per_axis and (dilation[0] != dilation[1] or pad[0] != pad[1]):
             continue
         if pool and any(2 * p > k for p, k in zip(pad, kernel)):
             continue
-        if all(d * (k - 1) + 1 <= n + 2 * p for d, k, p, n in zip(dilation, kernel, pad, size)):
+        spans = [(None if size is None else size[axis] + 2 * pad[axis]) - (dilation[axis] * (kernel[axis] - 1) + 1)
+                 if size is not None else 0 for axis in (0, 1)]
+        if all(span >= 0 and (not divisible or span % s == 0) for span, s in zip(spans, stride)):
             return True
     return False
 
@@ -146,24 +174,90 @@ def pairs(low, high):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(layer=st.sampled_from(["conv", "maxpool"]), per_axis=st.booleans(), data=st.data(),
+@given(layer=st.sampled_from(["conv", "maxpool"]), per_axis=st.booleans(), divisible=st.booleans(), data=st.data(),
        pins=st.fixed_dictionaries({"kernel": pairs(1, 9), "pad": pairs(0, 5), "size": pairs(1, 8),
                                    "dilation": pairs(1, 3), "stride": pairs(1, 6)}))
-def test_pins_run_exactly_when_some_configuration_satisfies_them(layer, per_axis, data, pins):
+def test_pins_run_exactly_when_some_configuration_satisfies_them(layer, per_axis, divisible, data, pins):
     if not per_axis:  # a layer taking ints gets square stride, pad and dilation pins
         pins.update({name: pins[name] and (pins[name][0],) * 2 for name in ("stride", "pad", "dilation")})
     if layer != "conv":
         del pins["dilation"]
-    if not feasible(layer, pins, per_axis):
+    if not feasible(layer, pins, per_axis, divisible):
         with pytest.raises(ValueError):
-            strategies.configs(layer, per_axis=per_axis, **pins)
+            strategies.configs(layer, per_axis=per_axis, divisible=divisible, **pins)
         return
-    config = data.draw(strategies.configs(layer, per_axis=per_axis, **pins))
+    config = data.draw(strategies.configs(layer, per_axis=per_axis, divisible=divisible, **pins))
     for name, value in pins.items():
         if value is not None:
             assert getattr(config, name) == value, name
     if not per_axis:
         assert all(getattr(config, name)[0] == getattr(config, name)[1] for name in ("stride", "pad", "dilation"))
+    if divisible:
+        assert divides(config)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(layer=st.sampled_from(["conv", "maxpool"]), data=st.data(),
+       pins=st.fixed_dictionaries({"kernel": st.none() | st.integers(1, 4), "pad": st.none() | st.integers(0, 2),
+                                   "size": st.none() | st.integers(1, 6), "stride": st.none() | st.integers(1, 3)}),
+       restrictions=st.fixed_dictionaries({}, optional={
+           "divisible": st.just(True), "square": st.sampled_from([("size",), ("kernel",)]),
+           "overlapping": st.just(False), "padded": st.just(True)}))
+def test_restrictions_with_any_pins_draw_what_they_promise_or_refuse_at_once(layer, data, pins, restrictions):
+    """Built from pins and restrictions together, a strategy either refuses them (ValueError) or draws only
+    configurations that keep both: it never fails in the middle of a search."""
+    try:
+        strategy = strategies.configs(layer, per_axis=False, **pins, **restrictions)
+    except ValueError:
+        return
+    config = data.draw(strategy)
+    assert all(getattr(config, name) == (value, value) for name, value in pins.items() if value is not None)
+    holds = {"divisible": divides, "square": lambda c: all(getattr(c, n)[0] == getattr(c, n)[1]
+                                                           for n in restrictions["square"]),
+             "overlapping": lambda c: not c.windows_overlap, "padded": lambda c: min(c.pad) >= 1}
+    assert all(holds[name](config) for name in restrictions)
+
+
+def divides(config):
+    return all((n + 2 * p - e) % s == 0 for n, p, e, s in zip(config.size, config.pad, config.window.extent,
+                                                              config.stride))
+
+
+RESTRICTIONS = {
+    "divisible": (dict(divisible=True), divides),
+    "square input": (dict(square="size"), lambda c: c.size[0] == c.size[1]),
+    "square kernel": (dict(square="kernel"), lambda c: c.kernel[0] == c.kernel[1]),
+    "windows that do not overlap": (dict(overlapping=False), lambda c: not c.windows_overlap),
+    "padded": (dict(padded=True), lambda c: min(c.pad) >= 1),
+    "square and divisible": (dict(square=("size", "kernel"), divisible=True),
+                             lambda c: c.size[0] == c.size[1] and c.kernel[0] == c.kernel[1] and divides(c)),
+}
+
+
+@pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
+@pytest.mark.parametrize("restriction", RESTRICTIONS.values(), ids=RESTRICTIONS.keys())
+def test_restricted_drawings_hold_their_restriction_and_still_vary(layer, restriction):
+    keywords, holds = restriction
+    seen = []
+
+    @settings(max_examples=100, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategies.configs(layer, per_axis=False, **keywords))
+    def draw(config):
+        seen.append(config)
+    draw()
+    assert all(holds(config) for config in seen)
+    assert len({(c.size, c.kernel, c.stride, c.pad) for c in seen}) > 25  # nothing collapsed to a few shapes
+    assert any(max(c.stride) > 1 for c in seen) and any(max(c.size) >= 16 for c in seen)
+
+
+def test_as_many_filters_as_channels_ties_them_or_refuses_a_clash():
+    @settings(max_examples=50, database=None, deadline=None)
+    @given(strategies.conv_configs(same_depth=True))
+    def draw(config):
+        assert config.filters == config.channels
+    draw()
+    with pytest.raises(ValueError, match="as many filters as channels"):
+        strategies.conv_configs(same_depth=True, channels=2, filters=3)
 
 
 def test_shared_pins_that_only_per_axis_ones_could_satisfy_are_refused():

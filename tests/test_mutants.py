@@ -5,20 +5,23 @@ Each layer in tests/mutants is checked the way a student would check it,
 and the names of the checks with status "fail" must be exactly the ones its
 registry entry names: the right check and only that check.  Some findings
 must also carry the right trigger fact or hint, and every trigger fact must
-be backed by a variation on which the finding's checks really pass.  The
-slow sweep repeats the verdicts on seeds 0..4, and checks every right layer
-at float32 precision too.
+be backed by a variation on which the finding's checks really pass, and
+hold as a rule: a search of its opposite, pinned through the public options
+with another seed, finds no failure.  The slow sweep repeats the verdicts on
+seeds 0..4, and checks every right layer at float32 precision too.
 """
+import re
+
 import pytest
 
 import gradcheck
 from gradcheck.adapters import implementation_of
 from gradcheck.checks import check_names, run_checks
-from gradcheck.fuzz import variations
+from gradcheck.fuzz import refused, variations
 from gradcheck.inputs import make_inputs
-from mutants import Mutant, conv, correct, pool
+from mutants import Mutant, conv, correct, pool, styles
 
-MUTANTS = conv.MUTANTS + pool.MUTANTS
+MUTANTS = conv.MUTANTS + pool.MUTANTS + styles.MUTANTS
 CORRECT = ([Mutant(cls, "conv", set()) for cls in correct.CONV]
            + [Mutant(cls, "maxpool", set()) for cls in correct.MAXPOOL]
            + [Mutant(cls, "avgpool", set()) for cls in correct.AVGPOOL])
@@ -83,21 +86,108 @@ def test_finding_names_the_trigger(mutant):
     assert any(mutant.trigger in fact for fact in facts), facts
 
 
+def condition_of(fact):
+    """The condition C of a fact "[with S, ]fails only when C (passes with ...)" (or "refuses only when C")."""
+    return re.search(r"(?:fails|refuses) only when (.+?) \((?:passes|accepted) with", fact).group(1)
+
+
 @pytest.mark.parametrize("mutant", cases([m for m in MUTANTS if m.fails]))
 def test_trigger_facts_are_backed_by_passing_variations(mutant):
     """A fact "fails only when C" must mean: with C undone, the finding's checks pass (not skip), on more
-    than the one data seed it was measured on."""
+    than the one data seed it was measured on; "refuses only when C": with C undone, none is refused."""
     rep = report(mutant)
     implementation = implementation_of(mutant.cls, mutant.layer)
     for finding in rep.findings:
         varied = {condition: variant for condition, _, variant in variations(finding.config)}
         for fact in finding.triggers:
-            condition = next(c for c in varied if fact.startswith(f"fails only when {c} ("))
+            variant = varied[condition_of(fact)]
             for data_seed in dict.fromkeys([finding.seed, 0, 1, 2, 3]):
-                results = run_checks(varied[condition], make_inputs(varied[condition], data_seed), implementation)
-                statuses = {r.name: r.status for r in results if r.name in finding.names}
-                assert set(statuses.values()) == {"pass"}, (fact, varied[condition].describe(), data_seed,
-                                                            [(r.name, r.status, r.message) for r in results])
+                results = [r for r in run_checks(variant, make_inputs(variant, data_seed), implementation)
+                           if r.name in finding.names]
+                if finding.kind == "refusal":
+                    assert not any(refused(r) for r in results), (fact, variant.describe(), data_seed)
+                else:
+                    assert {r.status for r in results} == {"pass"}, (fact, variant.describe(), data_seed,
+                                                                     [(r.name, r.status, r.message) for r in results])
+
+
+# Where a condition does not hold, as gradcheck.check options: the rule "fails only when C" is checked by a search
+# of its own over each of these (another seed than the report's, and no code shared with how gradcheck tests it).
+NOT = {
+    "stride > 1": [dict(stride=1)],
+    "pad > 0": [dict(pad=0)],
+    "pad = 0": [dict(pad=1), dict(pad=2)],
+    "dilation > 1": [dict(dilation=1)],
+    "batch > 1": [dict(batch=1)],
+    "channels > 1": [dict(channels=1)],
+    "filters > 1": [dict(filters=1)],
+    "filters != channels": [dict(filters=c, channels=c) for c in (1, 2, 5)],
+    "the input is not square": [dict(size=n) for n in (2, 5, 9, 17)],
+    "the kernel is not square": [dict(kernel=k, stride=s) for k in (1, 2, 3, 6) for s in (1, 2)],
+    "the kernel is not 3x3": [dict(kernel=3)],
+    "pooling windows overlap": [dict(kernel=k, stride=s) for k, s in ((1, 1), (2, 2), (3, 3), (2, 3), (1, 4))],
+    "the stride does not divide the padded input": [dict(divisible=True)],
+}
+SCOPES = {"stride 1": dict(stride=1), "pad 0": dict(pad=0), "dilation 1": dict(dilation=1), "batch 1": dict(batch=1),
+          "1 channel": dict(channels=1), "1 filter": dict(filters=1)}
+RULE_EXAMPLES = 20
+
+
+def rule_checks(mutant, finding, fact):
+    """The gradcheck.check option sets that test one rule: its opposite, within the finding's scope."""
+    scope = [SCOPES[text] for text in finding.scope]
+    for opposite in NOT[condition_of(fact)]:
+        options = dict(mutant.pins, **opposite)
+        for pins in scope:
+            options.update(pins)
+        yield options
+
+
+def assert_rules_hold(mutant, seed):
+    """Every rule of the report on ``seed``, checked by a search of its opposite with seed + 1."""
+    for finding in report(mutant, seed).findings:
+        for fact in finding.triggers:
+            option_sets = list(rule_checks(mutant, finding, fact))
+            for options in option_sets:
+                examples = max(5, RULE_EXAMPLES // len(option_sets))
+                try:
+                    again = gradcheck.check(mutant.layer, mutant.cls, seed=seed + 1, examples=examples, **options)
+                except ValueError:  # no configuration of the opposite fits the pins (a 3x3 pool with stride 1)
+                    continue
+                wrong = [f for f in again.findings if set(f.names) & set(finding.names) and f.kind == finding.kind]
+                assert not wrong, (fact, options, [(f.names, f.config.describe()) for f in wrong])
+
+
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.fails))
+def test_every_rule_holds_when_checked_by_pinning(mutant):
+    """A printed rule is a claim about every configuration: a search of its opposite finds no failure (for a
+    refusal: no refusal) of the finding's checks."""
+    assert_rules_hold(mutant, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS[1:])
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.fails))
+def test_every_rule_holds_on_every_seed(mutant, seed):
+    assert_rules_hold(mutant, seed)
+
+
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.findings))
+def test_a_second_bug_in_the_same_check_is_a_finding_of_its_own(mutant):
+    rep = report(mutant)
+    found = [f for f in rep.findings if set(f.names) & mutant.fails]
+    assert len(found) == mutant.findings, [(f.names, f.config.describe(), f.scope) for f in found]
+    assert len({f.config for f in found}) == len(found)
+
+
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.kind == "refusal"))
+def test_a_refusal_is_its_own_finding_with_no_gradient_hint(mutant):
+    rep = report(mutant)
+    (finding,) = [f for f in rep.findings if set(f.names) & mutant.fails]
+    assert finding.kind == "refusal"
+    assert finding.refusal.startswith("the layer refuses configurations only where ")
+    assert re.search(r"mutants/\w+\.py:\d+: (assert|raise) ", finding.refusal)  # its own line, quoted
+    assert all("--divisible" in hint for hint in finding.hints)
 
 
 @pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.hint))

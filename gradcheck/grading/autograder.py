@@ -98,7 +98,8 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, **options
     arguments = ["--layer", layer, "--impl", impl, "--convention", settings.convention, *pin_args(settings.pins),
                  "--examples", str(settings.examples), "--seed", str(settings.seed), "--method", settings.method,
                  "--precision", settings.precision, "--timeout", f"{settings.limits.timeout:g}",
-                 "--memory", str(settings.limits.memory)] + (["--hide-hints-until-due"] if hide_hints else [])
+                 "--memory", str(settings.limits.memory)] + (["--divisible"] if settings.divisible else []) + \
+        (["--hide-hints-until-due"] if hide_hints else [])
     version = metadata.version("gradcheck")
     with tempfile.TemporaryDirectory(prefix="gradcheck-wheel-") as folder:
         wheel = _build_wheel(folder)

@@ -23,7 +23,11 @@ crashed, exited) partway keeps the point of every check that passed on each
 configuration it completed before (at least one; the check says on how many),
 and the check that was running then fails: dying never scores better than
 failing that check would have, and a slow but right layer is not zeroed.  It
-is not ``passed``, and its ``error`` says why it stopped.
+is not ``passed``, and its ``error`` says why it stopped.  A check failed
+because the layer refused a configuration on purpose (its own assert or
+ValueError) scores 0 like any other, and its output says it was a refusal;
+grade with ``divisible=True`` (``--divisible``) when the assignment lets
+layers refuse inputs the stride does not divide.
 """
 import json
 import math
@@ -162,6 +166,7 @@ class Settings:
     precision: str
     limits: Limits
     sandbox: str
+    divisible: bool = False
     scratch: str = None  # where the sandboxes make their working directories
 
     @classmethod
@@ -219,15 +224,16 @@ def grade(paths, layer, impl, *, workers=None, progress=None, deadline=None, **o
 
 def prepare(layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None, kernel=None,
              stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
-             precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, sandbox="bwrap"):
+             precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, sandbox="bwrap",
+             divisible=False):
     """The validated Settings every submission of a run is graded with; ValueError (or TypeError) if any is bad.
 
     ``impl`` is the NAME each submission defines (a class, a factory or a
     cs231n forward function; see ``gradcheck.adapters``), ``convention`` as
     for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30),
-    ``fast``, ``method`` and ``precision`` are those of ``gradcheck.check``;
-    ``seed`` (default: 0 under CI, else random) is the same for every
-    submission.  Limits per submission: ``timeout`` seconds of wall-clock time
+    ``fast``, ``method``, ``precision`` and ``divisible`` are those of
+    ``gradcheck.check``; ``seed`` (default: 0 under CI, else random) is the
+    same for every submission.  Limits per submission: ``timeout`` seconds of wall-clock time
     for its code in total (default 60), ``cpu`` CPU seconds (default:
     ``timeout``), ``memory`` MB of address space (default 2048).
     ``sandbox`` "bwrap" runs every submission isolated (see
@@ -247,11 +253,11 @@ def prepare(layer, impl, *, convention="auto", batch=None, channels=None, filter
     pins = {name: value for name, value in zip(PINS, (batch, channels, filters, size, kernel, stride, pad,
                                                       dilation)) if value is not None}
     seed = default_seed() if seed is None else seed
-    # validates pins, examples, seed, method and precision
+    # validates pins, examples, seed, method, precision and divisible
     checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
-                       **pins)
+                       divisible=divisible, **pins)
     return Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method, precision, limits,
-                    sandbox)
+                    sandbox, checked.divisible)
 
 
 def one_line(text, limit=500):

@@ -488,6 +488,11 @@ class SandboxImplementation(Implementation):
     def stderr(self):
         return self.stderr_capture.text()
 
+    def time_left(self):
+        """Seconds of the time limit the submission's code has not used yet (the search explains failures
+        only while that leaves room, so that a verdict already reached is not lost to a time-out)."""
+        return self.limits.timeout - self.charged
+
     def make(self, config, params):
         names = sorted(params)
         hyperparameters = {name: getattr(config, name) for name in Hyperparameters.names()}

@@ -79,7 +79,8 @@ def grade_one(job, settings):
             return result
         try:
             plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
-                            method=settings.method, precision=settings.precision, **settings.pins)
+                            method=settings.method, precision=settings.precision, divisible=settings.divisible,
+                            **settings.pins)
         except (ValueError, TypeError) as error:
             result.error = one_line(f"cannot be graded with these options: {error}")
             return result

@@ -1,8 +1,9 @@
 """Deliberately wrong layers, and right ones, to prove gradcheck tells them apart.
 
-``conv.MUTANTS`` and ``pool.MUTANTS`` register each wrong layer with the
-exact set of checks it must fail (empty for the few that are right but
-unusual: float32, a list from backward); ``correct`` holds right layers in
+``conv.MUTANTS``, ``pool.MUTANTS`` and ``styles.MUTANTS`` register each wrong
+layer with the exact set of checks it must fail (empty for the few that are
+right but unusual: float32, a list from backward, a positional constructor,
+a function pair taking stride and pad); ``correct`` holds right layers in
 several styles.  tests/test_mutants.py runs them all.
 """
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ class Mutant:
     arrays, so that whether a search shows it depends on the seed.
     ``error``: the exception type recorded on the dX failure.  ``pins``:
     dimensions pinned for the search (kept to a minimum: each one says why).
+    ``kind``: "refusal" for a layer that refuses configurations on purpose
+    (its findings of ``fails`` are refusals, with no gradient hint).
+    ``findings``: how many findings the failing checks must have, when more than one.
     """
 
     cls: type
@@ -31,6 +35,8 @@ class Mutant:
     sometimes: frozenset = frozenset()
     error: str = None
     pins: dict = field(default_factory=dict)
+    kind: str = "failure"
+    findings: int = None
 
     def __post_init__(self):
         object.__setattr__(self, "fails", frozenset(self.fails))

@@ -286,11 +286,12 @@ MUTANTS = [
     # Both route through mask = (window == max), which also sends the whole gradient to every tied maximum;
     # ties is checked where dX passes, which for the stride bug takes a stride-1 window with a tie.
     Mutant(MaxPoolAssignNotAdd, "maxpool", {"dX", "ties"}, trigger="windows overlap"),
-    Mutant(MaxPoolLastMaxMirrored, "maxpool", {"dX"}),
+    Mutant(MaxPoolLastMaxMirrored, "maxpool", {"dX"}, sometimes={"ties"}),  # ties: where the mirror is no maximum
     Mutant(MaxPoolDxIgnoresStride, "maxpool", {"dX"}, trigger="stride > 1", sometimes={"ties"}),
     # Zero padding wins a window of negative values (forward); a window of tied zeros next to the padding
-    # sends its gradient there (ties), when the arrays hold such a window.
-    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0", sometimes={"ties"}),
+    # sends its gradient there (ties), and an input of exactly 0 next to the padding ties with it, a kink
+    # (dX), when the arrays hold such a window.
+    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0", sometimes={"ties", "dX"}),
     Mutant(MaxPoolStaleArgmax, "maxpool", {"fresh-cache"}),
     Mutant(MaxPoolDxKeepsPadding, "maxpool", {"dX"}, trigger="pad > 0"),
     Mutant(MaxPoolMaskAllTies, "maxpool", {"ties"}, hint="every tied maximum gets the whole gradient"),
