@@ -19,6 +19,7 @@ def run(*args, timeout=60):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow  # seconds; .ci/run runs it
 def test_bench_engine_runs_and_reports_every_measurement():
     done = run(str(BENCHMARKS / "bench_engine.py"), "--repeat", "1", "--skip-torch")
     assert "Traceback" not in done.stderr, done.stderr
@@ -59,6 +60,7 @@ print("ok")
 
 
 @pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
+@pytest.mark.slow  # seconds; .ci/run runs it
 def test_bench_grading_runs_and_reports_every_measurement():
     done = run(str(BENCHMARKS / "bench_grading.py"), "--submissions", "1", "--rounds", "1", "--class-size", "2")
     assert "Traceback" not in done.stderr, done.stderr

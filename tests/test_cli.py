@@ -88,7 +88,7 @@ def test_wrong_layer_exits_1_with_counterexample_triggers_map_and_reproduction(r
 
 
 def test_reproduction_command_reproduces_the_failure(run, student):
-    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--format", "json")
+    _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--format", "json")
     report = json.loads(out)
     words = shlex.split(report["reproduce"])
     assert words[0] == "gradcheck"
@@ -101,7 +101,7 @@ def test_reproduction_command_reproduces_the_failure(run, student):
 
 
 def test_json_report_has_the_documented_fields(run, student):
-    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--format", "json")
+    _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--format", "json")
     report = json.loads(out)
     assert {"passed", "layer", "config", "checks", "counterexample", "triggers", "hints", "reproduce"} <= set(report)
     assert report["passed"] is False and report["layer"] == "conv"
@@ -114,7 +114,7 @@ def test_json_report_has_the_documented_fields(run, student):
 
 
 def test_divisible_draws_only_inputs_the_stride_divides_and_is_in_every_reproduction(run, student):
-    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--divisible", "--format", "json")
+    _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--divisible", "--format", "json")
     report = json.loads(out)
     assert report["config"]["divisible"] is True
     assert all("--divisible" in finding["reproduce"] for finding in report["findings"])
@@ -129,13 +129,13 @@ def test_the_options_of_this_issue_are_in_the_help(run):
 
 
 def test_same_seed_repeats_exactly(run, student):
-    first = run("conv", "--impl", student, "--seed", "11", "--format", "json")
-    second = run("conv", "--impl", student, "--seed", "11", "--format", "json")
+    first = run("conv", "--impl", student, "--examples", "10", "--seed", "11", "--format", "json")
+    second = run("conv", "--impl", student, "--examples", "10", "--seed", "11", "--format", "json")
     assert first == second
 
 
 def test_junit_has_one_testcase_per_check(run, student):
-    _, out, _ = run("conv", "--impl", student, "--seed", "3", "--format", "junit")
+    _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--format", "junit")
     suite = ET.fromstring(out.encode()).find("testsuite")
     cases = suite.findall("testcase")
     assert [case.get("name") for case in cases] == list(CHECKS)

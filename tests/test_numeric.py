@@ -100,7 +100,7 @@ def assert_strategies_agree(config, seed, wrts, precision):
             (screen.numeric, screen.analytic)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(strategies.conv_configs(), strategies.seeds())
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 def test_conv_strategies_agree(precision, config, seed):

@@ -65,10 +65,15 @@ def environment():
     return env
 
 
+SLOW = ("python benchmarks/", "gradcheck grade ", "gradcheck autograder ", "pytest examples ")
+
+
 def cases():
-    """The README's commands but those .ci/run runs itself; the benchmarks (minutes) are marked slow."""
+    """The README's commands but those .ci/run runs itself.  The benchmarks (minutes), the grading commands
+    (sandboxes, a time-out; tests/test_grade.py and test_autograder.py grade in the fast suite) and the plugin's
+    run of examples/ (the fast suite runs those tests itself) are marked slow."""
     return [pytest.param(command, code, output, id=command,
-                         marks=[pytest.mark.slow] if command.startswith("python benchmarks/") else [])
+                         marks=[pytest.mark.slow] if command.startswith(SLOW) else [])
             for command, code, output in commands() if command not in RUN_BY_CI]
 
 

@@ -175,7 +175,8 @@ GRADING = dict(seed=0, timeout=30, workers=2)
 
 @pytest.fixture(scope="module")
 def graded():
-    """The cs231n fast-style layer graded as it is and with --divisible, the naive one with [pad:-pad]."""
+    """The cs231n fast-style layer graded as it is and with --divisible, the naive one with [pad:-pad], ...: six
+    runs of the sandbox, so the tests using them are marked slow (.ci/run runs them)."""
     def one(name, **options):
         result = grade([STANDALONE], "conv", name, **GRADING, **options)
         return result.submissions[0], result
@@ -190,6 +191,7 @@ def gradescope(graded, name):
     return {test["name"].split(":")[0]: test for test in tests}
 
 
+@pytest.mark.slow
 def test_gradescope_says_a_refusal_is_one_and_divisible_grades_the_layer_in_full(graded):
     tests = gradescope(graded, "fast")
     assert graded["fast"][0].score == 7 and tests["forward"]["status"] == "failed"
@@ -199,6 +201,7 @@ def test_gradescope_says_a_refusal_is_one_and_divisible_grades_the_layer_in_full
     assert graded["divisible"][0].passed and graded["divisible"][0].score == 8
 
 
+@pytest.mark.slow
 def test_gradescope_shows_a_wrong_shape_with_its_trigger_and_fix(graded):
     tests = gradescope(graded, "naive")
     assert graded["naive"][0].score == 7
@@ -207,6 +210,7 @@ def test_gradescope_shows_a_wrong_shape_with_its_trigger_and_fix(graded):
     assert "fails only when pad = 0" in output and "dx_pad[:, :, pad:pad + H, pad:pad + W]" in output
 
 
+@pytest.mark.slow
 def test_gradescope_shows_two_bugs_in_one_check_as_two_findings(graded):
     output = gradescope(graded, "two bugs")["dX"]["output"]
     assert output.count("reproduce: ") == 2
@@ -215,6 +219,7 @@ def test_gradescope_shows_two_bugs_in_one_check_as_two_findings(graded):
         "with 1 filter, fails only when batch > 1" in output
 
 
+@pytest.mark.slow
 def test_gradescope_says_how_a_function_pair_was_called_and_what_a_forward_forgot_to_return(graded):
     assert graded["args"][0].passed
     notes = gradescope(graded, "args")["dX"]["output"]

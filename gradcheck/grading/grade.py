@@ -16,8 +16,8 @@ submission it was grading.  Nothing a submission does can stop the run: it
 gets ``passed`` False, score 0 and an ``error`` saying why, and the others go
 on.
 
-Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv,
-5 for the pools); a failed or skipped check scores 0.  A submission that could
+Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv, 6 for max
+pooling, 5 for average pooling); a failed or skipped check scores 0.  A submission that could
 not be loaded scores 0.  One whose child died (timed out, ran out of memory,
 crashed, exited) partway keeps the point of every check that passed on each
 configuration it completed before (at least one; the check says on how many),

@@ -18,7 +18,8 @@ def pad4(x, p):
 
 
 class _LoopConv:
-    """The loop skeleton: one output position at a time, right; the mutants below change its backward."""
+    """The loop skeleton, right: forward over all windows at once, backward one output position at a time;
+    the mutants below change its backward."""
 
     def __init__(self, W, b, stride=1, pad=0):
         self.W, self.b, self.S, self.P = W, b, stride, pad
@@ -30,12 +31,10 @@ class _LoopConv:
         self.x_pad = pad4(x, P)
         OH = (self.x_pad.shape[2] - KH) // S + 1
         OW = (self.x_pad.shape[3] - KW) // S + 1
-        out = np.zeros((x.shape[0], F, OH, OW))
-        for i in range(OH):
-            for j in range(OW):
-                win = self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW]
-                out[:, :, i, j] = np.einsum("nchw,fchw->nf", win, self.W) + self.b
-        return out
+        windows = np.lib.stride_tricks.sliding_window_view(self.x_pad, (KH, KW), axis=(2, 3))
+        windows = windows[:, :, :(OH - 1) * S + 1:S, :(OW - 1) * S + 1:S]  # (N, C, OH, OW, KH, KW)
+        out = np.tensordot(windows, self.W, axes=([1, 4, 5], [1, 2, 3]))  # (N, OH, OW, F)
+        return out.transpose(0, 3, 1, 2) + self.b[:, None, None]
 
     def backward(self, dout):
         """Right; the mutants built on it change one of the three small steps below."""
@@ -627,20 +626,22 @@ class ConvForwardNaN(_Im2colBase):
 
 
 MUTANTS = [
-    Mutant(ConvDxIgnoresStride, "conv", {"dX"}, trigger="stride > 1"),
+    Mutant(ConvDxIgnoresStride, "conv", {"dX"}, trigger="stride > 1",
+           hint="stepping through the input with the stride"),
     Mutant(ConvJopDW, "conv", {"dW"}, trigger="stride > 1"),
-    Mutant(ConvDxKeepsPadding, "conv", {"dX"}, trigger="pad > 0"),
-    Mutant(ConvDxUnpadWrongSide, "conv", {"dX"}, trigger="pad > 0"),
-    Mutant(ConvDxFlippedKernel, "conv", {"dX"}),
-    Mutant(ConvForwardFlippedKernel, "conv", {"forward", "dX", "dW"}),
+    Mutant(ConvDxKeepsPadding, "conv", {"dX"}, trigger="pad > 0", hint="dX has the shape of the padded input"),
+    Mutant(ConvDxUnpadWrongSide, "conv", {"dX"}, trigger="pad > 0", hint="stripped from the wrong side"),
+    Mutant(ConvDxFlippedKernel, "conv", {"dX"}, hint="kernel rotated by 180 degrees"),
+    Mutant(ConvForwardFlippedKernel, "conv", {"forward", "dX", "dW"},
+           hint="forward uses the kernel rotated by 180 degrees"),
     Mutant(ConvTrueConvolution, "conv", {"forward"}),
-    Mutant(ConvDbAveraged, "conv", {"dB"}, trigger="batch > 1"),
-    Mutant(ConvDWDividedByBatch, "conv", {"dW"}, trigger="batch > 1"),
+    Mutant(ConvDbAveraged, "conv", {"dB"}, trigger="batch > 1", hint="divided by the batch size 2"),
+    Mutant(ConvDWDividedByBatch, "conv", {"dW"}, trigger="batch > 1", hint="divided by the batch size 2"),
     Mutant(ConvDbWrongAxis, "conv", {"dB"}),
-    Mutant(ConvDWReshapeNoTranspose, "conv", {"dW"}),
-    Mutant(ConvDxAssignNotAdd, "conv", {"dX"}),
+    Mutant(ConvDWReshapeNoTranspose, "conv", {"dW"}, hint="in the wrong places"),
+    Mutant(ConvDxAssignNotAdd, "conv", {"dX"}, hint="must add up (+=)"),
     Mutant(ConvStrideOffByOne, "conv", {"forward"}),
-    Mutant(ConvAccumulatesGrads, "conv", {"repeatable"}),
+    Mutant(ConvAccumulatesGrads, "conv", {"repeatable"}, hint="doubles on the second backward"),
     Mutant(ConvStaleCol, "conv", {"fresh-cache"}),
     Mutant(ConvCopiesWeights, "conv", {"weights-live"}),
     Mutant(ConvPrecomputedColW, "conv", {"weights-live"}),

@@ -285,22 +285,23 @@ class MaxPoolForwardNaN(_FirstMaxPool):
 MUTANTS = [
     # Both route through mask = (window == max), which also sends the whole gradient to every tied maximum;
     # ties is checked where dX passes, which for the stride bug takes a stride-1 window with a tie.
-    Mutant(MaxPoolAssignNotAdd, "maxpool", {"dX", "ties"}, trigger="windows overlap"),
+    Mutant(MaxPoolAssignNotAdd, "maxpool", {"dX", "ties"}, trigger="windows overlap", hint="must add up (+=)"),
     Mutant(MaxPoolLastMaxMirrored, "maxpool", {"dX"}, sometimes={"ties"}),  # ties: where the mirror is no maximum
     Mutant(MaxPoolDxIgnoresStride, "maxpool", {"dX"}, trigger="stride > 1", sometimes={"ties"}),
     # Zero padding wins a window of negative values (forward); a window of tied zeros next to the padding
     # sends its gradient there (ties), and an input of exactly 0 next to the padding ties with it, a kink
     # (dX), when the arrays hold such a window.
-    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0", sometimes={"ties", "dX"}),
+    Mutant(MaxPoolZeroPadDLfS, "maxpool", {"forward"}, trigger="pad > 0", sometimes={"ties", "dX"},
+           hint="pads with zeros"),
     Mutant(MaxPoolStaleArgmax, "maxpool", {"fresh-cache"}),
-    Mutant(MaxPoolDxKeepsPadding, "maxpool", {"dX"}, trigger="pad > 0"),
+    Mutant(MaxPoolDxKeepsPadding, "maxpool", {"dX"}, trigger="pad > 0", hint="dX has the shape of the padded input"),
     Mutant(MaxPoolMaskAllTies, "maxpool", {"ties"}, hint="every tied maximum gets the whole gradient"),
     Mutant(MaxPoolRoutesToSmallestMagnitude, "maxpool", {"dX", "ties"}),
     Mutant(MaxPoolKinkAtMaxima, "maxpool", {"dX"}),
     Mutant(MaxPoolKinkZeroDx, "maxpool", {"dX"}),
     Mutant(MaxPoolForwardNaN, "maxpool", {"forward"}),
-    Mutant(AvgPoolNoDivide, "avgpool", {"dX"}),
-    Mutant(AvgPoolCountExcludePad, "avgpool", {"forward"}, trigger="pad > 0"),
-    Mutant(AvgPoolAccumulatesDx, "avgpool", {"repeatable"}),
+    Mutant(AvgPoolNoDivide, "avgpool", {"dX"}, hint="the division by the pool area"),
+    Mutant(AvgPoolCountExcludePad, "avgpool", {"forward"}, trigger="pad > 0", hint="number of unpadded elements"),
+    Mutant(AvgPoolAccumulatesDx, "avgpool", {"repeatable"}, hint="doubles on the second backward"),
     Mutant(AvgPoolMutatesDout, "avgpool", {"no-mutation"}),
 ]
