@@ -12,6 +12,7 @@ FILE:NAME`) of every right student layer in examples/ and tests/mutants,
 whose median must stay under 3 s.  Exits 1 on any miss.
 """
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,15 +26,19 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "examples")]
 import gradcheck  # noqa: E402
 from mutants import Mutant, conv, correct, pool  # noqa: E402
 
-MAIN_JOB = ["gradcheck", "conv", "--stride", "2", "--pad", "1", "--seed", "0"]
+GRADCHECK = [sys.executable, "-m", "gradcheck"]  # the command line of this interpreter's gradcheck
+MAIN_JOB = GRADCHECK + ["conv", "--stride", "2", "--pad", "1", "--seed", "0"]
 TARGET_S = 3.0  # the main job, and the median default check of a student layer
-STUDENT_LAYERS = [  # (layer, FILE:NAME) of right layers in every convention
-    ("conv", "examples/reference_style.py:Convolution"), ("maxpool", "examples/reference_style.py:Pooling"),
-    ("conv", "examples/cs231n_style.py:conv_forward_naive"),
-    ("maxpool", "examples/cs231n_style.py:max_pool_forward_naive"),
-    ("conv", "examples/dive_style.py:make_conv"), ("maxpool", "examples/dive_style.py:make_pool"),
-] + [(layer, f"tests/mutants/correct.py:{cls.__name__}") for layer, classes in
+STUDENT_LAYERS = [  # (layer, FILE:NAME, pins) of right layers in every convention; as the README checks them
+    ("conv", "examples/reference_style.py:Convolution", []), ("maxpool", "examples/reference_style.py:Pooling", []),
+    ("conv", "examples/cs231n_style.py:conv_forward_naive", []),
+    ("maxpool", "examples/cs231n_style.py:max_pool_forward_naive", []),
+    ("conv", "examples/dive_style.py:make_conv", []),
+    ("maxpool", "examples/dive_style.py:make_pool", ["--kernel", "2"]),  # it refuses non-square pools
+] + [(layer, f"tests/mutants/correct.py:{cls.__name__}", []) for layer, classes in
      (("conv", correct.CONV), ("maxpool", correct.MAXPOOL), ("avgpool", correct.AVGPOOL)) for cls in classes]
+# tests/mutants/correct.py builds on examples/reference_style.py, as a student's file imports the helper beside it
+STUDENT_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "examples"), os.environ.get("PYTHONPATH", "")]))
 
 
 def layers():
@@ -53,7 +58,7 @@ def main(argv=None):
     suite = layers()
     misses = detection(suite, args.seeds)
     job_s, job_ok = timed_command(MAIN_JOB)
-    print(f"main job `{' '.join(MAIN_JOB)}`: {job_s:.2f} s (target < {TARGET_S:.0f} s) "
+    print(f"main job `gradcheck {' '.join(MAIN_JOB[len(GRADCHECK):])}`: {job_s:.2f} s (target < {TARGET_S:.0f} s) "
           f"{'PASS' if job_ok and job_s < TARGET_S else 'FAIL'}")
     times = student_check_times()
     median = statistics.median(times)
@@ -90,19 +95,19 @@ def detection(suite, seeds):
     return misses
 
 
-def timed_command(words):
+def timed_command(words, env=None):
     """(seconds, exit status 0?) of one command run from the checkout."""
     start = time.perf_counter()
-    done = subprocess.run(words, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(words, capture_output=True, text=True, cwd=ROOT, env=env)
     return time.perf_counter() - start, done.returncode == 0
 
 
 def student_check_times():
     """Seconds of `gradcheck conv|pool --impl FILE:NAME --seed 0` for every right student layer, printed."""
     times = []
-    for layer, spec in STUDENT_LAYERS:
-        command = ["gradcheck", "conv"] if layer == "conv" else ["gradcheck", "pool", "--mode", layer[:3]]
-        seconds, ok = timed_command(command + ["--impl", spec, "--seed", "0"])
+    for layer, spec, pins in STUDENT_LAYERS:
+        command = GRADCHECK + (["conv"] if layer == "conv" else ["pool", "--mode", layer[:3]])
+        seconds, ok = timed_command(command + [*pins, "--impl", spec, "--seed", "0"], STUDENT_ENV)
         print(f"  {seconds:5.2f} s  {spec}{'' if ok else ' (did not pass!)'}")
         times.append(seconds if ok else float("inf"))
     return times

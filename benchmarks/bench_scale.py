@@ -48,7 +48,8 @@ TRAMPOLINE = ("import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:]
 def run(arguments):
     """(seconds, peak RSS in MB, exit code, what it printed on stderr) of `gradcheck conv ARGUMENTS --seed 0`."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", TRAMPOLINE, "gradcheck", "conv", *arguments, "--seed", "0"],
+    done = subprocess.run([sys.executable, "-c", TRAMPOLINE, sys.executable, "-m", "gradcheck", "conv", *arguments,
+                           "--seed", "0"],
                           cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     *printed, last = done.stderr.strip().splitlines()

@@ -1,6 +1,8 @@
 """The gradcheck command line: verdicts, exit codes, one-line errors and the report formats."""
 import json
 import shlex
+import subprocess
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
 
@@ -271,3 +273,9 @@ def test_methods_can_be_chosen_and_are_reported(run):
     assert set(report["methods"]) == {"dX", "dW", "dB"}
     assert all(set(by_method) == {"projection"} for by_method in report["methods"].values())
     assert "--method projection" in report["reproduce"]
+
+
+def test_python_m_gradcheck_is_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "gradcheck", "conv", "--stride", "-1"], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and done.stderr.startswith("gradcheck: error: Invalid value for '--stride'")
