@@ -82,6 +82,13 @@ class Config:
     def windows_overlap(self):
         return any(s < e for s, e in zip(self.stride, self.window.extent))
 
+    @property
+    def remainders(self):
+        """Per axis, the rows (or columns) of the padded input past the last window: (0, 0) when the stride
+        divides H + 2P - extent and W + 2P - extent."""
+        return tuple((n + 2 * p - e) % s for n, p, e, s in
+                     zip(self.size, self.pad, self.window.extent, self.stride))
+
     def reference_layer(self, params, cls=None):
         """A reference layer for this configuration: the fastest formulation unless ``cls`` is given.
 

@@ -136,7 +136,7 @@ class Space:
                 return False
         restrict = self.restrict
         return all([
-            not restrict.get("divisible") or _remainders(config) == (0, 0),
+            not restrict.get("divisible") or config.remainders == (0, 0),
             all(getattr(config, name)[0] == getattr(config, name)[1] for name in restrict.get("square", ())),
             not restrict.get("same_depth") or config.filters == config.channels,
             restrict.get("overlapping", True) or not config.windows_overlap,
@@ -688,7 +688,7 @@ def variations(config):
     if not config.is_conv and config.windows_overlap:
         candidates.append(("pooling windows overlap", "windows that do not overlap", keep_input,
                            dict(stride=max(config.kernel))))
-    trimmed = tuple(n - r for n, r in zip(config.size, _remainders(config)))
+    trimmed = tuple(n - r for n, r in zip(config.size, config.remainders))
     if trimmed != config.size and min(trimmed) >= 1:
         candidates.append(("the stride does not divide the padded input", "an input the stride divides",
                            keep_input, dict(size=trimmed)))
@@ -700,12 +700,6 @@ def variations(config):
     return variants
 
 
-def _remainders(config):
-    """Per axis, the rows (or columns) of the padded input past the last window."""
-    return tuple((n + 2 * p - e) % s for n, p, e, s in
-                 zip(config.size, config.pad, config.window.extent, config.stride))
-
-
 def _vary(config, keep_outputs, changes):
     """``config`` with ``changes``; the input resized to keep the output grid, or grown until the window fits."""
     try:
@@ -714,7 +708,7 @@ def _vary(config, keep_outputs, changes):
         return None
     axes = zip(roomy.stride, roomy.window.extent, roomy.pad)
     if keep_outputs:
-        grid = zip(config.out_shape[2:], _remainders(config))
+        grid = zip(config.out_shape[2:], config.remainders)
         size = tuple(max(1, (out - 1) * s + e - 2 * p + r) for (out, r), (s, e, p) in zip(grid, axes))
     else:
         wanted = as_pair(changes.get("size", config.size), "size", 1)

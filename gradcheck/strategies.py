@@ -340,12 +340,12 @@ def _configs(draw, layer, pins, counts):
     tiers = _Tiers(draw)
     geometry = _Geometry(draw, pins, tiers)
     geometry.draw_window()
-    drawn = _draw_counts(draw, tiers, layer, counts, geometry)
+    drawn = _draw_counts(tiers, layer, counts, geometry)
     geometry.draw_sizes(_per_output_cost(layer, drawn, geometry.values))
     return Config(layer=layer, **drawn, **geometry.values)
 
 
-def _draw_counts(draw, tiers, layer, counts, geometry):
+def _draw_counts(tiers, layer, counts, geometry):
     """Batch, channels and filters: pinned, or drawn within what the budget leaves once the input is as small
     as it can be (a pinned input can leave room for a batch of 1 only)."""
     ones = {name: 1 for name in counts}
