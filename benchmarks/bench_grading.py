@@ -1,18 +1,29 @@
-"""Grading in the bwrap sandbox: what the sandbox adds per submission, and the time of a class of 30.
+"""Grading in isolation: what it adds per submission, and the time of a class of 30, under bwrap and without it.
 
-    python benchmarks/bench_grading.py [--submissions N] [--rounds N] [--class-size N]
+    python benchmarks/bench_grading.py [--submissions N] [--rounds N] [--class-size N] [--isolation bwrap|user|both]
 
-Part 1 grades copies of one correct submission (examples/class/alice.py, 30
-configurations each) one at a time, --sandbox bwrap and --sandbox none in
-turn, and reports the wall-clock time per submission of each, best of the
-rounds, and their difference: what the sandbox adds (target: at most 0.5 s).
-The check that bwrap runs here, made once per run, is timed on its own.
-Part 2 grades a class of 30 copies with --workers 2 in the sandbox
-(target: under 60 s).  Both call ``gradcheck.grading.grade.grade``, as
-``gradcheck grade`` does.  Exits 1 when a target is missed.
+For each isolation, part 1 grades copies of one correct submission
+(examples/class/alice.py, 30 configurations each) one at a time, with that
+isolation and with --sandbox none in turn, and reports the wall-clock time
+per submission of each (as its grading process timed it: starting the
+child, checking, ending it), best of the rounds, and their difference: what
+the isolation adds to each submission (target: at most 0.5 s).  What it adds
+once per run (the check that it runs here; as a user of its own, also
+linking numpy where the children import it) is timed on its own.  Part 2 grades a class of 30 copies with
+--workers 2 in that isolation (target: under 60 s).  Both call
+``gradcheck.grading.grade.grade``, as ``gradcheck grade`` does.
+
+bwrap is measured here.  The isolation without it, each submission as an
+unprivileged user of its own (--sandbox user), is what Gradescope's
+container gets, where bwrap cannot run: as root, this script runs its own
+measurement of it in the simulated container of tests/container.sh (this
+machine's gradcheck is open to root only there, as it must be).  Exits 1
+when a target is missed.
 """
 import argparse
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,17 +31,20 @@ from pathlib import Path
 
 from timing import verdict
 
-from gradcheck.grading.grade import grade
-from gradcheck.grading.sandbox import SandboxUnavailable, require_sandbox
+from gradcheck.grading.grade import grade, isolation
+from gradcheck.grading.sandbox import SandboxUnavailable
 
-ALICE = Path(__file__).resolve().parents[1] / "examples" / "class" / "alice.py"
+REPOSITORY = Path(__file__).resolve().parents[1]
+ALICE = REPOSITORY / "examples" / "class" / "alice.py"
+CONTAINER = REPOSITORY / "tests" / "container.sh"
 OVERHEAD_TARGET_S = 0.5
 CLASS_TARGET_S = 60.0
 
 
 def copies(folder, count):
-    """``count`` copies of alice.py in a new ``folder``, each a submission of its own."""
-    Path(folder).mkdir()
+    """``count`` copies of alice.py in a new ``folder`` (open to its owner only, as a class's submissions must
+    be when they are graded as users of their own), each a submission of its own."""
+    Path(folder).mkdir(mode=0o700)
     paths = [Path(folder) / f"student_{number:02d}.py" for number in range(count)]
     for path in paths:
         shutil.copyfile(ALICE, path)
@@ -38,41 +52,70 @@ def copies(folder, count):
 
 
 def timed(paths, sandbox, workers):
-    """Seconds to grade ``paths``, after checking that every one passed."""
+    """(seconds to grade ``paths``, mean seconds per submission as their grading processes timed them), after
+    checking that every one passed."""
     start = time.perf_counter()
     result = grade(paths, "conv", "Conv2d", seed=0, workers=workers, sandbox=sandbox)
     elapsed = time.perf_counter() - start
     failed = [submission.name for submission in result.submissions if not submission.passed]
     if failed:
         raise SystemExit(f"FAIL: correct submissions did not pass: {', '.join(failed)}")
-    return elapsed
+    return elapsed, sum(submission.duration_s for submission in result.submissions) / len(paths)
 
 
-def part1(folder, submissions, rounds, failures):
-    start = time.perf_counter()
-    require_sandbox()
-    print(f"checking that bwrap runs here (once per run): {time.perf_counter() - start:.2f} s")
+def part1(sandbox, folder, submissions, rounds, failures):
     paths = copies(folder, submissions)
-    best = {"bwrap": float("inf"), "none": float("inf")}
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as scratch:
+        start = time.perf_counter()
+        isolation(sandbox, paths, scratch)
+        print(f"checking that --sandbox {sandbox} runs here (once per run): {time.perf_counter() - start:.2f} s")
+    best = {sandbox: float("inf"), "none": float("inf")}
     for _ in range(rounds):
-        for sandbox in best:
-            best[sandbox] = min(best[sandbox], timed(paths, sandbox, workers=1) / submissions)
-    added = best["bwrap"] - best["none"]
+        for name in best:
+            best[name] = min(best[name], timed(paths, name, workers=1)[1])
+    added = best[sandbox] - best["none"]
     missed = added > OVERHEAD_TARGET_S
-    failures.extend([f"the sandbox adds {added:.2f} s > {OVERHEAD_TARGET_S:g} s per submission"] if missed else [])
+    failures.extend([f"--sandbox {sandbox} adds {added:.2f} s > {OVERHEAD_TARGET_S:g} s per submission"]
+                    if missed else [])
     print(f"part 1: one submission at a time, {submissions} per round, best of {rounds} rounds")
-    print(f"  --sandbox bwrap: {best['bwrap']:.2f} s per submission")
+    print(f"  --sandbox {sandbox}: {best[sandbox]:.2f} s per submission")
     print(f"  --sandbox none:  {best['none']:.2f} s per submission")
-    print(f"  the sandbox adds {added:+.2f} s per submission (target <= {OVERHEAD_TARGET_S:g} s) "
+    print(f"  --sandbox {sandbox} adds {added:+.2f} s per submission (target <= {OVERHEAD_TARGET_S:g} s) "
           f"{'FAIL' if missed else 'PASS'}")
 
 
-def part2(folder, size, failures):
-    elapsed = timed(copies(folder, size), "bwrap", workers=2)
+def part2(sandbox, folder, size, failures):
+    elapsed = timed(copies(folder, size), sandbox, workers=2)[0]
     missed = elapsed >= CLASS_TARGET_S
-    failures.extend([f"a class of {size} took {elapsed:.1f} s >= {CLASS_TARGET_S:g} s"] if missed else [])
-    print(f"part 2: a class of {size} correct submissions, --workers 2, in the sandbox: {elapsed:.1f} s "
+    failures.extend([f"a class of {size} took {elapsed:.1f} s >= {CLASS_TARGET_S:g} s with --sandbox {sandbox}"]
+                    if missed else [])
+    print(f"part 2: a class of {size} correct submissions, --workers 2, --sandbox {sandbox}: {elapsed:.1f} s "
           f"(target < {CLASS_TARGET_S:g} s) {'FAIL' if missed else 'PASS'}")
+
+
+def measure(sandbox, args, failures):
+    """Parts 1 and 2 for ``sandbox``, here."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-grading-") as folder:
+            part1(sandbox, Path(folder) / "one", args.submissions, args.rounds, failures)
+            part2(sandbox, Path(folder) / "class", args.class_size, failures)
+    except SandboxUnavailable as error:
+        print(f"FAIL: {error}")
+        failures.append(f"--sandbox {sandbox} cannot run here")
+
+
+def in_container(args, failures):
+    """Parts 1 and 2 for --sandbox user, measured by this script in the simulated Gradescope container."""
+    print("in a simulated Gradescope container, where bwrap cannot run (tests/container.sh):")
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        print("FAIL: the simulated container needs root and unshare")
+        failures.append("--sandbox user was not measured")
+        return
+    done = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--mount-proc", "bash", str(CONTAINER), "--",
+                           sys.executable, __file__, "--isolation", "user", "--here", "--submissions",
+                           str(args.submissions), "--rounds", str(args.rounds), "--class-size", str(args.class_size)])
+    if done.returncode != 0:
+        failures.append("--sandbox user missed a target (above)")
 
 
 def main(argv=None):
@@ -80,20 +123,24 @@ def main(argv=None):
     parser.add_argument("--submissions", type=int, default=4, help="submissions per round in part 1 (default 4)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of part 1; the best counts (default 2)")
     parser.add_argument("--class-size", type=int, default=30, help="submissions in part 2 (default 30)")
+    parser.add_argument("--isolation", choices=("bwrap", "user", "both"), default="both",
+                        help="what to measure (default both)")
+    parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)  # measure user isolation here
     args = parser.parse_args(argv)
     for name in ("submissions", "rounds", "class_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    sys.stdout.reconfigure(line_buffering=True)  # in order with what the run in the container prints
     failures = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-grading-") as folder:
-            part1(Path(folder) / "one", args.submissions, args.rounds, failures)
-            print()
-            part2(Path(folder) / "class", args.class_size, failures)
-    except SandboxUnavailable as error:
-        print(f"FAIL: {error}")
-        failures.append("the sandbox cannot run here")
-    print()
+    if args.isolation in ("bwrap", "both"):
+        measure("bwrap", args, failures)
+        print()
+    if args.isolation in ("user", "both"):
+        if args.here:
+            measure("user", args, failures)
+            return 1 if failures else 0
+        in_container(args, failures)
+        print()
     return verdict(failures)
 
 

@@ -1,10 +1,20 @@
-"""The example layers, checked with the gradcheck pytest plugin: every style passes, the wrong one fails."""
+"""The example layers, checked with the gradcheck pytest plugin: every style passes (channels-last ones with no
+option: their layout is found by a probe), the wrong one fails."""
+from pathlib import Path
+
 import pytest
 
+import channels_last_style
 import cs231n_style
+import deeplearning_ai_style
 import dive_style
+import no_cache
+import own_weights
 import reference_style
 import wrong_conv
+from split.conv_forward import conv_forward
+
+PROJECT = Path(__file__).parent / "project"
 
 
 def test_reference_style_conv(gradcheck):
@@ -27,9 +37,53 @@ def test_dive_conv(gradcheck):
     gradcheck.assert_conv(dive_style.make_conv)
 
 
-@pytest.mark.gradcheck(kernel=2)  # square pools only: pin a square window, the rest is fuzzed
 def test_dive_maxpool(gradcheck):
-    gradcheck.assert_maxpool(dive_style.make_pool)
+    report = gradcheck.assert_maxpool(dive_style.make_pool)  # it refuses pools that are not square, so it is
+    assert report.restriction.accepted == ["a square kernel"]  # checked where it accepts: square pools
+
+
+def test_deeplearning_ai_conv(gradcheck):
+    gradcheck.assert_conv(deeplearning_ai_style.conv_forward)
+
+
+def test_deeplearning_ai_maxpool(gradcheck):
+    gradcheck.assert_maxpool(deeplearning_ai_style.pool_forward)
+
+
+def test_deeplearning_ai_avgpool(gradcheck):
+    gradcheck.assert_avgpool(deeplearning_ai_style.pool_forward)
+
+
+def test_channels_last_conv(gradcheck):
+    report = gradcheck.assert_conv(channels_last_style.Conv2D)
+    assert report.layout.name == "nhwc"  # found by a probe: no option given
+
+
+def test_channels_last_maxpool(gradcheck):
+    gradcheck.assert_maxpool(channels_last_style.MaxPool2D)
+
+
+def test_split_files_conv(gradcheck):  # its backward is in split/conv_backward.py
+    gradcheck.assert_conv(conv_forward)
+
+
+def test_backward_without_a_cache(gradcheck):
+    gradcheck.assert_conv(no_cache.conv_forward_windows)
+    gradcheck.assert_maxpool(no_cache.max_pool_forward_windows)
+
+
+def test_layers_making_their_own_weights(gradcheck):
+    gradcheck.assert_conv(own_weights.ConvParams)
+    gradcheck.assert_conv(own_weights.ConvSGD)
+
+
+def test_a_package_with_relative_imports(gradcheck):
+    gradcheck.assert_conv(f"{PROJECT / 'cnn' / 'conv.py'}:Conv")
+
+
+def test_a_layer_importing_the_package_from_the_project_folder(gradcheck, monkeypatch):
+    monkeypatch.chdir(PROJECT)  # where its author runs it
+    gradcheck.assert_maxpool("nets/layers.py:Pooling")
 
 
 @pytest.mark.xfail(raises=AssertionError, strict=True, reason="wrong_conv.py forgets the stride in backward")

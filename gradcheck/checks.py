@@ -9,7 +9,8 @@ dX, dW, dB     backward(dout) against finite differences of the implementation's
 repeatable     a second backward with the same dout gives the same gradients
 no-mutation    forward leaves x, W, b alone; backward leaves dout (and W, b) alone
 weights-live   after an optimizer's update of W and b the next forward uses them
-fresh-cache    forward on other data, then forward(x), backward(dout): same as fresh
+fresh-cache    forward on other shapes (taller and wider, one more sample, smaller)
+               and on other data, then forward(x), backward(dout): same as fresh
 ties           (max pooling) on inputs with exact ties, forward is the max and each
                window's gradient goes to its tied maxima only, summing to dout
 
@@ -104,13 +105,20 @@ class Expected:
 
     @functools.cached_property
     def magnitudes(self):
-        """Computed when first asked for: a comparison that passes without them needs none."""
+        """Computed when first asked for: a comparison that passes without them needs none.
+
+        Each element's magnitude is at least the largest of its array: a right layer that mixes every element
+        into every other (FFT, Winograd) rounds each by about eps times the array's largest sum of terms, also
+        where its own terms are all exactly zero (an input row no window reaches).  An array whose terms are all
+        zero (no window reaches any real input) takes the largest magnitude of the layer's other arrays.
+        """
         x = self.inputs.x.astype(np.float64)
         absolute = {k: np.abs(v) for k, v in _float64(self.inputs.params).items()}
         magnitudes = _answers(self.config, absolute, x if self.config.layer == "maxpool" else np.abs(x),
                               np.abs(self.inputs.dout.astype(np.float64)), self.first)
         magnitudes["forward"] = np.abs(magnitudes["forward"])
-        return magnitudes
+        largest = {name: float(array.max(initial=0.0)) for name, array in magnitudes.items()}
+        return {name: np.maximum(array, largest[name] or max(largest.values())) for name, array in magnitudes.items()}
 
     def reference_layer(self):
         return self.config.reference_layer({}, self.first)
@@ -144,6 +152,7 @@ class _Run:
         self.notes = []
         self.subject = None
         self.joint = None
+        self.probe = None
 
     def results(self):
         try:
@@ -248,10 +257,16 @@ class _Run:
                 "forward", self.out, self.expected.sources, lambda: dict.fromkeys(
                     self.expected.sources, self.tolerance.slack(self.expected.magnitudes["forward"])),
                 keep_positions=True))
-            if result.status == "fail" and np.isfinite(self.out).all():
-                result.hints = diagnose.forward_hints(self.out, want, self.config, self.inputs)
+            if result.status == "fail":
+                result.hints = diagnose.forward_hints(self.out, want, self.config, self.inputs, self._probe())
         self.forward_values_ok = result.status == "pass"
         self.done["forward"] = _precision_verdict(result, self.out, self.inputs.precision)
+
+    def _probe(self):
+        """The layer run once more, for a hint that needs it (``diagnose.Probe``); one per run of the checks."""
+        if self.probe is None:
+            self.probe = diagnose.Probe(self.implementation, self.config, self.inputs)
+        return self.probe
 
     def _compare(self, name, actual, expected, slack, keep_positions=False):
         """compare without the slack rounding may need, and again with ``slack()`` only if that fails: a
@@ -281,12 +296,23 @@ class _Run:
         return CheckResult(name, "pass")
 
     def _check_fresh_cache(self):
-        """A second layer sees other data first; its forward(x), backward(dout) must match the first's.
+        """A second layer sees other shapes and other data first; its forward(x), backward(dout) must match the
+        first's.
 
         A layer of its own, so that gradients accumulated over backward calls
-        (repeatable's business) cannot show up here.
+        (repeatable's business) cannot show up here; for the same reason it
+        sees the other shapes (``other_shapes``) by forward only, then other
+        data of the configuration's shape: state kept from an earlier forward,
+        keyed on what does not change with the shape (an output size cached per
+        batch size), shows when the shape comes back.  A shape the layer
+        refuses (one built for its input's shape) is passed over.
         """
         subject = self.implementation.make(self.config, {k: v.copy() for k, v in self.inputs.params.items()})
+        for config in other_shapes(self.config):
+            try:
+                subject.forward(np.resize(self.inputs.x_other, config.x_shape))
+            except ImplementationError:
+                continue
         subject.forward(self.inputs.x_other.copy())
         out = subject.forward(self.inputs.x.copy())
         return self._same_as_first("fresh-cache", self._backward(subject), out)
@@ -364,7 +390,8 @@ class _Run:
         if result.status == "fail" and result.against != "one-sided differences":
             want = next(iter(expected.values()), None)
             if want is not None:
-                result.hints = diagnose.gradient_hints(name, actual, want, result, self.config, self.inputs)
+                result.hints = diagnose.gradient_hints(name, actual, want, result, self.config, self.inputs,
+                                                       self._probe())
         if estimate is not None:
             result.method, result.evaluations = estimate.method, estimate.evaluations
         result.notes = notes
@@ -645,6 +672,18 @@ def _finite_then(name, array, compare_values):
                                          f"inputs, the first at {first}",
                            mismatched=int(bad.sum()), total=array.size, mismatches=bad)
     return compare_values()
+
+
+def other_shapes(config):
+    """The input shapes the fresh-cache check shows a layer before ``config``'s: one more output row and
+    column with the same batch, one more sample, and one output row and column fewer where the window still
+    fits."""
+    taller = tuple(n + s for n, s in zip(config.size, config.stride))
+    smaller = tuple(n - s for n, s in zip(config.size, config.stride))
+    shapes = [config.replace(size=taller), config.replace(batch=config.batch + 1)]
+    if all(n + 2 * p >= e for n, p, e in zip(smaller, config.pad, config.window.extent)) and min(smaller) >= 1:
+        shapes.append(config.replace(size=smaller))
+    return shapes
 
 
 def _mutation_result(mutations):

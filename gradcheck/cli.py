@@ -1,8 +1,9 @@
 """The gradcheck command line.
 
-Exit codes: 0 every check passed (or grading completed), 1 a check failed
-(on a configuration the layer refused too: --divisible keeps to inputs the
-stride divides), 2 bad usage or bad input, a layer that cannot be called
+Exit codes: 0 every check passed (or grading completed; for a layer that
+refuses part of the space by rules, every check passed where it accepts,
+unless --strict), 1 a check failed (with --strict, on a configuration the
+layer refused too), 2 bad usage or bad input, a layer that cannot be called
 included (one line on stderr, no traceback).
 """
 import contextlib
@@ -13,7 +14,7 @@ import tempfile
 import click
 
 from . import api, report
-from .adapters import CONVENTIONS, LoadError
+from .adapters import CONVENTIONS, LAYOUTS, LoadError
 from .checks import METHODS
 from .grading import grade as grading
 from .grading.sandbox import SandboxUnavailable
@@ -89,7 +90,7 @@ def stack(*decorators):
 
 DIMENSIONS = stack(
     click.option("--kernel", type=Pair(1), help="Kernel (conv) or pool window: N or KHxKW."),
-    click.option("--stride", type=Pair(1), help="Stride: N or SHxSW. Pools: defaults to --kernel if given."),
+    click.option("--stride", type=Pair(1), help="Stride: N or SHxSW."),
     click.option("--pad", type=Pair(0), help="Zero padding (conv) / padding (pools): N or PHxPW."),
     click.option("--batch", type=COUNT, help="Batch size N."),
     click.option("--channels", type=COUNT, help="Input channels C."),
@@ -118,13 +119,25 @@ SEARCH = stack(
 CONVENTION = click.option(
     "--convention", type=click.Choice(CONVENTIONS), default="auto", show_default=True,
     help="How the layer is written: reference (DLfS class or factory), function (cs231n pair), args (a pair "
-         "taking stride and pad as arguments), dive (optimizer in backward); auto detects.")
+         "taking stride and pad as arguments), dive (optimizer in backward), dlai (deeplearning.ai's "
+         "conv_forward(A_prev, W, b, hparameters) pair); auto detects.")
+LAYOUT = click.option(
+    "--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
+    help="The arrays the layer reads: nchw, or nhwc (channels-last x, W as (KH, KW, C, F) or (F, KH, KW, C)); "
+         "auto takes the convention's and confirms it with a probe forward. Reports show shapes and indices in "
+         "the layer's layout.")
 CHECK_OPTIONS = stack(
     click.option("--impl", metavar="FILE:NAME",
                  help="The layer to check: NAME in FILE. Default: the reference layers check themselves."),
-    DIMENSIONS, SEARCH, CONVENTION,
+    click.option("--backward", metavar="FILE:NAME",
+                 help="The backward of a forward function NAME, when it is not found by its name (forward -> "
+                      "backward) in FILE, what FILE imports or FILE's folder; a NAME alone is looked up there."),
+    DIMENSIONS, SEARCH, CONVENTION, LAYOUT,
     click.option("--per-axis", is_flag=True, default=None,
                  help="Let stride and pad differ between the axes (always on for the reference layers)."),
+    click.option("--strict", is_flag=True,
+                 help="Fail a check on any configuration the layer refuses (its own assert or raise). Default: "
+                      "when its refusals follow rules, check it where it accepts and say so."),
 )
 
 
@@ -185,7 +198,9 @@ GRADING = stack(
                  help="The layer every submission implements."),
     click.option("--impl", required=True, metavar="NAME",
                  help="What every submission defines: a class, a factory or a cs231n forward function."),
-    CONVENTION, DIMENSIONS, CONV_DIMENSIONS, SEARCH,
+    click.option("--backward", metavar="NAME",
+                 help="The backward of forward function NAME in every submission, when not found by its name."),
+    CONVENTION, LAYOUT, DIMENSIONS, CONV_DIMENSIONS, SEARCH,
     click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
                  metavar="SECONDS", help="Wall-clock seconds each submission's code may run in total (import and "
                                          "every call); also its CPU-time limit. Past it the submission is killed."),
@@ -204,9 +219,10 @@ HIDE_HINTS = click.option(
 @click.option("--workers", type=COUNT, metavar="N",
               help="Submissions graded at once.  [default: the number of CPUs]")
 @click.option("--sandbox", type=click.Choice(grading.SANDBOXES), default="bwrap", show_default=True,
-              help="bwrap: isolate every submission (Linux with unprivileged user namespaces). none: plain child "
-                   "processes with the same limits, not isolated; every report says so. auto: bwrap where it can "
-                   "run here, else none, and the reports say why.")
+              help="bwrap: isolate every submission (Linux with unprivileged user namespaces). user: run each as "
+                   "an unprivileged user of its own (Linux, as root). auto: bwrap where it can run here, else "
+                   "user, and the reports say why. none: plain child processes with the same limits, not "
+                   "isolated; every report says so.")
 @output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json for exactly one PATH.")
 @HIDE_HINTS
 def grade(paths, layer, impl, output_format, output, hide_hints, **options):

@@ -3,58 +3,69 @@
 Every function here looks at numbers the check already has (or computes one
 more reference answer) and returns a hint only when the measurement holds,
 e.g. "dB is the expected gradient divided by the batch size 2" is said only
-when actual / expected is 1/2 at every element.
+when actual / expected is 1/2 at every element.  A few measurements need the
+layer itself once more (a ``Probe``): on a configuration where candidates the
+failing one cannot tell apart differ (a kernel flipped on one axis and one
+rotated by 180 degrees coincide on a 1xK kernel), and with x given as the
+start of larger buffers (a forward that reads past the end of x).
 """
+import dataclasses
 import math
+import re
 
 import numpy as np
 
+from .adapters import ImplementationError
 from .compare import FLOAT64
+from .inputs import make_inputs
 
 CLOSE = FLOAT64  # measurements compare to float64 precision; a hint must hold exactly, not roughly
 OVERWRITE_WINDOWS = 256  # output positions up to which a backward that overwrites is simulated
 
 
-def forward_hints(actual, expected, config, inputs):
-    """Why forward's output differs from the reference's: the first measurement that holds."""
+def forward_hints(actual, expected, config, inputs, probe=None):
+    """Why forward's output (of the right shape) differs from the reference's: the first measurement that holds.
+    An output that is not finite is measured only for a read past the end of x."""
+    if not np.isfinite(actual).all():
+        return _read_past_x_hints(probe)
     if config.layer == "maxpool" and config.pad != (0, 0) and _close(actual, _pool_padded_with_zeros(config, inputs)):
         return ["forward pads with zeros: max pooling must pad with -inf so that padding never wins "
                 "(with negative inputs a zero pad becomes the maximum)"]
     if config.layer == "avgpool" and config.pad != (0, 0) and _close(actual, _average_of_unpadded(config, inputs)):
         return ["forward divides each window by its number of unpadded elements: the padding counts in the "
                 f"divisor, which is always the pool area {config.kernel[0]}x{config.kernel[1]}"]
-    if config.is_conv and _close(actual, _flipped_reference(config, inputs).forward(inputs.x)):
-        return ["forward uses the kernel rotated by 180 degrees: a conv layer correlates, "
-                "out[i, j] = sum x[i*S + s, j*S + t] * W[s, t], without flipping W"]
-    if actual.size and not actual.any() and expected.any():
-        return ["forward returns all zeros"]
-    return _first(_rounding_hints("forward", actual, expected, inputs.precision),
-                  _ratio_hints("forward", actual, expected, config), _batch_hints("forward", actual, expected),
-                  _order_hints("forward", actual, expected))
+    if config.layer == "maxpool" and _close(actual, _average_pool(config, inputs)["forward"]):
+        return ["forward averages each window: max pooling takes each window's maximum (np.max), not its mean"]
+    zeros = ["forward returns all zeros"] if actual.size and not actual.any() and expected.any() else []
+    return _first(lambda: _flip_hints("forward", actual, config, inputs, probe),
+                  lambda: _truncation_hints("forward", actual, expected, config, inputs, probe), lambda: zeros,
+                  lambda: _read_past_x_hints(probe),
+                  lambda: _rounding_hints("forward", actual, expected, inputs.precision),
+                  lambda: _ratio_hints("forward", actual, expected, config),
+                  lambda: _batch_hints("forward", actual, expected), lambda: _order_hints("forward", actual, expected))
 
 
-def gradient_hints(name, actual, expected, result, config, inputs):
+def gradient_hints(name, actual, expected, result, config, inputs, probe=None):
     """Why a gradient (dX, dW or dB) differs from the expected one: the specific measurements that
     hold, or else the first generic one (constant ratio, batch, order)."""
-    hints = []
-    if config.is_conv and name == "dX":
-        flipped = _flipped_reference(config, inputs)
-        flipped.forward(inputs.x)
-        if _close(actual, flipped.backward(inputs.dout)):
-            hints.append("dX is what the kernel rotated by 180 degrees gives: the kernel is flipped in "
-                         "backward (or flipped twice)")
-    if name == "dW" and _close(actual, expected[:, :, ::-1, ::-1]):
-        hints.append("dW is the expected gradient rotated by 180 degrees: the kernel is flipped somewhere")
+    hints = _flip_hints(name, actual, config, inputs, probe, expected) if name in ("dX", "dW") else []
     if name == "dX":
         hints += _padding_hints(actual, result, config, inputs)
         hints += _overlap_hints(actual, expected, result, config, inputs)
-    return hints or _first(_rounding_hints(name, actual, expected, inputs.precision),
-                           _ratio_hints(name, actual, expected, config), _batch_hints(name, actual, expected),
-                           _order_hints(name, actual, expected))
+        if config.layer == "maxpool" and _close(actual, _average_pool(config, inputs)["dX"]):
+            hints.append("dX spreads each window's gradient evenly over it, as average pooling does: max pooling "
+                         "sends all of it to the window's maximum")
+    if name == "dW":
+        hints += _other_pad_dw_hints(actual, config, inputs)
+    hints += _truncation_hints(name, actual, expected, config, inputs, probe)
+    return hints or _first(lambda: _rounding_hints(name, actual, expected, inputs.precision),
+                           lambda: _ratio_hints(name, actual, expected, config),
+                           lambda: _batch_hints(name, actual, expected), lambda: _order_hints(name, actual, expected))
 
 
-def _first(*candidates):
-    return next((hints for hints in candidates if hints), [])
+def _first(*measurements):
+    """The hints of the first measurement that gives any; the later ones (some run the layer again) never run."""
+    return next((hints for hints in (measure() for measure in measurements) if hints), [])
 
 
 def shape_hints(name, shape, config):
@@ -67,9 +78,24 @@ def shape_hints(name, shape, config):
         return [EMPTY_SLICE_HINT]
     if name == "dX" and tuple(shape) == (n, c, w, h):
         return ["dX has height and width swapped"]
+    if name == "dX" and len(shape) == 4 and tuple(shape[:2]) == (n, c) and tuple(shape[2:]) != (h, w) and \
+            all(side in _window_sides(config, axis) for axis, side in enumerate(shape[2:])):
+        return [f"dX is {shape[2]}x{shape[3]}, only the rows and columns the windows reach: backward's padded "
+                "buffer ends at the last window ((OH - 1) * S + KH rows), but the stride does not divide "
+                "H + 2P - KH here, so rows (or columns) of x lie past it; they get gradient 0 and belong to dX too: "
+                "make the buffer the padded input's size, H + 2P by W + 2P"]
     if name == "dW" and len(shape) == 2:
         return ["dW is still a matrix: reshape it to W's shape (F, C, KH, KW)"]
     return []
+
+
+def _window_sides(config, axis):
+    """The sizes of x along ``axis`` a buffer ending at the last window gives once the padding is cut off: at the
+    start and at x's size ([P:P + H]), or at both ends of the buffer ([P:-P])."""
+    window = config.window
+    reach = (config.out_shape[2 + axis] - 1) * window.stride[axis] + window.extent[axis]
+    n, p = config.size[axis], window.pad[axis]
+    return {min(n, reach - p), reach - 2 * p}
 
 
 def ties_hints(total, dout, ties, wrong):
@@ -128,11 +154,65 @@ TRIGGER_HINTS = {
     "the stride does not divide the padded input": "the output size is wrong when the stride does not divide "
                                                    "H + 2*pad - KH: use floor division, (H + 2P - KH) // S + 1",
 }
+REMAINDER = "the stride does not divide the padded input"
+NO_PAD = "pad = 0"
 
 
-def trigger_hints(conditions):
-    """Hints for the trigger conditions the fuzzer measured (e.g. 'stride > 1')."""
-    return [TRIGGER_HINTS[c] for c in conditions if c in TRIGGER_HINTS]
+def trigger_hints(conditions, names=(), results=()):
+    """Hints for the trigger conditions the fuzzer measured as rules (e.g. 'stride > 1') for the checks ``names``,
+    given ``results``, every CheckResult of the failing configuration.  The floor-division hint is for a forward
+    whose output shape is wrong there: it is measured on ``results`` (none given: no hint), and when forward's
+    shape is right the hint says so, and where the rule points.  The empty-slice hint of "pad = 0" is for an
+    array that came back empty there."""
+    hints = [TRIGGER_HINTS[c] for c in conditions if c in TRIGGER_HINTS and c not in (REMAINDER, NO_PAD)]
+    if REMAINDER in conditions and results:
+        hints.append(_remainder_hint(names, results))
+    if NO_PAD in conditions and any(_empty(r) for r in results):
+        hints.append(TRIGGER_HINTS[NO_PAD])  # an empty array, as a slice [pad:-pad] gives with pad 0
+    return hints
+
+
+# NumPy's words for an assignment from an empty array ("could not broadcast input array from shape (0,0,1) into
+# shape (1,1,1)"), as dx[...] = dx_pad[pad:-pad, pad:-pad] with pad 0 raises.
+EMPTY_BROADCAST = re.compile(r"could not broadcast input array from shape \((?:\d+,)*0[,)]")
+
+
+def _empty(result):
+    """Whether the check's array came back empty, or the layer raised assigning from an empty one."""
+    if result.shapes is not None:
+        return 0 in result.shapes[0]
+    return bool(result.error) and EMPTY_BROADCAST.search(result.error.get("message", "")) is not None
+
+
+def _remainder_hint(names, results):
+    if any(r.name == "forward" and r.shapes is not None for r in results):
+        return TRIGGER_HINTS[REMAINDER]
+    where = ("check where the windows start, row i * S of the padded input, and that those rows are left out"
+             if "forward" in names else "check how backward handles them")
+    return (f"forward's output shape is right here; {', '.join(names)} {'is' if len(names) == 1 else 'are'} wrong "
+            "only when the stride does not divide H + 2P - KH, that is when rows (or columns) of the padded input "
+            f"lie past the last window, in no window, with gradient 0: {where}")
+
+
+# What NumPy says when float() or int() is given an array that is not 0-dimensional (deprecated in NumPy 1.25, an
+# error in later versions, this machine's included).
+SCALAR_CONVERSION = "only 0-dimensional arrays can be converted to Python scalars"
+# What NumPy says when a float result is added in place (+=, np.add.at) to an int array.
+INT_IN_PLACE = re.compile(r"Cannot cast ufunc '\w+' output from dtype\('float\d*'\) to dtype\('u?int\d*'\)")
+
+
+def error_hints(error):
+    """Why the layer raised, when the cause is known: float() of an array on a NumPy that refuses it, or floats
+    added in place to an int array."""
+    message = (error or {}).get("message", "")
+    where = f" (at {error['location']})" if error and error.get("location") else ""
+    if error and error.get("type") == "TypeError" and SCALAR_CONVERSION in message:
+        return [f"float() or int() of an array that is not 0-dimensional, even of one element (shape (1,)), raises "
+                f"TypeError on this NumPy ({np.__version__}; deprecated since 1.25){where}: take the number out "
+                "with .item() or by indexing, as float(a.item()) or a[0]"]
+    if error and error.get("type") == "UFuncTypeError" and INT_IN_PLACE.search(message):
+        return [f"floats are added in place{where} to {INT_ARRAY}"]
+    return []
 
 
 def refusal_hints(conditions):
@@ -208,17 +288,25 @@ def _batch_hints(name, actual, expected):
 
 
 def _padding_hints(actual, result, config, inputs):
-    """dX cut from the padded gradient at the wrong offset, or wrong only in the border rows/columns."""
-    if config.pad == (0, 0) or result.mismatches is None:
+    """dX cut from the padded gradient at the wrong offset (for conv and average pooling, beyond the padding too:
+    what backward gives with another pad), or wrong only in the border rows/columns."""
+    if result.mismatches is None:
         return []
-    padded_grad = _padded_input_gradient(config, inputs)
     h, w = config.size
-    (ph, pw) = config.pad
-    for top in range(2 * ph + 1):
-        for left in range(2 * pw + 1):
-            if (top, left) != (ph, pw) and _close(actual, padded_grad[:, :, top:top + h, left:left + w]):
-                return [f"dX is the padded gradient cut at rows {top}:{top + h} and columns {left}:{left + w}: "
-                        f"the padding is stripped from the wrong side; cut [{ph}:{ph + h}, {pw}:{pw + w}]"]
+    (ph, pw), (eh, ew) = config.pad, config.window.extent
+    padded_grad = _padded_input_gradient(config, inputs)
+    reach = (2 * ph, 2 * pw) if config.layer == "maxpool" else (2 * ph + eh, 2 * pw + ew)
+    extended = np.zeros(padded_grad.shape[:2] + (h + reach[0], w + reach[1]))
+    extended[:, :, :padded_grad.shape[2], :padded_grad.shape[3]] = padded_grad
+    sample, scale = actual[:1, :1], np.abs(actual).max(initial=0.0)  # a loose first look at one slice: cheaper
+    offsets = sorted(((top, left) for top in range(reach[0] + 1) for left in range(reach[1] + 1)),
+                     key=lambda o: o[0] - ph != o[1] - pw)  # a pad of its own first: shifted alike on both axes
+    for top, left in offsets:
+        cut = extended[:, :, top:top + h, left:left + w]
+        if (top, left) != (ph, pw) and np.all(np.abs(sample - cut[:1, :1]) <= 1e-6 * scale) and _close(actual, cut):
+            return [_cut_text(config, top, left)]
+    if config.pad == (0, 0):
+        return []
     border = np.ones(config.size, bool)
     border[ph:h - ph, pw:w - pw] = False
     if (~border).any() and not result.mismatches[:, :, ~border].any():  # right inside, wrong at the border
@@ -227,10 +315,60 @@ def _padding_hints(actual, result, config, inputs):
     return []
 
 
+def _cut_text(config, top, left):
+    """What dX cut from the padded gradient at rows top:top + H, columns left:left + W means."""
+    (h, w), (ph, pw) = config.size, config.pad
+    other = _pad_text((top, left))
+    if top > 2 * ph or left > 2 * pw:  # past the padding: only a larger pad in backward reaches there
+        return (f"dX is what backward gives with pad {other} where forward pads with {_pad_text(config.pad)}: the "
+                f"gradient of a layer padded by {other}, cut back to x's shape; use forward's pad in backward")
+    also = (f" (that is also what backward gives with pad {other} where forward pads with "
+            f"{_pad_text(config.pad)}: use the same pad in both)") if config.layer != "maxpool" else ""
+    return (f"dX is the padded gradient cut at rows {top}:{top + h} and columns {left}:{left + w}: the padding is "
+            f"stripped from the wrong side; cut [{ph}:{ph + h}, {pw}:{pw + w}]{also}")
+
+
+def _other_pad_dw_hints(actual, config, inputs):
+    """dW of a backward that pads x with a pad of its own (the same dout, windows where forward's are)."""
+    if not config.is_conv:
+        return []
+    for pad in _other_pads(config):
+        if _close(actual, _with_pad(config, inputs, pad).dW):
+            return [f"dW is what backward gives with pad {_pad_text(pad)} where forward pads with "
+                    f"{_pad_text(config.pad)}: backward pads x with a pad of its own; use forward's"]
+    return []
+
+
+def _other_pads(config):
+    """Pads a backward might use instead of forward's: forward's shifted by the same amount on both axes, down to
+    0 and up to a window's extent more."""
+    (ph, pw), extent = config.pad, max(config.window.extent)
+    return [(ph + shift, pw + shift) for shift in range(-min(ph, pw), extent + 1) if shift]
+
+
+def _with_pad(config, inputs, pad):
+    """The reference layer after forward(x) and backward(dout) with x padded by ``pad`` instead of forward's (cut
+    or extended to the rows forward's windows reach): its dW is what a backward padding x that way gives."""
+    window = config.window
+    rows = tuple((o - 1) * s + e for o, s, e in zip(config.out_shape[2:], window.stride, window.extent))
+    x = np.zeros(config.x_shape[:2] + tuple(max(r, n + 2 * p) for r, n, p in zip(rows, config.size, pad)))
+    (h, w), (qh, qw) = config.size, pad
+    x[:, :, qh:qh + h, qw:qw + w] = inputs.x
+    layer = config.replace(size=rows, pad=0).reference_layer(_float64(inputs.params))
+    layer.forward(x[:, :, :rows[0], :rows[1]])
+    layer.backward(inputs.dout.astype(np.float64))
+    return layer
+
+
+def _pad_text(pad):
+    return str(pad[0]) if pad[0] == pad[1] else f"{pad[0]}x{pad[1]}"
+
+
 def _overlap_hints(actual, expected, result, config, inputs):
     """Assignment instead of addition where windows overlap: dX is what a backward that assigns (=) each
     window's gradient gives, or it is right exactly where windows do not overlap."""
-    if result.mismatches is None or not config.windows_overlap:
+    if result.mismatches is None or not any(o > 1 and s < e for o, s, e in zip(
+            config.out_shape[2:], config.stride, config.window.extent)):  # no two windows share an input
         return []
     hint = ["dX is what assigning each window's gradient gives, later windows overwriting earlier ones: the "
             "gradients of overlapping windows must add up (+=), not overwrite each other (=)"]
@@ -284,9 +422,196 @@ def _average_of_unpadded(config, inputs):
     return sums / counts
 
 
-def _flipped_reference(config, inputs):
-    rotated = inputs.params["W"][:, :, ::-1, ::-1].copy()
-    return config.reference_layer({"W": rotated, "b": inputs.params["b"]})
+# How a kernel can be flipped: (rows, columns) steps, by the words a hint uses.
+FLIPS = {"rotated by 180 degrees": (-1, -1), "flipped upside down (its rows reversed)": (-1, 1),
+         "flipped left to right (its columns reversed)": (1, -1)}
+FLIP_TEXTS = {"forward": "forward uses the kernel {}: a conv layer correlates, out[i, j] = sum x[i*S + s, j*S + t] * "
+                         "W[s, t], without flipping W",
+              "dX": "dX is what the kernel {} gives: the kernel is flipped in backward (or flipped twice)",
+              "dW": "dW is the expected gradient {}: the kernel is flipped somewhere"}
+
+
+def _flip_hints(name, actual, config, inputs, probe, expected=None):
+    """forward, dX or dW of a conv as with the kernel flipped (dW: the check's ``expected`` flipped).  On a 1xK
+    or Kx1 kernel a flip on one axis is also a rotation by 180 degrees: the layer is then measured once more, on
+    the kernel made at least 2x2, where they differ (against the reference there); when it cannot be, the hint
+    names the flip measured and says what it coincides with."""
+    if not config.is_conv:
+        return []
+    found = [flip for flip in _flips(config) if _close(actual, _flipped_answer(name, flip, config, inputs, expected))]
+    if len(found) > 1:
+        variant = _wider_kernel(config)
+        answers = probe.on(variant) if probe is not None and variant is not None else None
+        if answers is not None and name in answers[1]:
+            variant_inputs, variant_actual = answers
+            reference_dw = _reference_answers(variant, variant_inputs)["dW"] if name == "dW" else None
+            there = [flip for flip in found if _close(variant_actual[name], _flipped_answer(
+                name, flip, variant, variant_inputs, reference_dw))]
+            if len(there) == 1:
+                kernel = "x".join(map(str, variant.kernel))
+                return [FLIP_TEXTS[name].format(there[0]) + f" (measured on a {kernel} kernel, where flips differ)"]
+    if len(found) == 1:
+        return [FLIP_TEXTS[name].format(found[0])]
+    if len(found) == 2:  # one axis of the kernel is 1: an axis flip and the rotation are the same array
+        axis_flip = next(flip for flip in found if not flip.startswith("rotated"))
+        kernel = "x".join(map(str, config.kernel))
+        return [FLIP_TEXTS[name].format(f"{axis_flip}, which on this {kernel} kernel is also its rotation by 180 "
+                                        "degrees")]
+    return []
+
+
+def _flips(config):
+    """The flips that change a kernel of ``config``'s size (reversing an axis of size 1 changes nothing)."""
+    return [flip for flip, steps in FLIPS.items() if any(k > 1 for k, step in zip(config.kernel, steps) if step < 0)]
+
+
+def _flipped_answer(name, flip, config, inputs, expected_dw):
+    """forward or dX as with the kernel flipped (the reference run with W flipped), or ``expected_dw`` flipped."""
+    rows, cols = FLIPS[flip]
+    if name == "dW":
+        return expected_dw[:, :, ::rows, ::cols]
+    params = _float64(inputs.params)
+    layer = config.reference_layer({"W": params["W"][:, :, ::rows, ::cols].copy(), "b": params["b"]})
+    out = layer.forward(inputs.x.astype(np.float64))
+    return out if name == "forward" else layer.backward(inputs.dout.astype(np.float64))
+
+
+def _reference_answers(config, inputs):
+    layer = config.reference_layer(_float64(inputs.params))
+    answers = {"forward": layer.forward(inputs.x.astype(np.float64)),
+               "dX": layer.backward(inputs.dout.astype(np.float64))}
+    if config.is_conv:
+        answers.update(dW=layer.dW, dB=layer.db)
+    return answers
+
+
+def _wider_kernel(config):
+    """``config`` with a kernel at least 2x2 (the input grown to fit it), or None when none fits."""
+    kernel = tuple(max(k, 2) for k in config.kernel)
+    roomy = config.replace(kernel=kernel, size=10**6)
+    size = tuple(max(n, e - 2 * p) for n, e, p in zip(config.size, roomy.window.extent, config.pad))
+    try:
+        return roomy.replace(size=size)
+    except ValueError:
+        return None
+
+
+# Arrays a truncation is measured on again when the failing ones are too small to show it (all cut to 0): scaled so
+# that values pass 1; max-pool inputs, multiples of 1/8, stay distinct and do not become whole.
+TRUNCATION_SCALE = 8.5
+INT_ARRAY = ("an int array, as np.zeros(shape, dtype=int) (for the padding, say) or np.zeros_like of an int array "
+             "makes; give it a float dtype (x.dtype)")
+
+
+def _truncation_hints(name, actual, expected, config, inputs, probe):
+    """Values cut to whole numbers by an int array: ``name`` written into one, or an input of it (x for forward
+    and dW, dout for dX) copied into one first.  When every value concerned is below 1, cutting gives zeros, which
+    any layer returning zeros gives too: the layer is then measured again on larger arrays."""
+    if actual.shape != expected.shape:
+        return []
+    found = _truncated(name, actual, expected, config, inputs)
+    if found is None and probe is not None:
+        scaled = dataclasses.replace(inputs, x=inputs.x * TRUNCATION_SCALE, dout=inputs.dout * TRUNCATION_SCALE,
+                                     params={k: v * TRUNCATION_SCALE for k, v in inputs.params.items()})
+        answers = probe.on(config, scaled)
+        if answers is not None and name in answers[1]:
+            found = _truncated(name, answers[1][name], _reference_answers(config, scaled)[name], config, scaled)
+    return [found] if found else []
+
+
+def _truncated(name, actual, expected, config, inputs):
+    """The hint when ``actual`` is ``expected`` cut to whole numbers, or the answer for an input cut so; False
+    when it is neither; None when it is what cutting gives only because every value cut was below 1 (zeros)."""
+    undecided = False
+    cut = np.trunc(expected)
+    if not _close(cut, expected) and _close(actual, cut):
+        if cut.any():
+            return f"{name} is cut to whole numbers (truncated toward zero): it is written into {INT_ARRAY}"
+        undecided = True
+    what = {"forward": "x", "dW": "x", "dX": "dout"}.get(name)
+    if what is None:
+        return None if undecided else False
+    x, dout = inputs.x.astype(np.float64), inputs.dout.astype(np.float64)
+    source = np.trunc(x if what == "x" else dout)
+    layer = config.reference_layer(_float64(inputs.params))
+    answers = {"forward": layer.forward(source if what == "x" else x),
+               "dX": layer.backward(source if what == "dout" else dout)}
+    value = layer.dW if name == "dW" else answers[name]
+    if not _close(value, expected) and _close(actual, value):
+        if source.any():
+            return (f"{name} is computed from {what} cut to whole numbers (truncated toward zero): {what} is copied "
+                    f"into {INT_ARRAY}")
+        undecided = True
+    return None if undecided else False
+
+
+def _read_past_x_hints(probe):
+    if probe is None or not probe.reads_past_x():
+        return []
+    return ["forward reads memory past the end of x: its output changed when only what lies after x changed (x "
+            "given as the start of a larger buffer). An np.lib.stride_tricks.as_strided view whose shape or "
+            "strides run past the array does this: check them, or use np.lib.stride_tricks.sliding_window_view, "
+            "which checks them for you"]
+
+
+def _average_pool(config, inputs):
+    """forward and dX of average pooling with ``config``'s window."""
+    return _reference_answers(config.replace(layer="avgpool"), inputs)
+
+
+class Probe:
+    """The layer under test, run once more for a measurement its failing configuration cannot make.
+
+    ``on(config, inputs)`` runs a fresh layer on a configuration with other
+    arrays (by default those of data seed 0): (inputs, {"forward", "dX"[,
+    "dW", "dB"]}) up to the first that raised, or None when forward did.
+    ``reads_past_x()`` gives forward the failing configuration's x as the
+    start of larger buffers that differ only after x: an output that follows
+    them was read from past the end of x.  A subject that gets copies of its
+    arrays (``takes_views`` False: the grading sandbox's, where arrays travel
+    as bytes) cannot be measured that way.
+    """
+
+    TAIL = 4096  # elements after x, at least: more than an off-by-a-few-rows window reaches
+
+    def __init__(self, implementation, config, inputs):
+        self.implementation, self.config, self.inputs = implementation, config, inputs
+        self.seen = {}
+
+    def on(self, config, inputs=None):
+        if inputs is not None:
+            return self._run(config, inputs)
+        if config not in self.seen:  # forward, dX and dW may each ask for the same configuration
+            self.seen[config] = self._run(config, make_inputs(config, 0, self.inputs.precision))
+        return self.seen[config]
+
+    def _run(self, config, inputs):
+        answers = {}
+        try:
+            subject = self.implementation.make(config, {k: v.copy() for k, v in inputs.params.items()})
+            answers["forward"] = subject.forward(inputs.x.copy())
+            answers["dX"] = subject.backward(inputs.dout.copy())
+            if config.is_conv:
+                answers.update(dW=subject.read("dW"), dB=subject.read("db"))
+        except ImplementationError:
+            pass  # what came before the error is still measured
+        return (inputs, answers) if answers else None
+
+    def reads_past_x(self):
+        x = self.inputs.x
+        outputs = []
+        for after in (0.0, 0.0, 1024.0):  # twice the same buffer, to know that the output is repeatable at all
+            buffer = np.concatenate([x.ravel(), np.full(max(x.size, self.TAIL), after, x.dtype)])
+            try:
+                subject = self.implementation.make(self.config, {k: v.copy() for k, v in self.inputs.params.items()})
+                if not getattr(subject, "takes_views", True):
+                    return False
+                outputs.append(np.asarray(subject.forward(buffer[:x.size].reshape(x.shape))))
+            except ImplementationError:
+                return False
+        same, other = (a.shape == outputs[0].shape and np.array_equal(a, outputs[0], equal_nan=True)
+                       for a in outputs[1:])
+        return same and not other
 
 
 def _padded_input_gradient(config, inputs):
@@ -297,6 +622,10 @@ def _padded_input_gradient(config, inputs):
     layer = unpadded.reference_layer(inputs.params)
     layer.forward(x_padded)
     return layer.backward(inputs.dout)
+
+
+def _float64(params):
+    return {name: value.astype(np.float64) for name, value in params.items()}
 
 
 def _close(a, b):

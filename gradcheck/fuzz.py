@@ -36,6 +36,9 @@ layer no longer runs) ends where one escapes a check and keeps what was
 checked before: see ``Stop``.
 """
 import dataclasses
+import functools
+import itertools
+import math
 import os
 import random
 import time
@@ -47,13 +50,13 @@ from hypothesis import strategies as st
 
 from reference_layers.geometry import as_pair
 
-from . import strategies
+from . import strata, strategies
 from .adapters import is_refusal
 from .checks import Stopped, check_names, run_checks
 from .compare import CheckResult
 from .config import Config
-from .diagnose import refusal_hints, trigger_hints
-from .inputs import make_inputs
+from .diagnose import error_hints, refusal_hints, trigger_hints
+from .inputs import make_inputs, seed_of_class, value_class, value_classes
 from .strategies import seeds
 
 DEFAULT_EXAMPLES = 30
@@ -127,12 +130,25 @@ class Space:
             return None
         return space
 
+    def within(self, draw):
+        """This space narrowed to a stratum's ``draw`` (pins, and "divisible" for that restriction), or None when
+        the draw contradicts the run's pins or leaves no configuration."""
+        pins = dict(draw)
+        restrict = dict(self.restrict, divisible=True) if pins.pop("divisible", False) else self.restrict
+        if any(name in self.pins and _pin(name, self.pins[name]) != _pin(name, value) for name, value in pins.items()):
+            return None
+        space = dataclasses.replace(self, pins={**self.pins, **pins}, restrict=restrict)
+        try:
+            space.strategy()
+        except ValueError:
+            return None
+        return space
+
     def contains(self, config):
         """Whether ``config`` could be drawn here: its pins and restrictions hold.  A variation that changes a
         pinned dimension is outside, so no trigger fact is ever about a dimension the user pinned."""
         for name, value in self.pins.items():
-            if getattr(config, name) != (value if name in ("batch", "channels", "filters")
-                                         else as_pair(value, name, 0)):
+            if getattr(config, name) != _pin(name, value):
                 return False
         restrict = self.restrict
         return all([
@@ -147,6 +163,11 @@ class Space:
     def scope_text(self):
         """"with stride 1 and a square input", or "" for the run's own space."""
         return f"with {' and '.join(self.scope)}" if self.scope else ""
+
+
+def _pin(name, value):
+    """A pin as the Config holds it: an int for the counts, an (h, w) pair for the geometry."""
+    return value if name in ("batch", "channels", "filters") else as_pair(value, name, 0)
 
 
 @dataclass
@@ -244,8 +265,11 @@ class Stop:
 class Search:
     """What a search saw: a summary result per (subject, check), the findings, how many examples ran, the
     range of every dimension over them (``covered``: name -> [min, max], per axis for pairs), the finite
-    differences that ran (``methods``: check -> method -> [configurations, forward evaluations]) and where it
-    stopped early (``stop``, or None)."""
+    differences that ran (``methods``: check -> method -> [configurations, forward evaluations]), where it
+    stopped early (``stop``, or None) and the geometry classes of ``gradcheck.strata`` (``classes``: those its
+    examples were in, "reached"; those the space holds none of, "excluded"; and, when it stopped before
+    reaching every class, those it did not reach, "missed"), with the classes of values its data seeds made
+    ("values")."""
 
     summary: list
     findings: list
@@ -253,10 +277,11 @@ class Search:
     covered: dict
     methods: dict
     stop: Stop = None
+    classes: dict = field(default_factory=dict)
 
 
 def run_search(layer, implementations, space, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
-               progress=None, label=None, fixed=None, precision="float64", stop_on=()):
+               progress=None, label=None, fixed=None, precision="float64", stop_on=(), carry=()):
     """Explore ``space`` (a Space of Configs) for every implementation; shrink and explain each failure.
 
     ``implementations`` maps a subject name ("" for a single user layer) to
@@ -265,9 +290,11 @@ def run_search(layer, implementations, space, *, examples=DEFAULT_EXAMPLES, seed
     examples run; ``label(finding)`` returns the reproduction command for a
     finding.  Inputs are built in ``precision``; ``method`` chooses the finite differences.
     An exception of a type in ``stop_on`` ends the search early (``Search.stop``).
+    ``carry`` holds (config, data seed) examples of ``space`` checked first, within the budget: failures an
+    earlier search met, so that a search of a narrower space cannot miss them.
     """
     return _Searcher(layer, implementations, space, examples, seed, method, progress, fixed, precision,
-                     stop_on).run(label)
+                     stop_on, carry).run(label)
 
 
 def refused(result):
@@ -289,7 +316,7 @@ class _Lead:
 
 class _Searcher:
     def __init__(self, layer, implementations, space, examples, seed, method, progress, fixed, precision,
-                 stop_on=()):
+                 stop_on=(), carry=()):
         self.layer = layer
         self.implementations = implementations
         self.fixed = fixed
@@ -302,7 +329,7 @@ class _Searcher:
         self.cache = {}
         self.summary = {}  # (subject, check name) -> CheckResult summarizing every example
         self.first_failure = {}  # (subject, check name, kind) -> (config, seed)
-        self.explored = []  # (config, {(subject, check name, kind) failing}) for each example of the run's search
+        self.explored = []  # ((config, seed), {(subject, check name, kind) failing}) for each example searched
         self.count = 0
         self.covered = {}
         self.methods = {}
@@ -310,6 +337,8 @@ class _Searcher:
         self.stop_on = stop_on
         self.passes = {}  # (subject, check name) -> configurations it passed on
         self.current = None  # (subject, config, seed) being checked
+        self.carry = list(carry)
+        self.excluded = None  # the geometry classes the space holds no configuration of, once the search ended
 
     def run(self, label):
         stop = None
@@ -325,7 +354,17 @@ class _Searcher:
         for finding in findings:
             finding.reproduce = label(finding) if label else ""
         summary = [self.summary[key] for key in sorted(self.summary, key=self._order)]
-        return Search(summary, findings, self.count, self.covered, self.methods, stop)
+        examples = [example for example, _ in self.explored]
+        reached = set().union(*(strata.reached(self.layer, config) for config, _ in examples))
+        missing_values = self._missing_values(examples)
+        names = [stratum.name for stratum in strata.strata(self.layer)]
+        unfinished = self.excluded is None  # stopped before the class phase
+        classes = {} if self.fixed else {"reached": [name for name in names if name in reached],
+                                         "excluded": [name for name in names if name in (self.excluded or ())],
+                                         "missed": [name for name in names if name not in reached and unfinished],
+                                         "values": [name for name in value_classes(self.layer)
+                                                    if name not in missing_values]}
+        return Search(summary, findings, self.count, self.covered, self.methods, stop, classes)
 
     def _explain_all(self):
         """The findings: each failure shrunk and explained, with further findings of its checks."""
@@ -397,14 +436,78 @@ class _Searcher:
     def _explore(self):
         if self.fixed:
             return self._check_example(self.fixed)
+        for example in self.carry:
+            self._check_example(example)
+        if self.count < self.budget:
+            @hypothesis_seed(self.seed)
+            @self._settings([Phase.generate], self.budget - self.count)
+            @given(st.tuples(self.space.strategy(), seeds()))
+            def explore(example):
+                self._check_example(example)
+
+            explore()
+        self.excluded = self._strata(self.space, [example for example, _ in self.explored], self._check_example)
+
+    def _strata(self, space, examples, visit):
+        """Call ``visit`` on one example of each class of ``gradcheck.strata`` that none of ``examples`` is in,
+        drawn with the run's seed from ``space`` narrowed to that class, until ``visit`` returns True.  Those
+        examples, and then the largest configurations again, take data seeds of the classes of values
+        (``gradcheck.inputs.value_classes``) no example had yet, one each.  Returns the names of the
+        geometry classes ``space`` holds no configuration of (its pins exclude them).
+
+        One Hypothesis example draws one configuration of every such class (what it draws may depend on its
+        choices only); the examples of Hypothesis's second draw are visited, in the order of the classes, each
+        while its class is still missing.  The first draw, the simplest of all, is passed over: it would give
+        every class its smallest configuration.  A class its draws did not reach (or whose draws all contradict
+        the pins) is looked for in a small grid (``_grid_example``): found, its first configuration there is
+        visited; not found, the space holds none and the class is excluded.
+        """
+        examples = list(examples)
+        reached = set().union(*(strata.reached(self.layer, config) for config, _ in examples))
+        spaces = {stratum: [narrowed.strategy() for draw in stratum.narrowings(self.layer)
+                            if (narrowed := space.within(draw)) is not None]
+                  for stratum in strata.strata(self.layer)}
+        todo = [stratum for stratum in spaces if stratum.name not in reached]
+        excluded, draws = [], []
 
         @hypothesis_seed(self.seed)
-        @self._settings([Phase.generate], self.budget)
-        @given(st.tuples(self.space.strategy(), seeds()))
-        def explore(example):
-            self._check_example(example)
+        @self._settings([Phase.generate], 2)
+        @given(st.data())
+        def draw_every_class(data):
+            draws.append([(stratum, _draw_of(data, stratum, spaces[stratum])) for stratum in todo if spaces[stratum]])
 
-        explore()
+        if todo:
+            draw_every_class()
+        drawn = dict(draws[-1]) if draws else {}
+        for stratum in todo:
+            if stratum.name in reached:
+                continue
+            example = drawn.get(stratum) or _grid_example(space, stratum, self.seed)
+            if example is None:
+                excluded.append(stratum.name)
+                continue
+            reached.update(strata.reached(self.layer, example[0]))
+            example = self._with_values(example, examples)
+            examples.append(example)
+            if visit(example):
+                return excluded
+        by_size = sorted(dict.fromkeys(examples), key=lambda example: -math.prod(example[0].out_shape))
+        for example in by_size:  # the largest configurations, where a class of values shows most
+            if self._missing_values(examples):
+                examples.append(self._with_values(example, examples))
+                if visit(examples[-1]):
+                    break
+        return excluded
+
+    def _missing_values(self, examples):
+        """The classes of values (``gradcheck.inputs.value_classes``) no data seed of ``examples`` made."""
+        had = {value_class(seed, self.layer) for _, seed in examples}
+        return [name for name in value_classes(self.layer) if name not in had]
+
+    def _with_values(self, example, examples):
+        """``example`` with its data seed moved to the first class of values ``examples`` lack, if any."""
+        missing = self._missing_values(examples)
+        return (example[0], seed_of_class(example[1], missing[0])) if missing else example
 
     def _check_example(self, example):
         failing = set()
@@ -413,7 +516,7 @@ class _Searcher:
                 self._record(subject, result)
                 if result.status == "fail":
                     failing.add((subject, result.name, _kind(result)))
-        self.explored.append((example[0], failing))
+        self.explored.append((tuple(example), failing))
         self._cover(example[0])
         self.count += 1
         self.progress(self.count, self.budget)
@@ -548,7 +651,7 @@ class _Searcher:
             narrowed = space.narrowed(opposite) if common and affordable else None
             counter, searched = self._counterexample(narrowed, fails) if narrowed is not None else (None, 0)
             if counter is None and searched >= TRIGGER_EXAMPLES // 2:
-                rules.append((condition, change))
+                rules.append((condition, change, f"{searched} configurations with {opposite.text}"))
                 continue
             observations.append((condition, change, opposite, counter is not None))
             if counter is not None:
@@ -557,13 +660,13 @@ class _Searcher:
                 untested.append(_rare_text(finding, seen, where, condition))
             elif not affordable:
                 untested.append("no rule is drawn from these: the time limit left no room to test one")
-        rules = [(c, change) for c, change in rules if IMPLIED.get(c) not in {r for r, _ in rules}]
-        finding.rules = [condition for condition, _ in rules]
-        finding.triggers = [_rule_text(finding, space, condition, change) for condition, change in rules]
+        rules = [rule for rule in rules if IMPLIED.get(rule[0]) not in {r for r, _, _ in rules}]
+        finding.rules = [condition for condition, _, _ in rules]
+        finding.triggers = [_rule_text(finding, space, *rule) for rule in rules]
         if not rules:  # with a rule, the other facts seen here are coincidences: left out
             finding.observations = [_observation_text(finding, *fact) for fact in observations]
             finding.observations += list(dict.fromkeys(untested))
-        finding.hints = _hints(finding, finding.rules)
+        finding.hints = _hints(finding, finding.rules, self.checks(finding.subject, finding.config, finding.seed))
         if finding.kind == REFUSAL:
             finding.refusal = _refusal_text(finding, finding.rules)
         return leads
@@ -572,7 +675,7 @@ class _Searcher:
         """(examples of the run's search where the finding's checks failed, examples there were) among those
         where the condition whose ``opposite`` this is holds."""
         outside = Space(self.layer, opposite.pins, restrict=opposite.restrict)
-        where = [failing for config, failing in self.explored if not outside.contains(config)]
+        where = [failing for (config, _), failing in self.explored if not outside.contains(config)]
         keys = {(finding.subject, name, finding.kind) for name in finding.names}
         return sum(bool(keys & failing) for failing in where), len(where)
 
@@ -596,19 +699,71 @@ class _Searcher:
         return True
 
     def _counterexample(self, space, fails):
-        """(the first of TRIGGER_EXAMPLES examples of ``space``, drawn with the run's seed, on which ``fails``, or
-        None; how many examples were searched).  A rule needs at least half the budget searched."""
-        searched = set()
+        """(the first example of ``space`` on which ``fails``, or None; how many examples were searched): first
+        TRIGGER_EXAMPLES drawn with the run's seed, then one of each geometry class and class of values they
+        missed (``_strata``).  A rule needs at least half the random budget searched."""
+        searched = {}
 
         def counted(example):
-            searched.add(example)
-            return fails(example)
+            searched[example] = fails(example)
+            return searched[example]
         try:
             found = find(st.tuples(space.strategy(), seeds()), counted,
                          settings=self._settings([Phase.generate], TRIGGER_EXAMPLES), random=random.Random(self.seed))
             return tuple(found), len(searched)
         except (NoSuchExample, Unsatisfiable):
-            return None, len(searched)
+            self._strata(space, list(searched), counted)
+        failing = [example for example, failed in searched.items() if failed]
+        return (failing[0] if failing else None), len(searched)
+
+
+def _draw_of(data, stratum, strategies):
+    """(a configuration of ``stratum`` drawn from the first of ``strategies`` that gives one within its attempts,
+    a data seed), or None."""
+    for strategy in strategies:
+        for _ in range(stratum.attempts):
+            config = data.draw(strategy)
+            if stratum.holds(config):
+                return config, data.draw(seeds())
+    return None
+
+
+def _grid_example(space, stratum, seed):
+    """(the first configuration of ``space`` in a small grid where ``stratum`` holds, ``seed``), or None: whether
+    pins that the class's draws did not contradict still leave room for it (stride 1, pad 1 and kernel 1 leave
+    no 1x1 output).  The grid spans each free dimension over the values the classes are about: counts 1 and 2,
+    sides up to 12, kernels up to 7, strides up to 5, pads up to 4, dilations 1 and 2; pins stay pinned."""
+    pins = tuple(sorted((name, _pin(name, value)) for name, value in space.pins.items()))
+    config = _first_in_grid(space.layer, space.per_axis, pins, tuple(sorted(space.restrict.items())), stratum)
+    return None if config is None else (config, seed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_in_grid(layer, per_axis, pins, restrict, stratum):
+    """``_grid_example``'s search, remembered: rule tests ask it again for the same narrowed spaces."""
+    space = Space(layer, dict(pins), per_axis, dict(restrict))
+
+    def values(name, free):
+        return [space.pins[name]] if name in space.pins else free
+
+    sides = [(n, m) for n in range(1, 13) for m in (n, n + 1)]
+    kernels = [(k, k) for k in range(1, 8)] + [(1, 2), (2, 3), (3, 2)]
+    geometry = itertools.product(values("size", sides), values("kernel", kernels),
+                                 values("stride", [(s, s) for s in range(1, 6)]),
+                                 values("pad", [(p, p) for p in range(5)]),
+                                 values("dilation", [(1, 1), (2, 2)] if layer == "conv" else [(1, 1)]))
+    counts = list(itertools.product(values("batch", [2, 1]), values("channels", [2, 1]),
+                                    values("filters", [2, 1] if layer == "conv" else [0])))
+    for size, kernel, stride, pad, dilation in geometry:
+        try:  # whether the window fits does not depend on the counts
+            Config(layer, *counts[0][:2], size, kernel, stride, pad, counts[0][2], dilation)
+        except ValueError:
+            continue
+        for batch, channels, filters in counts:
+            config = Config(layer, batch, channels, size, kernel, stride, pad, filters, dilation)
+            if space.contains(config) and stratum.holds(config):
+                return config
+    return None
 
 
 def _data_seeds(finding):
@@ -622,10 +777,14 @@ def _rare_text(finding, seen, examples, condition):
             f"configurations searched where {condition}, too rarely for a search of {TRIGGER_EXAMPLES} to test one")
 
 
-def _rule_text(finding, space, condition, change):
+def _rule_text(finding, space, condition, change, tested):
+    """'fails only when stride > 1 (passes with stride 1, all else equal; no failure in a search of 26
+    configurations with stride 1)'."""
     verb = ("refuses", "accepted") if finding.kind == REFUSAL else ("fails", "passes")
     prefix = f"{space.scope_text}, " if space.scope else ""
-    return f"{prefix}{verb[0]} only when {condition} ({verb[1]} with {change}, all else equal)"
+    found = "no refusal" if finding.kind == REFUSAL else "no failure"
+    return f"{prefix}{verb[0]} only when {condition} ({verb[1]} with {change}, all else equal; {found} in a search " \
+           f"of {tested})"
 
 
 def _observation_text(finding, condition, change, opposite, contradicted):
@@ -634,18 +793,20 @@ def _observation_text(finding, condition, change, opposite, contradicted):
     return f"{seen}, but {verb[0]} on other configurations with {opposite.text}" if contradicted else seen
 
 
-def _hints(finding, rules):
-    """The checks' own measured hints, then those resting on the rules that held; each once."""
+def _hints(finding, rules, results):
+    """The checks' own measured hints (and why they raised, when that is known), then those resting on the rules
+    that held, measured on ``results`` (every check's at the finding's configuration); each once."""
     if finding.kind == REFUSAL:
         return refusal_hints(rules)
-    check_hints = [hint for result in finding.checks for hint in result.hints]
-    return list(dict.fromkeys(check_hints + trigger_hints(rules)))
+    check_hints = [hint for result in finding.checks for hint in result.hints + error_hints(result.error)]
+    return list(dict.fromkeys(check_hints + trigger_hints(rules, finding.names, results)))
 
 
 def _refusal_text(finding, rules):
     """'the layer refuses configurations only where ...: AssertionError: ... (at file:line: code)'."""
     error = finding.checks[0].error
-    where = f"configurations only where {' and '.join(rules)}" if rules else "this configuration"
+    configurations = f"configurations with {' and '.join(finding.scope)}" if finding.scope else "configurations"
+    where = f"{configurations} only where {' and '.join(rules)}" if rules else "this configuration"
     raised = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
     location = f" (at {error['location']})" if error.get("location") else ""
     return f"the layer refuses {where}: {raised}{location}"

@@ -15,6 +15,15 @@ PRECISIONS = ("float64", "float32")
 POOL_GAP = 0.125
 # Inputs for the ties check: values as after a ReLU, many of them exact ties.
 TIE_VALUES = np.array([0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 1.0, -0.5])
+# The data seed also chooses the class of x's values: seeds 0-7 (mod 16), and 14-15, keep the usual ones (mixed
+# signs; for max pooling all negative or mixed, by a coin of their own); each of the others makes x one class of
+# values a layer can get wrong alone ("large" scales dout too).  "half zeros" (as after a ReLU) would tie
+# max-pooling windows: there its seed keeps the usual values.  LARGE is a power of two, so large max-pool inputs
+# stay exact.
+VALUE_CLASSES = {8: "all positive", 9: "all negative", 10: "one negative", 11: "one positive", 12: "half zeros",
+                 13: "large"}
+VALUE_PERIOD = 16
+LARGE = 2.0 ** 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,21 +57,74 @@ def make_inputs(config, seed, precision="float64"):
     rng = np.random.default_rng(seed)
     mixed = config.layer == "maxpool" and bool(rng.integers(2))
     arrays = dict(
-        x=_draw_x(rng, config, mixed),
+        x=_draw_x(rng, config, mixed, seed),
         params={name: rng.standard_normal(shape) for name, shape in config.param_shapes.items()},
         dout=rng.standard_normal(config.out_shape),
-        x_other=_draw_x(rng, config, mixed),
+        x_other=_draw_x(rng, config, mixed, seed),
         param_steps={name: rng.standard_normal(shape) for name, shape in config.param_shapes.items()},
     )
     if config.layer == "maxpool":
         arrays.update(x_ties=rng.choice(TIE_VALUES, config.x_shape), dout_ties=1 + rng.random(config.out_shape))
+    if value_class(seed, config.layer) == "large":
+        arrays["dout"] = arrays["dout"] * LARGE
     return Inputs(**_cast(arrays, np.dtype(precision)))
 
 
-def _draw_x(rng, config, mixed):
+def value_class(seed, layer):
+    """The class of x's values that data ``seed`` makes for ``layer``: one of VALUE_CLASSES, or "usual"."""
+    name = VALUE_CLASSES.get(seed % VALUE_PERIOD, "usual")
+    return "usual" if name == "half zeros" and layer == "maxpool" else name
+
+
+def value_classes(layer):
+    """Every class of values the data seeds make for ``layer``, the usual ones first."""
+    return list(dict.fromkeys(["usual"] + [value_class(seed, layer) for seed in sorted(VALUE_CLASSES)]))
+
+
+def seed_of_class(seed, name):
+    """The data seed nearest ``seed`` (same value of seed // VALUE_PERIOD) that makes values of class ``name``."""
+    residue = 0 if name == "usual" else next(r for r, n in VALUE_CLASSES.items() if n == name)
+    return seed - seed % VALUE_PERIOD + residue
+
+
+def _draw_x(rng, config, mixed, seed):
     if config.layer == "maxpool":
-        return tie_free(rng, config.x_shape, mixed)
-    return rng.standard_normal(config.x_shape)
+        klass = value_class(seed, config.layer)
+        if klass == "usual":
+            return tie_free(rng, config.x_shape, mixed)
+        return _pool_values(rng, tie_free(rng, config.x_shape), klass)
+    return _values(rng, rng.standard_normal(config.x_shape), value_class(seed, config.layer))
+
+
+def _values(rng, z, klass):
+    """Standard normal ``z`` made into values of ``klass`` (the usual ones draw nothing more from ``rng``)."""
+    if klass in ("all positive", "one negative"):
+        z = np.abs(z)
+    elif klass in ("all negative", "one positive"):
+        z = -np.abs(z)
+    elif klass == "half zeros":
+        z = np.maximum(z, 0.0)
+    elif klass == "large":
+        z = z * LARGE
+    if klass in ("one negative", "one positive"):
+        one = np.unravel_index(rng.integers(z.size), z.shape)
+        z[one] = -z[one]
+    return z
+
+
+def _pool_values(rng, negative, klass):
+    """Distinct all-negative max-pool inputs made into ``klass``, still distinct (no ties)."""
+    x = -negative if klass in ("all positive", "one negative") else negative.copy()
+    if klass in ("one negative", "one positive"):
+        one = np.unravel_index(rng.integers(x.size), x.shape)
+        x[one] = -x[one]
+    return x * _pool_scale(x) if klass == "large" else x
+
+
+def _pool_scale(x):
+    """LARGE, or the largest power of two below it that keeps every |x| under 2**17: there float32 still holds
+    x plus or minus a finite-difference step exactly."""
+    return min(LARGE, 2.0 ** np.floor(np.log2(2.0 ** 17 / np.abs(x).max())))
 
 
 def tie_free(rng, shape, mixed=False):

@@ -8,7 +8,8 @@ numpy nor Hypothesis (that happens on first use).
         gradcheck.assert_conv(MyConv2d)                # fails with numpy.testing-style messages
 
 Options: ``--gradcheck-examples N`` and ``--gradcheck-seed N`` override every
-check's budget and seed.  When the CI environment variable is set and no
+check's budget and seed; ``--gradcheck-strict`` makes every check strict (a
+configuration the layer refuses fails, even when its refusals follow rules).  When the CI environment variable is set and no
 other Hypothesis profile was chosen, the "gradcheck-ci" profile (derandomized,
 no deadline, no example database) is loaded for the whole session.
 """
@@ -25,6 +26,9 @@ def pytest_addoption(parser):
                     help="configurations each gradcheck check tries (default: gradcheck's own, 30)")
     group.addoption("--gradcheck-seed", type=int, default=None, metavar="N",
                     help="seed for every gradcheck check (default: 0 under CI, else random)")
+    group.addoption("--gradcheck-strict", action="store_true", default=None,
+                    help="fail every gradcheck check on a configuration the layer refuses (default: check a layer "
+                         "whose refusals follow rules where it accepts)")
 
 
 def pytest_configure(config):
@@ -71,7 +75,8 @@ def gradcheck(request):
     defaults = {}
     for marker in reversed(list(request.node.iter_markers("gradcheck"))):
         defaults.update(marker.kwargs)
-    for option, name in (("--gradcheck-examples", "examples"), ("--gradcheck-seed", "seed")):
+    for option, name in (("--gradcheck-examples", "examples"), ("--gradcheck-seed", "seed"),
+                         ("--gradcheck-strict", "strict")):
         value = request.config.getoption(option)
         if value is not None:
             defaults[name] = value

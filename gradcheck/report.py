@@ -15,6 +15,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from .adapters import NCHW
+from .layout import describe, sentence
+
 MAP_SLICES = 4  # (sample, channel) slices drawn per mismatch map
 NARROW = 90  # console columns below which the check table leaves out the error sizes
 MAP_ROWS, MAP_COLS = 16, 32  # elements drawn per slice; larger slices are cut with a note
@@ -38,13 +41,21 @@ def to_junit(report):
                           tests=str(len(report.checks)),
                           failures=str(sum(r.status == "fail" for r in report.checks)),
                           skipped=str(sum(r.status == "skip" for r in report.checks)))
+    if scope_lines(report) or report.restriction:
+        properties = ET.SubElement(suite, "properties")
+        for label, text in scope_lines(report):
+            ET.SubElement(properties, "property", name=label.rstrip(":"), value=text)
+        if report.restriction:
+            ET.SubElement(properties, "property", name="restriction",
+                          value=report.restriction.summary(report.layout))
     findings = findings_by_check(report)
     for result in report.checks:
         name = f"{result.subject}.{result.name}" if result.subject else result.name
         case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.layer}", name=name)
         if result.status == "fail":
             failure = ET.SubElement(case, "failure", message=result.message)
-            failure.text = "\n".join(_failure_lines(result, findings.get((result.subject, result.name), [])))
+            failure.text = "\n".join(_failure_lines(result, findings.get((result.subject, result.name), []),
+                                                     report.layout))
         elif result.status == "skip":
             ET.SubElement(case, "skipped", message=result.message)
     ET.indent(suites)
@@ -60,16 +71,16 @@ def findings_by_check(report):
     return found
 
 
-def _failure_lines(result, findings):
-    """A failed check's message, its worst element, then each of its findings: configuration, refusal, facts,
-    hints and reproduction."""
+def _failure_lines(result, findings, layout):
+    """A failed check's message, its worst element, then each of its findings: configuration (its shapes in the
+    layer's ``layout``), refusal, facts, hints and reproduction."""
     lines = [result.message]
     if result.worst_index is not None:
         lines.append(f"worst at {list(result.worst_index)}: expected {result.expected:.6g}, "
                      f"got {result.actual:.6g} (against the {result.against})")
     first_with = {}  # each hint once, with the first finding that has it
     for number, finding in enumerate(findings, 1):
-        lines.append(f"{smallest_text(finding)}: {finding.config.describe()} (data seed {finding.seed})")
+        lines.append(f"{smallest_text(finding)}: {describe(finding.config, layout)} (data seed {finding.seed})")
         lines += [finding.refusal] if finding.refusal else []
         lines += finding.triggers + finding.observations
         lines += [f"hint: {hint}" for hint in _new_hints(finding, number, first_with)]
@@ -88,24 +99,38 @@ def finding_scope(finding):
     return f"with {' and '.join(finding.scope)}"
 
 
+def scope_lines(report):
+    """(label, sentence) for what the reader must know to read the report: the layout the layer reads, when it is
+    not NCHW, and what its convention keeps the search to."""
+    lines = []
+    if report.layout != NCHW:
+        lines.append(("layout:", sentence(report.layout, report.layer)))
+    if report.options.get("restricted"):
+        lines.append(("restricted:", report.options["restricted"]))
+    return lines
+
+
 def render_text(report, console):
     """Print the report: headline, check table, then each finding with its map and reproduction."""
-    failed = [r for r in report.checks if r.status == "fail"]
-    verdict = (Text(f"FAILED: {len(failed)} of {len(report.checks)} checks", style="bold red") if failed
-               else Text("PASSED", style="bold green"))
     precision = report.options.get("precision", "float64")
     console.print(Text.assemble("gradcheck ", (report.layer, "bold"), f" · {report.implementation}"))
-    console.print(Text.assemble(verdict, f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
-                                         f"seed {report.seed}, {precision}"))
+    console.print(Text.assemble(verdict_text(report), f" · {report.examples} configuration"
+                                                      f"{'s' * (report.examples != 1)}, seed {report.seed}, {precision}"))
+    for label, text in scope_lines(report):
+        _labelled(console, label, text, 0)
+    for statement in report.restriction.statements(report.layout) if report.restriction else ():
+        _labelled(console, "refused:", statement, 0)
     if report.covered:
         _labelled(console, "covered:", coverage_text(report.covered), 0, "dim")
+    if report.classes.get("reached"):
+        _labelled(console, "classes:", classes_text(report.classes), 0, "dim")
     if report.methods:
         _labelled(console, "finite differences:", methods_text(report.methods), 0, "dim")
     console.print()
     console.print(_check_table(report, console.width))
     first_with = {}  # hint -> the number of the first finding that printed it
     for number, finding in enumerate(report.findings, 1):
-        _render_finding(console, number, finding, first_with)
+        _render_finding(console, number, finding, first_with, report.layout)
     notes = sorted({note for r in report.checks for note in r.notes} | set(report.notes))
     if notes:
         console.print()
@@ -114,6 +139,17 @@ def render_text(report, console):
     if report.passed:
         console.print()
         console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+
+
+def verdict_text(report):
+    """'PASSED', 'FAILED: 1 of 8 checks', with the restriction when the layer was checked where it accepts:
+    'PASSED only with a square kernel', 'FAILED: 1 of 8 checks, checked only with a square kernel'."""
+    failed = [r for r in report.checks if r.status == "fail"]
+    restriction = report.restriction.text if report.restriction else ""
+    if failed:
+        checked = f", checked {restriction}" if restriction else ""
+        return Text(f"FAILED: {len(failed)} of {len(report.checks)} checks{checked}", style="bold red")
+    return Text(f"PASSED {restriction}".rstrip(), style="bold green")
 
 
 def coverage_text(covered):
@@ -129,6 +165,19 @@ def coverage_text(covered):
         else:
             parts.append(f"{name} {span(*value)}")
     return ", ".join(parts)
+
+
+def classes_text(classes):
+    """'23 geometry classes: stride == kernel, ...; none with these pins: pad >= kernel', and the classes a run
+    that stopped early did not reach."""
+    text = f"{len(classes['reached'])} geometry classes: {', '.join(classes['reached'])}"
+    if classes.get("excluded"):
+        text += f"; none with these pins: {', '.join(classes['excluded'])}"
+    if classes.get("missed"):
+        text += f"; not reached before the run stopped: {', '.join(classes['missed'])}"
+    if classes.get("values"):
+        text += f"; x's values: {', '.join(classes['values'])}"
+    return text
 
 
 def methods_text(methods):
@@ -191,15 +240,15 @@ def _labelled(console, label, text, indent, style=None):
     console.print(Padding(grid, (0, 0, 0, indent)))
 
 
-def _render_finding(console, number, finding, first_with):
-    """One finding: what fails, where, why (facts, hints: a hint printed for an earlier finding is referred to
-    by its number), a map of where, and the command that reproduces it."""
+def _render_finding(console, number, finding, first_with, layout):
+    """One finding: what fails, where (shapes in the layer's ``layout``), why (facts, hints: a hint printed for an
+    earlier finding is referred to by its number), a map of where, and the command that reproduces it."""
     subject = f" in {finding.subject}" if finding.subject else ""
     scope = f" {finding_scope(finding)}" if finding.scope else ""
     verb = "refused by the layer" if finding.kind == "refusal" else f"fail{'s' * (len(finding.names) == 1)}"
     console.print()
     console.print(Text(f"Finding {number}: {', '.join(finding.names)} {verb}{subject}{scope}", style="bold red"))
-    _indented(console, f"{smallest_text(finding)}: {finding.config.describe()} (data seed {finding.seed})", 2)
+    _indented(console, f"{smallest_text(finding)}: {describe(finding.config, layout)} (data seed {finding.seed})", 2)
     if finding.also_failing:
         _indented(console, f"also failing there: {', '.join(finding.also_failing)}", 2)
     if finding.refusal:
@@ -217,15 +266,19 @@ def _render_finding(console, number, finding, first_with):
         _labelled(console, "hint:", f"as for finding {', '.join(map(str, earlier))}", 2, "cyan")
     for result in finding.checks:
         if result.mismatches is not None and result.mismatches.ndim == 4:
-            _render_map(console, result)
+            _render_map(console, result, layout)
     console.print(f"  reproduce: {finding.reproduce}", soft_wrap=True)
 
 
-def _render_map(console, result):
-    axes = ("filter", "channel") if result.name == "dW" else ("sample", "channel")
+def _render_map(console, result, layout):
+    """Where a 4-D array differs, one (H, W) plane per (sample, channel) or (filter, channel); a layer that does
+    not read NCHW is shown each plane's slice in its own layout, e.g. dx[0, :, :, 1]."""
+    kind, axes = ("W", ("filter", "channel")) if result.name == "dW" else ("x", ("sample", "channel"))
+    array = {"dW": "dW", "dX": "dx", "forward": "out"}.get(result.name, result.name)
     console.print(f"  where {result.name} differs (X mismatch, . match):")
-    for (a, b), rows, cut in mismatch_maps(result.mismatches):
-        console.print(f"    {axes[0]} {a}, {axes[1]} {b}" + (" (top-left corner)" if cut else ""))
+    for (a, b), rows, cut in mismatch_maps(layout.from_layer(kind, result.mismatches)):
+        where = "" if layout == NCHW else f": {array}[{', '.join(map(str, layout.index(kind, (a, b, ':', ':'))))}]"
+        console.print(f"    {axes[0]} {a}, {axes[1]} {b}{where}" + (" (top-left corner)" if cut else ""))
         for row in rows:
             console.print(Text("      " + " ".join(row), style="red" if "X" in row else "dim"))
 
@@ -294,6 +347,11 @@ def failure_text(report):
     lines = [f"Gradients not right: {report.layer}, {report.implementation} "
              f"({len(failed)} of {len(report.checks)} checks failed; seed {report.seed}, "
              f"{report.examples} configuration{'s' * (report.examples != 1)})"]
+    lines += [f" {label.rstrip(':').capitalize()}: {text}" for label, text in scope_lines(report)]
+    if report.restriction:
+        lines.append(f"Checked {report.restriction.text}, where the layer accepts:")
+        lines += [f" {statement[0].upper()}{statement[1:]}"
+                  for statement in report.restriction.statements(report.layout)]
     numbers = {id(finding): number for number, finding in enumerate(report.findings, 1)}
     findings = findings_by_check(report)
     for result in failed:
@@ -313,7 +371,8 @@ def failure_text(report):
     first_with = {}
     for number, finding in enumerate(report.findings, 1):
         lines += ["", f"Finding {number} ({', '.join(finding.names)}):",
-                  f" {smallest_text(finding).capitalize()}: {finding.config.describe()} (data seed {finding.seed})"]
+                  f" {smallest_text(finding).capitalize()}: {describe(finding.config, report.layout)} "
+                  f"(data seed {finding.seed})"]
         lines += [f" {finding.refusal[0].upper()}{finding.refusal[1:]}"] if finding.refusal else []
         lines += [f" Trigger: {fact}" for fact in finding.triggers]
         lines += [f" Observed: {fact}" for fact in finding.observations]
@@ -353,20 +412,28 @@ AFTER_DUE = "after_due_date"  # Gradescope's visibility of what --hide-hints-unt
 
 
 def not_isolated(result):
-    """The warning every grading report gives when the submissions ran without bwrap, and why they did."""
-    why = f"bwrap cannot run here: {result.sandbox_problem}" if result.sandbox_problem else "--sandbox none"
-    return (f"not isolated: the submissions ran without the bwrap sandbox ({why}), as plain child processes that "
-            "could read and change the grader's files, their classmates' and each other's")
+    """The warning every grading report gives when the submissions ran without isolation (--sandbox none)."""
+    return ("not isolated: the submissions ran without the bwrap sandbox (--sandbox none), as plain child processes "
+            "that could read and change the grader's files, their classmates' and each other's")
+
+
+def as_users(result):
+    """What every grading report says when the submissions ran as users of their own (--sandbox user), and why
+    not under bwrap."""
+    return (f"isolated without the bwrap sandbox ({result.sandbox_problem or '--sandbox user'}): each submission ran "
+            "as an unprivileged user of its own, which could read none of the grader's files and signal none of its "
+            "processes")
 
 
 def grade_to_json(result):
-    """``{"sandbox": "bwrap" | "none", "sandbox_problem": null | why, "submissions": [{name, passed, score,
-    max_score, checks, error, duration_s}, ...]}``; sandbox "none" means the submissions were not isolated."""
+    """``{"sandbox": "bwrap" | "user" | "none", "sandbox_problem": null | why, "submissions": [{name, passed, score,
+    max_score, checks, error, duration_s}, ...]}``; sandbox "user" means each submission ran as an unprivileged
+    user of its own (sandbox_problem says why not under bwrap), "none" that they were not isolated."""
     return json.dumps(_finite(result.to_dict()), allow_nan=False, default=json_number)
 
 
 def grade_to_csv(result):
-    """One row per submission: name, passed, score, max_score, duration_s, sandbox (bwrap, or none: not
+    """One row per submission: name, passed, score, max_score, duration_s, sandbox (bwrap, user, or none: not
     isolated), error, then each check's status: pass, fail, skip, or error when no check ran (the error says
     why)."""
     names = _check_names(result)
@@ -399,10 +466,11 @@ def grade_check_lines(check, report):
     findings = findings_by_check(report).get((check.subject, check.name), []) if report else []
     stopped = report.stopped if report else None
     if not findings and stopped is not None and stopped.phase == "search" and stopped.check == check.name:
-        return check.message, [f"it stopped while {check.name} was being checked on {stopped.config.describe()} "
+        return check.message, [f"it stopped while {check.name} was being checked on "
+                               f"{describe(stopped.config, report.layout)} "
                                f"(data seed {stopped.seed}), after {stopped.completed} complete configurations",
                                f"reproduce: {stopped.reproduce}"]
-    lines = _failure_lines(check, findings)
+    lines = _failure_lines(check, findings, report.layout if report else NCHW)
     return lines[0], lines[1:]
 
 
@@ -462,20 +530,36 @@ def _gradescope_summary(submission, result, hide_hints):
     lines = [f"gradcheck {result.layer}, {result.implementation}: score {submission.score} of "
              f"{submission.max_score}, one point per check passed ({result.examples} configurations, seed "
              f"{result.seed})."]
+    lines += [f"{label.rstrip(':').capitalize()}: {text}." for label, text in scope_lines(report)] if report else []
     if result.sandbox == "none":
-        why = f"bwrap cannot run here: {result.sandbox_problem}" if result.sandbox_problem else "--sandbox none"
-        lines.append(f"Not isolated: your code ran without the bwrap sandbox ({why}), as a plain process of the "
-                     "grader's user, which it could interfere with.")
+        lines.append("Not isolated: your code ran without the bwrap sandbox (--sandbox none), as a plain process of "
+                     "the grader's user, which it could interfere with.")
+    elif result.sandbox == "user":
+        text = as_users(result)
+        lines.append(text[0].upper() + text[1:] + ".")
+    lines += _gradescope_refusals(report)
     if submission.error:
         lines.append(f"Not graded fully: {submission.error}")
         if report is not None and report.stopped is not None:
             lines.append(STOPPED_RULE)
     if report is not None and report.counterexample is not None and not hide_hints:
         lines.append(f"Reproduce on your machine: {report.counterexample.reproduce}")
+    lines += [f"Note: {note}" for note in (report.notes if report is not None else ())]
     for title, text in (("Your code printed", submission.stdout), ("Your code printed on stderr", submission.stderr)):
         if text:
             lines += ["", f"{title} (the start of it):", text]
     return lines
+
+
+def _gradescope_refusals(report):
+    """What the submission refuses on purpose, and that grading, which is strict, scores the checks it refused 0."""
+    if report is None:
+        return []
+    refusals = [finding.refusal for finding in report.findings if finding.kind == "refusal"]
+    if not refusals:
+        return []
+    return [f"Your code refuses some configurations on purpose ({'; '.join(refusals)}). Grading is strict: a "
+            "check your code refused scores 0."]
 
 
 def grade_to_junit(result):
@@ -543,6 +627,8 @@ def render_grade_text(result, console):
         f"each · limits {limits.timeout:g} s, {limits.memory} MB · {result.duration_s:.1f} s"))
     if result.sandbox == "none":
         console.print(Text(f"warning: {not_isolated(result)}", style="bold red"))
+    elif result.sandbox == "user":
+        console.print(Text(as_users(result), style="dim"))
 
 
 def _finite(value):

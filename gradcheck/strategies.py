@@ -505,4 +505,7 @@ def _ceiling(name, values, restrict):
     if name == "stride":
         return STRIDES["large"][1] if restrict.overlapping else max(STRIDES["large"][1], extent)
     sizes = [s for s in values["size"] if s is not None]
-    return max(kernel + LARGE_PAD, math.ceil((extent - min(sizes, default=extent)) / 2))
+    ceiling = max(kernel + LARGE_PAD, math.ceil((extent - min(sizes, default=extent)) / 2))
+    if restrict.divisible:  # the stride may divide H + 2P - extent for one pad only among `stride` consecutive ones
+        ceiling += max(s or STRIDES["large"][1] for s in values["stride"]) - 1
+    return ceiling

@@ -21,8 +21,9 @@ def student(tmp_path_factory):
 
     Next to the file is the student's helper package ``_layers``: the correct
     layers (tests/hostile/_layers.py), ``_layers.wrong_db``, an honest mistake
-    (tests/hostile/wrong_db.py) that attacking submissions compute, and
-    ``_layers.attacks`` (tests/hostile/_attacks.py).
+    (tests/hostile/wrong_db.py) that attacking submissions compute,
+    ``_layers.attacks`` (tests/hostile/_attacks.py), and ``_layers.wrong_conv``
+    (examples/wrong_conv.py: the stride forgotten in backward).
     """
     hostile = Path(__file__).parent / "hostile"
     root = tmp_path_factory.mktemp("class")
@@ -35,6 +36,7 @@ def student(tmp_path_factory):
             shutil.copyfile(hostile / "_layers.py", folder / "_layers" / "__init__.py")
             shutil.copyfile(hostile / "wrong_db.py", folder / "_layers" / "wrong_db.py")
             shutil.copyfile(hostile / "_attacks.py", folder / "_layers" / "attacks.py")
+            shutil.copyfile(hostile.parent.parent / "examples" / "wrong_conv.py", folder / "_layers" / "wrong_conv.py")
         return folder
 
     return make

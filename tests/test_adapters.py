@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +15,9 @@ import gradcheck
 from gradcheck import adapters
 from gradcheck.adapters import LoadError, implementation_of
 from gradcheck.cli import main
+from gradcheck.grading.bwrap import CHILD_FILES
 from mutants import styles
+from reference_layers import Conv2d
 
 HERE = Path(__file__).parent
 
@@ -72,7 +75,7 @@ def test_a_constructor_without_pad_pins_pad_to_zero_and_refuses_a_pad_pin():
         gradcheck.plan("maxpool", styles.MaxPoolNoPad, pad=1)
 
 
-def test_a_constructor_that_takes_no_weights_is_refused_with_every_way_tried_and_a_factory():
+def test_a_constructor_keeping_no_weight_array_is_refused_with_what_was_tried_and_a_factory_in_its_names():
     class Conv2d:
         def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0):
             self.W = [[0.0]] * (in_channels * out_channels)
@@ -80,22 +83,60 @@ def test_a_constructor_that_takes_no_weights_is_refused_with_every_way_tried_and
     with pytest.raises(LoadError) as error:
         implementation_of(Conv2d, "conv")
     text = str(error.value)
-    assert text.startswith("Conv2d(W, b, stride=stride, padding=pad) raised TypeError")
-    assert "def make_layer(W, b, stride, pad):" in text
+    assert text.startswith("Conv2d(in_channels=C, out_channels=F, kernel_size=kernel, stride=stride, padding=pad) "
+                           "built a layer that keeps no array of W's shape (4, 3, 3, 2) (it keeps no array)")
+    assert "    def make_layer(W, b, stride, pad):\n        layer = Conv2d(in_channels=W.shape[1], " \
+           "out_channels=W.shape[0], kernel_size=W.shape[2:], stride=stride, padding=pad)\n" \
+           "        layer.W, layer.b = W, b   # where your layer keeps its weights\n" in text
+
+
+def test_a_filter_dim_is_a_kernel_size_and_never_where_a_factory_puts_the_weights():
+    """A constructor (out_channels, filter_dim, ...) whose weights appear only at the first forward: built with
+    the kernel size, refused for keeping no weights, and the factory keeps W out of filter_dim."""
+    class Convolution:
+        def __init__(self, out_channels, filter_dim, stride=1, padding=0):
+            self.out_channels, self.filter_dim, self.stride, self.padding = out_channels, filter_dim, stride, padding
+            self.params = {"W": None, "b": None}
+
+    with pytest.raises(LoadError) as error:
+        implementation_of(Convolution, "conv")
+    text = str(error.value)
+    assert text.startswith("Convolution(out_channels=F, filter_dim=kernel, stride=stride, padding=pad) built a "
+                           "layer that keeps no array of W's shape")
+    assert "layer.filter_dim" not in text and "        layer.W, layer.b = W, b   # where your layer keeps" in text
 
 
 def test_a_backward_that_needs_more_than_dout_is_refused_with_a_subclass_to_add():
     from reference_style import Convolution
 
-    class UpdatingConv(Convolution):
-        def backward(self, dout, learning_rate):
-            return super().backward(dout)
+    class MaskedConv(Convolution):
+        def backward(self, dout, mask):
+            return super().backward(dout * mask)
 
     with pytest.raises(LoadError) as error:
-        implementation_of(UpdatingConv, "conv")
-    assert str(error.value).startswith("UpdatingConv cannot be checked: gradcheck calls backward(dout), but its "
-                                       "backward(dout, learning_rate)")
-    assert "class Layer(UpdatingConv):" in str(error.value)
+        implementation_of(MaskedConv, "conv")
+    assert str(error.value).startswith("MaskedConv cannot be checked: gradcheck calls backward(dout), but its "
+                                       "backward(dout, mask)")
+    assert "class Layer(MaskedConv):\n        def backward(self, dout):\n            return super().backward(dout, " \
+           "mask=...)\n" in str(error.value)
+
+
+def test_a_backward_taking_a_learning_rate_gets_0_and_weights_it_changes_are_put_back():
+    from reference_style import Convolution
+
+    class Momentum(Convolution):
+        def backward(self, dout, learning_rate=0.1):
+            dx = super().backward(dout)
+            self.W -= learning_rate * self.dW + 1e-3  # a step that even a rate of 0 does not stop
+            return dx
+
+    report = check("conv", Momentum)
+    assert report.passed, [(r.name, r.message) for r in report.checks if r.status == "fail"]
+    notes = {note for result in report.checks for note in result.notes}
+    assert "backward was called as backward(dout, learning_rate=0): gradients are taken at the weights before any " \
+           "update" in notes
+    assert "backward changed W itself (an optimizer step); it was put back so that every gradient is taken at the " \
+           "same weights" in notes
 
 
 def test_separate_arguments_are_passed_by_name_not_as_a_cs231n_dict():
@@ -129,7 +170,7 @@ def max_pool_backward(dout, cache):
 def conv_forward_naive(x, w, b, conv_param):
     return x, None
 
-def conv_backward_naive(dout, x, w, b, conv_param):
+def conv_backward_naive(dout, cache, mode):
     return dout, None, None
 '''
 
@@ -137,7 +178,7 @@ def conv_backward_naive(dout, x, w, b, conv_param):
 @pytest.mark.parametrize("layer,name,why", [
     ("conv", "conv_forward", "conv_forward(x, w, b, step, border) cannot be called the way gradcheck"),
     ("maxpool", "max_pool_forward", "max_pool_forward(x, pool_size, stride) cannot be called the way gradcheck"),
-    ("conv", "conv_forward_naive", "and a conv_backward_naive(dout, cache)"),
+    ("conv", "conv_forward_naive", "conv_backward_naive(dout, cache, mode) cannot be called the way gradcheck knows"),
 ])
 def test_a_forward_function_that_cannot_be_called_is_refused_with_exit_2_and_a_class_to_add(
         tmp_path, monkeypatch, layer, name, why):
@@ -178,16 +219,21 @@ def conv_backward(dout, cache):
 
 
 def test_adapters_needs_only_numpy_and_the_standard_library(tmp_path):
-    """As the grading sandbox loads it: alone, and building layers from a configuration that holds only the
-    documented fields."""
-    shutil.copy(Path(adapters.__file__), tmp_path / "adapters.py")
+    """As the grading sandbox loads it: with the child's files of gradcheck only, and building layers from a
+    configuration that holds only the documented fields."""
+    for name in CHILD_FILES:
+        (tmp_path / "gradcheck" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(Path(adapters.__file__).parent / name, tmp_path / "gradcheck" / name)
     (tmp_path / "layers.py").write_text(STANDALONE)
     script = textwrap.dedent(f"""
         import sys
         sys.path[:0] = [{str(tmp_path)!r}]
         import numpy as np
-        import adapters
-        assert not any(name.startswith(("gradcheck", "reference_layers")) for name in sys.modules)
+        from gradcheck import adapters
+        assert adapters.__file__.startswith({str(tmp_path)!r})
+        assert not any(name.startswith("reference_layers") for name in sys.modules)
+        assert {{name for name in sys.modules if name.startswith("gradcheck")}} <= {{
+            "gradcheck", "gradcheck.adapters", "gradcheck.userfiles", "gradcheck.signatures", "gradcheck.holdings"}}
 
         class Config:
             __slots__ = ("layer", "is_conv", "batch", "channels", "filters", "size", "kernel", "stride", "pad",
@@ -211,3 +257,135 @@ def test_adapters_needs_only_numpy_and_the_standard_library(tmp_path):
     assert result.stdout.splitlines() == [
         "reference 160.0 ['built as Conv(W, b, stride, pad), by position']",
         "args 48.0 ['called as conv_forward(x, w, b, stride=stride, padding=pad) and conv_backward(dout, cache)']"]
+
+
+class OwnWeights:
+    """A layer that makes its own weights and keeps them, and its gradients, under names of its own: built from
+    (in_channels, out_channels, kernel_size, stride, pad); the names and the bias's shape are set per test."""
+
+    names = {"W": "kernel", "b": "offset", "dW": "kernel_gradient", "db": "offset_gradient"}
+    bias_shape = (-1,)
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0):
+        self.put("W", np.random.randn(out_channels, in_channels, *np.broadcast_to(kernel_size, 2)))
+        self.put("b", np.zeros(out_channels).reshape(self.bias_shape))
+        self.layer = Conv2d(self.get("W"), self.get("b").reshape(-1), stride, pad)
+
+    def put(self, name, value):
+        attribute, _, key = self.names[name].partition("[")
+        if key:
+            getattr(self, attribute)[key.strip("]'\"")] = value
+        else:
+            setattr(self, attribute, value)
+
+    def get(self, name):
+        attribute, _, key = self.names[name].partition("[")
+        return getattr(self, attribute)[key.strip("]'\"")] if key else getattr(self, attribute)
+
+    def forward(self, x):
+        self.layer.b = self.get("b").reshape(-1)  # the weights are read where they are kept, at each call
+        self.layer.W = self.get("W")
+        return self.layer.forward(x)
+
+    def backward(self, dout):
+        dx = self.layer.backward(dout)
+        self.put("dW", self.layer.dW.copy())
+        self.put("db", self.layer.db.reshape(self.bias_shape))
+        return dx
+
+
+def own_weights(names=None, bias_shape=(-1,), dicts=()):
+    """OwnWeights with other names (a name "grads['dW']" is a key of a dict attribute, made by __init__)."""
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0):
+        for attribute in dicts:
+            setattr(self, attribute, {})
+        OwnWeights.__init__(self, in_channels, out_channels, kernel_size, stride, pad)
+
+    return type("Conv", (OwnWeights,), {"names": dict(OwnWeights.names, **(names or {})), "bias_shape": bias_shape,
+                                        "__init__": __init__})
+
+
+@pytest.mark.parametrize("layer,read_from", [
+    (own_weights(), ["W and b written into its kernel and offset", "dW was read from kernel_gradient",
+                     "db was read from offset_gradient"]),
+    (own_weights(bias_shape=(1, -1, 1, 1)), ["db was read from offset_gradient"]),
+    (own_weights(bias_shape=(1, -1)), ["db was read from offset_gradient"]),
+    (own_weights({"dW": "w_gradient", "db": "b_gradient"}, bias_shape=(-1, 1)), ["dW was read from w_gradient"]),
+    (own_weights({"dW": "W_feedback", "db": "b_feedback"}), ["dW was read from W_feedback"]),
+    (own_weights({"W": "params['W']", "b": "params['b']", "dW": "gradients['dW']", "db": "gradients['db']"},
+                 dicts=("params", "gradients")),
+     ["W and b written into its params['W'] and params['b']", "dW was read from gradients['dW']"]),
+])
+def test_weights_and_gradients_under_names_of_their_own_are_found_by_shape(layer, read_from):
+    report = check("conv", layer)
+    assert report.passed, [(r.name, r.message) for r in report.checks if r.status == "fail"]
+    notes = {note for result in report.checks for note in result.notes}
+    for text in read_from:
+        assert any(text in note for note in notes), notes
+
+
+def test_a_constructor_taking_the_input_shape_gets_it_and_never_w():
+    seen = []
+
+    class Conv(OwnWeights):
+        def __init__(self, input_shape, num_filters, filter_size, stride, pad):
+            seen.append(input_shape)
+            super().__init__(input_shape[0], num_filters, filter_size, stride, pad)
+
+    report = check("conv", Conv)
+    assert report.passed
+    assert all(isinstance(shape, tuple) and len(shape) == 3 and all(isinstance(n, int) for n in shape)
+               for shape in seen)
+
+
+def test_two_arrays_of_ws_shape_that_names_cannot_tell_apart_are_refused_saying_how_to_name_them():
+    class Conv(OwnWeights):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0):
+            super().__init__(in_channels, out_channels, kernel_size, stride, pad)
+            self.velocity = np.zeros_like(self.kernel)
+
+    with pytest.raises(LoadError, match=r"Conv keeps 2 arrays of W's shape \(4, 3, 3, 2\): kernel, velocity; "
+                                        "gradcheck cannot tell which holds W: name it W .or w, weights, weight., "
+                                        "or add a factory"):
+        implementation_of(Conv, "conv")
+
+
+def test_two_gradients_of_ws_shape_that_names_cannot_tell_apart_fail_dw_saying_how_to_name_them():
+    class Conv(own_weights({"dW": "kernel_change", "db": "offset_change"})):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.kernel_step = -0.1 * self.kernel_change
+            return dx
+
+    report = check("conv", Conv)
+    dw = next(result for result in report.checks if result.name == "dW")
+    assert dw.status == "fail"
+    assert "backward set 2 arrays of W's shape (4, 3, 3, 2): kernel_change, kernel_step; gradcheck cannot tell " \
+           "which is dW: name it dW (or dw, d_W, d_w), or keep the others out of the layer's attributes" in dw.message
+    assert {r.name for r in report.checks if r.status == "fail"} == {"dW"}  # db is told by its shape alone
+
+
+def test_a_gradient_named_as_one_is_told_from_another_array_of_its_shape():
+    class Conv(OwnWeights):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.kernel_step = -0.1 * self.kernel_gradient
+            return dx
+
+    report = check("conv", Conv)
+    assert report.passed
+    assert any("dW was read from kernel_gradient" in note for result in report.checks for note in result.notes)
+
+
+def test_a_constructor_taking_w_first_that_cannot_be_built_gets_a_factory_calling_it_by_its_own_names():
+    class Conv(OwnWeights):
+        def __init__(self, weights, bias, stride, pad, activation):
+            raise AssertionError("never built")
+
+    with pytest.raises(LoadError) as error:
+        implementation_of(Conv, "conv")
+    assert "missing 1 required positional argument: 'activation'" in str(error.value)
+    assert str(error.value).endswith("add a factory to your file, with your own values for ..., and pass --impl "
+                                     "FILE:make_layer:\n\n    def make_layer(W, b, stride, pad):\n        layer = "
+                                     "Conv(weights=W, bias=b, stride=stride, pad=pad, activation=...)\n        "
+                                     "return layer\n")

@@ -6,6 +6,7 @@ from gradcheck.adapters import implementation_of
 from gradcheck.checks import run_checks
 from gradcheck.config import Config
 from gradcheck.inputs import make_inputs
+from mutants.correct import ConvFFT
 from reference_layers import Conv2d
 
 CONFIG = Config.conv(batch=2, channels=2, filters=3, size=5, kernel=2, stride=2, pad=1)
@@ -233,3 +234,38 @@ def test_the_reference_layers_are_never_their_own_oracle():
     implementation = plan("conv", seed=0).implementations["Conv2dIm2col"]
     expected = Expected(CONFIG, make_inputs(CONFIG, 0), implementation.references)
     assert list(expected.sources) == list(expected.grads["dX"]) == ["Conv2dLoops", "Conv2dRotatedKernel"]
+
+
+# -- the tolerance at exact zeros ------------------------------------------------------------------------
+# No window reaches the input's only row (pad 1, stride 2, a kernel 1 high): dX and dW are exactly zero.
+UNREACHED = Config.conv(batch=2, channels=3, filters=2, size=(1, 5), kernel=(1, 2), stride=2, pad=1)
+
+
+def verdicts(cls, config, precision="float64"):
+    results = run_checks(config, make_inputs(config, 0, precision), implementation_of(cls, "conv"))
+    return {r.name: r.status for r in results if r.name in ("forward", "dX", "dW", "dB")}
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_a_right_fft_layer_rounding_exact_zeros_passes(precision):
+    """Its dX and dW are rounded by about 1e-16 where they are exactly 0: the magnitudes that enter the
+    computation set the tolerance there, not the reference's zeros."""
+    assert set(verdicts(ConvFFT, UNREACHED, precision).values()) == {"pass"}
+
+
+class FFTPlusTiny(ConvFFT):
+    """dX off by 1e-9 where it should be exactly zero: far more than rounding."""
+
+    def backward(self, dout):
+        return super().backward(dout) + 1e-9
+
+
+class FFTRelative1e5(ConvFFT):
+    def backward(self, dout):
+        return super().backward(dout) * (1 + 1e-5)
+
+
+def test_the_floor_at_zeros_still_fails_what_rounding_cannot_explain():
+    assert verdicts(FFTPlusTiny, UNREACHED)["dX"] == "fail"
+    config = Config.conv(batch=2, channels=3, filters=4, size=(7, 6), kernel=3, stride=2, pad=1)
+    assert verdicts(FFTRelative1e5, config)["dX"] == "fail"

@@ -1,6 +1,7 @@
 """The search: minimal counterexamples per distinct failure, measured trigger facts, determinism, pins."""
 import functools
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -8,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcheck
-from gradcheck import api
+from gradcheck import api, fuzz, strata
 from gradcheck import strategies
 from gradcheck.config import Config
 from gradcheck.fuzz import variations
+from gradcheck.inputs import value_class, value_classes
 from reference_layers import Conv2d, MaxPool2d
 
 
@@ -102,7 +104,9 @@ def test_the_rules_printed_are_those_a_pinned_search_confirms():
     assert gradcheck.check("conv", BiasMeanAndStrideBug, stride=1, seed=0, examples=20).findings[0].names == ["dB"]
     assert gradcheck.check("conv", BiasMeanAndStrideBug, batch=1, seed=0, examples=20).findings[0].names == ["dX"]
     found = findings_by_check(two_bugs())
-    assert found["dX"].triggers == ["fails only when stride > 1 (passes with stride 1, all else equal)"]
+    assert len(found["dX"].triggers) == 1
+    assert re.fullmatch(r"fails only when stride > 1 \(passes with stride 1, all else equal; no failure in a search "
+                        r"of (\d+) configurations with stride 1\)", found["dX"].triggers[0])
     assert any(fact.startswith("fails only when batch > 1") for fact in found["dB"].triggers)
 
 
@@ -159,7 +163,7 @@ def feasible(layer, pins, per_axis, divisible=False):
     values = {name: [pins[name]] if pins.get(name) is not None else None for name in GEOMETRY}
     dilations = values["dilation"] or ([(1, 1)] if pool else [(d, e) for d in (1, 2) for e in (1, 2)])
     kernels = values["kernel"] or list(itertools.product(range(1, 8), repeat=2))
-    pads = values["pad"] or list(itertools.product(range(0, 12), repeat=2))
+    pads = values["pad"] or list(itertools.product(range(0, 20), repeat=2))  # extent 25 on size 1, a stride 6
     strides = values["stride"] or [(1, 1)]  # stride 1 divides everything
     sizes = values["size"] or [None]
     for dilation, kernel, pad, stride, size in itertools.product(dilations, kernels, pads, strides, sizes):
@@ -348,3 +352,91 @@ def test_failures_before_a_stop_keep_their_findings_unshrunk():
 def test_without_stop_on_the_exception_propagates():
     with pytest.raises(Died):
         api.plan("conv", dies_in_backward(1), examples=2, seed=0).run()
+
+
+# -- geometry classes (gradcheck.strata) ------------------------------------------------------------------
+@pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
+def test_every_geometry_class_is_reached_even_by_a_run_of_one_example(layer):
+    report = gradcheck.check(layer, seed=3, examples=1)
+    assert report.classes == {"reached": [stratum.name for stratum in strata.strata(layer)], "excluded": [],
+                              "missed": [], "values": value_classes(layer)}
+    assert report.examples > 1  # the one example drawn, then one for each class it missed
+
+
+def test_each_class_drawn_holds_where_the_random_examples_missed_it(monkeypatch):
+    """The examples the class phase adds are in the classes they were drawn for, not merely in some class."""
+    drawn = []
+
+    def note(self, example):
+        drawn.append(example[0])
+        self.explored.append((example, set()))
+
+    monkeypatch.setattr(fuzz._Searcher, "_check_example", note)
+    gradcheck.check("conv", seed=0, examples=1)
+    reached_by = [strata.reached("conv", config) for config in drawn]
+    assert set().union(*reached_by) == {stratum.name for stratum in strata.strata("conv")}
+    assert len(drawn) < len(strata.strata("conv"))  # one draw reaches several classes
+
+
+REMAINDERS = {"stride > 1 dividing the padded input", "stride remainder 1", "stride remainder >= 2",
+              "input rows past the last window"}
+
+
+@pytest.mark.parametrize("layer,pins,excluded", [
+    # stride 1: no remainder, and one output only from an input exactly as wide as the window (a 1x1 one is size 1)
+    ("conv", dict(kernel=3, stride=1, pad=1), REMAINDERS | {
+        "stride == kernel", "stride > kernel", "even kernel", "non-square kernel", "pad 0", "pad >= kernel",
+        "one output from an input wider than the window"}),
+    # and a 1x1 kernel padded by 1 gives at least 3 outputs on an axis; dilating it is allowed (and changes nothing)
+    ("conv", dict(stride=1, pad=1, kernel=1), REMAINDERS | {
+        "stride == kernel", "stride > kernel", "stride < kernel", "even kernel", "odd kernel > 1",
+        "non-square kernel", "pad 0", "0 < pad < kernel", "one output from an input wider than the window",
+        "1x1 output with batch and depth > 1"}),
+    # a pool's pad 1 needs a window of 2 or more: stride 2 never exceeds it, and leaves a remainder of 1 at most,
+    # inside the padding
+    ("maxpool", dict(stride=2, pad=1), {"stride > kernel", "pad 0", "stride remainder >= 2",
+                                        "input rows past the last window"}),
+])
+def test_classes_the_pins_exclude_are_said_so_and_the_others_reached(layer, pins, excluded):
+    """Whether the pins leave room for a class is decided by a grid of configurations, not guessed: stride 1,
+    pad 1 and kernel 1 leave no 1x1 output."""
+    report = gradcheck.check(layer, seed=0, examples=2, **pins)
+    assert set(report.classes["excluded"]) == excluded
+    assert set(report.classes["reached"]) == {s.name for s in strata.strata(layer)} - excluded
+    assert report.classes["missed"] == []
+
+
+def test_the_stride_equal_to_the_kernel_is_drawn_whatever_the_pins_allow():
+    report = gradcheck.check("maxpool", kernel=3, seed=0, examples=1)
+    assert "stride == kernel" in report.classes["reached"]
+    report = gradcheck.check("conv", stride=2, seed=1, examples=1)
+    assert "stride == kernel" in report.classes["reached"]
+
+
+def test_the_classes_reached_survive_json_and_are_printed():
+    report = gradcheck.check("avgpool", seed=0, examples=3, pad=0)
+    again = api.Report.from_dict(report.to_dict())
+    assert again.classes == report.classes
+    from gradcheck.report import classes_text
+    assert classes_text(report.classes) == (f"{len(strata.strata('avgpool')) - 1} geometry classes: stride == kernel, "
+                                            f"{', '.join(report.classes['reached'][1:])}; none with these pins: "
+                                            "0 < pad < kernel; x's values: usual, all positive, all negative, "
+                                            "one negative, one positive, half zeros, large")
+    assert classes_text({"reached": ["pad 0"], "missed": ["stride > kernel"]}) == \
+        "1 geometry classes: pad 0; not reached before the run stopped: stride > kernel"
+
+
+# -- classes of values (gradcheck.inputs.value_classes) --------------------------------------------------------
+@pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
+def test_every_class_of_values_is_used_even_by_a_run_of_one_example(layer, monkeypatch):
+    used = []
+    check_example = fuzz._Searcher._check_example
+
+    def note(self, example):
+        used.append(value_class(example[1], layer))
+        return check_example(self, example)
+
+    monkeypatch.setattr(fuzz._Searcher, "_check_example", note)
+    report = gradcheck.check(layer, seed=2, examples=1)
+    assert set(used) == set(value_classes(layer)) and report.classes["values"] == value_classes(layer)
+    assert ("half zeros" in used) == (layer != "maxpool")  # zeros would tie max-pooling windows

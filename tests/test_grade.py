@@ -8,6 +8,7 @@ import io
 import json
 import os
 import runpy
+import shlex
 import shutil
 import subprocess
 import sys
@@ -83,22 +84,58 @@ ATTACKS = {
     "run_classmate": "dB: ",
     "read_secrets": "dB: ",
     "network": "dB: ",
+    "memfd_hoard": "dB: ",
+    "shm_hoard": "dB: ",
+    "userns_tmpfs": "dB: ",
+    "fork_hoard": "dB: ",
+    "spin_sessions": "dB: ",
+    "forge_results": "dB: ",
 }
-CORRECT_CLASSMATES = ("chatty", "reference_style")
+CORRECT_CLASSMATES = ("chatty", "reference_style", "future_user")
 
 
-@pytest.fixture(scope="module")
-def class_run(student, tmp_path_factory):
-    """Every hostile and attacking submission and two correct classmates, in one run of the real command
-    (`gradcheck grade ... --workers 2 --output`), with what changed around it.
+ISOLATIONS = ("bwrap", "user")
+CONTAINER = HERE / "container.sh"
+# What bwrap denies a submission and a user of its own may do (README, What isolates what): the files it writes
+# are bounded one by one, not in total, so it can fill the disk of its container (or time out trying).
+UNBOUNDED_AS_USER = {"fill_disk": "without bwrap, the files a submission writes are bounded one by one, not in total"}
+SURVIVORS = """
+import json, os, sys, time
+def survivors():
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            text = b" ".join(open(f"/proc/{pid}/{what}", "rb").read() for what in ("cmdline", "environ"))
+            uid = [line for line in open(f"/proc/{pid}/status") if line.startswith("Uid:")][0].split()[1]
+        except (OSError, IndexError):
+            continue
+        if uid != "0" or "".join(sys.argv[1:]).encode() in text:
+            found.append(int(pid))
+    return found
+deadline = time.monotonic() + 5
+while survivors() and time.monotonic() < deadline:
+    time.sleep(0.1)
+print(json.dumps(survivors()))
+"""
 
-    The classroom holds one folder per student (see conftest.student) and
-    reference_style.py, a classmate who handed in a single file.
+
+@pytest.fixture(scope="module", params=ISOLATIONS)
+def class_run(request, student, tmp_path_factory):
+    """Every hostile and attacking submission and three correct classmates, in one run of the real command
+    (`gradcheck grade ... --workers 2 --output`), with what changed around it: under bwrap on this machine, and,
+    in a simulated Gradescope container where bwrap cannot run (container.sh), isolated as users of their own.
+
+    The classroom holds one folder per student (see conftest.student), and
+    two classmates who handed in a single file: reference_style.py and
+    future_user.py, which starts with `from __future__ import annotations`,
+    beside the __future__.py another left there (hostile/classmate_future.py).
     """
     base = tmp_path_factory.mktemp("run")
     folders = [student(name) for name in [*EXPECTED, *ATTACKS, "chatty"]]
     classroom = folders[0].parent
     shutil.copyfile(REFERENCE, classroom / "reference_style.py")
+    (classroom / "future_user.py").write_text("from __future__ import annotations\n" + REFERENCE.read_text())
+    shutil.copyfile(HOSTILE / "classmate_future.py", classroom / "__future__.py")
     scratch, output = base / "tmp", base / "out" / "grades.json"
     scratch.mkdir()
     output.parent.mkdir()
@@ -110,20 +147,35 @@ def class_run(student, tmp_path_factory):
     if os.path.exists(PICKLE_RAN):
         os.remove(PICKLE_RAN)
     before = _snapshot(watched)
-    command = [sys.executable, "-c", "from gradcheck.cli import main; main()", "grade", *map(str, folders),
-               str(classroom / "reference_style.py"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
-               *ONE_CONFIGURATION, "--timeout", "3", "--memory", "512", "--workers", "2", "--format", "json",
-               "--output", str(output)]
+    where = {classroom: "/tmp/private/class", output.parent: "/tmp/private/out", scratch: "/tmp/private/tmp"}
+    if request.param == "bwrap":
+        where = {folder: str(folder) for folder in where}
+    paths = [where[classroom] + "/" + name for name in [*(folder.name for folder in folders), "reference_style.py",
+                                                        "future_user.py"]]
+    command = [sys.executable, "-c", "from gradcheck.cli import main; main()", "grade", *paths, "--layer", "conv",
+               "--impl", "Convolution", *PIN_ARGS, *ONE_CONFIGURATION, "--timeout", "3", "--memory", "512",
+               "--workers", "2", "--format", "json", "--output", f"{where[output.parent]}/{output.name}"]
+    if request.param == "user":  # as root, in the container; what survives the run is found before it ends (the
+        # marker it looks for is cut in two, so that no command line but a hostile process's holds it)
+        scratch.chmod(0o755)  # the submissions' users cross it
+        command = ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "bash", str(CONTAINER),
+                   *(word for source, target in where.items() for word in ("--bind", str(source), target)), "--",
+                   "bash", "-c", 'marker=("$1" "$2"); shift 2; "$@"; status=$?; sleep 1; '
+                                 f'{shlex.quote(sys.executable)} -c "$0" "${{marker[@]}}" > /tmp/private/out/survivors; '
+                                 'exit $status',
+                   SURVIVORS, MARKER[:9], MARKER[9:], *command, "--sandbox", "auto"]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=base,
-                          env={**os.environ, "GRADCHECK_TEST_SECRET": SECRET, "TMPDIR": str(scratch)})
+                          env={**os.environ, "GRADCHECK_TEST_SECRET": SECRET, "TMPDIR": where[scratch]})
     elapsed = time.monotonic() - started
     written = output.read_text() if output.exists() else ""
     time.sleep(1.0)  # whatever outlived the run gets time to act
     listener.close()
-    return {"done": done, "elapsed": elapsed, "written": written, "output": output, "scratch": scratch,
-            "rows": {row["name"]: row for row in json.loads(written)["submissions"]} if written else {},
-            "changed": _changes(before, _snapshot(watched)), "survivors": _survivors(str(scratch))}
+    survivors = json.loads((output.parent / "survivors").read_text()) if request.param == "user" else \
+        _survivors(str(scratch))
+    return {"isolation": request.param, "done": done, "elapsed": elapsed, "written": written, "output": output,
+            "scratch": scratch, "rows": {row["name"]: row for row in json.loads(written)["submissions"]}
+            if written else {}, "changed": _changes(before, _snapshot(watched)), "survivors": survivors}
 
 
 def _listen():
@@ -195,6 +247,8 @@ def test_each_hostile_submission_fails_with_a_clear_reason(class_run, name):
 
 @pytest.mark.parametrize("name", ATTACKS)
 def test_attackers_get_no_more_than_their_computation_deserves(class_run, name):
+    if class_run["isolation"] == "user" and name in UNBOUNDED_AS_USER:
+        pytest.skip(UNBOUNDED_AS_USER[name])
     row, honest = class_run["rows"][name], class_run["rows"]["wrong_db"]
     assert row["passed"] is False and row["score"] <= honest["score"] == len(CHECKS) - 1
     assert ATTACKS[name] in reason(row)
@@ -221,15 +275,23 @@ def test_no_process_of_the_run_survives_it(class_run):
 def test_the_output_is_the_graders_alone(class_run):
     assert class_run["output"].read_text() == class_run["written"]
     data = json.loads(class_run["written"])
-    assert data["sandbox"] == "bwrap" and len(data["submissions"]) == len(class_run["rows"])
-    assert [path.name for path in class_run["output"].parent.iterdir()] == ["grades.json"]  # no temporary left
+    assert data["sandbox"] == class_run["isolation"] and len(data["submissions"]) == len(class_run["rows"])
+    assert (data["sandbox_problem"] or "").startswith("bwrap cannot run here: ") == (data["sandbox"] == "user")
+    assert sorted(path.name for path in class_run["output"].parent.iterdir()) == sorted(
+        ["grades.json"] + (["survivors"] if class_run["isolation"] == "user" else []))  # no temporary left
 
 
 @pytest.fixture(scope="module")
-def graded(student):
-    """A few submissions graded through the Python API, which shows all (captured output, full reports)."""
+def graded(student, tmp_path_factory):
+    """A few submissions graded through the Python API, which shows all (captured output, full reports); the
+    last is a right layer in a folder with a numpy.py and a __future__.py of the student's own."""
+    own = tmp_path_factory.mktemp("own") / "own_shadows"
+    own.mkdir()
+    (own / "layers.py").write_text("from __future__ import annotations\n" + REFERENCE.read_text())
+    for name in ("numpy.py", "__future__.py"):
+        (own / name).write_text("raise SystemExit('a scratch file of the student')\n")
     paths = [REFERENCE] + [student(name) for name in ("wrong_db", "exit_at_import", "fake_output",
-                                                      "exit_in_backward", "chatty", "hang_later")]
+                                                      "exit_in_backward", "chatty", "hang_later")] + [own]
     result = grade(paths, "conv", "Convolution", **RUN)
     return result, {s.name: s for s in result.submissions}
 
@@ -268,10 +330,50 @@ def test_a_submission_that_times_out_keeps_the_points_it_earned_before(graded):
     assert "keep their points" in results["output"]
 
 
+def test_a_students_files_that_would_hide_numpy_or_the_standard_library_are_left_out_with_a_note(graded):
+    own = graded[1]["own_shadows"]
+    assert own.passed and own.score == 8
+    assert own.report.notes == ["__future__.py was left out: it would hide the standard library's __future__",
+                                "numpy.py was left out: it would hide numpy"]
+    output = json.loads(report.grade_to_gradescope(own, graded[0]))["output"]
+    assert "Note: numpy.py was left out: it would hide numpy" in output.splitlines()
+
+
 def test_fake_output_does_not_change_the_verdict(graded):
     fake = graded[1]["fake_output"]
     assert "PASSED" in fake.stdout and fake.score == 7
     assert [c.name for c in fake.checks if c.status == "fail"] == ["dX"]
+
+
+@pytest.fixture(scope="module")
+def free_stride(student):
+    """The stride bug of examples/wrong_conv.py graded honestly, from a submission that tells the grader it takes
+    stride 1 only, and a layer whose constructor takes no stride, with the stride left to the search."""
+    paths = [student(name) for name in ("forge_pins", "no_stride_argument")]
+    honest = student("forge_pins").parent / "honest"
+    honest.mkdir(exist_ok=True)
+    shutil.copyfile(REPOSITORY / "examples" / "wrong_conv.py", honest / "wrong_conv.py")
+    result = grade([honest, *paths], "conv", "Conv2d", seed=0, examples=10, timeout=30, memory=512, workers=2,
+                   batch=1, channels=2, filters=2)
+    return {s.name: s for s in result.submissions}
+
+
+def test_nothing_the_child_says_chooses_the_geometry_checked(free_stride):
+    honest, forged = free_stride["honest"], free_stride["forge_pins"]
+    assert honest.score < honest.max_score and "dX" in failed_checks(honest)
+    assert forged.score <= honest.score and "dX" in failed_checks(forged)
+    assert all(stride > 1 for finding in forged.report.findings for stride in finding.config.stride)
+
+
+def test_a_constructor_without_a_stride_fails_where_the_instructor_asks_for_one(free_stride):
+    layer = free_stride["no_stride_argument"]
+    assert layer.score < layer.max_score and "forward" in failed_checks(layer)
+    assert "takes no stride other than 1, so it cannot be checked with stride" in " ".join(
+        check.message for check in layer.checks)
+
+
+def failed_checks(submission):
+    return {check.name for check in submission.checks if check.status == "fail"}
 
 
 def test_without_the_sandbox_a_grading_process_stopped_killed_or_garbled_costs_one_grade(student, tmp_path,
@@ -340,9 +442,9 @@ def test_folders_files_and_names(tmp_path):
     assert [s.name for s in result.submissions] == ["alice", "bob", "carol", "dave", "erin", "nested"]
     assert by_name["alice"].passed and by_name["alice"].file.endswith("layers.py")
     assert by_name["bob"].passed and by_name["bob"].file.endswith("main.py")
-    assert "no .py file in" in by_name["carol"].error and "defines Convolution" in by_name["carol"].error
-    assert "no .py file in" in by_name["dave"].error
-    assert "is not a .py file" in by_name["erin"].error
+    assert by_name["carol"].error == "no .py file of the submission defines Convolution (looked in a.py, b.py)"
+    assert by_name["dave"].error == "the submission holds no .py file"
+    assert by_name["erin"].error == "erin.txt is not a .py file"
     assert by_name["nested"].passed
 
 
@@ -356,10 +458,15 @@ def test_clashing_names_fall_back_to_paths(tmp_path):
                                                    str(tmp_path / "b" / "layers.py")]
 
 
-def test_same_seed_same_grades_for_a_folder_and_for_its_file_with_its_helpers(graded):
-    again = grade([HOSTILE / "wrong_db.py"], "conv", "Convolution", **dict(RUN, workers=1)).submissions[0]
-    first = graded[1]["wrong_db"]  # graded as a student's folder: its file and its helper package
-    assert {**again.to_dict(), "duration_s": 0} == {**first.to_dict(), "duration_s": 0}
+def test_same_seed_same_grades_for_a_file_and_for_a_folder_holding_it(tmp_path):
+    wrong = CORRECT.replace("self.db = np.sum(dout, axis=0)", "self.db = np.sum(dout[:1], axis=0)")
+    assert wrong != CORRECT
+    (tmp_path / "folder").mkdir()
+    for path in (tmp_path / "wrong_db.py", tmp_path / "folder" / "wrong_db.py"):
+        path.write_text(wrong)
+    alone, folder = grade([tmp_path / "wrong_db.py", tmp_path / "folder"], "conv", "Convolution", **RUN).submissions
+    assert alone.score == 7 and {**alone.to_dict(), "name": "", "duration_s": 0} == {
+        **folder.to_dict(), "name": "", "duration_s": 0}
 
 
 @pytest.mark.parametrize("options,message", [
@@ -400,7 +507,7 @@ def test_json_has_the_documented_fields(mixed):
     rows = data["submissions"]
     assert [row["name"] for row in rows] == ["reference_style", "wrong_db", "exit_at_import"]
     for row in rows:
-        assert set(row) == {"name", "passed", "score", "max_score", "checks", "error", "duration_s"}
+        assert set(row) == {"name", "passed", "score", "max_score", "checks", "error", "duration_s", "layout"}
     assert rows[0]["passed"] is True and rows[0]["score"] == rows[0]["max_score"] == 8 and rows[0]["error"] is None
     assert [c["name"] for c in rows[1]["checks"]] == list(CHECKS)
     assert rows[1]["passed"] is False and rows[1]["score"] == 7
@@ -470,6 +577,22 @@ def test_every_format_says_when_submissions_were_not_isolated(not_isolated, rend
     assert not_isolated.submissions[0].passed and says in " ".join(render(not_isolated).split())
 
 
+@pytest.mark.parametrize("render,says", [
+    (render_text, "isolated without the bwrap sandbox (bwrap cannot run here: its sandbox exited with status 1): "
+                  "each submission ran as an unprivileged user of its own"),
+    (report.grade_to_json, '"sandbox": "user", "sandbox_problem": "bwrap cannot run here: its sandbox exited'),
+    (report.grade_to_csv, ",user,"),
+    (report.grade_to_junit, '<property name="sandbox" value="user" />'),
+    (lambda result: report.grade_to_gradescope(result.submissions[0], result),
+     "Isolated without the bwrap sandbox (bwrap cannot run here: its sandbox exited with status 1): each submission "
+     "ran as an unprivileged user of its own, which could read none of the grader's files"),
+], ids=["text", "json", "csv", "junit", "gradescope"])
+def test_every_format_says_when_submissions_were_isolated_as_users_of_their_own(mixed, render, says):
+    as_users = dataclasses.replace(mixed, sandbox="user",
+                                   sandbox_problem="bwrap cannot run here: its sandbox exited with status 1")
+    assert says in " ".join(render(as_users).split()) and "not isolated" not in render(as_users).lower()
+
+
 def test_cli_gradescope_results_json(cli, student):
     code, out, _ = cli(student("wrong_db"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
                        "--format", "gradescope")
@@ -486,6 +609,16 @@ def test_cli_gradescope_results_json(cli, student):
     assert "--impl wrong_db.py:Convolution" in failed[0]["output"]  # the file as the student knows it
     assert str(student("wrong_db")) not in json.dumps(results)  # never the grader's path
     assert {t["visibility"] for t in tests} == {"visible"} and results["extra_data"]["sandbox"] == "bwrap"
+
+
+def test_what_a_student_reads_names_their_files_never_the_graders_paths(cli, tmp_path):
+    submission = tmp_path / "submission"
+    (submission / "src").mkdir(parents=True)
+    (submission / "src" / "layers.py").write_text("import numpy as np\n\nclass Convolution(:\n    pass\n")
+    code, out, _ = cli(submission, "--layer", "conv", "--impl", "Convolution", "--format", "gradescope")
+    results = json.loads(out)
+    assert code == 0 and "src/layers.py could not be imported: SyntaxError" in results["output"]
+    assert "at src/layers.py:3: class Convolution(:" in results["output"] and str(tmp_path) not in out
 
 
 def test_cli_gradescope_can_hide_hints_until_the_due_date(cli, student):
@@ -575,6 +708,10 @@ def test_where_bwrap_cannot_run_grade_exits_2_with_the_cause_and_the_fix(tmp_pat
     assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("gradcheck: error: bwrap cannot run here: ")
     assert "unprivileged user namespaces" in done.stderr and "or pass --sandbox none" in done.stderr
+    done = subprocess.run(outside + ["--sandbox", "auto"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr  # never none
+    assert done.stderr.startswith("gradcheck: error: bwrap cannot run here: ") and ", and " in done.stderr
+    assert done.stderr.rstrip().endswith("; or pass --sandbox none to grade without isolation")
     done = subprocess.run(outside + ["--sandbox", "none"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0 and "1 of 1 passed" in done.stdout and "not isolated" in done.stdout
 
@@ -589,3 +726,4 @@ def test_cli_process_stdout_is_only_the_report(tmp_path, student):
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["submissions"]
     assert [row["passed"] for row in rows] == [False, False]
+

@@ -7,35 +7,46 @@ registry entry names: the right check and only that check.  Some findings
 must also carry the right trigger fact or hint, and every trigger fact must
 be backed by a variation on which the finding's checks really pass, and
 hold as a rule: a search of its opposite, pinned through the public options
-with another seed, finds no failure.  The slow sweep repeats the verdicts on
-seeds 0..4, and checks every right layer at float32 precision too.
+with another seed, finds no failure.  A layer that refuses part of the space
+on purpose is checked strictly (its refusals are the findings) and without
+``strict`` (it is checked where it accepts, and the report says where).  The
+slow sweep repeats the verdicts on seeds 0..4, and checks every right layer at
+float32 precision too.
 """
+import json
 import re
+import shlex
 
 import pytest
+from click.testing import CliRunner
 
 import gradcheck
-from gradcheck.adapters import implementation_of
+from gradcheck.api import plan
 from gradcheck.checks import check_names, run_checks
+from gradcheck.cli import main
 from gradcheck.fuzz import refused, variations
 from gradcheck.inputs import make_inputs
-from mutants import Mutant, conv, correct, pool, styles
+from mutants import Mutant, causes, conv, correct, geometry, layouts, pool, styles, values
 
-MUTANTS = conv.MUTANTS + pool.MUTANTS + styles.MUTANTS
+MUTANTS = (conv.MUTANTS + pool.MUTANTS + styles.MUTANTS + layouts.MUTANTS + causes.MUTANTS + geometry.MUTANTS
+           + values.MUTANTS)
 CORRECT = ([Mutant(cls, "conv", set()) for cls in correct.CONV]
            + [Mutant(cls, "maxpool", set()) for cls in correct.MAXPOOL]
            + [Mutant(cls, "avgpool", set()) for cls in correct.AVGPOOL])
-FLOAT32 = CORRECT + [Mutant(conv.ConvFloat32, "conv", set())]  # right at float32 precision
+FLOAT32 = CORRECT + [Mutant(conv.ConvFloat32, "conv", set())] + layouts.RIGHT  # right at float32 precision
 SEEDS = range(5)
 
 _reports = {}
 
 
-def report(mutant, seed=0, precision="float64"):
-    """gradcheck.check(layer, cls, seed=seed), once per class, seed and precision for the whole module."""
-    key = (mutant.name, seed, precision)
+def report(mutant, seed=0, precision="float64", strict=None):
+    """gradcheck.check(layer, cls, seed=seed), once per class, seed, precision and strictness for the whole
+    module; strict by default for a layer of kind "refusal", whose refusals are what it is registered with."""
+    strict = mutant.kind == "refusal" if strict is None else strict
+    key = (mutant.name, seed, precision, strict)
     if key not in _reports:
-        _reports[key] = gradcheck.check(mutant.layer, mutant.cls, seed=seed, precision=precision, **mutant.pins)
+        _reports[key] = gradcheck.check(mutant.layer, mutant.cls, seed=seed, precision=precision, strict=strict,
+                                        **mutant.pins)
     return _reports[key]
 
 
@@ -96,7 +107,7 @@ def test_trigger_facts_are_backed_by_passing_variations(mutant):
     """A fact "fails only when C" must mean: with C undone, the finding's checks pass (not skip), on more
     than the one data seed it was measured on; "refuses only when C": with C undone, none is refused."""
     rep = report(mutant)
-    implementation = implementation_of(mutant.cls, mutant.layer)
+    implementation = plan(mutant.layer, mutant.cls).implementations[""]  # in the layout the probe finds, as check()
     for finding in rep.findings:
         varied = {condition: variant for condition, _, variant in variations(finding.config)}
         for fact in finding.triggers:
@@ -151,7 +162,8 @@ def assert_rules_hold(mutant, seed):
             for options in option_sets:
                 examples = max(5, RULE_EXAMPLES // len(option_sets))
                 try:
-                    again = gradcheck.check(mutant.layer, mutant.cls, seed=seed + 1, examples=examples, **options)
+                    again = gradcheck.check(mutant.layer, mutant.cls, seed=seed + 1, examples=examples,
+                                            strict=mutant.kind == "refusal", **options)
                 except ValueError:  # no configuration of the opposite fits the pins (a 3x3 pool with stride 1)
                     continue
                 wrong = [f for f in again.findings if set(f.names) & set(finding.names) and f.kind == finding.kind]
@@ -178,11 +190,26 @@ def test_a_second_bug_in_the_same_check_is_a_finding_of_its_own(mutant):
 @pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.kind == "refusal"))
 def test_a_refusal_is_its_own_finding_with_no_gradient_hint(mutant):
     rep = report(mutant)
-    (finding,) = [f for f in rep.findings if set(f.names) & mutant.fails]
-    assert finding.kind == "refusal"
-    assert finding.refusal.startswith("the layer refuses configurations only where ")
-    assert re.search(r"mutants/\w+\.py:\d+: (assert|raise) ", finding.refusal)  # its own line, quoted
-    assert all("--divisible" in hint for hint in finding.hints)
+    found = [f for f in rep.findings if set(f.names) & mutant.fails]
+    assert found and all(f.kind == "refusal" for f in found)
+    assert any(re.match(r"the layer refuses configurations (with .+ )?only where ", f.refusal) for f in found)
+    for finding in found:
+        assert re.search(r"mutants/\w+\.py:\d+: (assert|raise) ", finding.refusal)  # its own line, quoted
+        assert all("--divisible" in hint for hint in finding.hints)
+
+
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.restricted))
+def test_a_layer_whose_refusals_follow_rules_is_checked_where_it_accepts(mutant):
+    """Not strict, a layer that refuses by rules passes (or fails exactly its own bugs) on the part of the space
+    its rules leave, and the report says which part and what it refuses."""
+    rep = report(mutant, strict=False)
+    expected = set() if mutant.kind == "refusal" else mutant.fails
+    assert expected <= failed(rep) <= expected | mutant.sometimes, f"{mutant.name}:\n{table(rep)}"
+    assert rep.passed == (not expected)
+    assert rep.restriction is not None and set(rep.restriction.accepted) == set(mutant.restricted)
+    assert rep.restriction.refusals and all(f.kind == "refusal" for f in rep.restriction.refusals)
+    assert not any(f.kind == "refusal" for f in rep.findings)
+    assert any(" only when " in statement for statement in rep.restriction.statements())
 
 
 @pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.hint))
@@ -190,6 +217,14 @@ def test_finding_gives_the_hint(mutant):
     rep = report(mutant)
     hints = [hint for f in rep.findings if set(f.names) & mutant.fails for hint in f.hints]
     assert any(mutant.hint in hint for hint in hints), hints
+    assert not [hint for hint in hints for wrong in mutant.absent if wrong in hint], hints
+
+
+@pytest.mark.parametrize("mutant", cases(CORRECT + [m for m in MUTANTS if not m.fails]))
+def test_a_right_layer_gets_no_hint_at_all(mutant):
+    """Hints come with findings only: a right layer, whatever its style, has none to show."""
+    rep = report(mutant)
+    assert not [hint for f in rep.findings for hint in f.hints] and not [h for r in rep.checks for h in r.hints]
 
 
 @pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.note))
@@ -230,6 +265,16 @@ def test_every_seed_gives_the_same_verdicts(mutant, seed):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.restricted))
+def test_every_seed_checks_a_layer_refusing_by_rules_where_it_accepts(mutant, seed):
+    rep = report(mutant, seed, strict=False)
+    expected = set() if mutant.kind == "refusal" else mutant.fails
+    assert expected <= failed(rep) <= expected | mutant.sometimes, f"{mutant.name}, seed {seed}:\n{table(rep)}"
+    assert rep.restriction is not None and set(rep.restriction.accepted) == set(mutant.restricted)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("mutant", cases(FLOAT32))
 def test_right_layers_pass_at_float32_precision(mutant, seed):
     rep = report(mutant, seed, "float32")
@@ -242,3 +287,17 @@ def test_a_float32_layer_fails_at_float64_and_passes_at_float32():
     messages = [r.message for r in rep.checks if r.status == "fail"]
     assert all("float32 under float64 precision" in message for message in messages), messages
     assert report(mutant, precision="float32").passed
+
+
+@pytest.mark.parametrize("mutant", cases(layouts.MUTANTS, only=lambda m: m.fails))
+def test_a_channels_last_layers_reproduce_command_fails_the_same_way_in_its_layout(mutant, monkeypatch):
+    """Run as printed, from the folder the check ran in: the finding's checks fail again, in the layer's layout."""
+    for finding in report(mutant).findings:
+        words = shlex.split(finding.reproduce)
+        assert words[0] == "gradcheck" and words[words.index("--layout") + 1] == "nhwc"
+        monkeypatch.delenv("CI", raising=False)
+        result = CliRunner().invoke(main, words[1:] + ["--format", "json"])
+        assert result.exit_code == 1, result.output
+        again = json.loads(result.stdout)
+        assert {check["name"] for check in again["checks"] if check["status"] == "fail"} >= set(finding.names)
+        assert again["layout"]["name"] == "nhwc"

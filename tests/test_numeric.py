@@ -16,7 +16,7 @@ from gradcheck import numeric, strategies
 from gradcheck.checks import Expected, _kinks
 from gradcheck.compare import FLOAT64, TOLERANCES
 from gradcheck.config import Config
-from gradcheck.inputs import Inputs, make_inputs, tie_free
+from gradcheck.inputs import Inputs, make_inputs, seed_of_class, tie_free, value_class, value_classes
 
 # "Well within" the tolerance: every disagreement below this fraction of the bound the engine applies.
 # Measured over fuzzed configurations of every layer (benchmarks/bench_accuracy.py): at most 0.04 of it.
@@ -198,6 +198,29 @@ def test_max_pool_inputs_are_tie_free_multiples_of_the_gap(mixed):
     assert np.all(x / 0.125 == np.round(x / 0.125))
     assert (x > 0).any() == mixed and (x < 0).any()
     assert np.all((x.astype(np.float32) + FLOAT64.step).astype(np.float64) == x + FLOAT64.step)  # exact in float32
+
+
+VALUES = {"all positive": lambda x: (x > 0).all(), "all negative": lambda x: (x < 0).all(),
+          "one negative": lambda x: (x < 0).sum() == 1 and (x > 0).sum() == x.size - 1,
+          "one positive": lambda x: (x > 0).sum() == 1 and (x < 0).sum() == x.size - 1,
+          "half zeros": lambda x: 0 < (x == 0).sum() < x.size and (x >= 0).all(),
+          "large": lambda x: np.abs(x).max() > 100}
+
+
+@pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_each_class_of_values_is_what_its_seed_says_and_max_pool_inputs_stay_distinct(layer, precision):
+    config = (Config.conv(batch=2, channels=3, filters=2, size=(6, 5), kernel=3) if layer == "conv" else
+              Config.pool(layer[:3], batch=2, channels=3, size=(6, 5), kernel=2))
+    for name in value_classes(layer)[1:]:
+        seed = seed_of_class(1234567, name)
+        x = make_inputs(config, seed, precision).x
+        assert value_class(seed, layer) == name and VALUES[name](x), (name, x)
+        if layer == "maxpool":
+            assert len(np.unique(x)) == x.size
+            step = TOLERANCES[precision].step  # x +- step exact: no perturbation reorders a window
+            assert np.array_equal((x + step) - step, x)
+    assert value_class(seed_of_class(1234567, "half zeros"), "maxpool") == "usual"
 
 
 # -- group testing -----------------------------------------------------------------------------------------

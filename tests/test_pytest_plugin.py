@@ -37,7 +37,7 @@ def test_passing_and_failing_user_tests(user_project):
     result = user_project.runpytest("--gradcheck-seed", "3")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "*Gradients not right: conv, *student.py:Conv2d (1 of 8 checks failed; seed 3, 30 configurations)*",
+        "*Gradients not right: conv, *student.py:Conv2d (1 of 8 checks failed; seed 3, 3? configurations)*",
         "*dX: differs from the reference*",
         "*Mismatched elements: */*",
         "*Worst element*expected*actual*",
@@ -56,7 +56,7 @@ def test_examples_option_and_marker_defaults(user_project):
         def test_marker(gradcheck):
             report = gradcheck.check("conv", Conv2d)
             assert report.options["pinned"]["stride"] == 2 and report.options["pinned"]["pad"] == 1
-            assert report.examples == 4 and report.seed == 9
+            assert report.examples >= 4 and report.seed == 9 and not report.classes["missed"]
     """)
     user_project.runpytest("--gradcheck-examples", "4", "--gradcheck-seed", "9").assert_outcomes(passed=1)
 

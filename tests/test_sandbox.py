@@ -11,6 +11,8 @@ import io
 import json
 import os
 import struct
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import reference_layers
 from gradcheck import api
 from gradcheck.adapters import ImplementationError, LoadError
 from gradcheck.config import Config
@@ -273,8 +276,12 @@ def attempt(action):
 def imports(name):
     __import__(name)
 
+def fork():
+    if os.fork() == 0:
+        os._exit(0)
+
 limits = {name: resource.getrlimit(getattr(resource, name))
-          for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE", "RLIMIT_NPROC")}
+          for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_NPROC")}
 status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
 print(json.dumps({
     "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path, "limits": limits,
@@ -282,13 +289,20 @@ print(json.dumps({
     "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
     "pids": sorted(int(pid) for pid in os.listdir("/proc") if pid.isdigit()),
     "signal init": attempt(lambda: os.kill(1, 0)),
-    "interfaces": [name for _, name in socket.if_nameindex()],
+    "interfaces": [line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:]],
     "connect": attempt(lambda: socket.create_connection(("127.0.0.1", 9), timeout=2)),
+    "unix socket": attempt(lambda: socket.socketpair()),
+    "memfd": attempt(lambda: os.memfd_create("spy")),
+    "thread": attempt(lambda: __import__("threading").Thread(target=int).start()),
+    "fork": attempt(fork),
     "imports": {name: attempt(lambda: imports(name))
                 for name in ("numpy", "gradcheck.adapters", "gradcheck.checks", "reference_layers", "hypothesis")},
     "reads": {path: attempt(lambda: open(path).read()) for path in ("/etc/passwd", "/proc/1/environ")},
+    "parent": [attempt(lambda: os.kill(os.getppid(), 0)),
+               attempt(lambda: open(f"/proc/{os.getppid()}/environ").read())],
+    "oracle": attempt(lambda: open(ORACLE).read()),
     "writes": {path: attempt(lambda: open(path, "a").close())
-               for path in ("/tmp/x", "/gradcheck/submission/spy.py", numpy_file(), "/x")},
+               for path in ("/tmp/x", "/gradcheck/submission/spy.py", numpy_file(), "/x", "/dev/shm/x")},
 }))
 
 class Convolution:
@@ -297,29 +311,78 @@ class Convolution:
 """
 
 
+def spy(numpy_file="__import__('numpy').__file__"):
+    """SPY, reading the oracle's file (reference_layers) as it is on this machine."""
+    return SPY.replace("numpy_file()", numpy_file).replace("ORACLE", repr(reference_layers.__file__))
+
+
 def test_child_is_isolated_limited_and_unprivileged(sandbox, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADCHECK_TEST_SECRET", "s3cret")
-    (tmp_path / "spy.py").write_text(SPY.replace("numpy_file()", "__import__('numpy').__file__"))
+    (tmp_path / "spy.py").write_text(spy())
     implementation = sandbox(f"{tmp_path / 'spy.py'}:Convolution", timeout=7, memory=300)
     implementation.close()
     seen = json.loads(implementation.stdout)
     assert seen["limits"] == {"RLIMIT_AS": [300 << 20] * 2, "RLIMIT_CPU": [8, 9],  # a second of grace over 7 s
-                              "RLIMIT_FSIZE": [64 << 20] * 2, "RLIMIT_CORE": [0, 0], "RLIMIT_NPROC": [32, 32]}
+                              "RLIMIT_FSIZE": [64 << 20] * 2, "RLIMIT_NOFILE": [64, 64], "RLIMIT_CORE": [0, 0],
+                              "RLIMIT_NPROC": [1, 1]}
     assert "GRADCHECK_TEST_SECRET" not in seen["env"] and "GRADCHECK_TEST_SECRET" not in implementation.stdout
     assert seen["env"]["OPENBLAS_NUM_THREADS"] == "1" and seen["env"]["OMP_NUM_THREADS"] == "1"
     assert seen["cwd"] == seen["env"]["HOME"] == seen["env"]["TMPDIR"] == "/tmp"
     assert "/gradcheck/submission" in seen["path"]  # the copy of the submission's folder, for its helper modules
     assert seen["fds"][:3] == [0, 1, 2] and len(seen["fds"]) == 6  # the two pipes of its channel, and listdir's
     assert seen["pids"] == [1, 2] and seen["signal init"] == "PermissionError"  # bwrap's init, and itself
-    assert seen["interfaces"] == ["lo"] and seen["connect"] == "ConnectionRefusedError"
+    assert seen["interfaces"] == ["lo"] and seen["connect"] == "PermissionError"  # seccomp: no socket
+    assert seen["unix socket"] == "PermissionError" and seen["memfd"] == "PermissionError"
+    assert seen["thread"] == "RuntimeError" and seen["fork"] == "BlockingIOError"  # one task: itself
     assert seen["imports"] == {"numpy": "allowed", "gradcheck.adapters": "allowed", "gradcheck.checks":
                                "ModuleNotFoundError", "reference_layers": "ModuleNotFoundError",
                                "hypothesis": "ModuleNotFoundError"}
     assert seen["reads"] == {"/etc/passwd": "FileNotFoundError", "/proc/1/environ": "PermissionError"}
+    assert seen["oracle"] == "FileNotFoundError" and seen["parent"][0] == "PermissionError"  # bwrap's init
     assert seen["writes"].pop("/tmp/x") == "allowed"  # its working directory, and nothing else
-    assert set(seen["writes"].values()) <= {"PermissionError", "OSError"}  # EACCES, or EROFS
+    assert set(seen["writes"].values()) <= {"PermissionError", "OSError"}  # EACCES, or EROFS (/dev, /dev/shm)
     if bwrap.as_root():  # nobody inside, and nobody outside too
         assert seen["ids"] == [[65534] * 3, [65534] * 3, []] and int(seen["caps"], 16) == 0
+
+
+CONTAINER = HERE / "container.sh"
+AS_A_USER = """
+import json, os, sys
+from gradcheck.grading.sandbox import Limits, SandboxImplementation
+implementation = SandboxImplementation("/tmp/private/in/spy.py:Convolution", "conv", sandbox="user",
+                                       limits=Limits(timeout=7, memory=300), folder="/tmp/private/in")
+implementation.start()
+child = int(open(f"/proc/{implementation._process.pid}/status").read().split("NoNewPrivs:")[1].split()[0])
+implementation.close()
+print(json.dumps({"seen": json.loads(implementation.stdout), "uid": implementation.uid, "no_new_privs": child}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the simulated Gradescope container needs root")
+def test_as_a_user_of_its_own_the_child_is_limited_and_reaches_nothing_of_the_grader(tmp_path):
+    """In the simulated Gradescope container (container.sh), where bwrap cannot run: the limits and the filter
+    are bwrap's, the grader's processes and files are out of reach, and what every user may read it reads."""
+    (tmp_path / "spy.py").write_text(spy())
+    done = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--mount-proc", "bash", str(CONTAINER),
+                           "--bind", str(tmp_path), "/tmp/private/in", "--", sys.executable, "-c", AS_A_USER],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    seen, uid = report["seen"], report["uid"]
+    assert seen["ids"] == [[uid] * 3, [uid] * 3, []] and int(seen["caps"], 16) == 0 and report["no_new_privs"] == 1
+    assert seen["limits"] == {"RLIMIT_AS": [300 << 20] * 2, "RLIMIT_CPU": [8, 9], "RLIMIT_FSIZE": [64 << 20] * 2,
+                              "RLIMIT_NOFILE": [64, 64], "RLIMIT_CORE": [0, 0], "RLIMIT_NPROC": [1, 1]}
+    assert seen["env"]["HOME"] == seen["cwd"] and "GRADCHECK" not in json.dumps(seen["env"])
+    assert (seen["memfd"], seen["thread"], seen["fork"]) == ("PermissionError", "RuntimeError", "BlockingIOError")
+    assert seen["connect"] == seen["unix socket"] == "PermissionError"  # the machine's network: no
+    assert seen["parent"] == ["PermissionError", "PermissionError"] and seen["signal init"] == "PermissionError"
+    assert seen["oracle"] == "PermissionError" and seen["imports"] == {
+        "numpy": "allowed", "gradcheck.adapters": "allowed", "gradcheck.checks": "ModuleNotFoundError",
+        "reference_layers": "ModuleNotFoundError", "hypothesis": "ModuleNotFoundError"}
+    assert seen["reads"] == {"/etc/passwd": "allowed", "/proc/1/environ": "PermissionError"}  # what all may read
+    (numpy_file,) = [path for path in seen["writes"] if path.endswith("/numpy/__init__.py")]
+    assert seen["writes"][numpy_file] == "PermissionError" and numpy_file.endswith("/child/site/numpy/__init__.py")
+    assert seen["writes"]["/x"] == "PermissionError" and seen["writes"]["/tmp/x"] == "allowed"  # as all users may
 
 
 def test_the_kernel_sees_the_child_as_nobody_without_capabilities(sandbox, tmp_path):
@@ -344,7 +407,7 @@ def test_the_kernel_sees_the_child_as_nobody_without_capabilities(sandbox, tmp_p
 
 
 def test_without_the_sandbox_the_child_keeps_its_limits_but_is_not_isolated(sandbox, tmp_path):
-    (tmp_path / "spy.py").write_text(SPY.replace("numpy_file()", "'/nonexistent/numpy.py'"))
+    (tmp_path / "spy.py").write_text(spy("'/nonexistent/numpy.py'"))
     implementation = sandbox(f"{tmp_path / 'spy.py'}:Convolution", sandbox="none", timeout=7, memory=300)
     implementation.close()
     seen = json.loads(implementation.stdout)
@@ -358,25 +421,49 @@ def test_the_file_must_be_in_the_folder_that_is_copied(tmp_path):
         SandboxImplementation(f"{EXAMPLES / 'reference_style.py'}:Convolution", "conv", folder=tmp_path)
 
 
-def test_a_file_comes_with_the_helpers_beside_it_and_not_its_neighbours(tmp_path):
-    (tmp_path / "_helpers.py").write_text("HELPED = True\n")
+LISTS_ITS_FOLDER = """\
+from __future__ import annotations
+import os
+print(sorted(os.listdir(os.path.dirname(__file__))))
+
+class Convolution:
+    def __init__(self, W, b, stride=1, pad=0):
+        pass
+"""
+
+
+def test_a_file_comes_alone(tmp_path):
+    """Its neighbours are classmates' files, even those whose names start with an underscore (a classmate's
+    __future__.py would run in every `from __future__ import annotations`)."""
+    for name in ("_helpers.py", "__future__.py", "numpy.py", "bob.py"):
+        (tmp_path / name).write_text("raise SystemExit('a classmate ran')\n")
     (tmp_path / "_utils").mkdir()
     (tmp_path / "_utils" / "__init__.py").write_text("")
-    (tmp_path / "bob.py").write_text("class Convolution:  # a classmate\n    pass\n")
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "alice.cpython-311.pyc").write_bytes(b"poison")
-    (tmp_path / "alice.py").write_text(textwrap.dedent("""\
-        import os
-        from _helpers import HELPED
-        print(sorted(os.listdir(os.path.dirname(__file__))), HELPED)
-
-        class Convolution:
-            def __init__(self, W, b, stride=1, pad=0):
-                pass
-    """))
+    (tmp_path / "alice.py").write_text(LISTS_ITS_FOLDER)
     with SandboxImplementation(f"{tmp_path / 'alice.py'}:Convolution", "conv") as implementation:
         pass
-    assert implementation.stdout == "['_helpers.py', '_utils', 'alice.py'] True\n"
+    assert implementation.stdout == "['alice.py']\n" and implementation.left_out == []
+
+
+def test_a_folder_comes_whole_but_for_what_would_hide_the_standard_library_numpy_or_gradcheck(tmp_path):
+    (tmp_path / "layers.py").write_text(LISTS_ITS_FOLDER)
+    for name in ("__future__.py", "numpy.py", "random.py", "gradcheck.py", "helpers.py", "json.txt", "copy"):
+        (tmp_path / name).write_text("raise SystemExit('the student shadowed a module')\n")
+    for package in ("json", "utils"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "utils" / "random.py").write_text("")  # utils.random: it hides nothing
+    with SandboxImplementation(f"{tmp_path / 'layers.py'}:Convolution", "conv", folder=tmp_path) as implementation:
+        pass
+    assert implementation.stdout == "['helpers.py', 'layers.py', 'utils']\n"
+    assert implementation.left_out == [
+        "__future__.py was left out: it would hide the standard library's __future__",
+        "gradcheck.py was left out: it would hide gradcheck",
+        "json was left out: it would hide the standard library's json",
+        "numpy.py was left out: it would hide numpy",
+        "random.py was left out: it would hide the standard library's random"]
 
 
 def test_patching_numpy_or_gradcheck_in_the_child_changes_nothing_here(hostile, sandbox):
@@ -428,15 +515,23 @@ def test_decode_refuses_anything_but_plain_numeric_arrays(payload, message):
         protocol.decode(payload)
 
 
-def test_closing_leaves_no_process_behind(tmp_path):
+def test_a_submission_is_one_task_and_closing_leaves_no_process_behind(tmp_path):
+    """A grandchild in a session of its own would outlive its parent: the child may start no process or thread
+    (so that its memory limit is all the memory it has), and its sandbox ends whole."""
     (tmp_path / "forker.py").write_text(textwrap.dedent("""\
-        import os, time
+        import os, threading, time
 
-        if os.fork() == 0:  # a grandchild in a session of its own, which outlives its parent
-            os.setsid()
+        def fork():
             if os.fork() == 0:
+                os.setsid()
                 time.sleep(600)
-            os._exit(0)
+
+        for start in (fork, threading.Thread(target=time.sleep, args=(600,)).start):
+            try:
+                start()
+                print("started")
+            except Exception as error:
+                print(type(error).__name__)
 
         class Convolution:
             def __init__(self, W, b, stride=1, pad=0):
@@ -444,12 +539,9 @@ def test_closing_leaves_no_process_behind(tmp_path):
     """))
     implementation = SandboxImplementation(f"{tmp_path / 'forker.py'}:Convolution", "conv", folder=tmp_path).start()
     namespace = os.readlink(f"/proc/{child_of(implementation)}/ns/pid")
-    deadline = time.monotonic() + 5
-    while len(living_in(namespace)) < 3 and time.monotonic() < deadline:  # bwrap's init, the child, the sleeper
-        time.sleep(0.05)
-    assert len(living_in(namespace)) >= 3
+    assert len(living_in(namespace)) == 2  # bwrap's init and the child
     implementation.close()
-    assert gone(namespace)
+    assert implementation.stdout == "BlockingIOError\nRuntimeError\n" and gone(namespace)
 
 
 def child_of(implementation):

@@ -4,13 +4,15 @@ A bundle is a zip with, at its root:
 
 ``setup.sh``
     Gradescope runs it once, as root, when it builds the autograder's image:
-    installs Python 3 with apt-get, then runs ``setup_venv.sh``.
+    installs Python 3 and libseccomp (which the sandbox's seccomp filter
+    loads) with apt-get, then runs ``setup_venv.sh``.
 ``setup_venv.sh``
-    needs no root: makes a venv (``$GRADCHECK_VENV``, default
-    ``/opt/gradcheck-venv``, with ``$GRADCHECK_PYTHON``, default ``python3``),
+    makes a venv (``$GRADCHECK_VENV``, default ``/opt/gradcheck-venv``, with
+    ``$GRADCHECK_PYTHON``, default ``python3``) that only its owner can enter,
     installs the wheel into it, its dependencies pinned by
-    ``constraints.txt``, and checks (``verify``) that the installed gradcheck
-    is, file for file, the one that built the bundle.
+    ``constraints.txt``, checks (``verify``) that the installed gradcheck is,
+    file for file, the one that built the bundle, and says how submissions
+    will be isolated here.
 ``run_autograder``
     Gradescope runs it for every submission: ``python -m
     gradcheck.grading.autograder run`` in the venv (``run``), which writes
@@ -19,7 +21,8 @@ A bundle is a zip with, at its root:
 ``gradcheck-VERSION-py3-none-any.whl``
     the running gradcheck, built from its source tree and checked against it.
 ``constraints.txt``
-    ``name==version`` of every package installed where the bundle was built.
+    ``name==version`` of every package installed where the bundle was built,
+    each for the Pythons it supports (``constraints``).
 ``gradcheck-autograder.json``
     the manifest: gradcheck's version, the ``gradcheck grade`` options with
     the seed frozen, the sandbox choice, and the sha256 of every file of the
@@ -28,10 +31,14 @@ A bundle is a zip with, at its root:
     what the instructor needs to know.
 
 Inside Gradescope the container is the boundary between students.  Within it,
-``run`` grades the submission as the unprivileged user ``nobody`` (when it
-runs as root, as Gradescope runs it), under bwrap where the container lets
-bwrap run (``gradcheck grade --sandbox auto``) and otherwise without, and
-the results' output says which.
+``run`` (as root, as Gradescope runs it) closes the bundle to other users and
+grades with ``gradcheck grade --sandbox auto``: the student's code runs
+under bwrap as ``nobody`` where the container lets bwrap run, and otherwise
+as an unprivileged user of its own (``users``), which can read none of the
+grader's files, the bundle and the results; ``setup_venv.sh`` makes the
+grader's venv readable by root only.  The results' output says which
+isolation ran, and results.json is written by ``run`` alone, after every
+process of the student's code has been killed.
 """
 import argparse
 import email
@@ -39,8 +46,9 @@ import hashlib
 import io
 import json
 import os
-import pwd
+import re
 import shutil
+import signal
 import string
 import subprocess
 import sys
@@ -52,14 +60,15 @@ from importlib import metadata
 
 from ..config import pin_args
 from .grade import prepare
-from .sandbox import ROOT
+from .sandbox import ROOT, sandbox_problem, user_problem
 
 MANIFEST = "gradcheck-autograder.json"
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundle")
 SCRIPTS = ("setup.sh", "setup_venv.sh", "run_autograder")  # executable
 PACKAGES = ("gradcheck", "reference_layers")  # what the wheel holds, and what is checked against the source
-GRADING_USER = "nobody"  # who grades the submission when run_autograder runs as root
 DEFAULT_ROOT = "/autograder"
+BUILD_LEFTOVERS = ("build", "dist", "*.egg-info", "__pycache__", ".git", ".hypothesis", ".pytest_cache")
+REQUIRES_PYTHON = re.compile(r"\s*(===|~=|==|!=|<=|>=|<|>)\s*(\S+)\s*")  # one clause of a Requires-Python
 
 
 class BundleError(Exception):
@@ -67,7 +76,12 @@ class BundleError(Exception):
 
 
 class AutograderFailed(Exception):
-    """The submission could not be graded (an autograder problem, not the student's); the message says why."""
+    """The submission could not be graded; the message says why.  ``theirs`` when the student's code may be why
+    (grading was killed or crashed while it ran), else it is the autograder's problem."""
+
+    def __init__(self, message, theirs=False):
+        super().__init__(message)
+        self.theirs = theirs
 
 
 @dataclass
@@ -95,10 +109,12 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, **options
     if sandbox not in ("auto", "none"):
         raise ValueError(f"sandbox must be auto or none, got {sandbox!r}")
     settings = prepare(layer, impl, seed=seed, sandbox=sandbox, **options)
-    arguments = ["--layer", layer, "--impl", impl, "--convention", settings.convention, *pin_args(settings.pins),
+    arguments = ["--layer", layer, "--impl", impl, "--convention", settings.convention, "--layout", settings.layout,
+                 *pin_args(settings.pins),
                  "--examples", str(settings.examples), "--seed", str(settings.seed), "--method", settings.method,
                  "--precision", settings.precision, "--timeout", f"{settings.limits.timeout:g}",
                  "--memory", str(settings.limits.memory)] + (["--divisible"] if settings.divisible else []) + \
+        (["--backward", settings.backward] if settings.backward else []) + \
         (["--hide-hints-until-due"] if hide_hints else [])
     version = metadata.version("gradcheck")
     with tempfile.TemporaryDirectory(prefix="gradcheck-wheel-") as folder:
@@ -120,9 +136,12 @@ def _source_tree():
 
 
 def _build_wheel(folder):
-    """A wheel of the running gradcheck, built by pip from its source tree into ``folder``; its path."""
+    """A wheel of the running gradcheck, built by pip in ``folder`` from a copy of its source tree (setuptools
+    writes build/ into the tree it builds, and packs what an earlier build left there); its path."""
+    source = os.path.join(folder, "source")
+    shutil.copytree(_source_tree(), source, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", folder,
-                           _source_tree()], capture_output=True, text=True)
+                           source], capture_output=True, text=True)
     wheels = [name for name in os.listdir(folder) if name.endswith(".whl")]
     if done.returncode != 0 or len(wheels) != 1:
         said = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
@@ -167,13 +186,25 @@ def package_files(root):
 
 
 def _constraints():
-    """``name==version`` of every distribution installed here but gradcheck: pip applies those it installs."""
+    """``name==version`` of every distribution installed here but gradcheck, each for the Pythons its release
+    supports (its Requires-Python, as an environment marker): pip applies those it installs, where they apply, and
+    chooses the others itself, so that the bundle sets up on every Python gradcheck supports."""
     pins = {}
     for distribution in metadata.distributions():
         name = distribution.metadata["Name"]
         if name and name.lower() != "gradcheck":
-            pins.setdefault(name.lower(), f"{name}=={distribution.version}")
+            marker = _marker(distribution.metadata["Requires-Python"])
+            pins.setdefault(name.lower(), f"{name}=={distribution.version}" + (f"; {marker}" if marker else ""))
     return "".join(f"{pin}\n" for _, pin in sorted(pins.items()))
+
+
+def _marker(requires_python):
+    """The environment marker that holds on the Pythons a Requires-Python (">=3.11", ">=3.8, !=3.9.0") allows:
+    "" for any Python, and the builder's own minor version when it cannot be read."""
+    clauses = [REQUIRES_PYTHON.fullmatch(clause) for clause in (requires_python or "").split(",") if clause.strip()]
+    if not all(clauses):
+        return f'python_version == "{_python()}"'
+    return " and ".join(f'python_full_version {clause[1]} "{clause[2]}"' for clause in clauses)
 
 
 def _python():
@@ -214,7 +245,8 @@ def _add(archive, name, data, mode=0o644):
 # -- in Gradescope's container ------------------------------------------------
 
 def verify(manifest_path):
-    """Check that the installed gradcheck is the one that built the bundle, file for file; exit status 1 if not."""
+    """Check that the installed gradcheck is the one that built the bundle, file for file (exit status 1 if
+    not), and say how submissions will be isolated here."""
     with open(manifest_path, encoding="utf-8") as stream:
         manifest = json.load(stream)
     installed = package_files(ROOT)
@@ -225,24 +257,40 @@ def verify(manifest_path):
               file=sys.stderr)
         return 1
     print(f"gradcheck {manifest['gradcheck']} installed, the same file for file as the one that built the bundle")
+    if manifest["sandbox"] == "auto":
+        print(_isolation_here())
     return 0
+
+
+def _isolation_here():
+    """How ``gradcheck grade --sandbox auto`` would isolate submissions here, or why it could not."""
+    problem = sandbox_problem()
+    if problem is None:
+        return "submissions will be graded under the bubblewrap sandbox"
+    fallback = user_problem()
+    if fallback is None:
+        return f"submissions will be graded each as an unprivileged user of its own ({problem})"
+    return f"warning: submissions cannot be isolated here: {problem}, and {fallback}"
 
 
 def run(root):
     """Grade ``root``/submission with the options of ``root``/source's manifest into ``root``/results/results.json.
 
-    Results are always written: when the submission cannot be graded (a
-    problem of the autograder's, not the student's), they say so with score 0.
+    Results are always written, last, by this process alone: when the
+    submission cannot be graded, they say so with score 0, and whether it is
+    a problem of the autograder's or may be the student's code's.
     """
     started = time.monotonic()
     try:
         with open(os.path.join(root, "source", MANIFEST), encoding="utf-8") as stream:
             manifest = json.load(stream)
-        results = _grade(manifest, os.path.join(root, "submission"))
+        results = _grade(manifest, root)
     except (AutograderFailed, OSError, ValueError, KeyError) as error:
+        theirs = isinstance(error, AutograderFailed) and error.theirs
         results = {"score": 0.0, "execution_time": int(round(time.monotonic() - started)), "tests": [],
-                   "output": f"The autograder failed, so this submission was not graded: {error}. This is not a "
-                             "problem with your code: tell your instructor."}
+                   "output": f"The autograder could not grade this submission: {error}. "
+                             + ("If your code does not, tell your instructor." if theirs else
+                                "This is not a problem with your code: tell your instructor.")}
     folder = os.path.join(root, "results")
     os.makedirs(folder, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp") as stream:
@@ -252,43 +300,54 @@ def run(root):
     return results
 
 
-def _grade(manifest, submission):
-    """``gradcheck grade`` of a copy of ``submission`` with the frozen options, as GRADING_USER when root; the
-    results, with the isolation statement first in their output."""
+def _grade(manifest, root):
+    """``gradcheck grade`` of a copy of ``root``/submission with the frozen options; the results, with the
+    isolation statement first in their output.
+
+    As root (Gradescope runs it so) the bundle is first closed to other
+    users: its wheel holds the reference layers.  The copy and the work
+    folder are open to no one but root, except that the submission's user
+    may cross the work folder to its sandbox (made in work/tmp).
+    """
+    submission = os.path.join(root, "submission")
     if not os.path.isdir(submission):
-        raise AutograderFailed(f"there is no submission folder {submission}")
-    user = pwd.getpwnam(GRADING_USER) if os.geteuid() == 0 else None
+        raise AutograderFailed("there is no submission folder")
+    as_root = os.geteuid() == 0
+    if as_root:
+        os.chmod(os.path.join(root, "source"), 0o700)
     with tempfile.TemporaryDirectory(prefix="gradcheck-autograder-") as work:
-        shutil.copytree(submission, os.path.join(work, "submission"), symlinks=True)
-        os.mkdir(os.path.join(work, "tmp"))
-        output = os.path.join(work, "results.json")
-        if user is not None:  # the grading user owns the copy and the work folder, and nothing else
-            for folder, subfolders, names in os.walk(work):
-                for name in [folder, *(os.path.join(folder, entry) for entry in subfolders + names)]:
-                    os.chown(name, user.pw_uid, user.pw_gid, follow_symlinks=False)
-        command = [os.path.join(os.path.dirname(sys.executable), "gradcheck"), "grade",
-                   os.path.join(work, "submission"), *manifest["arguments"], "--sandbox", manifest["sandbox"],
-                   "--format", "gradescope", "--output", output]
-        environment = {"PATH": os.defpath, "HOME": work, "TMPDIR": os.path.join(work, "tmp"), "LANG": "C.UTF-8"}
-        done = subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True,
-                              **({} if user is None else dict(user=user.pw_uid, group=user.pw_gid, extra_groups=[])))
-        said = [line for line in done.stderr.splitlines() if line.strip()]
+        copy, scratch, output = (os.path.join(work, name) for name in ("submission", "tmp", "results.json"))
+        shutil.copytree(submission, copy, symlinks=True)
+        os.mkdir(scratch)
+        for folder, mode in ((work, 0o711), (copy, 0o700), (scratch, 0o711)):
+            os.chmod(folder, mode)
+        command = [os.path.join(os.path.dirname(sys.executable), "gradcheck"), "grade", copy, *manifest["arguments"],
+                   "--sandbox", manifest["sandbox"], "--format", "gradescope", "--output", output]
+        environment = {"PATH": os.defpath, "HOME": work, "TMPDIR": scratch, "LANG": "C.UTF-8"}
+        done = subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True)
+        said = [line.strip().replace(work + os.sep, "") for line in done.stderr.splitlines() if line.strip()]
+        if done.returncode < 0:
+            raise AutograderFailed(f"gradcheck was killed by {signal.Signals(-done.returncode).name} while your code "
+                                   "was being graded (code that takes more memory than the container has can "
+                                   "cause that)", theirs=True)
         if done.returncode != 0 or not os.path.isfile(output):
             raise AutograderFailed(f"gradcheck grade exited with status {done.returncode}"
-                                   + (f" ({said[-1].strip()})" if said else ""))
+                                   + (f" ({said[-1]})" if said else ""))
         with open(output, encoding="utf-8") as stream:
             results = json.load(stream)
-    results["output"] = _isolation(results["extra_data"]["sandbox"], user) + "\n" + results["output"]
+    results["output"] = _isolation(results["extra_data"]["sandbox"], as_root) + "\n" + results["output"]
     return results
 
 
-def _isolation(sandbox, user):
+def _isolation(sandbox, as_root):
     """What isolated the submission, said first in the results' output."""
-    who = f"an unprivileged user ({GRADING_USER})" if user else "the autograder's own user (it did not run as root)"
     if sandbox == "bwrap":
-        return f"Graded under the bubblewrap sandbox, as {who}, in a Gradescope container of its own."
-    return (f"Not isolated beyond Gradescope's container: your code ran as {who} in a container of its own, "
-            "which holds only this submission and the autograder.")
+        return (f"Graded under the bubblewrap sandbox{', as an unprivileged user (nobody)' if as_root else ''}, in a "
+                "Gradescope container of its own.")
+    if sandbox == "user":
+        return "Graded as an unprivileged user of its own, in a Gradescope container of its own."
+    return ("Not isolated beyond Gradescope's container: your code ran as the autograder's own user, in a container "
+            "of its own which holds only this submission and the autograder.")
 
 
 def main(argv=None):

@@ -8,13 +8,14 @@ directory):
 
 =====================  ==================================================================
 ``/tmp``               a tmpfs of ``WORKDIR_LIMIT`` bytes: working directory, HOME, TMPDIR
-``/gradcheck/lib``     ``gradcheck/{__init__,adapters}.py`` and
-                       ``gradcheck/grading/{__init__,protocol,child}.py`` (``CHILD_FILES``)
+``/gradcheck/lib``     ``gradcheck/{__init__,adapters,userfiles,signatures,holdings}.py`` and
+                       ``gradcheck/grading/{__init__,protocol,child,seccomp}.py`` (``CHILD_FILES``)
 ``/gradcheck/site``    numpy, with the libraries its wheel bundles (``numpy.libs``)
 ``/gradcheck/submission``  the submission's private copy
 the interpreter        its executable, standard library and library folder, at their own paths
 system libraries       ``/usr/lib``, ``/lib``, ... (``LIBRARY_DIRS``), at their own paths
-``/proc``, ``/dev``    a procfs of its own pid namespace; null, zero, random, ...
+``/proc``, ``/dev``    a procfs of its own pid namespace; null, zero, random, ... (read-only: no tmpfs
+                       there, /dev/shm included, is writable)
 =====================  ==================================================================
 
 Every site-packages folder inside those trees, and the folders holding
@@ -45,7 +46,8 @@ import numpy
 UNPRIVILEGED = 65534  # nobody: the uid and gid a root grader's child drops to, inside and outside its namespace
 WORKDIR_LIMIT = 64 << 20  # bytes of the child's working directory (a tmpfs)
 LIB, SITE, SUBMISSION, WORKDIR = "/gradcheck/lib", "/gradcheck/site", "/gradcheck/submission", "/tmp"
-CHILD_FILES = ("__init__.py", "adapters.py", "grading/__init__.py", "grading/protocol.py", "grading/child.py")
+CHILD_FILES = ("__init__.py", "adapters.py", "userfiles.py", "signatures.py", "holdings.py", "grading/__init__.py",
+               "grading/protocol.py", "grading/child.py", "grading/seccomp.py")
 LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/libx32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/libx32",
                 "/usr/local/lib")
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # gradcheck/
@@ -81,7 +83,7 @@ def command(python_args, submission, info_fd=None, block_fd=None):
     words = [executable(), "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
              "--perms", "1777", "--size", str(WORKDIR_LIMIT), "--tmpfs", WORKDIR]
     words += [*_mounts(), *_directories(SUBMISSION), "--ro-bind", submission, SUBMISSION]
-    words += ["--proc", "/proc", "--dev", "/dev", "--chdir", WORKDIR]
+    words += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--chdir", WORKDIR]
     if as_root():
         words += ["--info-fd", str(info_fd), "--userns-block-fd", str(block_fd), "--cap-drop", "ALL",
                   "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -123,16 +125,22 @@ def _mounts():
             view.bind(path)
     for path in sorted(set(_interpreter())):  # a folder before what it holds, which it then covers
         view.bind(path)
-    for path in sorted(_hidden()):
+    for path in sorted(hidden()):
         if view.covers(path):
             view.words += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
-    numpy_dir = os.path.dirname(numpy.__file__)
-    for path in (numpy_dir, numpy_dir + ".libs"):  # the wheel's bundled BLAS, found as $ORIGIN/../../numpy.libs
-        if os.path.isdir(path):
-            view.bind(path, f"{SITE}/{os.path.basename(path)}")
-    for name in CHILD_FILES:
-        view.bind(os.path.join(PACKAGE, name), f"{LIB}/gradcheck/{name}")
+    for source, destination in child_tree():
+        view.bind(source, f"/gradcheck/{destination}")
     return tuple(view.words)
+
+
+def child_tree():
+    """(path here, path in the child's tree) of what the child imports beyond the standard library: gradcheck's
+    CHILD_FILES in ``lib/gradcheck/``, numpy and the libraries its wheel bundles in ``site/`` (found as
+    $ORIGIN/../../numpy.libs).  bwrap binds them under /gradcheck (LIB, SITE); ``users.prepare`` links them."""
+    numpy_dir = os.path.dirname(numpy.__file__)
+    tree = [(path, f"site/{os.path.basename(path)}") for path in (numpy_dir, numpy_dir + ".libs")
+            if os.path.isdir(path)]
+    return tree + [(os.path.join(PACKAGE, name), f"lib/gradcheck/{name}") for name in CHILD_FILES]
 
 
 class _View:
@@ -162,7 +170,7 @@ def _interpreter():
     return [os.path.realpath(path) for path in paths if path and os.path.exists(path)]
 
 
-def _hidden():
+def hidden():
     """Folders the child must not see: every site-packages folder, and those holding gradcheck and its oracle."""
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     folders = set(site.getsitepackages(list(prefixes))) | {site.getusersitepackages(), os.path.dirname(PACKAGE)}

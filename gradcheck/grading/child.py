@@ -9,13 +9,16 @@ PATHS are the folders holding gradcheck's child files (and numpy, in the
 sandbox), joined with os.pathsep; SETTINGS is a JSON object: ``request`` and
 ``reply``, the two pipe fds of the protocol (requests in, replies out; frames
 as in ``protocol``); ``memory`` (bytes of address space), ``cpu`` (seconds),
-``fsize`` (bytes per file), ``processes`` (processes and threads, or null for
-no limit) and ``user`` ([uid, gid] to drop to when started as root, or null).
+``fsize`` (bytes per file), ``files`` (open descriptors), ``processes``
+(processes and threads, or null for no limit), ``user`` ([uid, gid] to drop
+to when started as root, or null) and ``seccomp`` (whether to install
+``seccomp``'s filter).
 The submission's own standard output and error are separate pipes, so
 nothing it prints can be taken for a reply.
 
 Before anything else is imported the child closes every other descriptor,
-limits itself (also no core dumps), drops to ``user``, and only then imports
+limits itself (also no core dumps), drops to ``user``, installs the seccomp
+filter, and only then imports
 numpy and the adapters; it takes PATHS off sys.path (the submission's imports
 are its own) and serves requests one at a time until the request pipe reaches
 end of file.
@@ -23,7 +26,8 @@ end of file.
 Replies carry the request's ``id``; an error reply carries ``{"error":
 {stage, type, message, location}}``, just what an ``ImplementationError``
 holds.  The child judges nothing: it only answers load, make, forward,
-backward, read, write and evaluate.
+backward, read, write and evaluate, and converts arrays to and from the
+layout each make names (``adapters.Layout``), which the grading process chose.
 """
 import json
 import os
@@ -41,11 +45,15 @@ def main(argv=None):
     paths, settings = argv[0].split(os.pathsep), json.loads(argv[1])
     request_fd, reply_fd = settings["request"], settings["reply"]
     _close_all_but(0, 1, 2, request_fd, reply_fd)
-    _limit(settings["memory"], settings["cpu"], settings["fsize"], settings["processes"])
+    _limit(settings["memory"], settings["cpu"], settings["fsize"], settings["files"], settings["processes"])
     if settings["user"] is not None:  # fails, and the child with it, unless it can
         _drop_to(*settings["user"])
     _default_signals()
     die_with_parent()
+    if settings["seccomp"]:  # fails, and the child with it, unless it holds
+        from . import seccomp
+
+        seccomp.install()
     from .. import adapters  # noqa: F401 - import the adapters (and numpy) under the limits
     sys.path[:] = [path for path in sys.path if path not in paths]
     # Keep our own references: the submission may replace os.read / os.write in its own process.
@@ -83,11 +91,11 @@ def _drop_to(uid, gid):
     os.setresuid(uid, uid, uid)
 
 
-def _limit(memory, cpu, fsize, processes):
+def _limit(memory, cpu, fsize, files, processes):
     import resource
 
     limits = [("RLIMIT_AS", memory, memory), ("RLIMIT_CPU", cpu, cpu + 1), ("RLIMIT_FSIZE", fsize, fsize),
-              ("RLIMIT_CORE", 0, 0)]
+              ("RLIMIT_NOFILE", files, files), ("RLIMIT_CORE", 0, 0)]
     if processes is not None:
         limits.append(("RLIMIT_NPROC", processes, processes))
     for name, soft, hard in limits:
@@ -207,7 +215,8 @@ class _Server:
     def op_load(self, header, arrays):
         spec = f"{header['path']}:{header['name']}"
         try:
-            self.implementation = self.adapters.load_implementation(spec, header["layer"], header["convention"])
+            self.implementation = self.adapters.load_implementation(spec, header["layer"], header["convention"],
+                                                                    header.get("backward"), header.get("workdir"))
         except self.adapters.LoadError as error:
             return {"load_error": str(error)}, []
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt and friends at import
@@ -220,11 +229,13 @@ class _Server:
                                   + (f" at {location}" if location else "")}, []
         implementation = self.implementation
         return {"convention": implementation.convention, "pinned": dict(implementation.pinned),
+                "restrict": {name: list(value) for name, value in implementation.restrict.items()},
                 "name": implementation.name}, []
 
     def op_make(self, header, arrays):
         hyperparameters = self.adapters.Hyperparameters.from_dict(header["config"])
-        subject = self.implementation.make(hyperparameters, dict(zip(header["names"], arrays)))
+        layout = self.adapters.Layout.from_dict(header["layout"])  # the grading process's choice, not ours
+        subject = self.implementation.make(hyperparameters, dict(zip(header["names"], arrays)), layout)
         self.handles += 1
         self.subjects[self.handles] = subject
         return {"handle": self.handles}, []

@@ -6,9 +6,11 @@
         print(submission.name, submission.passed, submission.score, submission.max_score, submission.reason)
 
 Each PATH is a student's ``.py`` file, or a folder holding one (when the
-folder has several, the one that defines NAME).  Every submission runs in its
-own ``gradcheck.grading.sandbox`` child (isolated by bwrap; time, CPU and
-memory limits; captured output) and is checked in a grading process
+folder has several, the one that defines NAME; when none directly in it
+does, the one in its subfolders that does: a package it holds).  Every
+submission runs in its own ``gradcheck.grading.sandbox`` child (isolated by
+bwrap, or as a user of its own where bwrap cannot run; time, CPU and memory
+limits; captured output) and is checked in a grading process
 (``gradcheck.grading.worker``), ``workers`` of them at a time, each grading
 one submission after another and reporting each grade as a line of JSON: a
 grading process that dies, hangs or sends garbage costs only the grade of the
@@ -23,11 +25,14 @@ crashed, exited) partway keeps the point of every check that passed on each
 configuration it completed before (at least one; the check says on how many),
 and the check that was running then fails: dying never scores better than
 failing that check would have, and a slow but right layer is not zeroed.  It
-is not ``passed``, and its ``error`` says why it stopped.  A check failed
-because the layer refused a configuration on purpose (its own assert or
-ValueError) scores 0 like any other, and its output says it was a refusal;
-grade with ``divisible=True`` (``--divisible``) when the assignment lets
-layers refuse inputs the stride does not divide.
+is not ``passed``, and its ``error`` says why it stopped.  Grading is strict
+(``gradcheck.check(..., strict=True)``): a check failed because the layer
+refused a configuration on purpose (its own assert or raise) scores 0 like any
+other, and its output says it was a refusal, even when the refusals follow
+rules; pin the geometry the assignment asks for (``kernel=3``, ``pad=0``, ...)
+and no refusal outside it can occur, or grade with ``divisible=True``
+(``--divisible``) when the assignment lets layers refuse inputs the stride
+does not divide.
 """
 import json
 import math
@@ -42,12 +47,14 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from .. import api
-from ..adapters import CONVENTIONS
+from ..adapters import CONVENTIONS, LAYOUTS
 from ..checks import check_names
 from ..compare import CheckResult
 from ..config import LAYERS
 from ..fuzz import default_seed
-from .sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT, ROOT, Limits, require_sandbox, sandbox_problem
+from . import users
+from .sandbox import (DEFAULT_MEMORY, DEFAULT_TIMEOUT, FIX, ROOT, Limits, SandboxUnavailable, sandbox_problem,
+                      user_problem)
 
 PINS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 RESULT_LIMIT = 64 << 20  # bytes: the largest result a grading process may send
@@ -55,7 +62,7 @@ CHUNK = 1 << 16
 EXIT_GRACE = 5.0  # seconds a grading process that sent its result gets to exit
 WATCHDOG_SLACK = 30.0  # seconds the whole run may take beyond its grading processes' deadlines
 WORKER = "import sys; sys.path.insert(0, sys.argv[1]); from gradcheck.grading.worker import main; main()"
-SANDBOXES = ("bwrap", "auto", "none")  # auto: bwrap where it can run here, else none (and the reports say why)
+SANDBOXES = ("bwrap", "user", "auto", "none")  # auto: bwrap where it can run here, else user (and the reports say why)
 
 
 @dataclass
@@ -94,11 +101,13 @@ class SubmissionResult:
         return ""
 
     def to_dict(self, details=False):
-        """The grade as ``--format json`` shows it; with ``details`` also the path, file, captured output
-        and full report: what a grading process sends."""
+        """The grade as ``--format json`` shows it (``layout``: the layout of the submission's arrays, which the
+        checks' indices and shapes are in; null when no check ran); with ``details`` also the path, file,
+        captured output and full report: what a grading process sends."""
+        layout = None if self.report is None else dict(self.report.layout.to_dict(), name=self.report.layout.name)
         data = {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
                 "checks": [check.to_dict() for check in self.checks], "error": self.error,
-                "duration_s": round(self.duration_s, 3)}
+                "duration_s": round(self.duration_s, 3), "layout": layout}
         if details:
             data.update(path=self.path, file=self.file, stdout=self.stdout, stderr=self.stderr,
                         report=None if self.report is None else self.report.to_dict())
@@ -125,7 +134,7 @@ class GradeResult:
     limits: Limits
     submissions: list
     duration_s: float = 0.0
-    sandbox: str = "bwrap"  # "none": the submissions were not isolated
+    sandbox: str = "bwrap"  # "user": each ran as a user of its own; "none": the submissions were not isolated
     sandbox_problem: str = None  # with sandbox "auto": why bwrap could not run here
 
     @property
@@ -168,6 +177,9 @@ class Settings:
     sandbox: str
     divisible: bool = False
     scratch: str = None  # where the sandboxes make their working directories
+    layout: str = "auto"
+    backward: str = None  # the NAME of the backward of a forward function NAME, when not found by its name
+    uid: int = None  # with sandbox "user": the uid of a grading process's slot
 
     @classmethod
     def from_dict(cls, data):
@@ -189,8 +201,8 @@ def grade(paths, layer, impl, *, workers=None, progress=None, deadline=None, **o
     workers need, plus ``WATCHDOG_SLACK``.
 
     Raises ValueError (or TypeError) for bad options or a PATH that does not
-    exist, SandboxUnavailable when bwrap cannot run here (sandbox "bwrap");
-    never for what a submission does.
+    exist, SandboxUnavailable when the isolation asked for cannot run here
+    (see ``isolation``); never for what a submission does.
     """
     chosen = prepare(layer, impl, **options)
     paths = [os.fspath(path) for path in paths]
@@ -207,49 +219,78 @@ def grade(paths, layer, impl, *, workers=None, progress=None, deadline=None, **o
     jobs = [_resolve(path, name, impl) for path, name in zip(paths, _names(paths))]
     if deadline is None:
         deadline = 2 * chosen.limits.timeout + 60 + 2 * chosen.examples
-    problem = None
-    if chosen.sandbox == "auto":
-        problem = sandbox_problem()
-        chosen = replace(chosen, sandbox="none" if problem else "bwrap")
-    elif chosen.sandbox == "bwrap":
-        require_sandbox()
-    started = time.monotonic()
     # One folder for every sandbox's working directory, removed here even when a grading process was killed.
     with tempfile.TemporaryDirectory(prefix="gradcheck-grade-", ignore_cleanup_errors=True) as scratch:
-        chosen = replace(chosen, scratch=scratch)
-        submissions = _Run(jobs, chosen, min(workers, len(jobs)), progress, deadline).results()
+        sandbox, problem = isolation(chosen.sandbox, paths, scratch)
+        chosen = replace(chosen, sandbox=sandbox, scratch=scratch)
+        started = time.monotonic()
+        uids = users.free_uids(workers) if sandbox == "user" else []
+        submissions = _Run(jobs, chosen, min(workers, len(jobs)), progress, deadline, uids).results()
     return GradeResult(layer, impl, chosen.seed, chosen.examples, chosen.limits, submissions,
                        time.monotonic() - started, chosen.sandbox, problem)
 
 
-def prepare(layer, impl, *, convention="auto", batch=None, channels=None, filters=None, size=None, kernel=None,
-             stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
+def isolation(sandbox, paths, scratch):
+    """(the isolation to grade ``paths`` with, why bwrap could not run or None) for ``sandbox`` as asked:
+    "auto" is bwrap where it runs here, else "user" where that runs (a root grader); SandboxUnavailable, saying
+    why and what to do, when what was asked for cannot run.  ``scratch`` is where the sandboxes will be made."""
+    if sandbox == "none":
+        return "none", None
+    problem = None if sandbox == "user" else sandbox_problem()
+    if problem is None and sandbox != "user":
+        return "bwrap", None
+    if sandbox == "bwrap":
+        raise SandboxUnavailable(f"{problem}. {FIX}")
+    os.chmod(scratch, 0o711)  # the submissions' users cross it to their own folders, and list nothing
+    fallback = user_problem(paths, scratch)
+    if fallback is None:
+        return "user", problem
+    raise SandboxUnavailable(("" if problem is None else f"{problem}, and ") + f"{fallback}; or pass --sandbox none "
+                             "to grade without isolation")
+
+
+def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channels=None, filters=None, size=None,
+             kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
              precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, sandbox="bwrap",
-             divisible=False):
+             divisible=False, backward=None):
     """The validated Settings every submission of a run is graded with; ValueError (or TypeError) if any is bad.
 
     ``impl`` is the NAME each submission defines (a class, a factory or a
-    cs231n forward function; see ``gradcheck.adapters``), ``convention`` as
-    for ``gradcheck.check``.  The dimension pins, ``examples`` (default 30),
-    ``fast``, ``method``, ``precision`` and ``divisible`` are those of
-    ``gradcheck.check``; ``seed`` (default: 0 under CI, else random) is the
-    same for every submission.  Limits per submission: ``timeout`` seconds of wall-clock time
-    for its code in total (default 60), ``cpu`` CPU seconds (default:
-    ``timeout``), ``memory`` MB of address space (default 2048).
-    ``sandbox`` "bwrap" runs every submission isolated (see
-    ``gradcheck.grading``); "none" as plain child processes, with the same
-    limits but not isolated (``GradeResult.sandbox`` says so); "auto" as
-    bwrap where it can run here, else as none.
+    cs231n forward function; see ``gradcheck.adapters``), ``convention`` and
+    ``layout`` as for ``gradcheck.check`` (each submission's layout is
+    decided by a probe in its grading process, never by its own code);
+    ``backward`` the NAME of a forward function's backward in the submission
+    when it is not found by its name.  The dimension pins, ``examples``
+    (default 30), ``fast``, ``method``, ``precision`` and ``divisible`` are
+    those of ``gradcheck.check``; ``seed`` (default: 0 under CI, else random)
+    is the same for every submission.  The geometry graded is the one asked
+    for here, whatever a submission's signature offers (a layer without a
+    stride argument fails the configurations with stride > 1: see
+    ``check``'s ``convention_pins``), with dilation 1 unless pinned.  Limits
+    per submission: ``timeout`` seconds of wall-clock time for its code in
+    total (default 60), ``cpu`` CPU seconds (default: ``timeout``),
+    ``memory`` MB of address space (default 2048).  ``sandbox`` "bwrap" runs
+    every submission isolated (see ``gradcheck.grading``), "user" as an
+    unprivileged user of its own, "auto" as bwrap where it can run here and
+    else as such a user; "none" as plain child processes, with the same
+    limits but not isolated (``GradeResult.sandbox`` says so).
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if not isinstance(impl, str) or not impl.isidentifier():
         raise ValueError(f"--impl takes the NAME every submission defines (e.g. Convolution), got {impl!r}")
+    if backward is not None and (not isinstance(backward, str) or not backward.isidentifier()):
+        raise ValueError(f"--backward takes the NAME of the backward every submission defines (e.g. "
+                         f"conv_backward), got {backward!r}")
     if sandbox not in SANDBOXES:
         raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
     limits = Limits(timeout=timeout, memory=memory, cpu=cpu)
+    if layer == "conv" and dilation is None:
+        dilation = 1  # what assignments ask for; every other dimension the instructor leaves free is fuzzed
     pins = {name: value for name, value in zip(PINS, (batch, channels, filters, size, kernel, stride, pad,
                                                       dilation)) if value is not None}
     seed = default_seed() if seed is None else seed
@@ -257,7 +298,7 @@ def prepare(layer, impl, *, convention="auto", batch=None, channels=None, filter
     checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
                        divisible=divisible, **pins)
     return Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method, precision, limits,
-                    sandbox, checked.divisible)
+                    sandbox, checked.divisible, layout=layout, backward=backward)
 
 
 def one_line(text, limit=500):
@@ -275,32 +316,37 @@ def failed(job, settings, error, started):
 # -- finding the file --------------------------------------------------------
 
 def _resolve(path, name, impl):
-    """A Job for PATH: the file itself, or the .py file in the folder that defines ``impl``."""
+    """A Job for PATH: the file itself, or the .py file in the folder that defines ``impl``: among the files
+    directly in it (when it holds only one, that one: it may import ``impl``), else among those of its
+    subfolders (a package it holds).  Errors name the student's files as the student knows them, never by the
+    grader's path."""
     if os.path.isfile(path):
         if not path.endswith(".py"):
-            return Job(name, path, "", error=f"{path} is not a .py file")
+            return Job(name, path, "", error=f"{os.path.basename(path)} is not a .py file")
         return Job(name, path, path)
     files = _python_files(path)
     if not files:
-        return Job(name, path, "", error=f"no .py file in {path}")
+        return Job(name, path, "", error="the submission holds no .py file")
     if len(files) == 1:
         return Job(name, path, files[0], path)
-    defining = [file for file in files if _defines(file, impl)]
+    defining = [file for file in files if _defines(file, impl)] or \
+        [file for file in _python_files(path, deep=True) if file not in files and _defines(file, impl)]
     if len(defining) == 1:
         return Job(name, path, defining[0], path)
     shown = ", ".join(os.path.relpath(file, path) for file in (defining or files)[:5])
     if not defining:
-        return Job(name, path, "", error=f"no .py file in {path} defines {impl} (looked in {shown}"
+        return Job(name, path, "", error=f"no .py file of the submission defines {impl} (looked in {shown}"
                                           f"{', ...' if len(files) > 5 else ''})")
-    return Job(name, path, "", error=f"several files in {path} define {impl}: {shown}; submit one")
+    return Job(name, path, "", error=f"several files of the submission define {impl}: {shown}; submit one")
 
 
-def _python_files(folder):
-    """The .py files directly in ``folder``; if there are none, those in its subfolders."""
+def _python_files(folder, deep=False):
+    """The .py files directly in ``folder``; if there are none, or ``deep``, those in its subfolders too."""
     found = sorted(os.path.join(folder, entry) for entry in os.listdir(folder)
                    if entry.endswith(".py") and os.path.isfile(os.path.join(folder, entry)))
-    if found:
+    if found and not deep:
         return found
+    found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
         found += sorted(os.path.join(root, f) for f in files if f.endswith(".py"))
@@ -334,11 +380,14 @@ class _Run:
     error and a new process takes the next one.  So does a process that dies,
     or sends anything but the result of its job.  The watchdog bounds the
     whole run: past ``watchdog`` seconds every process is killed, and every
-    job not graded by then gets an error.
+    job not graded by then gets an error.  With sandbox "user", each process
+    takes one of ``uids`` (one per worker) that no living process holds: the
+    uid of its slot, which its submissions run as.
     """
 
-    def __init__(self, jobs, settings, workers, progress, deadline):
+    def __init__(self, jobs, settings, workers, progress, deadline, uids=()):
         self.jobs, self.settings, self.workers, self.progress = jobs, settings, workers, progress
+        self.uids = uids
         self.deadline = deadline
         self.watchdog = deadline * math.ceil(len(jobs) / workers) + WATCHDOG_SLACK
         self.grades = [None] * len(jobs)
@@ -351,7 +400,7 @@ class _Run:
             try:
                 while (pending or busy) and time.monotonic() < stop:
                     while pending and len(busy) < self.workers:
-                        process = idle.pop() if idle else _GradingProcess(self.settings)
+                        process = idle.pop() if idle else self._start([*busy.values(), *idle])
                         process.give(*pending.pop(0))
                         busy[process.fd] = process
                         selector.register(process.fd, selectors.EVENT_READ)
@@ -378,6 +427,12 @@ class _Run:
         for index, job in pending:
             self._record(index, failed(job, self.settings, error, time.monotonic()))
         return self.grades
+
+    def _start(self, living):
+        """A new grading process, with the uid of a slot that none of the ``living`` holds."""
+        taken = {process.settings.uid for process in living}
+        uid = next((uid for uid in self.uids if uid not in taken), None)
+        return _GradingProcess(replace(self.settings, uid=uid))
 
     def _wait(self, busy, stop):
         """Seconds until the next deadline (a job's or the whole run's), at most one."""

@@ -5,12 +5,14 @@
 child process (``gradcheck.grading.child``), isolated by bwrap (``bwrap``:
 its own namespaces, a read-only view of the interpreter and numpy only, a
 private copy of the submission, no network; as an unprivileged user when the
-grader is root).  The parent never imports the student's file; it sends the
-child inputs and gets back plain numeric arrays (``.npy``
-bytes read with pickle disabled, validated, converted as
-``adapters.as_float_array`` does), so nothing the submission does in its own
-process (patching numpy or gradcheck, returning ndarray subclasses that lie
-about comparisons, printing "PASSED") reaches the comparisons.
+grader is root) or, with ``sandbox="user"``, run as an unprivileged user of
+its own (``users``: where bwrap cannot run and the grader is root).  The
+parent never imports the student's file; it sends the child inputs and gets
+back plain numeric arrays (``.npy`` bytes read with pickle disabled,
+validated, converted as ``adapters.as_float_array`` does), so nothing the
+submission does in its own process (patching numpy or gradcheck, returning
+ndarray subclasses that lie about comparisons, printing "PASSED") reaches
+the comparisons.
 
 The child runs with
 
@@ -19,14 +21,17 @@ The child runs with
   parent waits on every reply with ``select`` and kills the child's whole
   process group when the budget is spent.  Time the parent spends computing
   finite differences and comparisons is not charged to the submission.
-* a CPU limit (``Limits.cpu``, default: the timeout) via RLIMIT_CPU, which
-  also bounds threads the submission leaves running between calls;
+* a CPU limit (``Limits.cpu``, default: the timeout) via RLIMIT_CPU;
 * a memory limit (``Limits.memory`` MB, default 2048) via RLIMIT_AS, with
   BLAS and OpenMP pinned to one thread so the limit means what it says;
-* a fresh working directory (also HOME and TMPDIR; in the sandbox a tmpfs of
-  ``bwrap.WORKDIR_LIMIT`` bytes), a minimal environment, no stdin, files of
-  at most ``FILE_LIMIT`` bytes, no core dumps, and in the sandbox at most
-  ``PROCESS_LIMIT`` processes and threads;
+* a fresh working directory (also HOME and TMPDIR; in the bwrap sandbox a
+  tmpfs of ``bwrap.WORKDIR_LIMIT`` bytes), a minimal environment, no stdin,
+  files of at most ``FILE_LIMIT`` bytes, at most ``FILE_DESCRIPTORS`` open
+  descriptors, no core dumps;
+* isolated (bwrap or user), ``PROCESS_LIMIT`` tasks, that is itself alone
+  (so that RLIMIT_AS bounds all it holds, and it uses one CPU at most), and
+  the seccomp filter of ``seccomp`` (no memfd, no System V shared memory, no
+  user namespace, no io_uring, no socket);
 * its standard output and error captured through pipes, the first
   ``Limits.output`` bytes of each kept (``stdout`` / ``stderr``).
 
@@ -43,8 +48,9 @@ Hypothesis let through, so the search stops instead of measuring trigger
 facts and hints on a layer that no longer runs.
 
 With ``sandbox="none"`` the child is a plain process of the grader's user,
-with the same limits (but the process count's) and the same copy: not
-isolated.  POSIX only (resource limits, process groups, select on pipes).
+with the same limits (but the process count and the filter) and the same
+copy: not isolated.  POSIX only (resource limits, process groups, select on
+pipes).
 """
 import errno
 import functools
@@ -64,7 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bwrap, protocol
+from . import bwrap, protocol, users
 from ..adapters import (CONVENTIONS, IN_PLACE, REBINDING, Hyperparameters, Implementation, ImplementationError,
                         LoadError, Subject)
 
@@ -72,10 +78,11 @@ DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, 
 DEFAULT_MEMORY = 2048  # MB of address space
 OUTPUT_LIMIT = 4096  # bytes of stdout and of stderr kept for the report
 FILE_LIMIT = 64 << 20  # bytes: the largest file the submission may write
-PROCESS_LIMIT = 32  # processes and threads the submission may run at once (in the bwrap sandbox)
+PROCESS_LIMIT = 1  # tasks (processes and threads) an isolated submission may run: RLIMIT_AS then bounds them all
+FILE_DESCRIPTORS = 64  # descriptors the submission may hold open: they bound what its pipes buffer
 COPY_FILES, COPY_BYTES = 1000, 32 << 20  # the most .py files, and bytes of them, a submission may come with
 PROBE_TIMEOUT = 60.0  # seconds the probe of the bwrap sandbox may take
-SANDBOXES = ("bwrap", "none")
+SANDBOXES = ("bwrap", "user", "none")
 MIN_FRAME_LIMIT = 64 << 20  # a reply may always be this large ...
 FRAME_SLACK = 4  # ... or this many times the size of the arrays it should hold
 TEXT_LIMIT = 2000  # characters of any message from the child
@@ -90,7 +97,8 @@ LAUNCH = ("import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep); "
           "from gradcheck.grading.child import main; main()")
 FIX = ("gradcheck grade isolates submissions with bwrap, which needs Linux with unprivileged user namespaces "
        "(sysctl user.max_user_namespaces > 0 and kernel.unprivileged_userns_clone=1; under AppArmor also "
-       "kernel.apparmor_restrict_unprivileged_userns=0); or pass --sandbox none to grade without isolation")
+       "kernel.apparmor_restrict_unprivileged_userns=0); run as root, --sandbox user isolates each submission as "
+       "an unprivileged user of its own instead; or pass --sandbox none to grade without isolation")
 
 
 @dataclass(frozen=True)
@@ -149,14 +157,7 @@ def clean(text, limit=TEXT_LIMIT):
 
 
 class SandboxUnavailable(RuntimeError):
-    """The bwrap sandbox cannot run here; the message (one line) says why and what to do."""
-
-
-def require_sandbox():
-    """Raise SandboxUnavailable unless the bwrap sandbox runs here."""
-    problem = sandbox_problem()
-    if problem is not None:
-        raise SandboxUnavailable(f"{problem}. {FIX}")
+    """The isolation asked for cannot run here; the message (one line) says why and what to do."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,16 +172,52 @@ def sandbox_problem():
         bwrap.executable()
     except bwrap.Unavailable as error:
         return str(error)
-    with tempfile.TemporaryDirectory(prefix="gradcheck-probe-") as workdir:
-        submission = os.path.join(workdir, "submission")
-        os.mkdir(submission)
-        os.chmod(submission, 0o755)
+    failed = _probe("bwrap")
+    return None if failed is None else f"bwrap cannot run here: its sandbox {failed}"
+
+
+def user_problem(paths=(), scratch=None):
+    """Why submissions cannot be isolated here as users of their own (``users``), or None.
+
+    Tried for real, as a uid a submission would get: it must run the
+    interpreter and a child as for grading (``_probe`` in ``scratch``), and
+    read none of gradcheck's oracle, the grader's environment and ``paths``
+    (the submissions as given; their copies are its own).
+    """
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return ("without bwrap, submissions are isolated each as an unprivileged user of its own, which needs "
+                "Linux and a grader running as root")
+    (uid,) = users.free_uids(1)
+    import reference_layers
+
+    guarded = [reference_layers.__file__, *(folder for folder in bwrap.hidden() if folder.startswith(sys.prefix)),
+               *map(os.path.abspath, paths)]
+    try:
+        readable = users.readable_by(uid, guarded)
+    except OSError as error:
+        return str(error)
+    if readable:
+        return (f"an unprivileged user could read {readable[0]}: isolating submissions as users of their own needs "
+                "the grader's installation and the submissions closed to other users (install gradcheck in a "
+                "venv only root can enter, chmod go-rwx the submissions)")
+    failed = _probe("user", uid, scratch)
+    return None if failed is None else (f"a child running as an unprivileged user {failed} (every folder down to "
+                                        f"{scratch or tempfile.gettempdir()} must be open to all users)")
+
+
+def _probe(sandbox, uid=None, scratch=None):
+    """Start a child in ``sandbox`` on an empty submission; None when it exits cleanly once its channel closes,
+    else how it failed ("exited with status 1: " and bwrap's complaint, or the last line of its stderr)."""
+    with tempfile.TemporaryDirectory(prefix="gradcheck-probe-", dir=scratch) as workdir:
+        for folder in ("submission", "home"):
+            _make_folder(os.path.join(workdir, folder))
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
         os.close(request_w)  # the child reads end of file as soon as it is ready, and exits
         try:
-            process = launch("bwrap", submission, workdir, _settings("bwrap", Limits(), request_r, reply_w),
-                             subprocess.DEVNULL, subprocess.PIPE, time.monotonic() + PROBE_TIMEOUT)
+            process = launch(sandbox, workdir, _settings(sandbox, Limits(), request_r, reply_w, uid),
+                             subprocess.DEVNULL, subprocess.PIPE, time.monotonic() + PROBE_TIMEOUT,
+                             scratch or workdir)
         finally:
             for fd in (request_r, reply_r, reply_w):
                 os.close(fd)
@@ -189,30 +226,42 @@ def sandbox_problem():
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
-            return f"a sandbox did not start within {PROBE_TIMEOUT:g} s"
+            return f"did not start within {PROBE_TIMEOUT:g} s"
+        finally:
+            if uid is not None:
+                users.sweep(uid)
     if process.returncode == 0:
         return None
     lines = [line.strip() for line in errors.decode("utf-8", "replace").splitlines() if line.strip()]
     said = next((line for line in lines if line.startswith("bwrap:")), lines[-1] if lines else "")
-    return f"bwrap cannot run here: its sandbox exited with status {process.returncode}" + (f": {said}" if said else "")
+    return f"exited with status {process.returncode}" + (f": {said}" if said else "")
 
 
-def launch(sandbox, submission, home, settings, stdout, stderr, deadline):
-    """Start a child on the copy of a submission in ``submission``; return its Popen (a new session).
+def launch(sandbox, workdir, settings, stdout, stderr, deadline, tree=None):
+    """Start a child on the copy of a submission in ``workdir``/submission; return its Popen (a new session).
 
     ``sandbox`` "bwrap" runs it under bwrap (see ``bwrap``; as root, its uid
     and gid maps are written before ``deadline``, or bwrap is killed: then,
     as when bwrap fails, the process ends at once and its stderr says why);
-    "none" as a plain child process working in ``home``.  ``settings`` are the
-    child's (see ``gradcheck.grading.child``).
+    "user" as a plain child process that drops to ``settings["user"]``
+    (see ``users``), importing from ``users.tree(tree)``; "none" as a plain
+    child process.  Outside bwrap it works in ``workdir``/home.
+    ``settings`` are the child's (see ``gradcheck.grading.child``).
     """
-    arguments = ["-c", LAUNCH, os.pathsep.join([bwrap.LIB, bwrap.SITE] if sandbox == "bwrap" else [ROOT]),
-                 json.dumps(settings)]
+    submission, home = os.path.join(workdir, "submission"), os.path.join(workdir, "home")
+    paths = {"bwrap": [bwrap.LIB, bwrap.SITE], "none": [ROOT]}.get(sandbox)
+    if sandbox == "user":
+        users.prepare(workdir, settings["user"][0])
+        paths = users.tree(tree)
+    arguments = ["-c", LAUNCH, os.pathsep.join(paths), json.dumps(settings)]
     channel = (settings["request"], settings["reply"])
     options = dict(stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True,
                    env=_environment(bwrap.WORKDIR if sandbox == "bwrap" else home))
     if sandbox == "none":
         return subprocess.Popen([sys.executable, "-I", "-B", *arguments], cwd=home, pass_fds=channel, **options)
+    if sandbox == "user":
+        return subprocess.Popen([users.interpreter(), "-I", "-S", "-B", *arguments], cwd=home, pass_fds=channel,
+                                **options)
     if not bwrap.as_root():
         return subprocess.Popen(bwrap.command(["-I", "-S", "-B", *arguments], submission), pass_fds=channel,
                                 **options)
@@ -237,14 +286,16 @@ def launch(sandbox, submission, home, settings, stdout, stderr, deadline):
     return process
 
 
-def _settings(sandbox, limits, request, reply):
-    """The child's settings: its channel, its limits, and (as root, in the sandbox) the user to become."""
+def _settings(sandbox, limits, request, reply, uid=None):
+    """The child's settings: its channel, its limits, and the user to become (``uid`` with sandbox "user"; as
+    root, UNPRIVILEGED in the bwrap sandbox)."""
     # With the CPU limit at its default (the timeout), a second of grace lets a plain hang report as a timeout.
     cpu = math.ceil(limits.cpu_seconds) + (limits.cpu is None)
-    isolated = sandbox == "bwrap"
+    isolated = sandbox != "none"
+    user = [uid] * 2 if sandbox == "user" else [bwrap.UNPRIVILEGED] * 2 if isolated and bwrap.as_root() else None
     return {"request": request, "reply": reply, "memory": limits.memory << 20, "cpu": cpu, "fsize": FILE_LIMIT,
-            "processes": PROCESS_LIMIT if isolated else None,
-            "user": [bwrap.UNPRIVILEGED] * 2 if isolated and bwrap.as_root() else None}
+            "files": FILE_DESCRIPTORS, "processes": PROCESS_LIMIT if isolated else None, "seccomp": isolated,
+            "user": user}
 
 
 def _environment(home):
@@ -256,33 +307,52 @@ def _environment(home):
     return env
 
 
-def copy_submission(source, destination):
-    """Copy a submission's source into ``destination``, readable by all, to be compiled from source.
+def copy_submission(source, destination, main):
+    """Copy a submission's source into ``destination``, readable by all, to be compiled from source; return
+    (the folder, relative to ``destination``, that holds what was given: "" but for a package; notes on what was
+    left out).
 
     ``source`` is the submission's folder, whose .py files (in it and its
-    subfolders) are copied, or its .py file, copied with the helper modules
-    beside it whose names start with an underscore (``_helpers.py``,
-    ``_utils/``): not its other neighbours, which may be classmates.  In a
-    folder, which is the student's, symbolic links are left out (one could
-    reach a classmate's files); beside a file, in the course's folder, they are
-    followed.  Hidden entries and ``__pycache__`` folders are left out.
-    LoadError when that is more than COPY_FILES files or COPY_BYTES bytes.
+    subfolders) are copied, or its .py file, copied alone: the files beside it
+    are not the student's.  A folder that is a package (it holds an
+    ``__init__.py``) is copied into a folder of its name, so that it is
+    imported as that package.  Symbolic links in a folder are left out (one
+    could reach a classmate's files), and so are hidden entries and
+    ``__pycache__`` folders.  ``main`` is the file to be loaded: while it
+    imports, its folder comes first on sys.path, so a module there named like
+    one of the standard library, numpy or gradcheck (``__future__.py``,
+    ``numpy/``) would replace it; such files are left out, each with a note
+    saying why.  LoadError when the copy is more than COPY_FILES files or
+    COPY_BYTES bytes.
     """
     copy = _Copy(source)
     _make_folder(destination)
-    if os.path.isdir(source):
-        copy.tree(source, destination)
-        return
-    copy.file(source, os.path.join(destination, os.path.basename(source)))
-    folder = os.path.dirname(os.path.abspath(source))
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if not name.startswith("_") or name == "__pycache__" or os.path.samefile(path, source):
-            continue
-        if os.path.isdir(path):
-            copy.tree(path, os.path.join(destination, name))
-        elif name.endswith(".py") and os.path.isfile(path):
-            copy.file(path, os.path.join(destination, name))
+    if not os.path.isdir(source):
+        copy.file(source, os.path.join(destination, os.path.basename(source)))
+        return "", []
+    root, folder = os.path.abspath(source), os.path.dirname(os.path.abspath(main))
+    inside = os.path.basename(root) if _is_package(root) else ""
+    left_out = {path: module for path in (os.path.join(folder, name) for name in os.listdir(folder))
+                if (module := _shadowed(path)) and not os.path.samefile(path, main)}
+    copy.tree(root, os.path.join(destination, inside), left_out)
+    return inside, [f"{os.path.relpath(path, root)} was left out: it would hide {module}"
+                    for path, module in sorted(left_out.items())]
+
+
+def _is_package(folder):
+    """Whether ``folder`` is a package Python can import by its name."""
+    name = os.path.basename(os.path.abspath(folder))
+    return os.path.isfile(os.path.join(folder, "__init__.py")) and name.isidentifier()
+
+
+def _shadowed(path):
+    """What the module file or package folder at ``path`` would hide: numpy, gradcheck, a module of the standard
+    library, or None (and None for anything else)."""
+    name = os.path.basename(path)
+    module = name if os.path.isdir(path) else name[:-3] if name.endswith(".py") else None
+    if module in ("numpy", "gradcheck"):
+        return module
+    return f"the standard library's {module}" if module in sys.stdlib_module_names else None
 
 
 class _Copy:
@@ -292,17 +362,19 @@ class _Copy:
         self.source = source
         self.files = self.bytes = 0
 
-    def tree(self, folder, destination):
-        """Every .py file in ``folder`` and its subfolders, but links, hidden entries and __pycache__."""
+    def tree(self, folder, destination, left_out):
+        """Every .py file in ``folder`` and its subfolders, but links, hidden entries, __pycache__ and the paths in
+        ``left_out``."""
         for root, subfolders, names in os.walk(folder):
             subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "__pycache__"
-                                   and not os.path.islink(os.path.join(root, name)))
+                                   and not os.path.islink(os.path.join(root, name))
+                                   and os.path.join(root, name) not in left_out)
             target = os.path.join(destination, os.path.relpath(root, folder))
             _make_folder(target)
             for name in sorted(names):
                 path = os.path.join(root, name)
                 if name.endswith(".py") and not name.startswith(".") and not os.path.islink(path) and \
-                        os.path.isfile(path):
+                        os.path.isfile(path) and path not in left_out:
                     self.file(path, os.path.join(target, name))
 
     def file(self, path, destination):
@@ -356,16 +428,25 @@ class SandboxImplementation(Implementation):
         impl.fatal, impl.stdout, impl.stderr
 
     The child gets a private copy of the submission (``copy_submission``):
-    FILE with the helper modules beside it whose names start with an
-    underscore, or every .py file of ``folder`` (which holds FILE), so that
-    FILE can import its own helper modules.  ``sandbox`` is "bwrap" (see
-    ``bwrap``; ``require_sandbox`` says whether it runs here) or "none": a
-    plain child process, with the same limits but not isolated.  ``shown``
-    is what reproduction commands call FILE (default: FILE as given).
+    FILE alone, or every .py file of ``folder`` (which holds FILE), so that
+    FILE can import its own helper modules; ``left_out`` then notes the files
+    left out because they would hide a module of the standard library, numpy
+    or gradcheck.  Its imports run from the copy's folder, as from the
+    submission's (``from common.util import ...``), and a folder that is a
+    package is imported as one.  ``backward`` names a forward function's
+    backward (see ``adapters.find_backward``).  ``sandbox`` is "bwrap" (see
+    ``bwrap``; ``sandbox_problem`` says whether it runs here), "user" (see
+    ``users``; ``user_problem`` says
+    whether it runs here): a child process that runs as ``uid`` (default: a
+    uid nothing uses), or "none": a plain child process, with the same limits
+    but not isolated.  ``shown``
+    is what reproduction commands and messages call FILE, its path as the
+    student knows it (default: FILE as given): messages then name the
+    student's files by their paths in the submission, never the grader's.
     """
 
     def __init__(self, spec, layer, convention="auto", limits=None, stop_on_death=False, scratch=None,
-                 sandbox="bwrap", folder=None, shown=None):
+                 sandbox="bwrap", folder=None, shown=None, backward=None, uid=None):
         path, sep, name = spec.rpartition(":")
         if not sep or not path or not name:
             raise LoadError(f"--impl must be FILE:NAME, e.g. my_layers.py:Conv2d; got {spec!r}")
@@ -375,16 +456,21 @@ class SandboxImplementation(Implementation):
             raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
         super().__init__(name, None, convention, {}, per_axis=False, spec=f"{shown}:{name}" if shown else spec)
         self.path = path
+        self.shown = shown or path
         self.sandbox = sandbox
-        self.folder = None if folder is None else os.fspath(folder)  # copied whole; None: FILE and its helpers
+        self.uid = (uid or users.free_uids(1)[0]) if sandbox == "user" else None
+        self.folder = None if folder is None else os.fspath(folder)  # copied whole; None: FILE alone
         if self.folder is not None and os.path.relpath(path, self.folder).startswith(os.pardir):
             raise ValueError(f"{path} is not in the submission's folder {self.folder}")
-        self._inside = None  # the copy's folder, as the child sees it
+        self._root = None  # the copy's folder, as the child sees it: the folder its imports run from
+        self._inside = None  # the folder in it that holds what was given (a package's own folder)
         self.layer = layer
+        self.backward = backward  # the NAME of a forward function's backward, found in the submission
         self.requested_convention = convention
         self.limits = limits or Limits()
         self.stop_on_death = stop_on_death
         self.scratch = scratch  # the folder the working directory is made in (default: the system's temp folder)
+        # ... and, with sandbox "user", where the child's tree is linked once (users.tree; default: the workdir)
         self.fatal = None  # one line saying why the child is gone, once it is
         self.fatal_kind = None
         self.fatal_config = None  # the Config being checked when it died
@@ -397,6 +483,7 @@ class SandboxImplementation(Implementation):
         self._workdir = None
         self._ids = itertools.count(1)
         self._released = []
+        self.left_out = []  # notes on the files of the submission that were not copied, and why
 
     # -- lifecycle -----------------------------------------------------------
     def __enter__(self):
@@ -416,20 +503,24 @@ class SandboxImplementation(Implementation):
         copy = os.path.join(self._workdir.name, "submission")
         home = os.path.join(self._workdir.name, "home")
         try:
-            copy_submission(self.folder or self.path, copy)
+            inside, self.left_out = copy_submission(self.folder or self.path, copy, self.path)
             os.mkdir(home, 0o700)
         except BaseException:
             self._workdir.cleanup()
             raise
-        self._inside = bwrap.SUBMISSION if self.sandbox == "bwrap" else copy
+        self._root = bwrap.SUBMISSION if self.sandbox == "bwrap" else copy
+        self._inside = os.path.join(self._root, inside) if inside else self._root
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         deadline = time.monotonic() + self.limits.timeout
         try:
-            self._process = launch(self.sandbox, copy, home, _settings(self.sandbox, self.limits, request_r, reply_w),
-                                   out_w, err_w, deadline)
+            if self.uid is not None:
+                users.sweep(self.uid)  # the slot's user has no process left from an earlier submission
+            self._process = launch(self.sandbox, self._workdir.name,
+                                   _settings(self.sandbox, self.limits, request_r, reply_w, self.uid),
+                                   out_w, err_w, deadline, self.scratch or self._workdir.name)
         except BaseException:
             for fd in (request_r, request_w, reply_r, reply_w, out_r, out_w, err_r, err_w):
                 os.close(fd)
@@ -442,11 +533,12 @@ class SandboxImplementation(Implementation):
             os.set_blocking(fd, False)
         try:
             reply, _ = self._exchange({"op": "load", "path": self._inside_path(), "name": self.name,
-                                       "layer": self.layer, "convention": self.requested_convention}, (), "import")
+                                       "layer": self.layer, "convention": self.requested_convention,
+                                       "backward": self.backward, "workdir": self._root}, (), "import")
         except (ImplementationError, SandboxDied) as error:
             self.close()
             why = f"the submission {self.fatal}" if self.fatal else str(error)
-            raise LoadError(f"{self.path} could not be loaded: {why}") from None
+            raise LoadError(f"{self.shown} could not be loaded: {why}") from None
         if "load_error" in reply:
             self.close()
             raise LoadError(self._as_given(clean(reply["load_error"], 4 * TEXT_LIMIT)))
@@ -455,16 +547,19 @@ class SandboxImplementation(Implementation):
         except _Dead as dead:
             self._kill_for(dead)
             self.close()
-            raise LoadError(f"{self.path} could not be loaded: the submission {self.fatal}") from None
+            raise LoadError(f"{self.shown} could not be loaded: the submission {self.fatal}") from None
         return self
 
     def close(self):
-        """Kill the child's process group, keep what it printed, remove its working directory."""
+        """Kill the child's process group (as "user", every process of its uid), keep what it printed, remove its
+        working directory."""
         if self._process is None:
             return
         self._kill()
         self._drain(time.monotonic() + 0.5, until_eof=True)
         self._reap()
+        if self.uid is not None:
+            users.sweep(self.uid)
         for fd in self._fds.values():
             try:
                 os.close(fd)
@@ -493,10 +588,13 @@ class SandboxImplementation(Implementation):
         only while that leaves room, so that a verdict already reached is not lost to a time-out)."""
         return self.limits.timeout - self.charged
 
-    def make(self, config, params):
+    def make(self, config, params, layout=None):
+        """A layer in the child, built for ``config`` with ``params``, reading ``layout`` (default: the one the
+        engine chose, ``self.layout``): the child converts the arrays as it is told."""
         names = sorted(params)
         hyperparameters = {name: getattr(config, name) for name in Hyperparameters.names()}
-        reply, _ = self._exchange({"op": "make", "config": hyperparameters, "names": names},
+        reply, _ = self._exchange({"op": "make", "config": hyperparameters, "names": names,
+                                   "layout": (layout or self.layout).to_dict()},
                                   [params[name] for name in names], "construction", config=config)
         handle = reply["handle"]  # checked by _check_reply
         subject = SandboxSubject(self, handle, config)
@@ -543,8 +641,9 @@ class SandboxImplementation(Implementation):
         return os.path.join(self._inside, os.path.relpath(self.path, self.folder or os.path.dirname(self.path)))
 
     def _as_given(self, text):
-        """``text`` with the copy's folder written as the submission's folder was given."""
-        given = self.folder or os.path.dirname(self.path)
+        """``text`` with the copy's folder written as the student knows it: as nothing when ``shown`` was given
+        (the files are then named by their paths in the submission), else as the submission's folder was given."""
+        given = "" if self.shown != self.path else self.folder or os.path.dirname(self.path)
         return text.replace(self._inside + os.sep, given + os.sep if given else "")
 
     def _check_reply(self, request, payload, stage, expect):
@@ -698,7 +797,7 @@ class SandboxImplementation(Implementation):
         resource usage is not known there.
         """
         status, usage = self._status
-        if self.sandbox == "none" or os.WIFSIGNALED(status):
+        if self.sandbox != "bwrap" or os.WIFSIGNALED(status):
             return (os.WTERMSIG(status), None, usage) if os.WIFSIGNALED(status) else (None, os.WEXITSTATUS(status),
                                                                                       usage)
         code = os.WEXITSTATUS(status)
@@ -739,14 +838,20 @@ class SandboxImplementation(Implementation):
 
     def _accept_load(self, reply):
         convention, pinned, name = reply.get("convention"), reply.get("pinned"), reply.get("name")
+        restrict = reply.get("restrict", {})
         if convention not in CONVENTIONS[1:] or not isinstance(pinned, dict) or not isinstance(name, str) or \
-                not all(isinstance(k, str) and type(v) is int for k, v in pinned.items()):
+                not all(isinstance(k, str) and type(v) is int for k, v in pinned.items()) or \
+                not isinstance(restrict, dict) or set(restrict) - {"square"} or \
+                not set(restrict.get("square", ())) <= {"size", "kernel"}:
             raise self._violation("import", "the reply to load is malformed")
         self.convention, self.pinned = convention, pinned
+        self.restrict = {name: tuple(value) for name, value in restrict.items()}
 
 
 class SandboxSubject(Subject):
     """One layer living in the sandbox's child; the methods of ``adapters.Subject``, over the channel."""
+
+    takes_views = False  # arrays reach the child as copies: what lies after them here never travels (diagnose.Probe)
 
     def __init__(self, sandbox, handle, config):
         super().__init__()

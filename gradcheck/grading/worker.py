@@ -70,17 +70,20 @@ def grade_one(job, settings):
         return result
     sandbox = SandboxImplementation(f"{job.file}:{settings.implementation}", settings.layer, settings.convention,
                                     settings.limits, stop_on_death=True, scratch=settings.scratch,
-                                    sandbox=settings.sandbox, folder=job.folder, shown=student_path(job))
+                                    sandbox=settings.sandbox, folder=job.folder, shown=student_path(job),
+                                    backward=settings.backward, uid=settings.uid)
     try:
         try:
             sandbox.start()
         except LoadError as error:
-            result.error = one_line(f"could not load {settings.implementation}: {error}")
+            result.error = one_line(" ".join([f"could not load {settings.implementation}: {error}",
+                                              *(f"({note})" for note in sandbox.left_out)]))
             return result
         try:
             plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
                             method=settings.method, precision=settings.precision, divisible=settings.divisible,
-                            **settings.pins)
+                            layout=settings.layout, backward=settings.backward, strict=True, convention_pins=False,
+                            stop_on=(SandboxDied,), **settings.pins)
         except (ValueError, TypeError) as error:
             result.error = one_line(f"cannot be graded with these options: {error}")
             return result
@@ -89,6 +92,7 @@ def grade_one(job, settings):
         sandbox.close()
         result.stdout, result.stderr = sandbox.stdout, sandbox.stderr
         result.duration_s = time.monotonic() - started
+    report.notes.extend(sandbox.left_out)
     result.report = report
     result.checks = list(report.checks)
     result.score = sum(check.status == "pass" for check in report.checks)
@@ -100,5 +104,9 @@ def grade_one(job, settings):
 
 def student_path(job):
     """The submission's file as its author knows it: its path in the submission's folder (for a submission
-    given as a file, its name), what reproduction commands show instead of the grader's path."""
-    return os.path.relpath(job.file, job.folder or os.path.dirname(os.path.abspath(job.file)))
+    given as a file, its name; for a folder that is a package, from the folder holding it, where its imports
+    work), what reproduction commands show instead of the grader's path."""
+    folder = job.folder or os.path.dirname(os.path.abspath(job.file))
+    if job.folder and os.path.isfile(os.path.join(job.folder, "__init__.py")):
+        folder = os.path.dirname(os.path.abspath(job.folder))
+    return os.path.relpath(os.path.abspath(job.file), os.path.abspath(folder))

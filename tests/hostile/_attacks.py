@@ -10,6 +10,7 @@ import os
 
 MARKER = "gradcheck-hostile-survivor"  # in the command line and environment of processes meant to outlive the run
 PICKLE_RAN = "/tmp/gradcheck-hostile-pickle-ran"  # created by the pickle payload, if anyone ever unpickles it
+HOARD = 1200 << 20  # bytes the memory attacks try to hold: over twice the tests' --memory 512, the workdir's 64 MiB
 SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev", "/boot")
 
 
@@ -20,6 +21,15 @@ def attempt(action, *args):
         return True
     except Exception:  # noqa: BLE001 - an attack that fails is just a failed attack
         return False
+
+
+def hoard(grab, chunk):
+    """Call ``grab()``, which holds ``chunk`` more bytes each time, until HOARD bytes are held or it fails; the
+    bytes held."""
+    held = 0
+    while held < HOARD and attempt(grab):
+        held += chunk
+    return held
 
 
 def processes():

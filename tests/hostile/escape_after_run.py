@@ -3,7 +3,7 @@ rewriting every --output it can find with a passing grade, long after the grader
 import os
 import sys
 
-from _layers.attacks import MARKER
+from _layers.attacks import MARKER, attempt
 from _layers.wrong_db import Convolution as _WrongDb
 
 REWRITER = """
@@ -24,11 +24,16 @@ for _ in range(600):
     time.sleep(0.1)
 """
 
-if os.fork() == 0:
-    os.setsid()
+
+def escape():
     if os.fork() == 0:
-        os.execve(sys.executable, [sys.executable, "-c", REWRITER, MARKER], {"GRADCHECK_HOSTILE": MARKER})
-    os._exit(0)
-os.wait()
+        os.setsid()
+        if os.fork() == 0:
+            os.execve(sys.executable, [sys.executable, "-c", REWRITER, MARKER], {"GRADCHECK_HOSTILE": MARKER})
+        os._exit(0)
+    os.wait()
+
+
+attempt(escape)
 
 Convolution = _WrongDb

@@ -3,7 +3,8 @@
 Conv: the DLfS im2col class, a naive four-loop version, a cs231n-like loop
 over output positions, an as_strided + einsum version, and DLfS with the
 reshaped weights precomputed at construction (a view of W, so in-place
-updates still reach forward).  Pools: loops and vectorized, max and average.
+updates still reach forward), by FFT (rounded everywhere, also where the
+answer is exactly zero), scattering with np.add.at, and in np.longdouble.  Pools: loops and vectorized, max and average.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -296,6 +297,78 @@ class AvgPoolStrided:
         return dx[:, :, p:h - p, p:w - p]
 
 
-CONV = [ConvIm2colDLfS, ConvNaiveLoops, ConvOutputLoopCs231n, ConvStridedEinsum, ConvColWAtConstruction]
+class ConvFFT:
+    """Correlation by FFT: every element of a result mixes every element of the inputs, so a right answer is
+    rounded also where it is exactly zero (an input row no window reaches, a dW that sees padding only)."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        p, s = self.pad, self.stride
+        self.x_pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        every = _correlate(self.x_pad[:, None], self.W[None]).sum(axis=2)  # (N, F) windows at every step
+        self.every_shape = every.shape[2:]
+        return every[:, :, ::s, ::s] + self.b[None, :, None, None]
+
+    def backward(self, dout):
+        p, s = self.pad, self.stride
+        spread = np.zeros(dout.shape[:2] + self.every_shape)
+        spread[:, :, ::s, ::s] = dout
+        self.db = dout.sum(axis=(0, 2, 3))
+        self.dW = _correlate(self.x_pad[:, None], spread[:, :, None]).sum(axis=0)
+        dx_pad = _convolve_full(spread[:, :, None], self.W[None]).sum(axis=1)
+        h, w = dx_pad.shape[2:]
+        return dx_pad[:, :, p:h - p, p:w - p]
+
+
+def _correlate(a, k):
+    """The 'valid' cross-correlation of the last two axes, by FFT."""
+    (h, w), (kh, kw) = a.shape[-2:], k.shape[-2:]
+    return _convolve_full(a, k[..., ::-1, ::-1])[..., kh - 1:h, kw - 1:w]
+
+
+def _convolve_full(a, k):
+    shape = (a.shape[-2] + k.shape[-2] - 1, a.shape[-1] + k.shape[-1] - 1)
+    return np.fft.irfft2(np.fft.rfft2(a, shape) * np.fft.rfft2(k, shape), shape)
+
+
+class ConvAddAt(ConvStridedEinsum):
+    """Backward scatters every window's gradient at once with np.add.at on fancy indices."""
+
+    def backward(self, dout):
+        p, s = self.pad, self.stride
+        _, _, kh, kw = self.W.shape
+        _, _, out_h, out_w = dout.shape
+        self.db = dout.sum(axis=(0, 2, 3))
+        self.dW = np.einsum("ncijst,nfij->fcst", self.win, dout)
+        rows = (np.arange(out_h) * s)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+        cols = (np.arange(out_w) * s)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+        dx_pad = np.zeros(self.x_pad.shape)
+        np.add.at(dx_pad.transpose(2, 3, 0, 1), (rows, cols), np.einsum("nfij,fcst->ijstnc", dout, self.W))
+        h, w = dx_pad.shape[2:]
+        return dx_pad[:, :, p:h - p, p:w - p]
+
+
+class ConvLongDouble(ConvStridedEinsum):
+    """Computes in np.longdouble and hands back float64: more precise than the reference, never less."""
+
+    def forward(self, x):
+        self.W_long = self.W.astype(np.longdouble)
+        out = super().forward(x.astype(np.longdouble))
+        return out.astype(x.dtype)
+
+    def backward(self, dout):
+        W, self.W = self.W, self.W_long
+        try:
+            dx = super().backward(dout.astype(np.longdouble))
+        finally:
+            self.W = W
+        self.dW, self.db = self.dW.astype(dout.dtype), self.db.astype(dout.dtype)
+        return dx.astype(dout.dtype)
+
+
+CONV = [ConvIm2colDLfS, ConvNaiveLoops, ConvOutputLoopCs231n, ConvStridedEinsum, ConvColWAtConstruction, ConvFFT,
+        ConvAddAt, ConvLongDouble]
 MAXPOOL = [MaxPoolLoops, MaxPoolIm2col]
 AVGPOOL = [AvgPoolLoops, AvgPoolStrided]

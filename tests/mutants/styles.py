@@ -9,9 +9,15 @@ live in ``standalone``, so that they can be graded in the sandbox too.
 import numpy as np
 
 from . import Mutant
-from .standalone import (ConvBackwardNone, ConvDxTwoBugs, ConvForwardNone, ConvLoops, MaxPool2dLayer,
-                         conv_backward_cropped, conv_forward, conv_forward_strides, conv_forward_unpad_slice,
-                         max_pool_forward, pool_loops, pool_loops_backward)
+from .standalone import (ConvBackwardNone, ConvDxTwoBugs, ConvForwardNone, ConvLoops, ConvNoDilation,
+                         ConvSquareInputs, ConvSquareKernels, ConvSquareKernelsDxBug, ConvStrideOne,
+                         ConvValidStrideOne, MaxPool2dLayer, conv_backward_cropped, conv_forward,
+                         conv_forward_global, conv_forward_global_mean, conv_forward_hparams,
+                         conv_forward_hparams_unpad, conv_forward_no_pad, conv_forward_strides,
+                         conv_forward_unpad_slice, max_pool_forward, pool_loops, pool_loops_backward)
+from no_cache import conv_forward_windows, max_pool_forward_windows  # examples/
+from own_weights import ConvParams, ConvSGD
+from projects.own_weights_wrong import ConvParamsAccumulating, ConvSGDBatchMean  # tests/projects/
 from reference_layers import Conv2d
 from reference_style import Convolution, col2im  # examples/: as students copy them from the book
 
@@ -112,12 +118,41 @@ MUTANTS = [
     Mutant(ConvBackwardNone, "conv", {"dX"}),
     Mutant(conv_forward_unpad_slice, "conv", {"dX"}, trigger="fails only when pad = 0",
            hint="dx_pad[:, :, pad:pad + H, pad:pad + W]"),
+    # Written for part of the space, and saying so: refusals when strict, checked where they accept otherwise.
     Mutant(conv_forward_strides, "conv", {"forward"}, kind="refusal",
-           trigger="refuses only when the stride does not divide the padded input", hint="--divisible"),
+           trigger="refuses only when the stride does not divide the padded input", hint="--divisible",
+           restricted={"an input the stride divides"}),
     Mutant(MaxPoolSquareOnly, "maxpool", {"forward"}, kind="refusal",
-           trigger="refuses only when the kernel is not square"),
+           trigger="refuses only when the kernel is not square", restricted={"a square kernel"}),
+    Mutant(ConvSquareKernels, "conv", {"forward"}, kind="refusal", trigger="refuses only when the kernel is not square",
+           restricted={"a square kernel"}),
+    Mutant(ConvStrideOne, "conv", {"forward"}, kind="refusal", trigger="refuses only when stride > 1",
+           restricted={"stride 1"}),
+    Mutant(conv_forward_no_pad, "conv", {"forward"}, kind="refusal", trigger="refuses only when pad > 0",
+           restricted={"pad 0"}),
+    Mutant(ConvNoDilation, "conv", {"forward"}, kind="refusal", trigger="refuses only when dilation > 1",
+           restricted={"dilation 1"}),
+    Mutant(ConvSquareInputs, "conv", {"forward"}, kind="refusal", trigger="refuses only when the input is not square",
+           restricted={"a square input"}),
+    # Either refusal can be found first; the other's rule holds in a search scoped away from it.
+    Mutant(ConvValidStrideOne, "conv", {"forward"}, kind="refusal", trigger=", refuses only when", findings=2,
+           restricted={"pad 0", "stride 1"}),
+    Mutant(ConvSquareKernelsDxBug, "conv", {"dX"}, trigger="fails only when stride > 1",
+           hint="stepping through the input with the stride", restricted={"a square kernel"}),
     Mutant(ConvCol2imKernelSwapped, "conv", {"dX"}, trigger="fails only when the kernel is not square",
            hint="height and width are swapped"),
+    Mutant(conv_forward_windows, "conv", set(), note="called conv_backward_windows(dout, x, w, b, conv_param) with "
+                                                     "what conv_forward_windows was given (it takes no cache)"),
+    Mutant(max_pool_forward_windows, "maxpool", set(), note="called max_pool_backward_windows(dout, x, pool_param)"),
+    Mutant(conv_forward_hparams, "conv", set(), note="called conv_backward_hparams(dZ, A_prev, W, b, hparameters)"),
+    Mutant(conv_forward_hparams_unpad, "conv", {"dX"}, trigger="fails only when pad = 0",
+           hint="dx_pad[:, :, pad:pad + H, pad:pad + W]"),
+    Mutant(conv_forward_global, "conv", set(), note="called conv_backward_global(dZ) right after conv_forward_global"),
+    Mutant(conv_forward_global_mean, "conv", {"dB"}, trigger="batch > 1", hint="divided by the batch size 2"),
+    Mutant(ConvParams, "conv", set(), note="W and b written into its params[0] and params[1]"),
+    Mutant(ConvSGD, "conv", set(), note="backward was called as backward(dout, lr=0)"),
+    Mutant(ConvParamsAccumulating, "conv", {"repeatable"}, hint="doubles on the second backward"),
+    Mutant(ConvSGDBatchMean, "conv", {"dB"}, trigger="batch > 1", hint="divided by the batch size 2"),
     # Either bug can be found first; the other's rule holds in a search scoped away from it.
     Mutant(ConvDxTwoBugs, "conv", {"dX"}, findings=2, trigger=", fails only when"),
 ]

@@ -1,0 +1,21 @@
+"""conv_forward.py's backward, wrong: dw is summed over windows of x itself instead of the padded x, so it is
+right only when pad is 0 (and raises, or is wrong, otherwise)."""
+import numpy as np
+
+
+def conv_backward(dout, cache):
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    F, _, HH, WW = w.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+            window = np.zeros((x.shape[0], x.shape[1], HH, WW))
+            part = x[:, :, rows, cols]  # BUG: x, not x_pad
+            window[:, :, :part.shape[2], :part.shape[3]] = part
+            dw += np.tensordot(dout[:, :, i, j], window, axes=(0, 0))
+            dx_pad[:, :, rows, cols] += np.tensordot(dout[:, :, i, j], w, axes=(1, 0))
+    H, W = x.shape[2:]
+    return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))

@@ -1,0 +1,1 @@
+"""The convolution, split into a forward and a backward module."""
