@@ -4,8 +4,8 @@
 check, in the order of ``check_names(config.layer)``:
 
 forward        output shape and values against the reference layer
-dX, dW, dB     backward(dout) against finite differences of the implementation's
-               own forward and against the reference's analytic gradients
+dX, dW, dB     backward(dout) against the reference's analytic gradients and, where
+               forward is right, finite differences of the implementation's forward
 repeatable     a second backward with the same dout gives the same gradients
 no-mutation    forward leaves x, W, b alone; backward leaves dout (and W, b) alone
 weights-live   after an optimizer's update of W and b the next forward uses them
@@ -16,8 +16,9 @@ ties           (max pooling) on inputs with exact ties, forward is the max and e
 
 Pools have no dW, dB or weights-live.  A check whose inputs an earlier
 failure made meaningless is skipped with the reason; the comparisons that
-stay meaningful still run (a layer whose forward is wrong still has its
-backward compared with finite differences of that forward).
+stay meaningful still run.  Where forward is wrong a gradient passes only if
+it is the reference's; one that is the right gradient of the wrong forward
+fails with a hint that forward's mistake is the cause.
 
 Precision is the checker's: the inputs are built in ``inputs.precision`` and
 the tolerances come from it alone.  A layer that returns a narrower dtype
@@ -362,8 +363,10 @@ class _Run:
         return _precision_verdict(result, actual, self.inputs.precision)
 
     def _compare_gradient(self, name, actual, wrt, base):
+        if not self.forward_values_ok:
+            return self._judge_by_reference(name, actual, wrt, base)
         notes = []
-        expected = dict(self.expected.grads[name]) if self.forward_values_ok else {}
+        expected = dict(self.expected.grads[name])
         estimate = self._numeric(wrt, base, actual, notes)
         kinks = None
         if isinstance(estimate, numeric.NumericGradient):
@@ -377,25 +380,53 @@ class _Run:
             noise = {"finite differences": estimate.noise} if "finite differences" in expected else {}
             return {source: self.tolerance.slack(magnitude, noise.get(source, 0.0)) for source in expected}
 
-        if expected:
-            result = self._compare(name, actual, expected, slack, keep_positions=name != "dB")
-        elif estimate is None:
-            return CheckResult(name, "skip", "; ".join(notes), notes=notes)
-        else:
-            result = CheckResult(name, "pass", total=actual.size)
+        result = self._compare(name, actual, expected, slack, keep_positions=name != "dB")
         if kinks is not None and kinks.any():
             _fail_at_kinks(result, kinks, name != "dB")
         if isinstance(estimate, numeric.Located):
             _fail_where_located(result, estimate, actual, name != "dB")
         if result.status == "fail" and result.against != "one-sided differences":
-            want = next(iter(expected.values()), None)
-            if want is not None:
-                result.hints = diagnose.gradient_hints(name, actual, want, result, self.config, self.inputs,
-                                                       self._probe())
+            result.hints = self._gradient_hints(name, actual, result)
         if estimate is not None:
             result.method, result.evaluations = estimate.method, estimate.evaluations
         result.notes = notes
         return result
+
+    def _judge_by_reference(self, name, actual, wrt, base):
+        """Where forward is wrong, a gradient passes only if it is the reference's: finite differences of that
+        forward cannot judge it (a right backward would fail, and one consistent with the mistake would pass).
+        For a gradient that fails they still say whether forward's mistake is the cause."""
+        expected = dict(self.expected.grads[name])
+        magnitude = self.expected.magnitudes[name]
+        result = self._compare(name, actual, expected,
+                               lambda: {source: self.tolerance.slack(magnitude) for source in expected},
+                               keep_positions=name != "dB")
+        notes = ["forward differs from the reference: judged by the reference's gradient alone"]
+        if result.status == "fail":
+            estimate = self._numeric(wrt, base, actual, notes)
+            if self._follows_own_forward(name, actual, estimate):
+                result.hints = [f"{name} is the gradient of this layer's forward (its finite differences agree), "
+                                "and that forward is wrong: fix forward first"]
+            else:
+                result.hints = self._gradient_hints(name, actual, result)
+            if estimate is not None:
+                result.method, result.evaluations = estimate.method, estimate.evaluations
+        result.notes = notes
+        return result
+
+    def _follows_own_forward(self, name, actual, estimate):
+        """Whether a gradient agrees with the finite differences ``estimate`` of the layer's own forward."""
+        if isinstance(estimate, numeric.Projection):
+            return True  # its screen agreed (one that disagrees comes back Located)
+        if not isinstance(estimate, numeric.NumericGradient):
+            return False
+        slack = {"finite differences": self.tolerance.slack(self.expected.magnitudes[name], estimate.noise)}
+        return compare(name, actual, {"finite differences": estimate.values}, self.tolerance,
+                       slack=slack).status == "pass"
+
+    def _gradient_hints(self, name, actual, result):
+        return diagnose.gradient_hints(name, actual, next(iter(self.expected.grads[name].values())), result,
+                                       self.config, self.inputs, self._probe())
 
     def _numeric(self, wrt, base, analytic, notes):
         """Finite differences of the subject's own forward by ``method_for``, or None (with a note) when the
@@ -445,8 +476,6 @@ class _Run:
         method = self.method_for(wrt, base)
         if self.method == "structured" and method == "dense":
             notes.append("dense differences instead of structured: forward differs from the reference")
-        if not self.forward_values_ok:
-            notes.append("compared with finite differences only: forward differs from the reference")
         chunk = max(1, (evaluate.capacity - 1) // 2)
         if method == "projection":
             joint = self._joint_screen()

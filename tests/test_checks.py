@@ -69,6 +69,11 @@ class DoubledForwardOnly(DoubledLayer):
         return Conv2d.backward(self, dout)
 
 
+class DoubledForwardTripledBackward(DoubledLayer):
+    def backward(self, dout):
+        return Conv2d.backward(self, 3 * dout)
+
+
 def results_by(cls, config=CONFIG, method="projection"):
     results = run_checks(config, make_inputs(config, 0), implementation_of(cls, "conv"), method=method)
     return {r.name: r for r in results}
@@ -97,15 +102,23 @@ def test_element_by_element_methods_cost_what_they_say(method, evaluations):
 BIG = Config.conv(batch=4, channels=4, filters=2, size=(20, 16), kernel=3)  # x has 5120 elements: no dense
 
 
-def test_a_wrong_forward_on_a_large_input_is_screened_against_its_own_forward():
-    consistent = results_by(DoubledLayer, BIG, "auto")
+def test_where_forward_is_wrong_a_gradient_passes_only_if_it_is_the_references():
+    consistent = results_by(DoubledLayer, BIG, "auto")  # backward is the gradient of the doubled forward
     assert consistent["forward"].status == "fail"
-    assert consistent["dX"].status == "pass" and consistent["dX"].method == "projection"
-    assert any("compared with finite differences only" in note for note in consistent["dX"].notes)
-    inconsistent = results_by(DoubledForwardOnly, BIG, "auto")["dX"]
-    assert inconsistent.status == "fail" and "found by group testing" in inconsistent.message
-    assert inconsistent.against == "finite differences" and inconsistent.mismatched == 16  # the search's limit
-    assert inconsistent.expected == pytest.approx(2 * inconsistent.actual, rel=1e-6)
+    dx = consistent["dX"]
+    assert dx.status == "fail" and dx.against == "reference" and dx.mismatched == dx.total
+    assert dx.method == "projection" and dx.hints == [
+        "dX is the gradient of this layer's forward (its finite differences agree), and that forward is wrong: "
+        "fix forward first"]
+    right = results_by(DoubledForwardOnly, BIG, "auto")["dX"]  # the right backward of a wrong forward
+    assert right.status == "pass" and right.method is None  # no finite differences were needed to say so
+    assert right.notes == ["forward differs from the reference: judged by the reference's gradient alone"]
+
+
+def test_a_gradient_that_fails_for_its_own_reasons_where_forward_is_wrong_gets_backwards_hints():
+    dx = results_by(DoubledForwardTripledBackward, CONFIG, "auto")["dX"]
+    assert dx.status == "fail" and dx.against == "reference"
+    assert dx.hints == ["dX is 3 times the expected value at every element: a constant factor is wrong"]
 
 
 class OneElementOff(Conv2d):

@@ -148,7 +148,7 @@ def test_a_missing_return_is_said_in_every_format(cls, name, message):
 
 # -- each hint once -------------------------------------------------------------------------------------------
 def test_a_finding_of_several_checks_is_printed_once_by_the_assertion_message():
-    rep = check("conv", conv.ConvForwardFlippedKernel)
+    rep = check("conv", conv.ConvTrueConvolution)
     message = render.failure_text(rep)
     assert message.count("Finding 1 (forward, dX, dW):") == 1
     for hint in rep.findings[0].hints:

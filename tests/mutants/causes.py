@@ -52,7 +52,7 @@ class MaxPoolDxSpreads(MaxPoolAverages):
 # -- a kernel flipped on one axis -------------------------------------------------------------------------------------
 class ConvForwardRowsFlipped(ConvLoops):
     """Forward reverses the kernel's rows ("a convolution flips the kernel", half done); backward is the gradient of
-    that forward, so only forward is wrong."""
+    that forward, so dX and dW are wrong too, because forward is."""
 
     def forward(self, x):
         self.x = x
@@ -210,16 +210,15 @@ class ConvCeilOutput(ConvLoops):
 ROTATED = "rotated by 180 degrees"
 FLOOR = "use floor division"
 MUTANTS = [
-    Mutant(MaxPoolAverages, "maxpool", {"forward"}, hint="forward averages each window"),
+    Mutant(MaxPoolAverages, "maxpool", {"forward", "dX"}, hint="forward averages each window"),
     Mutant(MaxPoolDxSpreads, "maxpool", {"dX"}, hint="spreads each window's gradient evenly",
            absent={"forward averages"}),
-    # dX is the flipped forward's gradient, not the right one: where x is all zeros (the values class "half zeros"
-    # on a 1x1 input) forward matches the reference, so dX is judged against the reference's there and fails
-    Mutant(ConvForwardRowsFlipped, "conv", {"forward"}, hint="forward uses the kernel flipped upside down",
-           absent={ROTATED, "left to right"}, sometimes={"dX"}),
-    Mutant(conv_forward_columns_flipped, "conv", {"forward"}, hint="forward uses the kernel flipped left to right",
-           absent={ROTATED, "upside down"}, sometimes={"dX"}),
-    Mutant(ConvIntOutput, "conv", {"forward", "dX", "dW", "dB"}, hint="forward is cut to whole numbers",
+    # backward is the gradient of the flipped forward, not the layer's: dX and dW fail, with "fix forward first"
+    Mutant(ConvForwardRowsFlipped, "conv", {"forward", "dX", "dW"}, hint="forward uses the kernel flipped upside down",
+           absent={ROTATED, "left to right"}),
+    Mutant(conv_forward_columns_flipped, "conv", {"forward", "dX", "dW"},
+           hint="forward uses the kernel flipped left to right", absent={ROTATED, "upside down"}),
+    Mutant(ConvIntOutput, "conv", {"forward"}, hint="forward is cut to whole numbers",
            sometimes={"weights-live"}),
     # backward adds floats in place to the int buffer and raises: dX's hint names that
     Mutant(ConvIntPaddedInput, "conv", {"forward", "dX"}, hint="forward is computed from x cut to whole numbers"),

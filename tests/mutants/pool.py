@@ -301,7 +301,8 @@ MUTANTS = [
     Mutant(MaxPoolKinkZeroDx, "maxpool", {"dX"}),
     Mutant(MaxPoolForwardNaN, "maxpool", {"forward"}),
     Mutant(AvgPoolNoDivide, "avgpool", {"dX"}, hint="the division by the pool area"),
-    Mutant(AvgPoolCountExcludePad, "avgpool", {"forward"}, trigger="pad > 0", hint="number of unpadded elements"),
+    Mutant(AvgPoolCountExcludePad, "avgpool", {"forward", "dX"}, trigger="pad > 0",
+           hint="number of unpadded elements"),
     Mutant(AvgPoolAccumulatesDx, "avgpool", {"repeatable"}, hint="doubles on the second backward"),
     Mutant(AvgPoolMutatesDout, "avgpool", {"no-mutation"}),
 ]
