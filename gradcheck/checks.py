@@ -385,22 +385,48 @@ class _Run:
             _fail_at_kinks(result, kinks, name != "dB")
         if isinstance(estimate, numeric.Located):
             _fail_where_located(result, estimate, actual, name != "dB")
-        if result.status == "fail" and result.against != "one-sided differences":
-            result.hints = self._gradient_hints(name, actual, result)
+        if result.status == "fail":
+            result = self._failure_of_gradient_or_forward(name, actual, result)
         if estimate is not None:
             result.method, result.evaluations = estimate.method, estimate.evaluations
-        result.notes = notes
+        result.notes = notes + result.notes
         return result
+
+    def _against_reference(self, name, actual):
+        """``actual`` compared with the reference's gradient alone."""
+        expected = self.expected.grads[name]
+        magnitude = self.expected.magnitudes[name]
+        return self._compare(name, actual, expected,
+                             lambda: {source: self.tolerance.slack(magnitude) for source in expected},
+                             keep_positions=name != "dB")
+
+    def _failure_of_gradient_or_forward(self, name, actual, failure):
+        """A failed gradient with its hints; or, when it is the reference's gradient and only the finite
+        differences of forward disagree, a pass, and forward's failure: forward matches the reference on these
+        inputs but not near them (a zero input hides a flipped kernel), so the mistake is forward's."""
+        agreed = self._against_reference(name, actual)
+        if agreed.status == "fail":
+            if failure.against != "one-sided differences":
+                failure.hints = self._gradient_hints(name, actual, failure)
+            return failure
+        wrt = GRADIENTS[name]
+        text = (f"forward matches the reference on these inputs but not near them: its finite differences with "
+                f"respect to {wrt} disagree with the reference's {name} ({failure.message})")
+        forward = self.done["forward"]
+        forward.message = f"{forward.message}; {text}" if forward.status == "fail" else text
+        forward.status = "fail"
+        hint = (f"forward's values are right here only by chance: its derivative with respect to {wrt} is not the "
+                f"reference's, so forward is wrong as a function of {wrt} ({name} itself is right)")
+        forward.hints = list(dict.fromkeys([*forward.hints, hint]))
+        agreed.notes = [f"{name} is the reference's; the finite differences that disagree with it are forward's "
+                        "failure (see forward)"]
+        return agreed
 
     def _judge_by_reference(self, name, actual, wrt, base):
         """Where forward is wrong, a gradient passes only if it is the reference's: finite differences of that
         forward cannot judge it (a right backward would fail, and one consistent with the mistake would pass).
         For a gradient that fails they still say whether forward's mistake is the cause."""
-        expected = dict(self.expected.grads[name])
-        magnitude = self.expected.magnitudes[name]
-        result = self._compare(name, actual, expected,
-                               lambda: {source: self.tolerance.slack(magnitude) for source in expected},
-                               keep_positions=name != "dB")
+        result = self._against_reference(name, actual)
         notes = ["forward differs from the reference: judged by the reference's gradient alone"]
         if result.status == "fail":
             estimate = self._numeric(wrt, base, actual, notes)

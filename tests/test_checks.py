@@ -1,4 +1,6 @@
 """The engine's bookkeeping on one configuration: which check an exception fails, which are skipped and why."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -119,6 +121,34 @@ def test_a_gradient_that_fails_for_its_own_reasons_where_forward_is_wrong_gets_b
     dx = results_by(DoubledForwardTripledBackward, CONFIG, "auto")["dX"]
     assert dx.status == "fail" and dx.against == "reference"
     assert dx.hints == ["dX is 3 times the expected value at every element: a constant factor is wrong"]
+
+
+class FlippedKernelForward(Conv2d):
+    """forward correlates with the kernel rotated 180 degrees; backward is the right one (Conv2d's)."""
+
+    def forward(self, x):
+        right, self.W = self.W, self.W[:, :, ::-1, ::-1]
+        try:
+            return super().forward(x)
+        finally:
+            self.W = right
+
+
+def test_a_forward_that_matches_only_on_these_inputs_fails_and_its_right_gradient_passes():
+    """x all zeros hides a flipped kernel from forward's values (both give b), not from its slope: finite
+    differences with respect to x then disagree with the reference's dX, which the layer's dX equals."""
+    inputs = make_inputs(CONFIG, 0)
+    zeros = dataclasses.replace(inputs, x=np.zeros_like(inputs.x))
+    results = {r.name: r for r in run_checks(CONFIG, zeros, implementation_of(FlippedKernelForward, "conv"),
+                                             method="dense")}
+    assert {name for name, r in results.items() if r.status != "pass"} == {"forward"}
+    assert results["forward"].message.startswith(
+        "forward matches the reference on these inputs but not near them: its finite differences with respect "
+        "to x disagree with the reference's dX (")
+    assert "dX is the reference's; the finite differences that disagree with it are forward's failure (see " \
+           "forward)" in results["dX"].notes
+    shown = {r.name: r.status for r in run_checks(CONFIG, inputs, implementation_of(FlippedKernelForward, "conv"))}
+    assert shown["forward"] == "fail" and shown["dX"] == "pass"  # on other inputs the values show it too
 
 
 class OneElementOff(Conv2d):
