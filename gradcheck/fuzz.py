@@ -238,8 +238,9 @@ class Stop:
 
     ``phase`` "search": after ``completed`` configurations; the summary keeps
     every check's verdict over them and the checks that completed on the
-    configuration it stopped on, the running check fails with the reason and
-    a check never completed is skipped.  "explain": every configuration had
+    configuration it stopped on, the running check fails with the reason, as
+    does every other check left unfinished on that configuration, and a check
+    never reached is skipped.  "explain": every configuration had
     been checked; only the shrinking of failures and their trigger facts were
     cut short (findings are then the first failures, unshrunk).
     """
@@ -382,8 +383,9 @@ class _Searcher:
 
     def _stopped_searching(self, stopped):
         """Keep what the search saw before ``stopped``: the checks completed on the configuration it stopped on
-        count, the running one fails, one never completed stays skipped; each check that passed says on how
-        many configurations."""
+        count, the running one fails, and so does every other one left unfinished there (had the layer not
+        stopped, it might have failed it: stopping must never score better than failing); one never reached
+        anywhere stays skipped; each check that passed says on how many configurations."""
         subject, config, seed = self.current
         self.cache[self.current] = stopped.results  # a failure first seen there needs no rerun for its finding
         completed = [r for r in stopped.results if r.name != stopped.check and r.status != "skip"]
@@ -394,10 +396,16 @@ class _Searcher:
         if self.summary.get((subject, running.name), running).status != "fail":
             self.summary[(subject, running.name)] = running
         for result in stopped.results:
-            seen = self.summary.setdefault((subject, result.name), result)
-            if seen.status == "pass":
-                seen.message = (f"passed on {self.passes[(subject, result.name)]} of {self.budget} configurations; "
-                                f"not checked on the others: the run stopped ({stopped.cause})")
+            key = (subject, result.name)
+            seen = self.summary.setdefault(key, result)
+            if seen.status != "pass":
+                continue
+            passed = f"passed on {self.passes[key]} of {self.budget} configurations"
+            if result.status == "skip":  # not reached on the configuration where the run stopped: it may fail there
+                self.summary[key] = CheckResult(result.name, "fail", f"{passed}, but not on the one where the run "
+                                                f"stopped ({stopped.cause}): a check left unfinished fails")
+            else:
+                seen.message = f"{passed}; not checked on the others: the run stopped ({stopped.cause})"
         return self._stop(stopped, "search")
 
     def _first_failures(self):

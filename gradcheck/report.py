@@ -406,8 +406,8 @@ CHECK_TITLES = {
     "fresh-cache": "fresh-cache: no state left over from earlier calls",
     "ties": "ties: on tied maxima, each window's gradient goes to them and sums to dout",
 }
-STOPPED_RULE = ("The checks it passed before it stopped keep their points; the check running then, and any never "
-                "reached, score 0.")
+STOPPED_RULE = ("The checks it finished on the configuration where it stopped keep their points; the check running "
+                "then, every check left unfinished there and any never reached score 0.")
 AFTER_DUE = "after_due_date"  # Gradescope's visibility of what --hide-hints-until-due withholds
 
 

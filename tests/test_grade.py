@@ -316,17 +316,19 @@ def test_a_dead_submission_says_where_it_died(graded):
     assert dead.report.findings == []  # no trigger facts or hints measured on a layer that no longer runs
 
 
-def test_a_submission_that_times_out_keeps_the_points_it_earned_before(graded):
-    """hang_later completes its first configuration of three, then hangs in the second's dX after its forward."""
+def test_a_submission_that_times_out_keeps_only_the_checks_it_finished_where_it_stopped(graded):
+    """hang_later completes its first configuration of three, then hangs in the second's dX after its forward:
+    the checks after dX passed on the first, but had it not hung they might have failed on the second."""
     slow = graded[1]["hang_later"]
     checks = {check.name: check for check in slow.checks}
     assert slow.error == "timed out: exceeded the time limit of 5 s during backward" and not slow.passed
-    assert slow.score == 7 and checks["dX"].status == "fail" and slow.report.stopped.completed == 1
+    assert slow.score == 1 and checks["dX"].status == "fail" and slow.report.stopped.completed == 1
     assert checks["forward"].message.startswith("passed on 2 of 3 configurations; not checked on the others: "
                                                 "the run stopped (timed out: exceeded the time limit of 5 s")
-    assert checks["dW"].message.startswith("passed on 1 of 3 configurations")
+    assert checks["dW"].status == "fail" and checks["dW"].message.startswith(
+        "passed on 1 of 3 configurations, but not on the one where the run stopped (timed out")
     results = json.loads(report.grade_to_gradescope(slow, graded[0]))
-    assert results["score"] == sum(test["score"] for test in results["tests"]) == 7.0
+    assert results["score"] == sum(test["score"] for test in results["tests"]) == 1.0
     assert "keep their points" in results["output"]
 
 
@@ -349,12 +351,15 @@ def test_fake_output_does_not_change_the_verdict(graded):
 def free_stride(student):
     """The stride bug of examples/wrong_conv.py graded honestly, from a submission that tells the grader it takes
     stride 1 only, and a layer whose constructor takes no stride, with the stride left to the search."""
-    paths = [student(name) for name in ("forge_pins", "no_stride_argument")]
+    paths = [student(name) for name in ("forge_pins", "no_stride_argument", "exit_when_exposed")]
     honest = student("forge_pins").parent / "honest"
     honest.mkdir(exist_ok=True)
     shutil.copyfile(REPOSITORY / "examples" / "wrong_conv.py", honest / "wrong_conv.py")
-    result = grade([honest, *paths], "conv", "Conv2d", seed=0, examples=10, timeout=30, memory=512, workers=2,
-                   batch=1, channels=2, filters=2)
+    computing_on = shutil.copytree(paths[-1], paths[-1].parent / "computing_on")
+    source = computing_on / "exit_when_exposed.py"
+    source.write_text(source.read_text().replace("EXIT_WHEN_EXPOSED = True", "EXIT_WHEN_EXPOSED = False"))
+    result = grade([honest, *paths, computing_on], "conv", "Conv2d", seed=0, examples=10, timeout=30, memory=512,
+                   workers=2, batch=1, channels=2, filters=2)
     return {s.name: s for s in result.submissions}
 
 
@@ -370,6 +375,13 @@ def test_a_constructor_without_a_stride_fails_where_the_instructor_asks_for_one(
     assert layer.score < layer.max_score and "forward" in failed_checks(layer)
     assert "takes no stride other than 1, so it cannot be checked with stride" in " ".join(
         check.message for check in layer.checks)
+
+
+def test_dying_where_a_mistake_would_show_never_pays(free_stride):
+    died, computing_on = free_stride["exit_when_exposed"], free_stride["computing_on"]
+    assert {"dX", "dW"} <= failed_checks(computing_on) and computing_on.score == 6
+    assert died.error == "exited with status 0 during forward" and died.score <= computing_on.score
+    assert {"dX", "dW"} <= failed_checks(died)  # they passed with stride 1, and were left unfinished with stride 2
 
 
 def failed_checks(submission):

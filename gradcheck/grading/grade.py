@@ -22,10 +22,11 @@ Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv, 6 fo
 pooling, 5 for average pooling); a failed or skipped check scores 0.  A submission that could
 not be loaded scores 0.  One whose child died (timed out, ran out of memory,
 crashed, exited) partway keeps the point of every check that passed on each
-configuration it completed before (at least one; the check says on how many),
-and the check that was running then fails: dying never scores better than
-failing that check would have, and a slow but right layer is not zeroed.  It
-is not ``passed``, and its ``error`` says why it stopped.  Grading is strict
+configuration it completed and finished on the one where it stopped (the
+check says on how many); the check that was running then fails, and so does
+every other one left unfinished there: dying never scores better than failing
+where it died would have.  It is not ``passed``, and its ``error`` says why
+it stopped.  Grading is strict
 (``gradcheck.check(..., strict=True)``): a check failed because the layer
 refused a configuration on purpose (its own assert or raise) scores 0 like any
 other, and its output says it was a refusal, even when the refusals follow

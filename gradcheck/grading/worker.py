@@ -60,7 +60,7 @@ def grade_one(job, settings):
     """Grade one resolved submission in this process (its code runs in a sandbox child).
 
     A submission whose child dies (times out, runs out of memory, crashes,
-    exits) keeps the points of the checks it passed before: see ``fuzz.Stop``.
+    exits) keeps the points of the checks it finished where it stopped: see ``fuzz.Stop``.
     """
     started = time.monotonic()
     max_score = len(check_names(settings.layer))
