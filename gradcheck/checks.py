@@ -386,7 +386,7 @@ class _Run:
         if isinstance(estimate, numeric.Located):
             _fail_where_located(result, estimate, actual, name != "dB")
         if result.status == "fail":
-            result = self._failure_of_gradient_or_forward(name, actual, result)
+            result = self._failure_of_gradient_or_forward(name, actual, result, estimate, kinks)
         if estimate is not None:
             result.method, result.evaluations = estimate.method, estimate.evaluations
         result.notes = notes + result.notes
@@ -400,27 +400,52 @@ class _Run:
                              lambda: {source: self.tolerance.slack(magnitude) for source in expected},
                              keep_positions=name != "dB")
 
-    def _failure_of_gradient_or_forward(self, name, actual, failure):
-        """A failed gradient with its hints; or, when it is the reference's gradient and only the finite
-        differences of forward disagree, a pass, and forward's failure: forward matches the reference on these
-        inputs but not near them (a zero input hides a flipped kernel), so the mistake is forward's."""
+    def _failure_of_gradient_or_forward(self, name, actual, failure, estimate, kinks):
+        """A failed comparison of a gradient whose forward matched the reference's values.
+
+        The gradient fails only if it differs from the reference's; where it is the reference's, only the
+        finite differences of forward disagreed with it.  Either way, finite differences of forward that
+        disagree with the reference's gradient show that forward matches the reference on these inputs but
+        not near them (a zero x hides a flipped kernel): then forward fails too, with what they showed.
+        """
         agreed = self._against_reference(name, actual)
-        if agreed.status == "fail":
-            if failure.against != "one-sided differences":
-                failure.hints = self._gradient_hints(name, actual, failure)
-            return failure
+        if agreed.status == "pass":
+            self._fail_forward_by_slope(name, failure.message)
+            agreed.notes = [f"{name} is the reference's; the finite differences that disagree with it are "
+                            "forward's failure (see forward)"]
+            return agreed
+        if failure.against != "one-sided differences":
+            failure.hints = self._gradient_hints(name, actual, failure)
+        slope = self._slope_against_reference(name, estimate, kinks)
+        if slope:
+            self._fail_forward_by_slope(name, slope)
+        return failure
+
+    def _slope_against_reference(self, name, estimate, kinks):
+        """How finite differences of forward disagree with the reference's gradient, or '' where they agree or
+        were not taken element by element."""
+        if not isinstance(estimate, numeric.NumericGradient):
+            return ""
+        expected = self.expected.grads[name]
+        slack = {source: self.tolerance.slack(self.expected.magnitudes[name], estimate.noise) for source in expected}
+        result = compare(name, estimate.values, expected, self.tolerance, slack=slack)
+        if kinks is not None and kinks.any():
+            _fail_at_kinks(result, kinks, keep_positions=False)
+        return result.message if result.status == "fail" else ""
+
+    def _fail_forward_by_slope(self, name, shown):
         wrt = GRADIENTS[name]
         text = (f"forward matches the reference on these inputs but not near them: its finite differences with "
-                f"respect to {wrt} disagree with the reference's {name} ({failure.message})")
+                f"respect to {wrt} disagree with the reference's {name} ({shown})")
         forward = self.done["forward"]
-        forward.message = f"{forward.message}; {text}" if forward.status == "fail" else text
-        forward.status = "fail"
+        if forward.status == "pass":  # its error columns measured values that agree: nothing to show of them
+            forward = self.done["forward"] = CheckResult("forward", "fail", text)
+        else:
+            forward.message = f"{forward.message}; {text}"
         hint = (f"forward's values are right here only by chance: its derivative with respect to {wrt} is not the "
-                f"reference's, so forward is wrong as a function of {wrt} ({name} itself is right)")
-        forward.hints = list(dict.fromkeys([*forward.hints, hint]))
-        agreed.notes = [f"{name} is the reference's; the finite differences that disagree with it are forward's "
-                        "failure (see forward)"]
-        return agreed
+                f"reference's, so forward is wrong as a function of {wrt}")
+        hidden = diagnose.hidden_forward_hints(self.config, self.inputs, self._probe())
+        forward.hints = list(dict.fromkeys([*forward.hints, hint, *hidden]))
 
     def _judge_by_reference(self, name, actual, wrt, base):
         """Where forward is wrong, a gradient passes only if it is the reference's: finite differences of that

@@ -45,6 +45,23 @@ def forward_hints(actual, expected, config, inputs, probe=None):
                   lambda: _batch_hints("forward", actual, expected), lambda: _order_hints("forward", actual, expected))
 
 
+def hidden_forward_hints(config, inputs, probe):
+    """Why forward is wrong where its values matched the reference's by chance (an x of whole numbers, which a
+    truncation keeps, or of zeros, which hide a flipped kernel): the hints of its output on x scaled by
+    TRUNCATION_SCALE plus fractions of both signs (-0.7 first, then up to 0.5 by 0.2: never zero or whole, and
+    no exact tie, steps of 0.2 never bridging the scaled grid's 1.0625), where it differs; none when it does not or
+    the layer cannot run again."""
+    ramp = ((np.arange(inputs.x.size) % 7 - 3.5) / 5).reshape(inputs.x.shape)
+    scaled = dataclasses.replace(_scaled(inputs), x=(inputs.x * TRUNCATION_SCALE + ramp).astype(inputs.x.dtype))
+    answers = probe.on(config, scaled) if probe is not None else None
+    if answers is None or "forward" not in answers[1]:
+        return []
+    actual, expected = answers[1]["forward"], _reference_answers(config, scaled)["forward"]
+    if actual.shape != expected.shape or _close(actual, expected):
+        return []
+    return forward_hints(actual, expected, config, scaled, probe)
+
+
 def gradient_hints(name, actual, expected, result, config, inputs, probe=None):
     """Why a gradient (dX, dW or dB) differs from the expected one: the specific measurements that
     hold, or else the first generic one (constant ratio, batch, order)."""
@@ -511,12 +528,16 @@ def _truncation_hints(name, actual, expected, config, inputs, probe):
         return []
     found = _truncated(name, actual, expected, config, inputs)
     if found is None and probe is not None:
-        scaled = dataclasses.replace(inputs, x=inputs.x * TRUNCATION_SCALE, dout=inputs.dout * TRUNCATION_SCALE,
-                                     params={k: v * TRUNCATION_SCALE for k, v in inputs.params.items()})
+        scaled = _scaled(inputs)
         answers = probe.on(config, scaled)
         if answers is not None and name in answers[1]:
             found = _truncated(name, answers[1][name], _reference_answers(config, scaled)[name], config, scaled)
     return [found] if found else []
+
+
+def _scaled(inputs):
+    return dataclasses.replace(inputs, x=inputs.x * TRUNCATION_SCALE, dout=inputs.dout * TRUNCATION_SCALE,
+                               params={k: v * TRUNCATION_SCALE for k, v in inputs.params.items()})
 
 
 def _truncated(name, actual, expected, config, inputs):

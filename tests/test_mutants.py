@@ -59,7 +59,9 @@ def table(rep):
 
 
 def cases(mutants, only=lambda m: True):
-    return [pytest.param(m, id=m.name) for m in mutants if only(m)]
+    """One parameter a mutant; under pytest-xdist every test of one mutant runs in the same worker (its group),
+    where the reports of ``report`` are computed once for all of them."""
+    return [pytest.param(m, id=m.name, marks=pytest.mark.xdist_group(m.name)) for m in mutants if only(m)]
 
 
 def test_the_registry_is_complete():

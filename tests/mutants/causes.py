@@ -222,7 +222,7 @@ MUTANTS = [
            sometimes={"weights-live"}),
     # backward adds floats in place to the int buffer and raises: dX's hint names that
     Mutant(ConvIntPaddedInput, "conv", {"forward", "dX"}, hint="forward is computed from x cut to whole numbers"),
-    Mutant(max_pool_forward_int, "maxpool", {"forward", "dX"}, hint="forward is cut to whole numbers"),
+    Mutant(max_pool_forward_int, "maxpool", {"forward"}, hint="forward is cut to whole numbers"),
     Mutant(ConvDxIntGather, "conv", {"dX"}, hint="dX is cut to whole numbers"),
     Mutant(conv_forward_same_pad_backward, "conv", {"dX", "dW"}, hint="backward gives with pad 1"),
     # x stays a few hundred bytes, so that the memory the layer reads past it is the heap's, never unmapped

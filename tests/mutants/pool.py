@@ -259,7 +259,7 @@ class MaxPoolRoutesToSmallestMagnitude(_FirstMaxPool):
 class MaxPoolKinkAtMaxima(_FirstMaxPool):
     """forward adds the maximum's distance to the nearest multiple of 1/8: zero on gradcheck's grid of
     values, so forward equals max pooling there, but it has a kink at every window's maximum.  Backward is
-    the max pool's; only the one-sided differences tell."""
+    the max pool's, and passes; only the one-sided differences tell that forward is wrong."""
 
     def pool(self, window):
         top = window.max(axis=(2, 3))
@@ -297,8 +297,8 @@ MUTANTS = [
     Mutant(MaxPoolDxKeepsPadding, "maxpool", {"dX"}, trigger="pad > 0", hint="dX has the shape of the padded input"),
     Mutant(MaxPoolMaskAllTies, "maxpool", {"ties"}, hint="every tied maximum gets the whole gradient"),
     Mutant(MaxPoolRoutesToSmallestMagnitude, "maxpool", {"dX", "ties"}),
-    Mutant(MaxPoolKinkAtMaxima, "maxpool", {"dX"}),
-    Mutant(MaxPoolKinkZeroDx, "maxpool", {"dX"}),
+    Mutant(MaxPoolKinkAtMaxima, "maxpool", {"forward"}),
+    Mutant(MaxPoolKinkZeroDx, "maxpool", {"forward", "dX"}),
     Mutant(MaxPoolForwardNaN, "maxpool", {"forward"}),
     Mutant(AvgPoolNoDivide, "avgpool", {"dX"}, hint="the division by the pool area"),
     Mutant(AvgPoolCountExcludePad, "avgpool", {"forward", "dX"}, trigger="pad > 0",
