@@ -437,15 +437,15 @@ class _Run:
         wrt = GRADIENTS[name]
         text = (f"forward matches the reference on these inputs but not near them: its finite differences with "
                 f"respect to {wrt} disagree with the reference's {name} ({shown})")
-        forward = self.done["forward"]
-        if forward.status == "pass":  # its error columns measured values that agree: nothing to show of them
-            forward = self.done["forward"] = CheckResult("forward", "fail", text)
-        else:
-            forward.message = f"{forward.message}; {text}"
         hint = (f"forward's values are right here only by chance: its derivative with respect to {wrt} is not the "
                 f"reference's, so forward is wrong as a function of {wrt}")
-        hidden = diagnose.hidden_forward_hints(self.config, self.inputs, self._probe())
-        forward.hints = list(dict.fromkeys([*forward.hints, hint, *hidden]))
+        forward = self.done["forward"]
+        if forward.status == "pass":  # its error columns measured values that agree: nothing to show of them
+            hidden = diagnose.hidden_forward_hints(self.config, self.inputs, self._probe())  # once a run
+            self.done["forward"] = CheckResult("forward", "fail", text, hints=[hint, *hidden])
+        else:
+            forward.message = f"{forward.message}; {text}"
+            forward.hints = list(dict.fromkeys([*forward.hints, hint]))
 
     def _judge_by_reference(self, name, actual, wrt, base):
         """Where forward is wrong, a gradient passes only if it is the reference's: finite differences of that
