@@ -122,7 +122,7 @@ CONVENTION = click.option(
          "taking stride and pad as arguments), dive (optimizer in backward), dlai (deeplearning.ai's "
          "conv_forward(A_prev, W, b, hparameters) pair); auto detects.")
 LAYOUT = click.option(
-    "--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
+    "--layout", type=click.Choice(LAYOUTS, case_sensitive=False), default="auto", show_default=True,
     help="The arrays the layer reads: nchw, or nhwc (channels-last x, W as (KH, KW, C, F) or (F, KH, KW, C)); "
          "auto takes the convention's and confirms it with a probe forward. Reports show shapes and indices in "
          "the layer's layout.")

@@ -161,7 +161,6 @@ TRIGGER_HINTS = {
     "pad = 0": EMPTY_SLICE_HINT,
     "batch > 1": "the batch axis is mishandled: a mean where the loss needs a sum, or only sample 0 used",
     "the input is not square": "height and width are swapped somewhere (H and W)",
-    "the kernel is not square": "the kernel's height and width are swapped somewhere (KH and KW)",
     "the kernel is not 3x3": "the kernel size seems hard-coded as 3; read it from W.shape",
     "pooling windows overlap": "where pooling windows overlap their gradients must add up (+=), not overwrite (=)",
     "channels > 1": "the channel axis C is mishandled",
@@ -173,20 +172,45 @@ TRIGGER_HINTS = {
 }
 REMAINDER = "the stride does not divide the padded input"
 NO_PAD = "pad = 0"
+NOT_SQUARE = "the kernel is not square"
 
 
-def trigger_hints(conditions, names=(), results=()):
+def trigger_hints(conditions, names=(), results=(), config=None):
     """Hints for the trigger conditions the fuzzer measured as rules (e.g. 'stride > 1') for the checks ``names``,
-    given ``results``, every CheckResult of the failing configuration.  The floor-division hint is for a forward
+    given ``results``, every CheckResult of the failing ``config``.  The floor-division hint is for a forward
     whose output shape is wrong there: it is measured on ``results`` (none given: no hint), and when forward's
-    shape is right the hint says so, and where the rule points.  The empty-slice hint of "pad = 0" is for an
-    array that came back empty there."""
+    shape is right the hint says so, and where the rule points.  The empty-slice hint is for a dX that came back
+    empty (or raised assigning an empty slice) at pad 0, whether or not "pad = 0" held as a rule.  A non-square
+    kernel's hint says which kernel forward's output shape is made for."""
     hints = [TRIGGER_HINTS[c] for c in conditions if c in TRIGGER_HINTS and c not in (REMAINDER, NO_PAD)]
     if REMAINDER in conditions and results:
         hints.append(_remainder_hint(names, results))
-    if NO_PAD in conditions and any(_empty(r) for r in results):
+    if NOT_SQUARE in conditions and config is not None:
+        hints.append(_square_kernel_hint(config, results))
+    unpadded = NO_PAD in conditions or (config is not None and config.pad == (0, 0))
+    if unpadded and any(_empty(r) for r in results if r.name == "dX"):
         hints.append(TRIGGER_HINTS[NO_PAD])  # an empty array, as a slice [pad:-pad] gives with pad 0
     return hints
+
+
+def _square_kernel_hint(config, results):
+    """Why a layer is right on square kernels only: when forward's output shape is wrong, the kernel it is the
+    shape of (KW by KW, as ``f, f, C, F = W.shape`` reads it; KH by KH; or KW by KH)."""
+    made = next((tuple(r.shapes[0]) for r in results if r.name == "forward" and r.shapes is not None), None)
+    kh, kw = config.kernel
+    made_for = {(kw, kw): f"a square {kw}x{kw} kernel, KW for both sides (as f, f, C, F = W.shape leaves f = KW)",
+                (kh, kh): f"a square {kh}x{kh} kernel, KH for both sides",
+                (kw, kh): f"a {kw}x{kh} kernel: the kernel's height and width are swapped (KH and KW)"}
+    for kernel, text in made_for.items():
+        if made is not None and made[2:] == _output_size(config, kernel):
+            return f"forward's output has the shape of {text}: read KH and KW apart"
+    return "the layer is right on square kernels only: somewhere KH and KW are not kept apart"
+
+
+def _output_size(config, kernel):
+    """(OH, OW) that ``config`` gives with ``kernel``, floored, zero or less where the kernel does not fit."""
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in
+                 zip(config.size, config.pad, config.dilation, kernel, config.stride))
 
 
 # NumPy's words for an assignment from an empty array ("could not broadcast input array from shape (0,0,1) into

@@ -807,7 +807,7 @@ def _hints(finding, rules, results):
     if finding.kind == REFUSAL:
         return refusal_hints(rules)
     check_hints = [hint for result in finding.checks for hint in result.hints + error_hints(result.error)]
-    return list(dict.fromkeys(check_hints + trigger_hints(rules, finding.names, results)))
+    return list(dict.fromkeys(check_hints + trigger_hints(rules, finding.names, results, finding.config)))
 
 
 def _refusal_text(finding, rules):

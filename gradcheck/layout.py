@@ -8,10 +8,12 @@ turned back into the layer's own layout, here, once, for every format.
 ``choose`` decides the layout in the grading process, never in the child:
 it builds the layer in each candidate layout on ``probe_config``, whose N, C,
 H, W and F all differ, and calls forward; the first layout whose output has
-the expected shape is the one the layer reads.  The convention's own layout
-is tried first, and is taken when no probe agrees (a layer too wrong for
-that is checked, and its failures are real ones).  A layout given that the
-probe contradicts is refused with one line saying which one the layer reads.
+the expected shape is the one the layer reads.  When none has, a layout in
+which forward got past every shape and raised only what it would raise in
+any layout (float() of an array on this NumPy) is the one it reads; else the
+convention's own, which is tried first (a layer too wrong for either is
+checked, and its failures are real ones).  A layout given that the probe
+contradicts is refused with one line saying which one the layer reads.
 """
 import ast
 import re
@@ -19,8 +21,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .adapters import ENGINE_AXES, LAYOUTS, NCHW, ImplementationError, Layout, natural_layout
+from .adapters import BIAS_FORMS, ENGINE_AXES, LAYOUTS, NCHW, ImplementationError, Layout, natural_layout
 from .config import Config
+from .diagnose import SCALAR_CONVERSION
 from .inputs import make_inputs
 
 KINDS = {"forward": "x", "dX": "x", "dW": "W", "dB": "b", "ties": "x", "weights-live": "x"}  # check -> array kind
@@ -32,11 +35,12 @@ SIDES = {"nchw": "channels-first", "nhwc": "channels-last"}
 
 def candidates(convention, layer):
     """The layouts a layer of ``convention`` may read, its convention's own first: NCHW and NHWC, for a conv
-    with W as (KH, KW, C, F) or (F, KH, KW, C) (b as the convention has it)."""
+    with W as (KH, KW, C, F) or (F, KH, KW, C), and when channels-last b as (F,) or (1, 1, 1, F)."""
     natural = natural_layout(convention)
-    layouts = [Layout("NCHW", "FCHW", natural.b), Layout("NHWC", "HWCF", natural.b)]
-    if layer == "conv":
-        layouts.append(Layout("NHWC", "FHWC", natural.b))
+    layouts = [Layout("NCHW", "FCHW", natural.b)]
+    for w in ("HWCF", "FHWC") if layer == "conv" else ("HWCF",):
+        biases = sorted(BIAS_FORMS, key=lambda b: b != natural.b) if layer == "conv" else (natural.b,)
+        layouts += [Layout("NHWC", w, b) for b in biases]
     return sorted(layouts, key=lambda layout: layout != natural)
 
 
@@ -54,8 +58,8 @@ def probe_config(layer, pinned):
 
 
 def choose(implementation, layer, requested="auto", stop_on=()):
-    """The Layout to check ``implementation`` in: the first candidate a probe forward agrees with, else the
-    convention's own.  ValueError (one line) when ``requested`` ("nchw" or "nhwc") is not what the probe shows.
+    """The Layout to check ``implementation`` in: the first candidate a probe forward agrees with, else the first
+    in which forward raised only what it raises in any layout, else the convention's own.  ValueError (one line) when ``requested`` ("nchw" or "nhwc") is not what the probe shows.
 
     An exception of a type in ``stop_on`` (the sandbox died) ends the probing: the convention's own layout is
     taken, and the run that follows reports the death.
@@ -65,25 +69,32 @@ def choose(implementation, layer, requested="auto", stop_on=()):
     config = probe_config(layer, implementation.pinned)
     inputs = make_inputs(config, 0)
     layouts = candidates(implementation.convention, layer)
-    reads = None
+    scores = {}
     try:
-        reads = next((layout for layout in layouts if _agrees(implementation, config, inputs, layout)), None)
+        for layout in layouts:
+            scores[layout] = _agreement(implementation, config, inputs, layout)
+            if scores[layout] == AGREES:
+                break
     except stop_on:
         pass
+    reads = next((layout for layout, score in scores.items() if score == AGREES), None)
     if reads is not None and requested not in ("auto", reads.name):
         raise ValueError(_misread(implementation.name, config, reads, requested))
-    if reads is not None:
-        return reads
-    return next(layout for layout in layouts if requested in ("auto", layout.name))
+    allowed = [layout for layout in layouts if requested in ("auto", layout.name)]
+    return reads or next((layout for layout in allowed if scores.get(layout) == RAISES_IN_ANY_LAYOUT), allowed[0])
 
 
-def _agrees(implementation, config, inputs, layout):
-    """Whether forward, given x in ``layout``, returns an output of the expected shape."""
+AGREES, RAISES_IN_ANY_LAYOUT = 2, 1  # how well a probe in a layout agrees with it; 0 not at all
+
+
+def _agreement(implementation, config, inputs, layout):
+    """AGREES when forward, given x in ``layout``, returns an output of the expected shape;
+    RAISES_IN_ANY_LAYOUT when it raised only an error that says nothing of the layout; else 0."""
     try:
         subject = implementation.make(config, {name: value.copy() for name, value in inputs.params.items()}, layout)
-        return subject.forward(inputs.x.copy()).shape == config.out_shape
-    except ImplementationError:
-        return False
+        return AGREES if subject.forward(inputs.x.copy()).shape == config.out_shape else 0
+    except ImplementationError as error:
+        return RAISES_IN_ANY_LAYOUT if error.kind == "TypeError" and SCALAR_CONVERSION in error.detail else 0
 
 
 def _misread(name, config, reads, requested):

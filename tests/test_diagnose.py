@@ -170,6 +170,28 @@ def test_the_empty_slice_hint_needs_an_empty_array():
     assert diagnose.trigger_hints(["pad = 0"], ["dX"], [CheckResult("dX", "fail", "differs")]) == []
 
 
+def test_a_kernel_right_only_when_square_is_explained_by_the_kernel_forwards_shape_is_made_for():
+    config = Config.conv(batch=1, channels=1, filters=1, size=(4, 6), kernel=(1, 3))  # out 4x4; 3x3: 2x4; 3x1: 2x6
+    def made(out):
+        return [CheckResult("forward", "fail", "shape", shapes=((1, 1) + out, config.out_shape))]
+    assert "square 3x3 kernel, KW for both sides" in diagnose.trigger_hints(["the kernel is not square"], ["forward"],
+                                                                            made((2, 4)), config)[0]
+    assert "height and width are swapped" in diagnose.trigger_hints(["the kernel is not square"], ["forward"],
+                                                                    made((2, 6)), config)[0]
+    assert diagnose.trigger_hints(["the kernel is not square"], ["dX"], [], config) == [
+        "the layer is right on square kernels only: somewhere KH and KW are not kept apart"]
+
+
+def test_the_empty_slice_hint_is_for_an_empty_dx_at_pad_0_with_or_without_the_rule():
+    config = Config.conv(batch=1, channels=1, filters=1, size=1, kernel=1)
+    raised = CheckResult("dX", "fail", "raised", error={"type": "ValueError", "message": "could not broadcast input "
+                                                        "array from shape (0,0,1) into shape (1,1,1)"})
+    assert diagnose.trigger_hints([], ["dX"], [raised], config) == [diagnose.EMPTY_SLICE_HINT]
+    empty_forward = CheckResult("forward", "fail", "shape", shapes=((1, 1, 0, 1), (1, 1, 1, 1)))
+    assert diagnose.trigger_hints([], ["forward"], [empty_forward], config) == []
+    assert diagnose.trigger_hints([], ["dX"], [raised], config.replace(pad=1)) == []
+
+
 def test_float_of_an_array_is_explained_with_the_line_and_the_fix():
     try:
         float(np.array([1.0]))

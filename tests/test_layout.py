@@ -29,12 +29,12 @@ from gradcheck.inputs import make_inputs
 from gradcheck.layout import choose, relaid
 from gradcheck.testing import assert_conv_gradients
 from mutants import channels_last as layers
-from mutants.layouts import MUTANTS
+from mutants.layouts import MUTANTS, float_of_an_array_raises
 from test_mutants import report as registered_report  # one report per layer and seed for the whole session
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNELS_LAST = "tests/mutants/channels_last.py"
-HWIO, OHWI = Layout("NHWC", "HWCF"), Layout("NHWC", "FHWC")
+HWIO, OHWI, HWIO_B4 = Layout("NHWC", "HWCF"), Layout("NHWC", "FHWC"), Layout("NHWC", "HWCF", "111F")
 needs_bwrap = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
 
 
@@ -65,12 +65,28 @@ def text(rep):
 @pytest.mark.parametrize("layer,impl,layout", [
     ("conv", layers.conv_forward, DLAI), ("maxpool", layers.pool_forward, DLAI), ("avgpool", layers.pool_forward, DLAI),
     ("conv", layers.ConvHWIO, HWIO), ("conv", layers.ConvOHWI, OHWI), ("maxpool", layers.MaxPoolNHWC, HWIO),
-    ("conv", layers.conv_forward_stride_in_backward, DLAI), ("conv", layers.ConvHWIORowsIgnoreStride, HWIO)])
+    ("conv", layers.conv_forward_stride_in_backward, DLAI), ("conv", layers.ConvHWIORowsIgnoreStride, HWIO),
+    ("conv", layers.ConvBias4D, HWIO_B4), ("conv", layers.ConvBias4DMinusPad, HWIO_B4)])
 def test_auto_finds_the_layout_a_layer_reads_and_the_convention(layer, impl, layout):
     implementation = implementation_of(impl, layer)
     assert implementation.convention == ("dlai" if "forward" in impl.__name__ else "reference")
     assert choose(implementation, layer) == layout
     assert choose(implementation, layer, "nhwc") == layout
+
+
+@pytest.mark.skipif(not float_of_an_array_raises(), reason="this NumPy still takes float() of a one-element array")
+def test_a_layer_raising_the_same_in_any_layout_is_checked_in_the_layout_where_it_got_that_far(run):
+    """float(b[:, :, :, c]) raises on NumPy 2 in every layout; in channels-last with b (1, 1, 1, F) it raises only
+    that, after every shape was read right: the report is that error in that layout, not an IndexError of a flat b."""
+    assert choose(implementation_of(layers.ConvBias4DFloat, "conv"), "conv") == HWIO_B4
+    code, out, _ = run("conv", "--impl", f"{CHANNELS_LAST}:ConvBias4DFloat", "--seed", "0", "--examples", "3")
+    assert code == 1 and "b (1, 1, 1, F)" in out and "forward raised TypeError: only 0-dimensional" in out
+    assert "IndexError" not in out and "--layout nhwc" in out
+
+
+def test_a_layout_is_named_in_any_case(run):
+    code, out, _ = run("conv", "--impl", f"{CHANNELS_LAST}:ConvBias4D", "--layout", "NHWC", "--examples", "3")
+    assert code == 0 and "channels-last" in out
 
 
 def test_a_layout_the_probe_contradicts_is_one_line_saying_which_the_layer_reads(run):

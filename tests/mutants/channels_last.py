@@ -263,3 +263,72 @@ class MaxPoolNHWCAssign(MaxPoolNHWC):
 
     def route(self, dx_pad, window, grad):
         dx_pad[window] = grad  # BUG: +=
+
+
+# -- a class on x (N, H, W, C) holding deeplearning.ai's arrays: W (f, f, n_C_prev, n_C), b (1, 1, 1, n_C) ----------
+class ConvBias4D:
+    """Conv(stride, padding, W, b) whose b is (1, 1, 1, F) and read as such (b[0, 0, 0] fails on a flat b)."""
+
+    def __init__(self, stride, padding, W, b):
+        self.stride, self.pad, self.W, self.b = stride, padding, W, b
+
+    def kernel_size(self):
+        KH, KW = self.W.shape[:2]
+        return KH, KW
+
+    def forward(self, A_prev):
+        s = self.stride
+        KH, KW = self.kernel_size()
+        self.A_prev = A_prev
+        A_pad = zero_pad(A_prev, self.pad)
+        n_H, n_W = (A_pad.shape[1] - KH) // s + 1, (A_pad.shape[2] - KW) // s + 1
+        Z = np.zeros((A_prev.shape[0], n_H, n_W, self.W.shape[3]))
+        for h in range(n_H):
+            for w in range(n_W):
+                window = A_pad[:, h * s:h * s + KH, w * s:w * s + KW, :]
+                Z[:, h, w, :] = np.tensordot(window, self.W, axes=3) + self.bias()
+        return Z
+
+    def bias(self):
+        return self.b[0, 0, 0, :]
+
+    def backward(self, dZ):
+        s, p = self.stride, self.pad
+        KH, KW = self.kernel_size()
+        A_pad = zero_pad(self.A_prev, p)
+        dA_pad, self.dW = np.zeros(A_pad.shape), np.zeros(self.W.shape)
+        for h in range(dZ.shape[1]):
+            for w in range(dZ.shape[2]):
+                window = (slice(None), slice(h * s, h * s + KH), slice(w * s, w * s + KW))
+                dA_pad[window] += np.tensordot(dZ[:, h, w, :], self.W, axes=([1], [3]))
+                self.dW += np.tensordot(A_pad[window], dZ[:, h, w, :], axes=([0], [0]))
+        self.db = dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, -1)
+        return self.unpad(dA_pad)
+
+    def unpad(self, dA_pad):
+        p = self.pad
+        H, W = self.A_prev.shape[1:3]
+        return dA_pad[:, p:p + H, p:p + W, :]
+
+
+class ConvBias4DMinusPad(ConvBias4D):
+    """Strips the padding with [pad:-pad], which is empty at pad 0: dX raises there."""
+
+    def unpad(self, dA_pad):
+        p = self.pad
+        return dA_pad[:, p:-p, p:-p, :]  # BUG: [p:p + H] (empty when p == 0)
+
+
+class ConvBias4DSquareKernel(ConvBias4D):
+    """Reads the kernel as (f, f, C, F) = W.shape: f ends up KW, so a kernel that is not square is read KW x KW."""
+
+    def kernel_size(self):
+        (f, f, n_C_prev, n_C) = self.W.shape  # BUG: KH, KW = W.shape[:2]
+        return f, f
+
+
+class ConvBias4DFloat(ConvBias4D):
+    """Adds each filter's bias as float(b[:, :, :, c]), an array of shape (1, 1, 1): NumPy 2 refuses it."""
+
+    def bias(self):
+        return np.array([float(self.b[:, :, :, c]) for c in range(self.b.shape[3])])
