@@ -186,16 +186,18 @@ def trigger_hints(conditions, names=(), results=(), config=None):
     if REMAINDER in conditions and results:
         hints.append(_remainder_hint(names, results))
     if NOT_SQUARE in conditions and config is not None:
-        hints.append(_square_kernel_hint(config, results))
+        hints.append(_square_kernel_hint(names, config, results))
     unpadded = NO_PAD in conditions or (config is not None and config.pad == (0, 0))
     if unpadded and any(_empty(r) for r in results if r.name == "dX"):
         hints.append(TRIGGER_HINTS[NO_PAD])  # an empty array, as a slice [pad:-pad] gives with pad 0
     return hints
 
 
-def _square_kernel_hint(config, results):
-    """Why a layer is right on square kernels only: when forward's output shape is wrong, the kernel it is the
-    shape of (KW by KW, as ``f, f, C, F = W.shape`` reads it; KH by KH; or KW by KH)."""
+def _square_kernel_hint(names, config, results):
+    """Why the checks ``names`` are right on square kernels only: when forward's output shape is wrong, the kernel
+    it is the shape of (KW by KW, as ``f, f, C, F = W.shape`` reads it; KH by KH; or KW by KH)."""
+    if "forward" not in names:
+        return "the kernel's height and width are swapped somewhere in backward (KH and KW)"
     made = next((tuple(r.shapes[0]) for r in results if r.name == "forward" and r.shapes is not None), None)
     kh, kw = config.kernel
     made_for = {(kw, kw): f"a square {kw}x{kw} kernel, KW for both sides (as f, f, C, F = W.shape leaves f = KW)",

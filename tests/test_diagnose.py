@@ -178,8 +178,10 @@ def test_a_kernel_right_only_when_square_is_explained_by_the_kernel_forwards_sha
                                                                             made((2, 4)), config)[0]
     assert "height and width are swapped" in diagnose.trigger_hints(["the kernel is not square"], ["forward"],
                                                                     made((2, 6)), config)[0]
-    assert diagnose.trigger_hints(["the kernel is not square"], ["dX"], [], config) == [
+    assert diagnose.trigger_hints(["the kernel is not square"], ["forward"], made((3, 3)), config) == [
         "the layer is right on square kernels only: somewhere KH and KW are not kept apart"]
+    assert "swapped somewhere in backward" in diagnose.trigger_hints(["the kernel is not square"], ["dX"], [],
+                                                                      config)[0]
 
 
 def test_the_empty_slice_hint_is_for_an_empty_dx_at_pad_0_with_or_without_the_rule():
