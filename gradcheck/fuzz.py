@@ -147,9 +147,11 @@ class Space:
     def contains(self, config):
         """Whether ``config`` could be drawn here: its pins and restrictions hold.  A variation that changes a
         pinned dimension is outside, so no trigger fact is ever about a dimension the user pinned."""
-        for name, value in self.pins.items():
-            if getattr(config, name) != _pin(name, value):
-                return False
+        return all(getattr(config, name) == _pin(name, value) for name, value in self.pins.items()) and \
+            self.allows(config)
+
+    def allows(self, config):
+        """Whether ``config`` meets this space's restrictions (its pins aside)."""
         restrict = self.restrict
         return all([
             not restrict.get("divisible") or config.remainders == (0, 0),
@@ -763,14 +765,19 @@ def _first_in_grid(layer, per_axis, pins, restrict, stratum):
     counts = list(itertools.product(values("batch", [2, 1]), values("channels", [2, 1]),
                                     values("filters", [2, 1] if layer == "conv" else [0])))
     for size, kernel, stride, pad, dilation in geometry:
-        try:  # whether the window fits does not depend on the counts
-            Config(layer, *counts[0][:2], size, kernel, stride, pad, counts[0][2], dilation)
-        except ValueError:
-            continue
+        if any(n + 2 * p < d * (k - 1) + 1 for n, p, d, k in zip(size, pad, dilation, kernel)):
+            continue  # the window does not fit, whatever the counts
         for batch, channels, filters in counts:
-            config = Config(layer, batch, channels, size, kernel, stride, pad, filters, dilation)
-            if space.contains(config) and stratum.holds(config):
+            try:
+                config = Config(layer, batch, channels, size, kernel, stride, pad, filters, dilation)
+            except ValueError:  # a pool padded more than half its window, whatever the counts
+                break
+            if not space.allows(config):  # the grid keeps to the pins; the restrictions are checked here
+                continue
+            if stratum.holds(config):
                 return config
+            if not stratum.counts:
+                break  # the geometry alone decides this class
     return None
 
 

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 @dataclass(frozen=True, eq=False)
 class Stratum:
     """A class of configurations: ``name`` as the report prints it, ``holds(config)``, the narrowings to draw
-    one from (each a dict of pins, with "divisible" for the restriction of that name) and the ``layers`` it
-    applies to."""
+    one from (each a dict of pins, with "divisible" for the restriction of that name), the ``layers`` it
+    applies to and whether ``holds`` reads the counts (batch, channels, filters) or the geometry alone."""
 
     name: str
     holds: object
     draws: tuple
     layers: tuple = ("conv", "maxpool", "avgpool")
     attempts: int = 1  # draws per narrowing: more where the narrowing only makes the class likely
+    counts: bool = False
 
     def narrowings(self, layer):
         """The draws, without the pins ``layer`` does not take (pools have no filters and no dilation)."""
@@ -77,15 +78,16 @@ STRATA = (
     Stratum("1x1 output with batch and depth > 1", lambda c: c.out_shape[2:] == (1, 1) and min(c.out_shape[:2]) > 1,
             tuple({"batch": b, "channels": 2, "filters": 3, "kernel": k, "size": k, "pad": 0}
                   for b, k in ((2, 2), (3, 3), (2, 1), (2, 5))) +
-            tuple({"batch": b, "channels": 2, "filters": 2, "size": 1} for b in (2, 3)), attempts=2),
-    Stratum("batch 1", lambda c: c.batch == 1, ({"batch": 1},)),
-    Stratum("batch > 1", lambda c: c.batch > 1, ({"batch": 2}, {"batch": 3})),
-    Stratum("1 channel", lambda c: c.channels == 1, ({"channels": 1},)),
-    Stratum("channels > 1", lambda c: c.channels > 1, ({"channels": 2}, {"channels": 3})),
-    Stratum("1 filter", lambda c: c.filters == 1, ({"filters": 1},), layers=("conv",)),
-    Stratum("filters > 1", lambda c: c.filters > 1, ({"filters": 2}, {"filters": 3}), layers=("conv",)),
+            tuple({"batch": b, "channels": 2, "filters": 2, "size": 1} for b in (2, 3)), attempts=2, counts=True),
+    Stratum("batch 1", lambda c: c.batch == 1, ({"batch": 1},), counts=True),
+    Stratum("batch > 1", lambda c: c.batch > 1, ({"batch": 2}, {"batch": 3}), counts=True),
+    Stratum("1 channel", lambda c: c.channels == 1, ({"channels": 1},), counts=True),
+    Stratum("channels > 1", lambda c: c.channels > 1, ({"channels": 2}, {"channels": 3}), counts=True),
+    Stratum("1 filter", lambda c: c.filters == 1, ({"filters": 1},), layers=("conv",), counts=True),
+    Stratum("filters > 1", lambda c: c.filters > 1, ({"filters": 2}, {"filters": 3}), layers=("conv",), counts=True),
     Stratum("filters != channels", lambda c: c.filters != c.channels,
-            tuple({"channels": c, "filters": f} for c, f in ((2, 3), (3, 2), (1, 2), (2, 1))), layers=("conv",)),
+            tuple({"channels": c, "filters": f} for c, f in ((2, 3), (3, 2), (1, 2), (2, 1))), layers=("conv",),
+            counts=True),
     Stratum("dilation > 1", lambda c: c.dilation != (1, 1), ({"dilation": 2},), layers=("conv",)),
 )
 
