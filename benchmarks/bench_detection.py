@@ -8,7 +8,9 @@ often the checks that fail are exactly the ones the layer should fail.  The
 layers of tests/mutants/geometry.py and values.py, wrong only in a geometry
 class random draws rarely reach or on one class of values, are counted again
 with the search's classes (gradcheck/strata.py, the classes of values of
-gradcheck/inputs.py) switched off: the ratio is what the classes add.
+gradcheck/inputs.py) switched off: the ratio is what the classes add.  The
+layers are checked in --jobs processes (default: one a core), one BLAS thread
+each.
 Then times, as a user runs them (the command line, start-up included), the
 project's main job `gradcheck conv --stride 2 --pad 1` on the reference
 layers (target < 3 s), and a default check (`gradcheck conv --impl
@@ -16,18 +18,21 @@ FILE:NAME`) of every right student layer in examples/ and tests/mutants,
 whose median must stay under 3 s.  Exits 1 on any miss.
 """
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run from a checkout: the mutants live with the tests and build on the example layers.
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "examples")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "examples"), str(ROOT / "benchmarks")]
 
+import timing  # noqa: E402,F401 - first: it pins BLAS to one thread before numpy loads
 import gradcheck  # noqa: E402
 from gradcheck import fuzz, strata  # noqa: E402
 from mutants import Mutant, conv, correct, geometry, pool, values  # noqa: E402
@@ -57,13 +62,23 @@ def layers():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="search seeds per layer (default 5)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="processes (default: one a core)")
     args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be >= 1")
+    if args.seeds < 1 or args.jobs < 1:
+        parser.error("--seeds and --jobs must be >= 1")
 
     suite = layers()
-    misses = detection(suite, args.seeds)
-    classes_ok = geometry_classes(args.seeds)
+    classed = [index for index, m in enumerate(suite) if m in geometry.MUTANTS + values.MUTANTS]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as executor:
+        jobs = [(index, seed, True) for seed in range(args.seeds) for index in range(len(suite))]
+        jobs += [(index, seed, False) for seed in range(args.seeds) for index in classed]
+        failed = dict(zip(jobs, executor.map(failing_checks, jobs)))
+    elapsed = time.perf_counter() - start
+    misses = detection(suite, args.seeds, failed)
+    classes_ok = geometry_classes(suite, classed, args.seeds, failed)
+    print(f"detection: {elapsed:.1f} s for {len(jobs)} checks in {args.jobs} processes, "
+          f"{1000 * elapsed * args.jobs / len(jobs):.0f} ms per check and process")
     job_s, job_ok = timed_command(MAIN_JOB)
     print(f"main job `gradcheck {' '.join(MAIN_JOB[len(GRADCHECK):])}`: {job_s:.2f} s (target < {TARGET_S:.0f} s) "
           f"{'PASS' if job_ok and job_s < TARGET_S else 'FAIL'}")
@@ -74,18 +89,30 @@ def main(argv=None):
     return 0 if job_ok and job_s < TARGET_S and median < TARGET_S and not misses and classes_ok else 1
 
 
-def detection(suite, seeds):
-    """Run the search on every layer and seed; print the tally; return the misses."""
+def failing_checks(job):
+    """The checks that fail in a default check of the suite's layer ``index`` with ``seed``, with the search's
+    classes of geometry and values or without them."""
+    index, seed, classes = job
+    mutant = layers()[index]
+    with contextlib.nullcontext() if classes else without_classes():
+        report = gradcheck.check(mutant.layer, mutant.cls, seed=seed, **mutant.pins)
+    return {r.name for r in report.checks if r.status == "fail"}
+
+
+def without_classes():
+    """The search with no geometry classes (strata) and no classes of values sought."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(strata, "STRATA", ()))
+    stack.enter_context(mock.patch.object(fuzz._Searcher, "_missing_values", lambda self, examples: []))
+    return stack
+
+
+def detection(suite, seeds, failed):
+    """Print the tally of ``failed`` (checks that failed, by job) with the classes; return the misses."""
     wrong = [m for m in suite if m.fails]
-    misses = []
-    start = time.perf_counter()
-    for seed in range(seeds):
-        for mutant in suite:
-            report = gradcheck.check(mutant.layer, mutant.cls, seed=seed, **mutant.pins)
-            failed = {r.name for r in report.checks if r.status == "fail"}
-            if not mutant.fails <= failed <= mutant.fails | mutant.sometimes:
-                misses.append((seed, mutant.name, sorted(mutant.fails), sorted(failed)))
-    elapsed = time.perf_counter() - start
+    misses = [(seed, m.name, sorted(m.fails), sorted(failed[index, seed, True]))
+              for seed in range(seeds) for index, m in enumerate(suite)
+              if not m.fails <= failed[index, seed, True] <= m.fails | m.sometimes]
     runs = len(suite) * seeds
     missed = {(seed, name) for seed, name, _, _ in misses}
     caught = sum(1 for seed in range(seeds) for m in wrong if (seed, m.name) not in missed)
@@ -96,26 +123,17 @@ def detection(suite, seeds):
     print(f"  wrong layers caught exactly:   {caught} of {len(wrong) * seeds}")
     print(f"  false alarms on right layers:  "
           f"{sum(1 for _, name, want, _ in misses if not want)} of {(len(suite) - len(wrong)) * seeds}")
-    print(f"  time: {elapsed:.1f} s, {1000 * elapsed / runs:.0f} ms per layer and seed")
     for seed, name, want, got in misses:
         print(f"  MISS seed {seed} {name}: expected {want}, got {got}")
     return misses
 
 
-def caught(mutant, seed):
-    report = gradcheck.check(mutant.layer, mutant.cls, seed=seed, **mutant.pins)
-    return mutant.fails <= {r.name for r in report.checks if r.status == "fail"}
-
-
-def geometry_classes(seeds):
-    """Print how often the geometry and values mutants are caught with the classes and without them; True when
-    the classes catch every one on every seed."""
-    mutants = geometry.MUTANTS + values.MUTANTS
-    runs = len(mutants) * seeds
-    with_classes = sum(caught(m, seed) for m in mutants for seed in range(seeds))
-    with mock.patch.object(strata, "STRATA", ()), mock.patch.object(fuzz._Searcher, "_missing_values",
-                                                                     lambda self, examples: []):
-        without = sum(caught(m, seed) for m in mutants for seed in range(seeds))
+def geometry_classes(suite, classed, seeds, failed):
+    """Print how often the geometry and values mutants (``classed``, indices into ``suite``) are caught with the
+    classes and without them; True when the classes catch every one on every seed."""
+    runs = len(classed) * seeds
+    with_classes, without = (sum(suite[index].fails <= failed[index, seed, classes] for index in classed
+                                 for seed in range(seeds)) for classes in (True, False))
     print(f"geometry and values mutants (tests/mutants/geometry.py, values.py), seeds 0..{seeds - 1}: caught "
           f"{with_classes} of {runs} runs with the classes, {without} of {runs} without "
           f"({with_classes / max(without, 1):.1f}x)")

@@ -94,7 +94,8 @@ ATTACKS = {
 CORRECT_CLASSMATES = ("chatty", "reference_style", "future_user")
 
 
-ISOLATIONS = ("bwrap", "user")
+# The simulated Gradescope container starts a root of its own for a minute of work: the slow suite runs it.
+ISOLATIONS = ("bwrap", pytest.param("user", marks=pytest.mark.slow))
 CONTAINER = HERE / "container.sh"
 # What bwrap denies a submission and a user of its own may do (README, What isolates what): the files it writes
 # are bounded one by one, not in total, so it can fill the disk of its container (or time out trying).

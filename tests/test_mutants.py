@@ -10,8 +10,9 @@ hold as a rule: a search of its opposite, pinned through the public options
 with another seed, finds no failure.  A layer that refuses part of the space
 on purpose is checked strictly (its refusals are the findings) and without
 ``strict`` (it is checked where it accepts, and the report says where).  The
-slow sweep repeats the verdicts on seeds 0..4, and checks every right layer at
-float32 precision too.
+fast suite runs these tests on the layers of QUICK, one at least of every
+kind of case; the slow suite runs them on every layer, repeats the verdicts
+on seeds 0..4, and checks every right layer at float32 precision too.
 """
 import json
 import re
@@ -35,6 +36,19 @@ CORRECT = ([Mutant(cls, "conv", set()) for cls in correct.CONV]
            + [Mutant(cls, "avgpool", set()) for cls in correct.AVGPOOL])
 FLOAT32 = CORRECT + [Mutant(conv.ConvFloat32, "conv", set())] + layouts.RIGHT  # right at float32 precision
 SEEDS = range(5)
+# The layers every test of this module runs on in the fast suite: the seed document's stride bug, a case of every
+# check, of every registry field (trigger, hint, findings, refusal and restriction, note, error, sometimes, absent)
+# and of every module of tests/mutants, and right layers of every kind.  The others run in the slow suite.
+QUICK = {
+    "ConvDxIgnoresStride", "ConvDbAveraged", "ConvAccumulatesGrads", "ConvStaleCol", "ConvCopiesWeights",
+    "ConvMutatesX", "ConvRaisesInBackward", "ConvReturnsList", "ConvDxThreeChannels",
+    "MaxPoolAssignNotAdd", "MaxPoolDxIgnoresStride", "MaxPoolMaskAllTies", "AvgPoolCountExcludePad",
+    "ConvPositional", "conv_forward", "ConvBackwardNone", "conv_forward_strides", "ConvCol2imKernelSwapped",
+    "conv_forward_hparams", "ConvDxTwoBugs",
+    "dlai conv_forward", "conv_forward_minus_pad", "MaxPoolNHWCAssign", "ConvBias4DSquareKernel",
+    "MaxPoolDxSpreads", "ConvIntOutput", "ConvCol2imWindowsOnly", "MaxPoolTilingFastPath", "ConvClipsDW",
+    "ConvIm2colDLfS", "ConvFFT", "MaxPoolLoops", "AvgPoolStrided",
+}
 
 _reports = {}
 
@@ -59,14 +73,15 @@ def table(rep):
 
 
 def cases(mutants, only=lambda m: True):
-    """One parameter a mutant; under pytest-xdist every test of one mutant runs in the same worker (its group),
-    where the reports of ``report`` are computed once for all of them."""
-    return [pytest.param(m, id=m.name, marks=pytest.mark.xdist_group(m.name)) for m in mutants if only(m)]
+    """One parameter a mutant, slow unless it is in QUICK; under pytest-xdist every test of one mutant runs in
+    the same worker (its group), where the reports of ``report`` are computed once for all of them."""
+    return [pytest.param(m, id=m.name, marks=[pytest.mark.xdist_group(m.name)]
+                         + ([] if m.name in QUICK else [pytest.mark.slow])) for m in mutants if only(m)]
 
 
 def test_the_registry_is_complete():
     wrong = [m for m in MUTANTS if m.fails]
-    assert len(wrong) >= 24
+    assert len(wrong) >= 24 and QUICK <= {m.name for m in MUTANTS + CORRECT}
     assert len({m.name for m in MUTANTS + CORRECT}) == len(MUTANTS + CORRECT)
     for m in MUTANTS + CORRECT:
         names = check_names(m.layer)
