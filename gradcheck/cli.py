@@ -3,11 +3,12 @@
 Exit codes: 0 every check passed (or grading completed; for a layer that
 refuses part of the space by rules, every check passed where it accepts,
 unless --strict), 1 a check failed (with --strict, on a configuration the
-layer refused too), 2 bad usage or bad input, a layer that cannot be called
-included (one line on stderr, no traceback).
+layer refused too; or the run reached --timeout), 2 bad usage or bad input, a
+layer that cannot be called included (one line on stderr, no traceback).
 """
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 
@@ -22,12 +23,43 @@ from .inputs import PRECISIONS
 
 FORMATS = ("text", "json", "junit")
 PROGRESS_AFTER = 2.0  # seconds a run is expected to take before it shows a progress bar
+DEFAULT_TIMEOUT = 600.0  # seconds: a default check takes one or two; a layer that loops forever stops here
 
 
 class BadInput(click.ClickException):
     """Bad input found after parsing (a window that can never fit, a file that does not import): exit 2."""
 
     exit_code = 2
+
+
+class TimeLimit(BaseException):
+    """--timeout was reached: raised wherever the run is, a BaseException so that neither the layer's own
+    ``except Exception`` nor the engine's handling of the layer's errors takes it for the layer's answer."""
+
+
+class TimedOut(click.ClickException):
+    """The run reached --timeout outside a check (importing the layer, or in gradcheck's own work): exit 1."""
+
+    exit_code = 1
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raise TimeLimit in the main thread once ``seconds`` of wall-clock time have passed (SIGALRM; where there is
+    none, no limit)."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeLimit(f"the time limit of {seconds:g} s (--timeout) was reached")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class OneLineErrors(click.Group):
@@ -138,6 +170,10 @@ CHECK_OPTIONS = stack(
     click.option("--strict", is_flag=True,
                  help="Fail a check on any configuration the layer refuses (its own assert or raise). Default: "
                       "when its refusals follow rules, check it where it accepts and say so."),
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+                 show_default=True, metavar="SECONDS",
+                 help="Wall-clock seconds the whole run may take (importing the layer included); past it the check "
+                      "running fails, where it stopped is reported, and the exit code is 1."),
 )
 
 
@@ -306,15 +342,29 @@ def grade_progress():
 
 
 def run(layer, options):
-    output_format, output = options.pop("output_format"), options.pop("output")
-    try:
-        plan = api.plan(layer, options.pop("impl"), **options)
-    except (ValueError, TypeError, LoadError) as error:
-        raise BadInput(str(error)) from None
-    with progress_bar("checking", plan.expected_seconds()) as progress:
-        result = plan.run(progress)
+    output_format, output, timeout = options.pop("output_format"), options.pop("output"), options.pop("timeout")
+    with time_limit(timeout):
+        result = check(layer, options)
     write_report(result, output_format, output)
     return 0 if result.passed else 1
+
+
+def check(layer, options):
+    """The Report of ``gradcheck.plan(layer, **options).run()``: a TimeLimit in a check stops the run there;
+    anywhere else it ends the command (TimedOut)."""
+    impl = options.pop("impl")
+    try:
+        plan = api.plan(layer, impl, stop_on=(TimeLimit,), **options)
+    except (ValueError, TypeError, LoadError) as error:
+        raise BadInput(str(error)) from None
+    except TimeLimit as limit:
+        raise TimedOut(f"{limit} while {impl} was imported (or probed): does it run at import, or loop?") from None
+    try:
+        with progress_bar("checking", plan.expected_seconds()) as progress:
+            return plan.run(progress, stop_on=(TimeLimit,))
+    except TimeLimit as limit:
+        raise TimedOut(f"{limit} in gradcheck's own work, outside the layer's checks: raise --timeout, or pin a "
+                       "smaller configuration") from None
 
 
 def write_report(result, output_format, output):

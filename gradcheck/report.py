@@ -131,6 +131,8 @@ def render_text(report, console):
     first_with = {}  # hint -> the number of the first finding that printed it
     for number, finding in enumerate(report.findings, 1):
         _render_finding(console, number, finding, first_with, report.layout)
+    if report.stopped is not None:
+        _render_stop(console, report.stopped, report.layout)
     notes = sorted({note for r in report.checks for note in r.notes} | set(report.notes))
     if notes:
         console.print()
@@ -139,6 +141,19 @@ def render_text(report, console):
     if report.passed:
         console.print()
         console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+
+
+def _render_stop(console, stop, layout):
+    """Where a run that ended early stopped, and the command that runs that configuration alone."""
+    console.print()
+    console.print(Text(f"Stopped: {stop.reason}", style="bold"))
+    if stop.phase == "search":
+        _indented(console, f"while {stop.check} was being checked on {describe(stop.config, layout)} (data seed "
+                           f"{stop.seed}), after {stop.completed} complete configurations", 2)
+    else:
+        _indented(console, "after every configuration was checked, while failures were being shrunk and explained: "
+                           "the findings are the first failures, unshrunk", 2)
+    console.print(f"  reproduce: {stop.reproduce}", soft_wrap=True)
 
 
 def verdict_text(report):

@@ -279,3 +279,47 @@ def test_python_m_gradcheck_is_the_command_line():
     done = subprocess.run([sys.executable, "-m", "gradcheck", "conv", "--stride", "-1"], capture_output=True,
                           text=True)
     assert done.returncode == 2 and done.stderr.startswith("gradcheck: error: Invalid value for '--stride'")
+
+
+LOOPING_CONV = '''
+from reference_layers import Conv2dIm2col
+
+
+class Conv2d(Conv2dIm2col):
+    """Right, but its backward loops forever whenever the stride is 2."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
+        self.loops = stride in (2, (2, 2))
+
+    def backward(self, dout):
+        while self.loops:
+            pass
+        return super().backward(dout)
+'''
+
+
+def gradcheck_command(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "gradcheck", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_a_looping_layer_stops_at_the_timeout_saying_where_and_so_does_its_reproduce_command(tmp_path):
+    (tmp_path / "looping.py").write_text(LOOPING_CONV)
+    done = gradcheck_command("conv", "--impl", "looping.py:Conv2d", "--seed", "0", "--timeout", "2", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    stopped = lines.index("Stopped: the time limit of 2 s (--timeout) was reached")
+    assert lines[stopped + 1].startswith("  while dX was being checked on x (") and "stride 2" in lines[stopped + 1]
+    reproduce = shlex.split(lines[-1].removeprefix("  reproduce: "))
+    assert reproduce[:2] == ["gradcheck", "conv"] and reproduce[reproduce.index("--stride") + 1] == "2"
+    again = gradcheck_command(*reproduce[1:], "--timeout", "1", cwd=tmp_path)
+    assert again.returncode == 1 and "Stopped: the time limit of 1 s (--timeout) was reached" in again.stdout
+
+
+def test_a_layer_that_loops_at_import_stops_at_the_timeout_with_one_line(tmp_path):
+    (tmp_path / "hangs.py").write_text("while True:\n    pass\n")
+    done = gradcheck_command("pool", "--mode", "max", "--impl", "hangs.py:Pool", "--timeout", "1", cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == "", done.stdout + done.stderr
+    assert done.stderr == ("gradcheck: error: the time limit of 1 s (--timeout) was reached while hangs.py:Pool was "
+                           "imported (or probed): does it run at import, or loop?\n")
