@@ -30,8 +30,12 @@ class Tolerance:
 
     def bound(self, expected, slack=0.0):
         """The largest error each element of ``expected`` allows (plus ``slack``; 0 where expected is not finite)."""
-        finite = np.where(np.isfinite(expected), np.abs(expected), 0.0)
-        return self.atol * finite.max(initial=0.0) + self.rtol * finite + slack
+        return self.floor(expected, slack) + self.rtol * np.where(np.isfinite(expected), np.abs(expected), 0.0)
+
+    def floor(self, expected, slack=0.0):
+        """The part of ``bound`` that does not grow with the element: atol * scale + slack, the error rounding
+        may leave on any element, an expected zero included."""
+        return self.atol * np.abs(expected[np.isfinite(expected)]).max(initial=0.0) + slack
 
     def slack(self, magnitude=0.0, noise=0.0):
         return self.ctol * magnitude + self.ftol * noise
@@ -149,11 +153,12 @@ def _mask(positions):
     return mask
 
 
-def _max_relative(error, want):
-    """max |error| / |expected| as numpy.testing reports it: infinite where a nonzero error meets a zero."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+def _max_relative(error, want, counted):
+    """max |error| / |expected| over the ``counted`` elements, as numpy.testing reports it: infinite where a
+    nonzero error meets a zero."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         relative = np.where(error == 0, 0.0, error / np.abs(want))
-    return float(np.nan_to_num(relative, nan=np.inf).max(initial=0.0))
+    return float(np.nan_to_num(relative[counted], nan=np.inf, posinf=np.inf).max(initial=0.0))
 
 
 def _finite_or_none(value):
@@ -168,7 +173,10 @@ def compare(name, actual, expected, tolerance, *, slack=None, keep_positions=Fal
     ``expected`` maps a source ("reference", "finite differences", ...) to an
     array of actual's shape; an element mismatches when it is out of
     tolerance against any source (with ``slack[source]``, see ``Tolerance``),
-    or when either value is NaN or infinite.
+    or when either value is NaN or infinite.  The maximum relative error is
+    over the mismatched elements and those whose expected value is above the
+    tolerance's floor: below it, where rounding may leave a 1e-17 on an
+    expected zero, a relative error says nothing (it would be 1 or infinite).
     The worst element is reported against the first source (in the mapping's
     order: put the most trusted first) that has mismatches, a non-finite one
     first.
@@ -180,10 +188,11 @@ def compare(name, actual, expected, tolerance, *, slack=None, keep_positions=Fal
     for source, want in expected.items():
         finite = np.isfinite(actual) & np.isfinite(want)
         error = np.where(finite, np.abs(np.where(finite, actual, 0.0) - np.where(finite, want, 0.0)), np.inf)
-        bad = ~finite | (error > tolerance.bound(want, (slack or {}).get(source, 0.0)))
+        allowed = (slack or {}).get(source, 0.0)
+        bad = ~finite | (error > tolerance.bound(want, allowed))
         mismatched |= bad
         max_abs = max(max_abs, float(error.max(initial=0.0)))
-        max_rel = max(max_rel, _max_relative(error, want))
+        max_rel = max(max_rel, _max_relative(error, want, bad | (np.abs(want) > tolerance.floor(want, allowed))))
         if bad.any() and worst is None:
             worst = (source, int(np.argmax(np.where(bad, error, -1.0))))
     result = CheckResult(name, "pass", max_abs_error=max_abs, max_rel_error=max_rel,

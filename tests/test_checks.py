@@ -284,9 +284,13 @@ def test_the_reference_layers_are_never_their_own_oracle():
 UNREACHED = Config.conv(batch=2, channels=3, filters=2, size=(1, 5), kernel=(1, 2), stride=2, pad=1)
 
 
-def verdicts(cls, config, precision="float64"):
+def gradient_results(cls, config, precision="float64"):
     results = run_checks(config, make_inputs(config, 0, precision), implementation_of(cls, "conv"))
-    return {r.name: r.status for r in results if r.name in ("forward", "dX", "dW", "dB")}
+    return {r.name: r for r in results if r.name in ("forward", "dX", "dW", "dB")}
+
+
+def verdicts(cls, config, precision="float64"):
+    return {name: r.status for name, r in gradient_results(cls, config, precision).items()}
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])
@@ -306,6 +310,14 @@ class FFTPlusTiny(ConvFFT):
 class FFTRelative1e5(ConvFFT):
     def backward(self, dout):
         return super().backward(dout) * (1 + 1e-5)
+
+
+def test_rounding_at_an_exact_zero_is_no_relative_error_and_a_mistake_there_is_an_infinite_one():
+    """A PASS never shows the 1 or 1e308 that 1e-17 against an expected 0 would give; a failing zero does."""
+    right = gradient_results(ConvFFT, UNREACHED)
+    assert all(r.max_rel_error < 1e-6 for r in right.values()), {n: r.max_rel_error for n, r in right.items()}
+    wrong = gradient_results(FFTPlusTiny, UNREACHED)["dX"]
+    assert wrong.status == "fail" and wrong.expected == 0 and wrong.max_rel_error == np.inf
 
 
 def test_the_floor_at_zeros_still_fails_what_rounding_cannot_explain():
