@@ -298,9 +298,13 @@ def grade(paths, layer, impl, output_format, output, hide_hints, **options):
               help="auto: grade under bwrap where Gradescope's container allows it, else without (the results "
                    "say which). none: never try.")
 @HIDE_HINTS
+@click.option("--per-student-seeds", "per_student", is_flag=True,
+              help="Give every submission a seed of its own, derived from a secret made now and kept in the bundle "
+                   "and from its students' Gradescope ids: no two students share hidden configurations (with "
+                   "--hide-hints-until-due, no student can rerun the search before the due date).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
               default="autograder.zip", show_default=True, help="The bundle to write (replaced whole, at the end).")
-def autograder(output, hide_hints, **options):
+def autograder(output, hide_hints, per_student, **options):
     """Write a Gradescope autograder bundle that grades every submission with these options.
 
     The zip holds setup.sh (installs Python 3 and this very gradcheck, from
@@ -312,7 +316,7 @@ def autograder(output, hide_hints, **options):
     from .grading import autograder as bundle
 
     try:
-        made = bundle.build(hide_hints=hide_hints, **options)
+        made = bundle.build(hide_hints=hide_hints, per_student=per_student, **options)
     except (ValueError, TypeError, bundle.BundleError) as error:
         raise BadInput(str(error)) from None
     write_output(output, lambda stream: stream.write(made.data), binary=True)

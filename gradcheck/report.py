@@ -498,13 +498,17 @@ def grade_to_gradescope(submission, result, hide_hints=False):
     the command that reproduces it.  With ``hide_hints`` only the message
     stays in the scored test, always visible; the rest goes into a test worth
     no points shown after the due date (visibility "after_due_date"), and so
-    does the top-level reproduction command.  Gradescope hides a student's
-    total while any test is hidden, so the top-level output, always visible,
-    states the score.
+    do the top-level reproduction command and the run's seed (with it, the
+    student could rerun the whole search and read every hint).  Gradescope
+    hides a student's total while any test is hidden, so the top-level
+    output, always visible, states the score.
     """
     checks = {check.name: check for check in submission.checks}
     tests = [test for number, name in enumerate(_check_names(result), 1)
              for test in _gradescope_tests(number, name, checks.get(name), submission, hide_hints)]
+    if hide_hints:
+        tests.append({"name": "How this was graded", "number": str(len(_check_names(result)) + 1), "score": 0.0,
+                      "max_score": 0.0, "visibility": AFTER_DUE, "output": _seed_text(submission, result)})
     data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
             "output": "\n".join(_gradescope_summary(submission, result, hide_hints)), "tests": tests,
             "extra_data": {"sandbox": result.sandbox, "sandbox_problem": result.sandbox_problem}}
@@ -539,12 +543,20 @@ def _gradescope_tests(number, name, check, submission, hide_hints):
     return tests
 
 
+def _seed_text(submission, result):
+    """What --hide-hints-until-due withholds about the whole run: its seed, and the command that reruns it."""
+    text = f"{result.examples} configurations drawn with seed {result.seed}."
+    if submission.report is not None:
+        text += f"\nThe whole search, on your machine: {submission.report.reproduce}"
+    return text
+
+
 def _gradescope_summary(submission, result, hide_hints):
     """The lines of results.json's top-level output: score, isolation, why grading stopped, what was printed."""
     report = submission.report
+    seed = "" if hide_hints else f", seed {result.seed}"
     lines = [f"gradcheck {result.layer}, {result.implementation}: score {submission.score} of "
-             f"{submission.max_score}, one point per check passed ({result.examples} configurations, seed "
-             f"{result.seed})."]
+             f"{submission.max_score}, one point per check passed ({result.examples} configurations{seed})."]
     lines += [f"{label.rstrip(':').capitalize()}: {text}." for label, text in scope_lines(report)] if report else []
     if result.sandbox == "none":
         lines.append("Not isolated: your code ran without the bwrap sandbox (--sandbox none), as a plain process of "

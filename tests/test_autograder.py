@@ -120,7 +120,29 @@ def test_without_a_seed_one_is_chosen_printed_and_frozen(tmp_path):
     assert arguments[arguments.index("--seed") + 1] == seed
 
 
+def test_per_student_seeds_differ_between_students_and_not_between_their_resubmissions():
+    secret, other = "ab" * 32, "cd" * 32
+    pair = {"users": [{"id": 7, "email": "b@x"}, {"id": 3, "email": "a@x"}]}
+    seeds = {autograder.student_seed(secret, {"users": [{"id": n}]}) for n in range(200)}
+    assert len(seeds) == 200 and all(0 <= seed < 2 ** 32 for seed in seeds)
+    assert autograder.student_seed(secret, pair) == autograder.student_seed(secret, {"users": pair["users"][::-1]})
+    assert autograder.student_seed(secret, pair) != autograder.student_seed(other, pair)
+    with pytest.raises(autograder.AutograderFailed, match="names no student"):
+        autograder.student_seed(secret, {"users": []})
+
+
+def test_per_student_seeds_keep_a_secret_in_the_bundle_and_take_no_seed(tmp_path):
+    done = gradcheck("autograder", *OPTIONS, "--per-student-seeds", "--output", tmp_path / "a.zip")
+    assert done.returncode == 0, done.stderr
+    assert "--seed" not in done.stdout and "each submission's seed derived from a secret" in done.stdout
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        assert len(bytes.fromhex(json.loads(archive.read(autograder.MANIFEST))["secret"])) == 32
+        instructions = archive.read("README.md").decode()
+    assert "--seed SEED" in instructions and "so no two students share hidden configurations" in instructions
+
+
 @pytest.mark.parametrize("args,message", [
+    (["--layer", "conv", "--impl", "Conv2d", "--per-student-seeds", "--seed", "1"], "drop --seed"),
     (["--layer", "conv", "--impl", "file.py:Conv2d"], "--impl takes the NAME"),
     (["--layer", "conv", "--impl", "Conv2d", "--timeout", "0"], "Invalid value for '--timeout'"),
     (["--layer", "maxpool", "--impl", "Pool", "--filters", "2"], "pools have no filters"),
@@ -205,16 +227,18 @@ def run_autograder(installed, submission, name, edit=None, wrap=()):
 
 def check_spec(results):
     """results.json as Gradescope's spec has it: the score is the tests' total; the scored tests are the
-    checks, always visible; the tests holding hints are worth nothing and shown after the due date."""
+    checks, always visible; the tests holding hints, and the last one, saying the run's seed, are worth nothing
+    and shown after the due date (the bundle hides hints).  (scored tests, hint tests)"""
     assert set(results) <= RESULT_KEYS and all(set(test) <= TEST_KEYS for test in results["tests"])
     assert results["score"] == sum(test["score"] for test in results["tests"])
     assert all(test["visibility"] in VISIBILITIES and isinstance(test["number"], str) for test in results["tests"])
     scored = [test for test in results["tests"] if test["max_score"] > 0]
     assert [test["name"].split(":")[0] for test in scored] == list(CHECKS)
     assert {test["visibility"] for test in scored} == {"visible"} and sum(t["max_score"] for t in scored) == 8
-    hints = [test for test in results["tests"] if test["max_score"] == 0]
-    assert all(test["visibility"] == "after_due_date" and test["score"] == 0 for test in hints)
-    return scored, hints
+    hidden = [test for test in results["tests"] if test["max_score"] == 0]
+    assert all(test["visibility"] == "after_due_date" and test["score"] == 0 for test in hidden)
+    assert hidden[-1]["name"] == "How this was graded" and "drawn with seed" in hidden[-1]["output"]
+    return scored, hidden[:-1]
 
 
 @pytest.mark.slow
@@ -228,7 +252,7 @@ def test_a_right_submission_gets_full_marks_graded_as_nobody_in_the_sandbox(inst
                         "container of its own."
     else:  # where bwrap cannot run, or not as root: what it says depends on the machine, but it says it
         assert first in {autograder._isolation(sandbox, os.geteuid() == 0) for sandbox in ("bwrap", "none")}
-    assert "score 8 of 8" in results["output"] and "seed 0" in results["output"]
+    assert "score 8 of 8" in results["output"] and "seed" not in results["output"]  # hidden with the hints
 
 
 @pytest.mark.slow
@@ -240,6 +264,33 @@ def test_a_wrong_submission_loses_the_check_and_sees_hints_only_after_the_due_da
     assert hint["number"] == "4.1" and "batch" in hint["output"]
     assert hint["output"].splitlines()[-1].endswith("--impl layers.py:Conv2d --seed 0")  # as the student knows it
     assert "reproduce" not in results["output"].lower() and "score 7 of 8" in results["output"]
+
+
+def with_students(secret, *ids):
+    """An edit for run_autograder: a bundle with per-student seeds (``secret``), a submission of students ``ids``."""
+    def edit(root):
+        manifest = json.loads((root / "source" / autograder.MANIFEST).read_text())
+        (root / "source" / autograder.MANIFEST).write_text(json.dumps(dict(manifest, secret=secret)))
+        (root / "submission_metadata.json").write_text(json.dumps({"id": 1, "users": [{"id": i} for i in ids]}))
+    return edit
+
+
+@pytest.mark.slow
+def test_each_student_is_graded_on_a_seed_of_their_own_said_only_after_the_due_date(installed):
+    secret = "5e" * 32
+    seen = {}
+    for name, ids in (("bob1", [101]), ("bob2", [202, 303])):
+        results = run_autograder(installed, CLASS / "bob.py", name, edit=with_students(secret, *ids))
+        seed = autograder.student_seed(secret, {"users": [{"id": i} for i in ids]})
+        visible = [results["output"]] + [t["output"] for t in results["tests"] if t["visibility"] == "visible"]
+        assert not any("seed" in text for text in visible), visible
+        (graded,) = [t for t in results["tests"] if t["name"] == "How this was graded"]
+        assert graded["visibility"] == "after_due_date" and f"drawn with seed {seed}." in graded["output"]
+        seen[name] = seed
+    assert seen["bob1"] != seen["bob2"]
+    missing = run_autograder(installed, CLASS / "bob.py", "nobody", edit=lambda root: with_students(secret)(root)
+                             or (root / "submission_metadata.json").unlink())
+    assert missing["score"] == 0 and "there is no submission_metadata.json" in missing["output"]
 
 
 PYTHON_310 = sorted(Path("/root/.pyenv/versions").glob("3.10.*/bin/python3.10"))

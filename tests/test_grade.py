@@ -645,12 +645,15 @@ def test_cli_gradescope_can_hide_hints_until_the_due_date(cli, student):
     assert results["score"] == sum(t["score"] for t in results["tests"]) == 7.0
     assert "score 7 of 8" in results["output"]  # Gradescope hides the total while a test is hidden
     (failed,) = [t for t in scored if t["status"] == "failed"]
-    (hints,) = hidden
+    hints, graded = hidden
     assert hints["number"] == failed["number"] + ".1" and hints["score"] == hints["max_score"] == 0.0
     assert "reproduce:" in hints["output"] and "smallest failing configuration" in hints["output"]
+    assert graded["name"] == "How this was graded" and graded["max_score"] == 0.0
+    assert "3 configurations drawn with seed 0." in graded["output"] and graded["output"].endswith("--seed 0")
     for visible in [results["output"], *(t["output"] for t in scored)]:
         assert "reproduce" not in visible.lower().replace("reproduces it: shown after the due date", "")
         assert "hint: " not in visible and "failing configuration" not in visible
+        assert "seed" not in visible  # with it, the whole search could be rerun before the due date
 
 
 def test_cli_hiding_hints_is_for_gradescope(cli):

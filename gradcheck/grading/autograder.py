@@ -26,7 +26,8 @@ A bundle is a zip with, at its root:
 ``gradcheck-autograder.json``
     the manifest: gradcheck's version, the ``gradcheck grade`` options with
     the seed frozen, the sandbox choice, and the sha256 of every file of the
-    wheel's packages.
+    wheel's packages; with per-student seeds, the course secret each
+    submission's seed is derived from (``student_seed``).
 ``README.md``
     what the instructor needs to know.
 
@@ -43,10 +44,12 @@ process of the student's code has been killed.
 import argparse
 import email
 import hashlib
+import hmac
 import io
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import string
@@ -92,15 +95,20 @@ class Bundle:
     version: str
     arguments: list
     seed_chosen: bool
+    per_student: bool = False
 
     def summary(self):
-        seed = self.arguments[self.arguments.index("--seed") + 1]
+        at = self.arguments.index("--seed")
+        if self.per_student:
+            return (f"gradcheck {self.version}, {' '.join(self.arguments[:at] + self.arguments[at + 2:])} (each "
+                    "submission's seed derived from a secret of this bundle and its students' Gradescope ids)")
         return (f"gradcheck {self.version}, {' '.join(self.arguments)}"
-                + (f" (seed {seed} chosen now, frozen into the bundle)" if self.seed_chosen else ""))
+                + (f" (seed {self.arguments[at + 1]} chosen now, frozen into the bundle)" if self.seed_chosen else ""))
 
 
-def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, **options):
-    """The bundle that grades every submission with these options (those of ``grade.prepare``).
+def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, per_student=False, **options):
+    """The bundle that grades every submission with these options (those of ``grade.prepare``); with
+    ``per_student``, each submission with a seed of its own (``student_seed``).
 
     Raises ValueError (or TypeError) for bad options, BundleError when the
     running gradcheck cannot be packed (not installed from a source tree, or
@@ -108,6 +116,8 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, **options
     """
     if sandbox not in ("auto", "none"):
         raise ValueError(f"sandbox must be auto or none, got {sandbox!r}")
+    if per_student and seed is not None:
+        raise ValueError("--per-student-seeds derives every submission's seed from the students' ids: drop --seed")
     settings = prepare(layer, impl, seed=seed, sandbox=sandbox, **options)
     arguments = ["--layer", layer, "--impl", impl, "--convention", settings.convention, "--layout", settings.layout,
                  *pin_args(settings.pins),
@@ -122,8 +132,23 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, **options
         files = _check_wheel(wheel, version)
         manifest = {"gradcheck": version, "wheel": os.path.basename(wheel), "python": _python(),
                     "arguments": arguments, "sandbox": sandbox, "files": files}
+        if per_student:
+            manifest["secret"] = secrets.token_hex(32)
         data = _zip(wheel, manifest, _constraints())
-    return Bundle(data, version, arguments, seed is None)
+    return Bundle(data, version, arguments, seed is None, per_student)
+
+
+def student_seed(secret, metadata):
+    """The seed of a submission: HMAC-SHA256 of its students' Gradescope user ids (``metadata``, Gradescope's
+    submission_metadata.json), keyed by the bundle's ``secret``, as a 32-bit number.  The same students get the
+    same seed on every resubmission; without the secret (which only root can read in the container) no one can
+    compute anyone's."""
+    users = metadata.get("users") if isinstance(metadata, dict) else None
+    ids = sorted(str(user["id"]) for user in users or () if isinstance(user, dict) and "id" in user)
+    if not ids:
+        raise AutograderFailed("submission_metadata.json names no student (users[].id): per-student seeds need it")
+    digest = hmac.new(bytes.fromhex(secret), ",".join(ids).encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 def _source_tree():
@@ -213,8 +238,15 @@ def _python():
 
 def _zip(wheel, manifest, constraints):
     """The bundle's bytes: scripts (executable) and README from TEMPLATES, the wheel, constraints, manifest."""
-    values = dict(version=manifest["gradcheck"], wheel=manifest["wheel"], python=manifest["python"],
-                  command=" ".join(["gradcheck", "grade", "SUBMISSION", *manifest["arguments"], "--sandbox",
+    seeds = ("with the seed (SEED) of each submission its own, derived from its students' Gradescope ids and a "
+             "secret of this bundle (in gradcheck-autograder.json: keep the zip private), so no two students share "
+             "hidden configurations" if "secret" in manifest else
+             "with the seed frozen, so every student meets the same configurations")
+    arguments = list(manifest["arguments"])
+    if "secret" in manifest:
+        arguments[arguments.index("--seed") + 1] = "SEED"
+    values = dict(version=manifest["gradcheck"], wheel=manifest["wheel"], python=manifest["python"], seeds=seeds,
+                  command=" ".join(["gradcheck", "grade", "SUBMISSION", *arguments, "--sandbox",
                                     manifest["sandbox"], "--format", "gradescope"]))
     stream = io.BytesIO()
     with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -321,8 +353,9 @@ def _grade(manifest, root):
         os.mkdir(scratch)
         for folder, mode in ((work, 0o711), (copy, 0o700), (scratch, 0o711)):
             os.chmod(folder, mode)
-        command = [os.path.join(os.path.dirname(sys.executable), "gradcheck"), "grade", copy, *manifest["arguments"],
-                   "--sandbox", manifest["sandbox"], "--format", "gradescope", "--output", output]
+        command = [os.path.join(os.path.dirname(sys.executable), "gradcheck"), "grade", copy,
+                   *_arguments(manifest, root), "--sandbox", manifest["sandbox"], "--format", "gradescope",
+                   "--output", output]
         environment = {"PATH": os.defpath, "HOME": work, "TMPDIR": scratch, "LANG": "C.UTF-8"}
         done = subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True)
         said = [line.strip().replace(work + os.sep, "") for line in done.stderr.splitlines() if line.strip()]
@@ -337,6 +370,19 @@ def _grade(manifest, root):
             results = json.load(stream)
     results["output"] = _isolation(results["extra_data"]["sandbox"], as_root) + "\n" + results["output"]
     return results
+
+
+def _arguments(manifest, root):
+    """The frozen ``gradcheck grade`` options, the seed this submission's own when the bundle has a secret."""
+    arguments = list(manifest["arguments"])
+    if "secret" in manifest:
+        try:
+            with open(os.path.join(root, "submission_metadata.json"), encoding="utf-8") as stream:
+                metadata = json.load(stream)
+        except FileNotFoundError:
+            raise AutograderFailed("there is no submission_metadata.json: per-student seeds need Gradescope's") from None
+        arguments[arguments.index("--seed") + 1] = str(student_seed(manifest["secret"], metadata))
+    return arguments
 
 
 def _isolation(sandbox, as_root):
