@@ -498,8 +498,9 @@ def grade_to_gradescope(submission, result, hide_hints=False):
     the command that reproduces it.  With ``hide_hints`` only the message
     stays in the scored test, always visible; the rest goes into a test worth
     no points shown after the due date (visibility "after_due_date"), and so
-    do the top-level reproduction command and the run's seed (with it, the
-    student could rerun the whole search and read every hint).  Gradescope
+    do the top-level reproduction command, the run's seed (with it, the
+    student could rerun the whole search and read every hint) and what the
+    student's code printed (it could print the configurations it was given).  Gradescope
     hides a student's total while any test is hidden, so the top-level
     output, always visible, states the score.
     """
@@ -544,11 +545,12 @@ def _gradescope_tests(number, name, check, submission, hide_hints):
 
 
 def _seed_text(submission, result):
-    """What --hide-hints-until-due withholds about the whole run: its seed, and the command that reruns it."""
-    text = f"{result.examples} configurations drawn with seed {result.seed}."
+    """What --hide-hints-until-due withholds about the whole run: its seed, the command that reruns it, and what
+    the student's code printed while it ran."""
+    lines = [f"{result.examples} configurations drawn with seed {result.seed}."]
     if submission.report is not None:
-        text += f"\nThe whole search, on your machine: {submission.report.reproduce}"
-    return text
+        lines.append(f"The whole search, on your machine: {submission.report.reproduce}")
+    return "\n".join(lines + _printed_lines(submission))
 
 
 def _gradescope_summary(submission, result, hide_hints):
@@ -572,6 +574,16 @@ def _gradescope_summary(submission, result, hide_hints):
     if report is not None and report.counterexample is not None and not hide_hints:
         lines.append(f"Reproduce on your machine: {report.counterexample.reproduce}")
     lines += [f"Note: {note}" for note in (report.notes if report is not None else ())]
+    if hide_hints:
+        lines.append("What your code printed while it was graded: shown after the due date (it could show the "
+                     "configurations it was checked on).")
+    else:
+        lines += _printed_lines(submission)
+    return lines
+
+
+def _printed_lines(submission):
+    lines = []
     for title, text in (("Your code printed", submission.stdout), ("Your code printed on stderr", submission.stderr)):
         if text:
             lines += ["", f"{title} (the start of it):", text]

@@ -656,6 +656,20 @@ def test_cli_gradescope_can_hide_hints_until_the_due_date(cli, student):
         assert "seed" not in visible  # with it, the whole search could be rerun before the due date
 
 
+def test_with_hints_hidden_what_the_code_printed_is_shown_after_the_due_date(graded):
+    """A layer could print the configurations it is given: that output is withheld like the seed."""
+    result, submissions = graded
+    chatty = submissions["chatty"]
+    shown = json.loads(report.grade_to_gradescope(chatty, result))
+    hidden = json.loads(report.grade_to_gradescope(chatty, result, hide_hints=True))
+    assert "loading my layer" in shown["output"] and "debug: forward called" in shown["output"]
+    assert "loading my layer" not in json.dumps([hidden["output"]] + [t for t in hidden["tests"]
+                                                                      if t["visibility"] == "visible"])
+    assert "What your code printed while it was graded: shown after the due date" in hidden["output"]
+    (graded_test,) = [t for t in hidden["tests"] if t["name"] == "How this was graded"]
+    assert "loading my layer" in graded_test["output"] and "debug: forward called" in graded_test["output"]
+
+
 def test_cli_hiding_hints_is_for_gradescope(cli):
     code, out, err = cli(REFERENCE, "--layer", "conv", "--impl", "Convolution", "--hide-hints-until-due")
     assert code == 2 and out == "" and err.count("\n") == 1 and "is for --format gradescope" in err
