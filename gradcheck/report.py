@@ -574,10 +574,10 @@ def _gradescope_summary(submission, result, hide_hints):
     if report is not None and report.counterexample is not None and not hide_hints:
         lines.append(f"Reproduce on your machine: {report.counterexample.reproduce}")
     lines += [f"Note: {note}" for note in (report.notes if report is not None else ())]
-    if hide_hints:
+    if hide_hints and (submission.stdout or submission.stderr):
         lines.append("What your code printed while it was graded: shown after the due date (it could show the "
                      "configurations it was checked on).")
-    else:
+    elif not hide_hints:
         lines += _printed_lines(submission)
     return lines
 
