@@ -148,12 +148,17 @@ def _render_stop(console, stop, layout):
     console.print()
     console.print(Text(f"Stopped: {stop.reason}", style="bold"))
     if stop.phase == "search":
-        _indented(console, f"while {stop.check} was being checked on {describe(stop.config, layout)} (data seed "
-                           f"{stop.seed}), after {stop.completed} complete configurations", 2)
+        _indented(console, where_it_stopped(stop, layout), 2)
     else:
         _indented(console, "after every configuration was checked, while failures were being shrunk and explained: "
                            "the findings are the first failures, unshrunk", 2)
     console.print(f"  reproduce: {stop.reproduce}", soft_wrap=True)
+
+
+def where_it_stopped(stop, layout):
+    """'while dX was being checked on x (...) (data seed N), after M complete configurations'."""
+    return (f"while {stop.check} was being checked on {describe(stop.config, layout)} (data seed {stop.seed}), "
+            f"after {stop.completed} complete configurations")
 
 
 def verdict_text(report):
@@ -481,9 +486,7 @@ def grade_check_lines(check, report):
     findings = findings_by_check(report).get((check.subject, check.name), []) if report else []
     stopped = report.stopped if report else None
     if not findings and stopped is not None and stopped.phase == "search" and stopped.check == check.name:
-        return check.message, [f"it stopped while {check.name} was being checked on "
-                               f"{describe(stopped.config, report.layout)} "
-                               f"(data seed {stopped.seed}), after {stopped.completed} complete configurations",
+        return check.message, [f"it stopped {where_it_stopped(stopped, report.layout)}",
                                f"reproduce: {stopped.reproduce}"]
     lines = _failure_lines(check, findings, report.layout if report else NCHW)
     return lines[0], lines[1:]
