@@ -226,7 +226,7 @@ def pool(mode, **options):
     return run(mode + "pool", options)
 
 
-GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit")
+GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit", "html")
 
 
 GRADING = stack(
@@ -285,6 +285,7 @@ def grade(paths, layer, impl, output_format, output, hide_hints, **options):
         "json": lambda stream: stream.write(report.grade_to_json(result) + "\n"),
         "csv": lambda stream: stream.write(report.grade_to_csv(result)),
         "junit": lambda stream: stream.write(report.grade_to_junit(result)),
+        "html": lambda stream: stream.write(report.grade_to_html(result)),
         "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result,
                                                                              hide_hints)),
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),

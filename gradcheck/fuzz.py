@@ -216,6 +216,7 @@ class Finding:
             "kind": self.kind,
             "observations": list(self.observations),
             "scope": list(self.scope),
+            "rules": list(self.rules),
         }
         if self.refusal:
             data["refusal"] = self.refusal
@@ -230,7 +231,7 @@ class Finding:
                    [CheckResult.from_dict(check) for check in data["details"]], list(data["also_failing"]),
                    list(data["triggers"]), list(data["hints"]), data["shrunk"], data["reproduce"],
                    data.get("kind", FAILURE), list(data.get("observations", [])), tuple(data.get("scope", [])),
-                   data.get("refusal", ""))
+                   data.get("refusal", ""), list(data.get("rules", [])))
 
 
 @dataclass

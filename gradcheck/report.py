@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .adapters import NCHW
+from .grading.causes import by_cause
 from .layout import describe, sentence
 
 MAP_SLICES = 4  # (sample, channel) slices drawn per mismatch map
@@ -447,9 +448,12 @@ def as_users(result):
 
 def grade_to_json(result):
     """``{"sandbox": "bwrap" | "user" | "none", "sandbox_problem": null | why, "submissions": [{name, passed, score,
-    max_score, checks, error, duration_s}, ...]}``; sandbox "user" means each submission ran as an unprivileged
-    user of its own (sandbox_problem says why not under bwrap), "none" that they were not isolated."""
-    return json.dumps(_finite(result.to_dict()), allow_nan=False, default=json_number)
+    max_score, checks, error, duration_s}, ...], "causes": [{kind, checks, label, students, hints, reproduce},
+    ...]}``; sandbox "user" means each submission ran as an unprivileged user of its own (sandbox_problem says why
+    not under bwrap), "none" that they were not isolated; ``causes`` the class's failures by cause
+    (``grading.causes``)."""
+    data = dict(result.to_dict(), causes=[cause.to_dict() for cause in by_cause(result)])
+    return json.dumps(_finite(data), allow_nan=False, default=json_number)
 
 
 def grade_to_csv(result):
@@ -652,25 +656,149 @@ def render_grade_text(result, console):
     for column in ("submission", "verdict", "score", "time", "reason"):
         table.add_column(column, overflow="fold")
     for submission in result.submissions:
-        if submission.passed:
-            verdict = Text("PASSED", style="bold green")
-        else:
-            verdict = Text("ERROR" if submission.error else "FAILED", style="bold red")
+        verdict = Text(grade_verdict(submission), style="bold green" if submission.passed else "bold red")
         table.add_row(Text(submission.name), verdict, f"{submission.score}/{submission.max_score}",
                       f"{submission.duration_s:.1f} s", Text(submission.reason))
     console.print(table)
-    total = len(result.submissions)
-    errors = sum(bool(submission.error) for submission in result.submissions)
-    limits = result.limits
-    console.print(Text.assemble(
-        (f"{result.passed} of {total} passed", "bold green" if result.passed == total else "bold red"),
-        f" ({errors} could not be graded fully)" if errors else "",
-        f" · {result.layer} · {result.implementation} · seed {result.seed} · {result.examples} configurations "
-        f"each · limits {limits.timeout:g} s, {limits.memory} MB · {result.duration_s:.1f} s"))
+    verdict, settings = grade_summary(result)
+    console.print(Text.assemble((verdict, "bold green" if result.passed == len(result.submissions) else "bold red"),
+                                settings))
     if result.sandbox == "none":
         console.print(Text(f"warning: {not_isolated(result)}", style="bold red"))
     elif result.sandbox == "user":
         console.print(Text(as_users(result), style="dim"))
+    _render_causes(by_cause(result), console)
+
+
+def grade_verdict(submission):
+    """PASSED, FAILED, or ERROR: it could not be graded fully."""
+    return "PASSED" if submission.passed else "ERROR" if submission.error else "FAILED"
+
+
+def grade_summary(result):
+    """('1 of 3 passed', ' (1 could not be graded fully) · conv · Conv2d · seed 0 · ...'): how many passed, and
+    what they were graded with."""
+    errors = sum(bool(submission.error) for submission in result.submissions)
+    limits = result.limits
+    return (f"{result.passed} of {len(result.submissions)} passed",
+            (f" ({errors} could not be graded fully)" if errors else "") +
+            f" · {result.layer} · {result.implementation} · seed {result.seed} · {result.examples} configurations "
+            f"each · limits {limits.timeout:g} s, {limits.memory} MB · {result.duration_s:.1f} s")
+
+
+def _render_causes(causes, console):
+    """The class's failures by cause: each with its students, its hints and a command that shows it."""
+    if not causes:
+        return
+    console.print(Text("\nFailures by cause", style="bold"))
+    for cause in causes:
+        console.print(Padding(Text.assemble((cause.label, "bold"), f" · {students_text(cause.students)}"),
+                              (0, 0, 0, 2)))
+        for hint in cause.hints:
+            console.print(Padding(Text(f"hint: {hint}"), (0, 0, 0, 4)))
+        if cause.reproduce:
+            console.print(Padding(Text(f"reproduce ({reproduce_whose(cause)}): {cause.reproduce}", style="dim"),
+                                  (0, 0, 0, 4)))
+
+
+def students_text(names):
+    """'2 students: bob, erin'."""
+    return f"{len(names)} student{'s' if len(names) != 1 else ''}: {', '.join(names)}"
+
+
+def reproduce_whose(cause):
+    """Whose code a cause's reproduction command runs, and how: outside the sandbox."""
+    return f"runs {cause.students[0]}'s code on this machine, outside any sandbox"
+
+
+HTML_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; }
+code, pre { font-family: ui-monospace, monospace; font-size: 0.9em; }
+pre { background: #f4f4f4; padding: 0.5em; white-space: pre-wrap; word-break: break-all; }
+table { border-collapse: collapse; } td, th { padding: 0.2em 0.8em; text-align: left; vertical-align: top; }
+tr:nth-child(even) { background: #f7f7f7; } .passed { color: #1a7f37; } .failed { color: #c62828; }
+.warning { color: #c62828; font-weight: bold; } svg text { font-size: 12px; }
+"""
+BAR_WIDTH, BAR_GAP, CHART_HEIGHT = 36, 8, 160  # pixels of the score chart
+
+
+def grade_to_html(result):
+    """A static page for the instructor: the summary, the distribution of scores (an inline SVG bar chart), the
+    failures by cause with their students, hints and a command for each, and every submission's grade."""
+    page = ET.Element("html", lang="en")
+    head = ET.SubElement(page, "head")
+    ET.SubElement(head, "meta", charset="utf-8")
+    title = f"gradcheck grade: {result.layer} · {result.implementation}"
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "style").text = HTML_STYLE
+    body = ET.SubElement(page, "body")
+    ET.SubElement(body, "h1").text = title
+    verdict, settings = grade_summary(result)
+    _html_text(body, "p", verdict + settings, "summary")
+    if result.sandbox == "none":
+        _html_text(body, "p", f"warning: {not_isolated(result)}", "warning")
+    elif result.sandbox == "user":
+        _html_text(body, "p", as_users(result))
+    ET.SubElement(body, "h2").text = "Scores"
+    body.append(_score_chart(result))
+    causes = by_cause(result)
+    ET.SubElement(body, "h2").text = f"Failures by cause ({len(causes)})"
+    for cause in causes:
+        section = ET.SubElement(body, "section", {"class": "cause", "data-kind": cause.kind})
+        _html_text(section, "h3", cause.label)
+        _html_text(section, "p", students_text(cause.students), "students")
+        if cause.hints:
+            hints = ET.SubElement(section, "ul", {"class": "hints"})
+            for hint in cause.hints:
+                _html_text(hints, "li", hint)
+        if cause.reproduce:
+            _html_text(section, "p", f"reproduce ({reproduce_whose(cause)}):")
+            _html_text(section, "pre", cause.reproduce, "reproduce")
+    ET.SubElement(body, "h2").text = "Submissions"
+    body.append(_submission_table(result))
+    return "<!DOCTYPE html>\n" + ET.tostring(page, encoding="unicode", method="html") + "\n"
+
+
+def _html_text(parent, tag, text, css_class=None):
+    element = ET.SubElement(parent, tag, {"class": css_class} if css_class else {})
+    element.text = _xml(text)
+    return element
+
+
+def _score_chart(result):
+    """An SVG bar per score from 0 to the maximum: how many submissions scored it."""
+    top = max((submission.max_score for submission in result.submissions), default=0)
+    counts = [sum(submission.score == score for submission in result.submissions) for score in range(top + 1)]
+    most = max(counts, default=0) or 1
+    svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "role": "img", "class": "scores",
+                             "width": str((top + 1) * (BAR_WIDTH + BAR_GAP)), "height": str(CHART_HEIGHT + 40)})
+    ET.SubElement(svg, "title").text = "submissions per score"
+    for score, count in enumerate(counts):
+        height = round(CHART_HEIGHT * count / most)
+        x = score * (BAR_WIDTH + BAR_GAP)
+        ET.SubElement(svg, "rect", {"x": str(x), "y": str(20 + CHART_HEIGHT - height), "width": str(BAR_WIDTH),
+                                    "height": str(height), "fill": "#4a78c2", "data-score": str(score),
+                                    "data-count": str(count)})
+        for y, text in ((14 + CHART_HEIGHT - height, count), (CHART_HEIGHT + 36, f"{score}/{top}")):
+            ET.SubElement(svg, "text", {"x": str(x + BAR_WIDTH // 2), "y": str(y),
+                                        "text-anchor": "middle"}).text = str(text)
+    return svg
+
+
+def _submission_table(result):
+    table = ET.Element("table", {"class": "submissions"})
+    header = ET.SubElement(table, "tr")
+    for column in ("submission", "verdict", "score", "time", "reason"):
+        ET.SubElement(header, "th").text = column
+    for submission in result.submissions:
+        row = ET.SubElement(table, "tr")
+        cells = (submission.name, grade_verdict(submission), f"{submission.score}/{submission.max_score}",
+                 f"{submission.duration_s:.1f} s", submission.reason)
+        for column, text in enumerate(cells):
+            cell = _html_text(row, "td", text)
+            if column == 1:
+                cell.set("class", "passed" if submission.passed else "failed")
+    return table
 
 
 def _finite(value):

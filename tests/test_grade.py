@@ -414,6 +414,7 @@ def test_reports_round_trip_through_json():
     again = api.Report.from_dict(data)
     assert json.loads(report.to_json(again)) == data
     assert again.counterexample.config == checked.counterexample.config
+    assert again.counterexample.rules == checked.counterexample.rules == ["stride > 1"]
     assert again.counterexample.checks[0].worst_index == checked.counterexample.checks[0].worst_index
     assert report.failure_text(again) == report.failure_text(checked)
 
@@ -515,7 +516,7 @@ def mixed(graded):
 
 def test_json_has_the_documented_fields(mixed):
     data = json.loads(report.grade_to_json(mixed))
-    assert set(data) == {"sandbox", "sandbox_problem", "submissions"} and data["sandbox"] == "bwrap"
+    assert set(data) == {"sandbox", "sandbox_problem", "submissions", "causes"} and data["sandbox"] == "bwrap"
     assert data["sandbox_problem"] is None
     rows = data["submissions"]
     assert [row["name"] for row in rows] == ["reference_style", "wrong_db", "exit_at_import"]
@@ -583,9 +584,10 @@ def not_isolated():
     (report.grade_to_json, '"sandbox": "none"'),
     (report.grade_to_csv, ",none,"),
     (report.grade_to_junit, '<property name="sandbox" value="none" />'),
+    (report.grade_to_html, '<p class="warning">warning: not isolated: the submissions ran without the bwrap sandbox'),
     (lambda result: report.grade_to_gradescope(result.submissions[0], result),
      "Not isolated: your code ran without the bwrap sandbox (--sandbox none)"),
-], ids=["text", "json", "csv", "junit", "gradescope"])
+], ids=["text", "json", "csv", "junit", "html", "gradescope"])
 def test_every_format_says_when_submissions_were_not_isolated(not_isolated, render, says):
     assert not_isolated.submissions[0].passed and says in " ".join(render(not_isolated).split())
 
@@ -596,10 +598,11 @@ def test_every_format_says_when_submissions_were_not_isolated(not_isolated, rend
     (report.grade_to_json, '"sandbox": "user", "sandbox_problem": "bwrap cannot run here: its sandbox exited'),
     (report.grade_to_csv, ",user,"),
     (report.grade_to_junit, '<property name="sandbox" value="user" />'),
+    (report.grade_to_html, "<p>isolated without the bwrap sandbox (bwrap cannot run here: its sandbox exited"),
     (lambda result: report.grade_to_gradescope(result.submissions[0], result),
      "Isolated without the bwrap sandbox (bwrap cannot run here: its sandbox exited with status 1): each submission "
      "ran as an unprivileged user of its own, which could read none of the grader's files"),
-], ids=["text", "json", "csv", "junit", "gradescope"])
+], ids=["text", "json", "csv", "junit", "html", "gradescope"])
 def test_every_format_says_when_submissions_were_isolated_as_users_of_their_own(mixed, render, says):
     as_users = dataclasses.replace(mixed, sandbox="user",
                                    sandbox_problem="bwrap cannot run here: its sandbox exited with status 1")
