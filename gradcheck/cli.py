@@ -226,7 +226,25 @@ def pool(mode, **options):
     return run(mode + "pool", options)
 
 
-GRADE_FORMATS = ("text", "json", "csv", "gradescope", "junit", "html")
+GRADE_FORMATS = ("text", "json", "csv", "gradescope", "classroom", "junit", "html")
+ONE_SUBMISSION = {"gradescope": "Gradescope runs one at a time", "classroom": "GitHub Classroom grades one repository"}
+
+
+class Points(click.ParamType):
+    """A score: a number of points, or "full" for full marks."""
+
+    name = "POINTS|full"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "full":
+            return value
+        try:
+            points = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of points nor 'full'", param, ctx)
+        if points < 0:
+            self.fail(f"must be >= 0, got {value}", param, ctx)
+        return points
 
 
 GRADING = stack(
@@ -259,19 +277,24 @@ HIDE_HINTS = click.option(
                    "an unprivileged user of its own (Linux, as root). auto: bwrap where it can run here, else "
                    "user, and the reports say why. none: plain child processes with the same limits, not "
                    "isolated; every report says so.")
-@output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json for exactly one PATH.")
+@output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json, classroom GitHub Classroom's "
+                                "autograding result, each for exactly one PATH; html a page for the instructor.")
 @HIDE_HINTS
-def grade(paths, layer, impl, output_format, output, hide_hints, **options):
+@click.option("--fail-under", type=Points(), metavar="POINTS|full",
+              help="Exit 1 when a submission scored below POINTS (full: below full marks), so that a grader that "
+                   "reads exit codes scores it.  [default: exit 0 whatever the scores]")
+def grade(paths, layer, impl, output_format, output, hide_hints, fail_under, **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
     own, isolated by bwrap, with a time, CPU and memory limit, its output
     captured; verdicts are reached outside it.  One point per check passed.
-    Exit 0 once grading completed (whatever the verdicts), 2 on bad usage or
-    when the sandbox cannot run here.
+    Exit 0 once grading completed (whatever the verdicts, unless
+    --fail-under), 1 when --fail-under is not met, 2 on bad usage or when the
+    sandbox cannot run here.
     """
-    if output_format == "gradescope" and len(paths) != 1:
-        raise BadInput(f"--format gradescope grades exactly one submission (Gradescope runs one at a time); "
+    if output_format in ONE_SUBMISSION and len(paths) != 1:
+        raise BadInput(f"--format {output_format} grades exactly one submission ({ONE_SUBMISSION[output_format]}); "
                        f"got {len(paths)} PATHs")
     if hide_hints and output_format != "gradescope":
         raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
@@ -288,9 +311,21 @@ def grade(paths, layer, impl, output_format, output, hide_hints, **options):
         "html": lambda stream: stream.write(report.grade_to_html(result)),
         "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result,
                                                                              hide_hints)),
+        "classroom": lambda stream: stream.write(report.grade_to_classroom(result.submissions[0], result)),
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
     }[output_format])
-    return 0
+    return 0 if fail_under is None else below(result.submissions, fail_under)
+
+
+def below(submissions, fail_under):
+    """1, saying how many on stderr, when a submission scored below ``fail_under`` points ("full": full marks)."""
+    under = [s for s in submissions if s.score < (s.max_score if fail_under == "full" else fail_under)]
+    if not under:
+        return 0
+    bar = "full marks" if fail_under == "full" else f"{fail_under} points"
+    click.echo(f"gradcheck: {len(under)} of {len(submissions)} submissions scored below {bar} (--fail-under "
+               f"{fail_under}): {', '.join(s.name for s in under)}", err=True)
+    return 1
 
 
 @main.command()

@@ -523,19 +523,42 @@ def grade_to_gradescope(submission, result, hide_hints=False):
     return json.dumps(_finite(data), allow_nan=False, default=json_number, indent=2) + "\n"
 
 
+def graded_check_text(check, submission):
+    """(message, details) a student reads of one graded check (None: it never ran); details only for a failure."""
+    if check is None:
+        return (f"not run: {submission.error}" if submission.error else "not run"), []
+    if check.status == "fail":
+        return grade_check_lines(check, submission.report)
+    if check.status == "skip":
+        return f"skipped: {check.message}", []
+    return check.message or "passed", []
+
+
+def grade_to_classroom(submission, result):
+    """GitHub Classroom's autograding result for one submission, as its grading reporter
+    (classroom-resources/autograding-grading-reporter) reads it from a runner step's ``result`` output (base64):
+    ``{"version": 1, "status": "pass" | "fail" | "error", "max_score": checks, "tests": [{"name", "status",
+    "score", "message"}]}``, one test per check worth a point.  The reporter sums the tests' scores into
+    the points Classroom's gradebook shows, and fails the workflow run unless status is "pass"."""
+    checks = {check.name: check for check in submission.checks}
+    tests = []
+    for name in _check_names(result):
+        check = checks.get(name)
+        message, details = graded_check_text(check, submission)
+        status = "pass" if check is not None and check.status == "pass" else "error" if check is None else "fail"
+        notes = [f"note: {note}" for note in check.notes] if check is not None else []
+        tests.append({"name": CHECK_TITLES.get(name, name), "status": status, "score": int(status == "pass"),
+                      "message": "\n".join([message, *details, *notes])})
+    status = "pass" if submission.passed else "error" if submission.error else "fail"
+    data = {"version": 1, "status": status, "max_score": len(tests), "tests": tests}
+    return json.dumps(_finite(data), allow_nan=False, default=json_number) + "\n"
+
+
 def _gradescope_tests(number, name, check, submission, hide_hints):
     """The test scoring check ``name`` (None: it never ran), followed with ``hide_hints`` by the test that
     holds, after the due date, what its failure shows beyond its message."""
     passed = check is not None and check.status == "pass"
-    details = []
-    if check is None:
-        output = f"not run: {submission.error}" if submission.error else "not run"
-    elif check.status == "fail":
-        output, details = grade_check_lines(check, submission.report)
-    elif check.status == "skip":
-        output = f"skipped: {check.message}"
-    else:
-        output = check.message or "passed"
+    output, details = graded_check_text(check, submission)
     withheld = details if hide_hints else []
     if withheld:
         output += "\nWhere it fails, hints and a command that reproduces it: shown after the due date."

@@ -1,6 +1,7 @@
 """gradcheck autograder: the Gradescope bundle is built from the running gradcheck, installs it, and grades
 submissions in a layout like Gradescope's, under the real sandbox and without it; GitHub Classroom's workflow
-command grades the template's file."""
+is valid, grades the template's file into the points its reporter sends, and runs in a fresh repository."""
+import base64
 import hashlib
 import json
 import os
@@ -9,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -411,24 +411,83 @@ def test_setup_refuses_a_gradcheck_that_is_not_the_one_that_built_the_bundle(ins
 
 # -- GitHub Classroom ----------------------------------------------------------------
 
-def workflow_commands():
-    """The gradcheck commands the workflow runs (its `run:` lines)."""
-    text = (CLASSROOM / ".github" / "workflows" / "gradcheck.yml").read_text()
-    return [line for line in re.findall(r"^\s*-?\s*run:\s*(.+)$", text, re.MULTILINE) if line.startswith("gradcheck")]
+WORKFLOW = CLASSROOM / ".github" / "workflows" / "classroom.yml"
 
 
-@pytest.mark.parametrize("student,passed", [(CLASSROOM / "layers.py", False), (CLASS / "alice.py", True)],
+def workflow():
+    """The workflow's one job, as GitHub reads it."""
+    from ruamel.yaml import YAML
+
+    (job,) = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"].values()
+    return job
+
+
+def test_the_classroom_workflow_is_valid_and_what_classroom_expects():
+    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+                           str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    job = workflow()
+    assert job["if"] == "github.actor != 'github-classroom[bot]'"  # the bot's first commit is not graded
+    reporter = job["steps"][-1]
+    assert reporter["uses"] == "classroom-resources/autograding-grading-reporter@v1"
+    for runner in reporter["with"]["runners"].split(","):  # the reporter reads RUNNER_RESULTS for each runner
+        assert reporter["env"][f"{runner.upper()}_RESULTS"] == f"${{{{ steps.{runner}.outputs.result }}}}"
+        assert any(step.get("id") == runner for step in job["steps"])
+
+
+def run_steps(repository, steps, path):
+    """The workflow's ``run:`` steps in ``repository`` as a runner runs them (bash -e, GITHUB_OUTPUT); each step's
+    outputs by its id."""
+    outputs = {}
+    for step in steps:
+        written = repository / ".github_output"
+        written.write_text("")
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=repository, capture_output=True, text=True,
+                              timeout=600, env=dict(os.environ, PATH=path, GITHUB_OUTPUT=str(written)))
+        assert done.returncode == 0, f"{step['run']}\n{done.stdout}\n{done.stderr}"
+        outputs[step.get("id")] = dict(line.split("=", 1) for line in written.read_text().splitlines())
+    return outputs
+
+
+def reporter_points(job, outputs):
+    """What Classroom's grading reporter makes of the runners' outputs: (points, max points, statuses, tests)."""
+    runners = job["steps"][-1]["with"]["runners"].split(",")
+    results = [json.loads(base64.b64decode(outputs[runner]["result"])) for runner in runners]
+    points = sum(test["score"] for result in results for test in result["tests"])
+    return points, sum(result["max_score"] for result in results), [r["status"] for r in results], \
+        [test for result in results for test in result["tests"]]
+
+
+@pytest.mark.parametrize("student,points", [(CLASSROOM / "layers.py", 2), (CLASS / "alice.py", 8)],
                          ids=["template", "finished"])
-def test_the_classroom_workflow_grades_the_students_file_into_junit(tmp_path, student, passed):
-    (command,) = workflow_commands()
+def test_the_classroom_workflow_gives_points_per_check(tmp_path, student, points):
+    """The grading step run as the workflow says, with this gradcheck; its output read as the reporter does."""
+    job = workflow()
     shutil.copyfile(student, tmp_path / "layers.py")
-    done = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent),
-                                                                     os.environ["PATH"]])))
-    assert done.returncode == 0 and done.stdout == "", done.stderr
-    (suite,) = ET.parse(tmp_path / "gradcheck.xml").getroot().findall("testsuite")
-    assert [case.get("name") for case in suite.findall("testcase")] == [*CHECKS, "submission"]
-    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert properties["passed"] == str(passed).lower() and properties["sandbox"] == "none"
-    if not passed:  # the template's backward is not written yet: dX fails, saying so
-        assert "NotImplementedError" in suite.find("testcase[@name='dX']/failure").get("message")
+    grading = [step for step in job["steps"] if "gradcheck grade" in step.get("run", "")]
+    outputs = run_steps(tmp_path, grading, os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    got, most, statuses, tests = reporter_points(job, outputs)
+    assert (got, most) == (points, len(CHECKS)) and statuses == ["pass" if points == most else "fail"]
+    assert [test["status"] for test in tests].count("pass") == points
+    if points < most:  # the template's backward is not written yet: forward and weights-live pass, dX says why
+        assert [test["name"].split(":")[0] for test in tests if test["status"] == "pass"] == ["forward", "weights-live"]
+        (dx,) = [test for test in tests if test["name"].startswith("dX")]
+        assert dx["status"] == "fail" and "NotImplementedError" in dx["message"]
+
+
+@pytest.mark.slow
+def test_the_classroom_workflow_runs_in_a_fresh_repository(tmp_path):
+    """Every ``run:`` step in order, in a copy of the template holding the course's wheel, with a Python of its
+    own (a fresh venv: the install step installs the wheel and its dependencies), on a finished layers.py."""
+    repository = tmp_path / "repository"
+    shutil.copytree(CLASSROOM, repository)
+    shutil.copyfile(CLASS / "alice.py", repository / "layers.py")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(repository / "wheels"),
+                            str(REPOSITORY)], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    job = workflow()
+    steps = [step for step in job["steps"] if "run" in step]
+    outputs = run_steps(repository, steps, os.pathsep.join([str(venv / "bin"), "/usr/bin", "/bin"]))
+    assert reporter_points(job, outputs)[:3] == (len(CHECKS), len(CHECKS), ["pass"])

@@ -609,6 +609,26 @@ def test_every_format_says_when_submissions_were_isolated_as_users_of_their_own(
     assert says in " ".join(render(as_users).split()) and "not isolated" not in render(as_users).lower()
 
 
+@pytest.mark.parametrize("bar,code", [("full", 1), ("7", 0)])
+def test_cli_fail_under_exits_1_when_a_submission_scored_below_it(cli, student, bar, code):
+    exit_code, out, err = cli(student("wrong_db"), REFERENCE, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
+                              "--format", "csv", "--fail-under", bar)
+    assert exit_code == code and [row["score"] for row in csv.DictReader(io.StringIO(out))] == ["7", "8"]
+    said = "gradcheck: 1 of 2 submissions scored below full marks (--fail-under full): wrong_db\n"
+    assert err == (said if code else "")
+
+
+def test_cli_classroom_result(cli, student):
+    code, out, _ = cli(student("wrong_db"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
+                       "--format", "classroom")
+    result = json.loads(out)
+    assert code == 0 and set(result) == {"version", "status", "max_score", "tests"}
+    assert (result["version"], result["status"], result["max_score"]) == (1, "fail", 8)
+    assert [test["status"] for test in result["tests"]] == ["pass"] * 3 + ["fail"] + ["pass"] * 4
+    assert sum(test["score"] for test in result["tests"]) == 7
+    assert "reproduce: gradcheck conv" in result["tests"][3]["message"] and str(student("wrong_db")) not in out
+
+
 def test_cli_gradescope_results_json(cli, student):
     code, out, _ = cli(student("wrong_db"), "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
                        "--format", "gradescope")
@@ -687,9 +707,10 @@ def test_cli_gradescope_for_a_submission_that_hangs(cli, student):
     assert "timed out: exceeded the time limit of 1 s" in results["output"]
 
 
-def test_cli_gradescope_wants_one_path(cli):
-    code, out, err = cli(REFERENCE, REFERENCE, "--layer", "conv", "--impl", "Convolution", "--format", "gradescope")
-    assert code == 2 and "exactly one submission" in err and out == ""
+@pytest.mark.parametrize("output_format", ["gradescope", "classroom"])
+def test_cli_gradescope_and_classroom_want_one_path(cli, output_format):
+    code, out, err = cli(REFERENCE, REFERENCE, "--layer", "conv", "--impl", "Convolution", "--format", output_format)
+    assert code == 2 and f"--format {output_format} grades exactly one submission" in err and out == ""
 
 
 @pytest.mark.parametrize("args,message", [
@@ -698,6 +719,8 @@ def test_cli_gradescope_wants_one_path(cli):
     ([REFERENCE, "--layer", "conv"], "Missing option '--impl'"),
     ([REFERENCE, "--layer", "maxpool", "--impl", "Pooling", "--filters", "2"], "pools have no filters"),
     ([REFERENCE, "--layer", "conv", "--impl", "Convolution", "--timeout", "0"], "--timeout"),
+    ([REFERENCE, "--layer", "conv", "--impl", "Convolution", "--fail-under", "most"],
+     "'most' is neither a number of points nor 'full'"),
 ])
 def test_cli_bad_usage_exits_2_with_one_line(cli, args, message):
     code, out, err = cli(*args)

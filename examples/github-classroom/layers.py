@@ -1,5 +1,5 @@
 """The assignment's starting point, as the template repository gives it to each student: forward is done,
-backward is theirs to write (gradcheck grades it on every push; see .github/workflows/gradcheck.yml)."""
+backward is theirs to write (gradcheck grades it on every push; see .github/workflows/classroom.yml)."""
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
