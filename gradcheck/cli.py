@@ -18,6 +18,7 @@ from . import api, report
 from .adapters import CONVENTIONS, LAYOUTS, LoadError
 from .checks import METHODS
 from .grading import grade as grading
+from .grading.course import CourseError, load as load_course
 from .grading.sandbox import SandboxUnavailable
 from .inputs import PRECISIONS
 
@@ -94,13 +95,13 @@ class Pair(click.ParamType):
         return "N|HxW"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, (int, tuple)):
-            return value
-        parts = value.lower().replace(",", "x").split("x")
-        try:
-            numbers = [int(part) for part in parts]
-        except ValueError:
-            self.fail(f"{value!r} is not an int or an HxW pair such as 3x2", param, ctx)
+        if isinstance(value, (int, tuple)):  # a default, or a course file's value
+            numbers = [value] if isinstance(value, int) else list(value)
+        else:
+            try:
+                numbers = [int(part) for part in value.lower().replace(",", "x").split("x")]
+            except ValueError:
+                self.fail(f"{value!r} is not an int or an HxW pair such as 3x2", param, ctx)
         if len(numbers) not in (1, 2):
             self.fail(f"{value!r} is not an int or an HxW pair such as 3x2", param, ctx)
         if min(numbers) < self.minimum:
@@ -247,7 +248,32 @@ class Points(click.ParamType):
         return points
 
 
+def course_file(ctx, param, value):
+    """--course FILE: the course file's options become the command's defaults (what the command line gives wins);
+    the Course, or None."""
+    if value is None:
+        return None
+    try:
+        course = load_course(value)
+    except CourseError as error:
+        raise BadInput(str(error)) from None
+    params = {param.name: param for param in ctx.command.params}
+    for name, given in course.options.items():
+        if name not in params:
+            raise BadInput(f"{value}: {name} is not an option of gradcheck {ctx.command.name}")
+        try:
+            params[name].type_cast_value(ctx, given)
+        except click.BadParameter as error:
+            raise BadInput(f"{value}: {name}: {error.message}") from None
+    ctx.default_map = {**(ctx.default_map or {}), **course.options}
+    return course
+
+
 GRADING = stack(
+    click.option("--course", type=click.Path(exists=True, dir_okay=False), callback=course_file, is_eager=True,
+                 metavar="FILE",
+                 help="A course file (TOML): options by name, the [geometry] every submission is graded on, "
+                      "[points] per check and Gradescope's [visibility] per check. The command line wins over it."),
     click.option("--layer", type=click.Choice(api.LAYERS), required=True,
                  help="The layer every submission implements."),
     click.option("--impl", required=True, metavar="NAME",
@@ -283,12 +309,13 @@ HIDE_HINTS = click.option(
 @click.option("--fail-under", type=Points(), metavar="POINTS|full",
               help="Exit 1 when a submission scored below POINTS (full: below full marks), so that a grader that "
                    "reads exit codes scores it.  [default: exit 0 whatever the scores]")
-def grade(paths, layer, impl, output_format, output, hide_hints, fail_under, **options):
+def grade(paths, course, layer, impl, output_format, output, hide_hints, fail_under, **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
     own, isolated by bwrap, with a time, CPU and memory limit, its output
-    captured; verdicts are reached outside it.  One point per check passed.
+    captured; verdicts are reached outside it.  One point per check passed
+    (or the course file's [points]).
     Exit 0 once grading completed (whatever the verdicts, unless
     --fail-under), 1 when --fail-under is not met, 2 on bad usage or when the
     sandbox cannot run here.
@@ -299,9 +326,10 @@ def grade(paths, layer, impl, output_format, output, hide_hints, fail_under, **o
     if hide_hints and output_format != "gradescope":
         raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
                        f"date); got --format {output_format}")
+    visibility = course_visibility(course, layer, output_format)
     try:
         with grade_progress() as progress:
-            result = grading.grade(paths, layer, impl, progress=progress, **options)
+            result = grading.grade(paths, layer, impl, progress=progress, points=course and course.points, **options)
     except (ValueError, TypeError, SandboxUnavailable) as error:
         raise BadInput(str(error)) from None
     write_output(output, {
@@ -310,11 +338,28 @@ def grade(paths, layer, impl, output_format, output, hide_hints, fail_under, **o
         "junit": lambda stream: stream.write(report.grade_to_junit(result)),
         "html": lambda stream: stream.write(report.grade_to_html(result)),
         "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result,
-                                                                             hide_hints)),
+                                                                             hide_hints, visibility)),
         "classroom": lambda stream: stream.write(report.grade_to_classroom(result.submissions[0], result)),
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
     }[output_format])
     return 0 if fail_under is None else below(result.submissions, fail_under)
+
+
+def course_visibility(course, layer, output_format):
+    """The course file's [visibility] per check ({} without one), validated for ``layer``; only Gradescope can
+    hold a test back, so another format refuses a check that is not visible."""
+    if course is None:
+        return {}
+    try:
+        visibility = course.for_layer(layer).visibility
+    except CourseError as error:
+        raise BadInput(str(error)) from None
+    unseen = [name for name, shown in visibility.items() if shown != "visible"]
+    if unseen and output_format == "classroom":
+        raise BadInput(f"{course.path}: [visibility] holds back {', '.join(unseen)}, but GitHub Classroom shows a "
+                       "student every test of their own repository's run: grade with --format gradescope, or make "
+                       "every check visible")
+    return visibility
 
 
 def below(submissions, fail_under):
@@ -340,19 +385,20 @@ def below(submissions, fail_under):
                    "--hide-hints-until-due, no student can rerun the search before the due date).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
               default="autograder.zip", show_default=True, help="The bundle to write (replaced whole, at the end).")
-def autograder(output, hide_hints, per_student, **options):
+def autograder(output, course, hide_hints, per_student, **options):
     """Write a Gradescope autograder bundle that grades every submission with these options.
 
     The zip holds setup.sh (installs Python 3 and this very gradcheck, from
     a wheel in the zip), run_autograder (grades /autograder/submission/ with
     the options and seed frozen here, as an unprivileged user, and writes
     /autograder/results/results.json) and a README for the instructor.
-    Without --seed a seed is chosen now, printed and frozen.
+    Without --seed a seed is chosen now, printed and frozen.  A --course
+    file goes into the bundle: its points and visibility apply there.
     """
     from .grading import autograder as bundle
 
     try:
-        made = bundle.build(hide_hints=hide_hints, per_student=per_student, **options)
+        made = bundle.build(course=course, hide_hints=hide_hints, per_student=per_student, **options)
     except (ValueError, TypeError, bundle.BundleError) as error:
         raise BadInput(str(error)) from None
     write_output(output, lambda stream: stream.write(made.data), binary=True)

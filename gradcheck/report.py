@@ -17,6 +17,7 @@ from rich.text import Text
 
 from .adapters import NCHW
 from .grading.causes import by_cause
+from .grading.course import VISIBILITIES
 from .layout import describe, sentence
 
 MAP_SLICES = 4  # (sample, channel) slices drawn per mismatch map
@@ -429,7 +430,7 @@ CHECK_TITLES = {
 }
 STOPPED_RULE = ("The checks it finished on the configuration where it stopped keep their points; the check running "
                 "then, every check left unfinished there and any never reached score 0.")
-AFTER_DUE = "after_due_date"  # Gradescope's visibility of what --hide-hints-until-due withholds
+VISIBLE, AFTER_DUE = VISIBILITIES[:2]  # after the due date: what --hide-hints-until-due withholds
 
 
 def not_isolated(result):
@@ -478,6 +479,18 @@ def _check_names(result):
     return list(check_names(result.layer))
 
 
+def _points(result):
+    """Check name -> what passing it is worth, for every check of the result's layer."""
+    return result.points or dict.fromkeys(_check_names(result), 1)
+
+
+def _scoring(result):
+    """How the checks are scored, in a few words."""
+    if set(_points(result).values()) == {1}:
+        return "one point per check passed"
+    return "points per check passed as the course sets them"
+
+
 def _cell(text):
     """Spreadsheets run cells that start with = + - @ as formulas: quote them."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -496,31 +509,44 @@ def grade_check_lines(check, report):
     return lines[0], lines[1:]
 
 
-def grade_to_gradescope(submission, result, hide_hints=False):
-    """Gradescope's results.json for one submission: one test per check, a point per check passed.
+def grade_to_gradescope(submission, result, hide_hints=False, visibility=None):
+    """Gradescope's results.json for one submission: one test per check, worth its points (``result.points``).
 
     See https://gradescope-autograders.readthedocs.io/en/latest/specs/.  A
     failed check's output holds its message, then where it fails (worst
     element, smallest failing configuration, trigger facts), the hints and
-    the command that reproduces it.  With ``hide_hints`` only the message
-    stays in the scored test, always visible; the rest goes into a test worth
-    no points shown after the due date (visibility "after_due_date"), and so
-    do the top-level reproduction command, the run's seed (with it, the
-    student could rerun the whole search and read every hint) and what the
-    student's code printed (it could print the configurations it was given).  Gradescope
-    hides a student's total while any test is hidden, so the top-level
-    output, always visible, states the score.
+    the command that reproduces it.  ``visibility`` maps check names to
+    Gradescope's visibility of their tests (a check left out: visible).  With
+    ``hide_hints`` only the message stays in a visible check's test; the rest
+    goes into a test worth no points shown after the due date (visibility
+    "after_due_date").  With ``hide_hints`` or any check not visible, so do
+    the top-level reproduction command, the run's seed (with it, the student
+    could rerun the whole search and read every hint) and what the student's
+    code printed (it could print the configurations it was given), in a test
+    no more visible than the least visible check.  Gradescope hides a
+    student's total while any test is hidden, so the top-level output, always
+    visible, states the score of the checks shown.
     """
+    visibility = visibility or {}
     checks = {check.name: check for check in submission.checks}
-    tests = [test for number, name in enumerate(_check_names(result), 1)
-             for test in _gradescope_tests(number, name, checks.get(name), submission, hide_hints)]
-    if hide_hints:
-        tests.append({"name": "How this was graded", "number": str(len(_check_names(result)) + 1), "score": 0.0,
-                      "max_score": 0.0, "visibility": AFTER_DUE, "output": _seed_text(submission, result)})
+    points = _points(result)
+    tests = [test for number, name in enumerate(points, 1)
+             for test in _gradescope_tests(number, name, checks.get(name), submission, points[name],
+                                           visibility.get(name, VISIBLE), hide_hints)]
+    withheld = hide_hints or any(shown != VISIBLE for shown in visibility.values())
+    if withheld:
+        tests.append({"name": "How this was graded", "number": str(len(points) + 1), "score": 0.0,
+                      "max_score": 0.0, "visibility": _least_visible(AFTER_DUE, *visibility.values()),
+                      "output": _seed_text(submission, result)})
     data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
-            "output": "\n".join(_gradescope_summary(submission, result, hide_hints)), "tests": tests,
+            "output": "\n".join(_gradescope_summary(submission, result, withheld, visibility)), "tests": tests,
             "extra_data": {"sandbox": result.sandbox, "sandbox_problem": result.sandbox_problem}}
     return json.dumps(_finite(data), allow_nan=False, default=json_number, indent=2) + "\n"
+
+
+def _least_visible(*visibilities):
+    """The visibility that shows least of ``visibilities`` (Gradescope's, from visible to hidden)."""
+    return max(visibilities, key=VISIBILITIES.index)
 
 
 def graded_check_text(check, submission):
@@ -537,37 +563,40 @@ def graded_check_text(check, submission):
 def grade_to_classroom(submission, result):
     """GitHub Classroom's autograding result for one submission, as its grading reporter
     (classroom-resources/autograding-grading-reporter) reads it from a runner step's ``result`` output (base64):
-    ``{"version": 1, "status": "pass" | "fail" | "error", "max_score": checks, "tests": [{"name", "status",
-    "score", "message"}]}``, one test per check worth a point.  The reporter sums the tests' scores into
+    ``{"version": 1, "status": "pass" | "fail" | "error", "max_score": points, "tests": [{"name", "status",
+    "score", "message"}]}``, one test per check worth its points (``result.points``).  The reporter sums the tests' scores into
     the points Classroom's gradebook shows, and fails the workflow run unless status is "pass"."""
     checks = {check.name: check for check in submission.checks}
+    points = _points(result)
     tests = []
-    for name in _check_names(result):
+    for name, worth in points.items():
         check = checks.get(name)
         message, details = graded_check_text(check, submission)
         status = "pass" if check is not None and check.status == "pass" else "error" if check is None else "fail"
         notes = [f"note: {note}" for note in check.notes] if check is not None else []
-        tests.append({"name": CHECK_TITLES.get(name, name), "status": status, "score": int(status == "pass"),
-                      "message": "\n".join([message, *details, *notes])})
+        tests.append({"name": CHECK_TITLES.get(name, name), "status": status,
+                      "score": worth if status == "pass" else 0, "message": "\n".join([message, *details, *notes])})
     status = "pass" if submission.passed else "error" if submission.error else "fail"
-    data = {"version": 1, "status": status, "max_score": len(tests), "tests": tests}
+    data = {"version": 1, "status": status, "max_score": sum(points.values()), "tests": tests}
     return json.dumps(_finite(data), allow_nan=False, default=json_number) + "\n"
 
 
-def _gradescope_tests(number, name, check, submission, hide_hints):
-    """The test scoring check ``name`` (None: it never ran), followed with ``hide_hints`` by the test that
-    holds, after the due date, what its failure shows beyond its message."""
+def _gradescope_tests(number, name, check, submission, points, shown, hide_hints):
+    """The test scoring check ``name`` (None: it never ran) with ``points``, visibility ``shown``, followed when
+    it is visible and ``hide_hints`` by the test that holds, after the due date, what its failure shows beyond
+    its message."""
     passed = check is not None and check.status == "pass"
     output, details = graded_check_text(check, submission)
-    withheld = details if hide_hints else []
+    withheld = details if hide_hints and shown == VISIBLE else []
     if withheld:
         output += "\nWhere it fails, hints and a command that reproduces it: shown after the due date."
     else:
         output = "\n".join([output, *details])
     if check is not None and check.notes:
         output += "".join(f"\nnote: {note}" for note in check.notes)
-    tests = [{"name": CHECK_TITLES.get(name, name), "number": str(number), "score": float(passed), "max_score": 1.0,
-              "status": "passed" if passed else "failed", "visibility": "visible", "output": output}]
+    tests = [{"name": CHECK_TITLES.get(name, name), "number": str(number), "score": float(points * passed),
+              "max_score": float(points), "status": "passed" if passed else "failed", "visibility": shown,
+              "output": output}]
     if withheld:
         tests.append({"name": f"{name}: where it fails, hints and how to reproduce it", "number": f"{number}.1",
                       "score": 0.0, "max_score": 0.0, "visibility": AFTER_DUE, "output": "\n".join(withheld)})
@@ -583,12 +612,13 @@ def _seed_text(submission, result):
     return "\n".join(lines + _printed_lines(submission))
 
 
-def _gradescope_summary(submission, result, hide_hints):
-    """The lines of results.json's top-level output: score, isolation, why grading stopped, what was printed."""
+def _gradescope_summary(submission, result, withheld, visibility):
+    """The lines of results.json's top-level output: the score of the checks shown, isolation, why grading
+    stopped, what was printed (unless ``withheld``)."""
     report = submission.report
-    seed = "" if hide_hints else f", seed {result.seed}"
-    lines = [f"gradcheck {result.layer}, {result.implementation}: score {submission.score} of "
-             f"{submission.max_score}, one point per check passed ({result.examples} configurations{seed})."]
+    seed = "" if withheld else f", seed {result.seed}"
+    lines = [f"gradcheck {result.layer}, {result.implementation}: {_shown_score(submission, result, visibility)}, "
+             f"{_scoring(result)} ({result.examples} configurations{seed})."]
     lines += [f"{label.rstrip(':').capitalize()}: {text}." for label, text in scope_lines(report)] if report else []
     if result.sandbox == "none":
         lines.append("Not isolated: your code ran without the bwrap sandbox (--sandbox none), as a plain process of "
@@ -601,15 +631,27 @@ def _gradescope_summary(submission, result, hide_hints):
         lines.append(f"Not graded fully: {submission.error}")
         if report is not None and report.stopped is not None:
             lines.append(STOPPED_RULE)
-    if report is not None and report.counterexample is not None and not hide_hints:
+    if report is not None and report.counterexample is not None and not withheld:
         lines.append(f"Reproduce on your machine: {report.counterexample.reproduce}")
     lines += [f"Note: {note}" for note in (report.notes if report is not None else ())]
-    if hide_hints and (submission.stdout or submission.stderr):
+    if withheld and (submission.stdout or submission.stderr):
         lines.append("What your code printed while it was graded: shown after the due date (it could show the "
                      "configurations it was checked on).")
-    elif not hide_hints:
+    elif not withheld:
         lines += _printed_lines(submission)
     return lines
+
+
+def _shown_score(submission, result, visibility):
+    """"score S of M", of the visible checks only when some are not (saying how many points the others hold)."""
+    points = _points(result)
+    unseen = [name for name in points if visibility.get(name, VISIBLE) != VISIBLE]
+    if not unseen:
+        return f"score {submission.score} of {submission.max_score}"
+    passed = {check.name for check in submission.checks if check.status == "pass"}
+    score = sum(worth for name, worth in points.items() if name in passed and name not in unseen)
+    return (f"score {score} of {submission.max_score - sum(points[name] for name in unseen)} on the checks shown now "
+            f"(the score of {', '.join(unseen)}, worth {sum(points[name] for name in unseen)} more, is not shown now)")
 
 
 def _printed_lines(submission):

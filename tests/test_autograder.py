@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from gradcheck.checks import CHECKS
 from gradcheck.cli import main
-from gradcheck.grading import autograder
+from gradcheck.grading import autograder, course
 from gradcheck.grading.sandbox import ROOT, sandbox_problem
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -209,13 +209,16 @@ def installed(bundle):
 
 
 def run_autograder(installed, submission, name, edit=None, wrap=()):
-    """Gradescope's folders for ``submission`` under the installed bundle, run_autograder run on them; the
-    results.json it wrote."""
+    """Gradescope's folders for ``submission`` (a file, as layers.py, or a folder) under the installed bundle,
+    run_autograder run on them; the results.json it wrote."""
     base, source, venv = installed
     root = base / name
-    (root / "submission").mkdir(parents=True)
     shutil.copytree(source, root / "source")
-    shutil.copyfile(submission, root / "submission" / "layers.py")
+    if submission.is_dir():
+        shutil.copytree(submission, root / "submission")
+    else:
+        (root / "submission").mkdir(parents=True)
+        shutil.copyfile(submission, root / "submission" / "layers.py")
     if edit:
         edit(root)
     done = subprocess.run([*wrap, "bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
@@ -458,17 +461,29 @@ def reporter_points(job, outputs):
         [test for result in results for test in result["tests"]]
 
 
-@pytest.mark.parametrize("student,points", [(CLASSROOM / "layers.py", 2), (CLASS / "alice.py", 8)],
-                         ids=["template", "finished"])
-def test_the_classroom_workflow_gives_points_per_check(tmp_path, student, points):
-    """The grading step run as the workflow says, with this gradcheck; its output read as the reporter does."""
+def classroom_points():
+    """Each check's points, as the template's course file sets them (a check it leaves out: 1)."""
+    return dict(dict.fromkeys(CHECKS, 1), **course.load(CLASSROOM / "course.toml").points)
+
+
+def grade_as_classroom(repository, student):
+    """The workflow's grading step, as it is written, on ``student`` as the repository's layers.py, with this
+    gradcheck: what the reporter reads ((points, max points, statuses, tests): see reporter_points)."""
     job = workflow()
-    shutil.copyfile(student, tmp_path / "layers.py")
+    shutil.copyfile(student, repository / "layers.py")
     grading = [step for step in job["steps"] if "gradcheck grade" in step.get("run", "")]
-    outputs = run_steps(tmp_path, grading, os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-    got, most, statuses, tests = reporter_points(job, outputs)
-    assert (got, most) == (points, len(CHECKS)) and statuses == ["pass" if points == most else "fail"]
-    assert [test["status"] for test in tests].count("pass") == points
+    outputs = run_steps(repository, grading, os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    return reporter_points(job, outputs)
+
+
+@pytest.mark.parametrize("student,points", [(CLASSROOM / "layers.py", 2), (CLASS / "alice.py", 13)],
+                         ids=["template", "finished"])
+def test_the_classroom_workflow_gives_the_course_files_points_per_check(tmp_path, student, points):
+    shutil.copytree(CLASSROOM, tmp_path / "repository")
+    got, most, statuses, tests = grade_as_classroom(tmp_path / "repository", student)
+    assert (got, most) == (points, sum(classroom_points().values())) and statuses == ["pass" if got == most else "fail"]
+    assert [test["score"] for test in tests] == [classroom_points()[name] * (test["status"] == "pass")
+                                                for name, test in zip(CHECKS, tests)]
     if points < most:  # the template's backward is not written yet: forward and weights-live pass, dX says why
         assert [test["name"].split(":")[0] for test in tests if test["status"] == "pass"] == ["forward", "weights-live"]
         (dx,) = [test for test in tests if test["name"].startswith("dX")]
@@ -490,4 +505,116 @@ def test_the_classroom_workflow_runs_in_a_fresh_repository(tmp_path):
     job = workflow()
     steps = [step for step in job["steps"] if "run" in step]
     outputs = run_steps(repository, steps, os.pathsep.join([str(venv / "bin"), "/usr/bin", "/bin"]))
-    assert reporter_points(job, outputs)[:3] == (len(CHECKS), len(CHECKS), ["pass"])
+    most = sum(classroom_points().values())
+    assert reporter_points(job, outputs)[:3] == (most, most, ["pass"])
+
+
+# -- a course, end to end --------------------------------------------------------------------------------------
+
+COURSE = """
+layer = "conv"
+impl = "Conv2d"
+
+[points]
+forward = 2
+dX = 4
+dW = 4
+dB = 2
+
+[visibility]
+dW = "after_due_date"
+"""
+# student -> (their code: a file of examples/class, or a hostile submission computing wrong_db's mistake unless its
+# attack works, the checks they fail)
+STUDENTS = {"alice": ("alice.py", []), "bob": ("bob.py", ["dB"]), "erin": ("erin.py", ["dB"]),
+            "dave": ("dave.py", ["dX"]), "forger": ("forge_results", ["dB"])}
+
+
+def with_course(text, secret, student_id):
+    """An edit for run_autograder: the bundle as ``gradcheck autograder --course --per-student-seeds`` makes it
+    (test_course.py checks that it does), for a submission of student ``student_id``."""
+    def edit(root):
+        (root / "source" / autograder.COURSE).write_text(text)
+        manifest = json.loads((root / "source" / autograder.MANIFEST).read_text())
+        (root / "source" / autograder.MANIFEST).write_text(json.dumps(dict(manifest, course=autograder.COURSE)))
+        with_students(secret, student_id)(root)
+    return edit
+
+
+@pytest.fixture(scope="module")
+def the_class(tmp_path_factory):
+    """Each student's submission: a file, or a folder holding layers.py and the hostile helpers."""
+    folder = tmp_path_factory.mktemp("class")
+    paths = {}
+    for name, (code, _) in STUDENTS.items():
+        if code.endswith(".py"):
+            paths[name] = CLASS / code
+        else:
+            submission_of(folder, name, f"from {code} import Convolution\n\nConv2d = Convolution\n", code)
+            paths[name] = folder / name
+    return paths
+
+
+def visible_before_the_due_date(results):
+    return [results["output"]] + [test["output"] for test in results["tests"] if test["visibility"] == "visible"]
+
+
+@pytest.mark.slow
+def test_a_course_graded_through_gradescope_with_its_points_and_visibility(installed, the_class):
+    """Each student of a small class through the bundle (hints held back, per-student seeds, the course file's
+    points and visibility): scores, and what they see before and after the due date."""
+    points = dict(forward=2, dX=4, dW=4, dB=2, **dict.fromkeys(CHECKS[4:], 1))
+    secret = "c0" * 32
+    seeds = set()
+    for number, (name, (_, failing)) in enumerate(STUDENTS.items()):
+        results = run_autograder(installed, the_class[name], f"course-{name}", edit=with_course(COURSE, secret, number))
+        tests = {test["name"].split(":")[0]: test for test in results["tests"] if "." not in test["number"]}
+        assert results["score"] == sum(points.values()) - sum(points[check] for check in failing), name
+        assert [(tests[check]["max_score"], tests[check]["score"] > 0) for check in CHECKS] == [
+            (points[check], check not in failing) for check in CHECKS], name
+        assert tests["dW"]["visibility"] == "after_due_date"
+        shown = sum(points.values()) - points["dW"]
+        assert f"score {shown - sum(points[c] for c in failing)} of {shown} on the checks shown now (the score of " \
+               "dW, worth 4 more, is not shown now)" in results["output"]
+        for text in visible_before_the_due_date(results):  # no seed, no configuration, no command that finds one
+            assert not any(word in text for word in ("seed", "gradcheck conv --", "--impl", "--size", "--stride", "N=")), text
+        seed = autograder.student_seed(secret, {"users": [{"id": number}]})
+        assert f"drawn with seed {seed}." in tests["How this was graded"]["output"]
+        for check in failing:  # after the due date: where it fails, the command that shows it
+            (details,) = [test for test in results["tests"] if test["name"].startswith(f"{check}: where it fails")]
+            assert details["visibility"] == "after_due_date" and "smallest failing configuration" in details["output"]
+            assert "gradcheck conv --batch " in details["output"] and "--impl layers.py:Conv2d" in details["output"]
+        seeds.add(seed)
+    assert len(seeds) == len(STUDENTS)
+
+
+@pytest.mark.slow
+def test_a_course_graded_through_classroom_with_its_points(tmp_path):
+    """The template's workflow steps on each student's file (hostile code aside: in Classroom the student owns the
+    repository, its workflow and the machine it runs on), with the template's course file."""
+    points = classroom_points()
+    for name, (code, failing) in STUDENTS.items():
+        if not code.endswith(".py"):
+            continue
+        shutil.copytree(CLASSROOM, tmp_path / name)
+        got, most, statuses, tests = grade_as_classroom(tmp_path / name, CLASS / code)
+        assert (got, most) == (sum(points.values()) - sum(points[c] for c in failing), sum(points.values())), name
+        assert statuses == ["fail" if failing else "pass"]
+
+
+@pytest.mark.slow
+def test_a_course_graded_at_once_exits_1_below_full_marks_and_groups_the_class_by_cause(tmp_path, the_class):
+    (tmp_path / "course.toml").write_text("seed = 0\nexamples = 10\n" + COURSE)
+    done = gradcheck("grade", *the_class.values(), "--course", tmp_path / "course.toml", "--format", "json",
+                     "--fail-under", "full", "--output", tmp_path / "class.json")
+    failing = [name for name, (_, checks) in STUDENTS.items() if checks]
+    assert done.returncode == 1 and done.stderr == (f"gradcheck: {len(failing)} of {len(STUDENTS)} submissions "
+                                                    f"scored below full marks (--fail-under full): "
+                                                    f"{', '.join(failing)}\n")
+    data = json.loads((tmp_path / "class.json").read_text())
+    assert [(s["name"], s["score"], s["max_score"]) for s in data["submissions"]] == [
+        ("alice", 16, 16), ("bob", 14, 16), ("erin", 14, 16), ("dave", 12, 16), ("forger", 14, 16)]
+    groups = {cause["label"]: cause["students"] for cause in data["causes"]}
+    assert groups["dB fails only when batch > 1"] == ["bob", "erin"]
+    assert groups["dX fails only when stride > 1"] == ["dave"]
+    assert len(groups) == 3 and [cause["students"] for cause in data["causes"]][0] == ["bob", "erin"]

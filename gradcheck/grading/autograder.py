@@ -28,6 +28,9 @@ A bundle is a zip with, at its root:
     the seed frozen, the sandbox choice, and the sha256 of every file of the
     wheel's packages; with per-student seeds, the course secret each
     submission's seed is derived from (``student_seed``).
+``course.toml``
+    with ``--course``, the course file: ``run`` grades with it, for its
+    points and visibility per check.
 ``README.md``
     what the instructor needs to know.
 
@@ -66,6 +69,7 @@ from .grade import prepare
 from .sandbox import ROOT, sandbox_problem, user_problem
 
 MANIFEST = "gradcheck-autograder.json"
+COURSE = "course.toml"  # the course file, in the bundle
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundle")
 SCRIPTS = ("setup.sh", "setup_venv.sh", "run_autograder")  # executable
 PACKAGES = ("gradcheck", "reference_layers")  # what the wheel holds, and what is checked against the source
@@ -96,19 +100,24 @@ class Bundle:
     arguments: list
     seed_chosen: bool
     per_student: bool = False
+    course: str = None  # the course file's path, when the bundle holds one
 
     def summary(self):
         at = self.arguments.index("--seed")
+        course = "" if self.course is None else f"; points and visibility per check from {self.course}"
         if self.per_student:
             return (f"gradcheck {self.version}, {' '.join(self.arguments[:at] + self.arguments[at + 2:])} (each "
-                    "submission's seed derived from a secret of this bundle and its students' Gradescope ids)")
+                    "submission's seed derived from a secret of this bundle and its students' Gradescope ids)"
+                    + course)
         return (f"gradcheck {self.version}, {' '.join(self.arguments)}"
-                + (f" (seed {self.arguments[at + 1]} chosen now, frozen into the bundle)" if self.seed_chosen else ""))
+                + (f" (seed {self.arguments[at + 1]} chosen now, frozen into the bundle)" if self.seed_chosen else "")
+                + course)
 
 
-def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, per_student=False, **options):
+def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, per_student=False, course=None, **options):
     """The bundle that grades every submission with these options (those of ``grade.prepare``); with
-    ``per_student``, each submission with a seed of its own (``student_seed``).
+    ``per_student``, each submission with a seed of its own (``student_seed``); with a ``course``
+    (``course.Course``), its points and visibility per check (the file goes into the bundle as COURSE).
 
     Raises ValueError (or TypeError) for bad options, BundleError when the
     running gradcheck cannot be packed (not installed from a source tree, or
@@ -118,7 +127,9 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, per_stude
         raise ValueError(f"sandbox must be auto or none, got {sandbox!r}")
     if per_student and seed is not None:
         raise ValueError("--per-student-seeds derives every submission's seed from the students' ids: drop --seed")
-    settings = prepare(layer, impl, seed=seed, sandbox=sandbox, **options)
+    if course is not None:
+        course.for_layer(layer)
+    settings = prepare(layer, impl, seed=seed, sandbox=sandbox, points=course and course.points, **options)
     arguments = ["--layer", layer, "--impl", impl, "--convention", settings.convention, "--layout", settings.layout,
                  *pin_args(settings.pins),
                  "--examples", str(settings.examples), "--seed", str(settings.seed), "--method", settings.method,
@@ -134,8 +145,10 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, per_stude
                     "arguments": arguments, "sandbox": sandbox, "files": files}
         if per_student:
             manifest["secret"] = secrets.token_hex(32)
-        data = _zip(wheel, manifest, _constraints())
-    return Bundle(data, version, arguments, seed is None, per_student)
+        if course is not None:
+            manifest["course"] = COURSE
+        data = _zip(wheel, manifest, _constraints(), course and course.text)
+    return Bundle(data, version, arguments, seed is None, per_student, course and course.path)
 
 
 def student_seed(secret, metadata):
@@ -236,8 +249,9 @@ def _python():
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def _zip(wheel, manifest, constraints):
-    """The bundle's bytes: scripts (executable) and README from TEMPLATES, the wheel, constraints, manifest."""
+def _zip(wheel, manifest, constraints, course=None):
+    """The bundle's bytes: scripts (executable) and README from TEMPLATES, the wheel, constraints, manifest and the
+    ``course`` file's text, if any."""
     seeds = ("with the seed (SEED) of each submission its own, derived from its students' Gradescope ids and a "
              "secret of this bundle (in gradcheck-autograder.json: keep the zip private), so no two students share "
              "hidden configurations" if "secret" in manifest else
@@ -245,6 +259,8 @@ def _zip(wheel, manifest, constraints):
     arguments = list(manifest["arguments"])
     if "secret" in manifest:
         arguments[arguments.index("--seed") + 1] = "SEED"
+    if course is not None:
+        arguments += ["--course", COURSE]
     values = dict(version=manifest["gradcheck"], wheel=manifest["wheel"], python=manifest["python"], seeds=seeds,
                   command=" ".join(["gradcheck", "grade", "SUBMISSION", *arguments, "--sandbox",
                                     manifest["sandbox"], "--format", "gradescope"]))
@@ -258,6 +274,8 @@ def _zip(wheel, manifest, constraints):
             _add(archive, manifest["wheel"], built.read())
         _add(archive, "constraints.txt", constraints.encode())
         _add(archive, MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        if course is not None:
+            _add(archive, COURSE, course.encode())
     return stream.getvalue()
 
 
@@ -373,8 +391,11 @@ def _grade(manifest, root):
 
 
 def _arguments(manifest, root):
-    """The frozen ``gradcheck grade`` options, the seed this submission's own when the bundle has a secret."""
+    """The frozen ``gradcheck grade`` options, the seed this submission's own when the bundle has a secret, and
+    the course file when the bundle holds one."""
     arguments = list(manifest["arguments"])
+    if "course" in manifest:
+        arguments += ["--course", os.path.join(root, "source", manifest["course"])]
     if "secret" in manifest:
         try:
             with open(os.path.join(root, "submission_metadata.json"), encoding="utf-8") as stream:

@@ -19,7 +19,8 @@ gets ``passed`` False, score 0 and an ``error`` saying why, and the others go
 on.
 
 Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv, 6 for max
-pooling, 5 for average pooling); a failed or skipped check scores 0.  A submission that could
+pooling, 5 for average pooling), or the points ``points`` gives it (a course
+file's ``[points]``); a failed or skipped check scores 0.  A submission that could
 not be loaded scores 0.  One whose child died (timed out, ran out of memory,
 crashed, exited) partway keeps the point of every check that passed on each
 configuration it completed and finished on the one where it stopped (the
@@ -137,6 +138,7 @@ class GradeResult:
     duration_s: float = 0.0
     sandbox: str = "bwrap"  # "user": each ran as a user of its own; "none": the submissions were not isolated
     sandbox_problem: str = None  # with sandbox "auto": why bwrap could not run here
+    points: dict = None  # check name -> what passing it is worth; None: one point each
 
     @property
     def passed(self):
@@ -181,6 +183,15 @@ class Settings:
     layout: str = "auto"
     backward: str = None  # the NAME of the backward of a forward function NAME, when not found by its name
     uid: int = None  # with sandbox "user": the uid of a grading process's slot
+    points: dict = None  # check name -> what passing it is worth, every check of the layer
+
+    @property
+    def max_score(self):
+        return sum(self.points.values())
+
+    def score(self, checks):
+        """The points of the CheckResults ``checks`` that passed."""
+        return sum(self.points[check.name] for check in checks if check.status == "pass")
 
     @classmethod
     def from_dict(cls, data):
@@ -228,7 +239,7 @@ def grade(paths, layer, impl, *, workers=None, progress=None, deadline=None, **o
         uids = users.free_uids(workers) if sandbox == "user" else []
         submissions = _Run(jobs, chosen, min(workers, len(jobs)), progress, deadline, uids).results()
     return GradeResult(layer, impl, chosen.seed, chosen.examples, chosen.limits, submissions,
-                       time.monotonic() - started, chosen.sandbox, problem)
+                       time.monotonic() - started, chosen.sandbox, problem, chosen.points)
 
 
 def isolation(sandbox, paths, scratch):
@@ -253,7 +264,7 @@ def isolation(sandbox, paths, scratch):
 def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channels=None, filters=None, size=None,
              kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
              precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, sandbox="bwrap",
-             divisible=False, backward=None):
+             divisible=False, backward=None, points=None):
     """The validated Settings every submission of a run is graded with; ValueError (or TypeError) if any is bad.
 
     ``impl`` is the NAME each submission defines (a class, a factory or a
@@ -274,7 +285,9 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     every submission isolated (see ``gradcheck.grading``), "user" as an
     unprivileged user of its own, "auto" as bwrap where it can run here and
     else as such a user; "none" as plain child processes, with the same
-    limits but not isolated (``GradeResult.sandbox`` says so).
+    limits but not isolated (``GradeResult.sandbox`` says so).  ``points``
+    maps check names to what passing each is worth (a whole number >= 0;
+    a check left out: 1).
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
@@ -299,7 +312,21 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
                        divisible=divisible, **pins)
     return Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method, precision, limits,
-                    sandbox, checked.divisible, layout=layout, backward=backward)
+                    sandbox, checked.divisible, layout=layout, backward=backward, points=_points(layer, points or {}))
+
+
+def _points(layer, given):
+    """Every check of ``layer`` -> its points: those ``given``, 1 for the others."""
+    checks = check_names(layer)
+    for name, value in given.items():
+        if name not in checks:
+            raise ValueError(f"points: {layer} has no check {name!r}; choose from {', '.join(checks)}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"points: {name} must be a whole number of points >= 0, got {value!r}")
+    points = {name: given.get(name, 1) for name in checks}
+    if not any(points.values()):
+        raise ValueError("points: every check is worth 0, so no submission could score; give some check a point")
+    return points
 
 
 def one_line(text, limit=500):
@@ -310,7 +337,7 @@ def one_line(text, limit=500):
 
 def failed(job, settings, error, started):
     """The grade of a submission that could not be graded: score 0 and ``error``."""
-    return SubmissionResult(job.name, job.path, False, 0, len(check_names(settings.layer)), error=error,
+    return SubmissionResult(job.name, job.path, False, 0, settings.max_score, error=error,
                             duration_s=time.monotonic() - started, file=job.file)
 
 

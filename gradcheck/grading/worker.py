@@ -18,7 +18,6 @@ import time
 
 from .. import api
 from ..adapters import LoadError
-from ..checks import check_names
 from ..report import json_number
 from .child import die_with_parent
 from .grade import Job, Settings, SubmissionResult, failed, one_line
@@ -63,8 +62,7 @@ def grade_one(job, settings):
     exits) keeps the points of the checks it finished where it stopped: see ``fuzz.Stop``.
     """
     started = time.monotonic()
-    max_score = len(check_names(settings.layer))
-    result = SubmissionResult(job.name, job.path, False, 0, max_score, file=job.file)
+    result = SubmissionResult(job.name, job.path, False, 0, settings.max_score, file=job.file)
     if job.error:
         result.error = job.error
         return result
@@ -95,7 +93,7 @@ def grade_one(job, settings):
     report.notes.extend(sandbox.left_out)
     result.report = report
     result.checks = list(report.checks)
-    result.score = sum(check.status == "pass" for check in report.checks)
+    result.score = settings.score(report.checks)
     result.passed = report.passed and not sandbox.fatal
     if sandbox.fatal:
         result.error = one_line(sandbox.fatal)

@@ -1,0 +1,114 @@
+"""A course file: what an instructor sets once for an assignment, read by ``gradcheck grade`` and ``gradcheck
+autograder`` (``--course FILE``).  TOML::
+
+    layer = "conv"              # every option of gradcheck grade, by its name with _ for - (impl,
+    impl = "Conv2d"             # convention, seed, examples, precision, timeout, memory, divisible,
+    precision = "float64"       # hide_hints, ...)
+    timeout = 30
+
+    [geometry]                  # the dimensions every submission is graded on; the others are fuzzed
+    kernel = 3
+    size = [8, 6]               # a pair: height and width
+
+    [points]                    # per check; a check left out is worth 1, one worth 0 is not scored
+    dX = 3
+    dW = 3
+
+    [visibility]                # Gradescope's, per check: visible (the default), hidden, after_due_date,
+    dW = "after_due_date"       # after_published
+
+An option given on the command line wins over the file's.  The checks named
+are validated against the layer's (``Course.for_layer``, ``grade.prepare``).
+"""
+import sys
+from dataclasses import dataclass, field
+
+from ..checks import check_names
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+OPTIONS = ("layer", "impl", "backward", "convention", "layout", "examples", "seed", "method", "fast", "precision",
+           "divisible", "timeout", "memory", "hide_hints")
+GEOMETRY = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
+PAIRS = ("size", "kernel", "stride", "pad", "dilation")
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")  # Gradescope's, from most to least shown
+TABLES = ("geometry", "points", "visibility")
+
+
+class CourseError(ValueError):
+    """A course file that cannot be read, or says something gradcheck cannot do; the message says where."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course file read: ``options`` (command-line option name -> value, pins included), ``points`` and
+    ``visibility`` per check name, and the file's ``text`` (what a bundle carries)."""
+
+    path: str
+    options: dict
+    points: dict = field(default_factory=dict)
+    visibility: dict = field(default_factory=dict)
+    text: str = ""
+
+    def for_layer(self, layer):
+        """This course, once every check its [visibility] names is one of ``layer``'s (``grade.prepare``
+        validates the points); CourseError otherwise."""
+        _known(self.path, "[visibility] ", self.visibility, check_names(layer), what="check", of=f" of {layer}")
+        return self
+
+
+def load(path):
+    """The Course in the TOML file ``path``; CourseError saying what is wrong and where."""
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except OSError as error:
+        raise CourseError(f"cannot read the course file {path}: {error.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise CourseError(f"{path} is not valid TOML: {error}") from None
+    return parse(data, str(path), raw.decode("utf-8"))
+
+
+def parse(data, path="course.toml", text=""):
+    """The Course that the TOML table ``data`` describes."""
+    _known(path, "", data, OPTIONS + TABLES)
+    options = {name: value for name, value in data.items() if name in OPTIONS}
+    for name in TABLES:
+        if name in data and not isinstance(data[name], dict):
+            raise CourseError(f"{path}: {name} must be a table ([{name}]), got {data[name]!r}")
+    geometry = data.get("geometry", {})
+    _known(path, "[geometry] ", geometry, GEOMETRY)
+    options.update({name: _dimension(path, name, value) for name, value in geometry.items()})
+    points = data.get("points", {})
+    visibility = {name: _visibility(path, name, value) for name, value in data.get("visibility", {}).items()}
+    return Course(path, options, points, visibility, text)
+
+
+def _known(path, where, table, names, what="key", of=""):
+    unknown = [name for name in table if name not in names]
+    if unknown:
+        raise CourseError(f"{path}: {where}has no {what} {unknown[0]!r}{of}; choose from {', '.join(names)}")
+
+
+def _dimension(path, name, value):
+    """An int, or for a pair dimension [height, width] as a tuple."""
+    if isinstance(value, list) and name in PAIRS and len(value) == 2 and all(_is_int(v) for v in value):
+        return tuple(value)
+    if _is_int(value):
+        return value
+    shape = "an int or [height, width]" if name in PAIRS else "an int"
+    raise CourseError(f"{path}: [geometry] {name} must be {shape}, got {value!r}")
+
+
+def _visibility(path, name, value):
+    if value not in VISIBILITIES:
+        raise CourseError(f"{path}: [visibility] {name} must be one of {', '.join(VISIBILITIES)}, got {value!r}")
+    return value
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
