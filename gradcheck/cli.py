@@ -324,8 +324,11 @@ def grade(paths, course, layer, impl, output_format, output, hide_hints, fail_un
         raise BadInput(f"--format {output_format} grades exactly one submission ({ONE_SUBMISSION[output_format]}); "
                        f"got {len(paths)} PATHs")
     if hide_hints and output_format != "gradescope":
-        raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
-                       f"date); got --format {output_format}")
+        if from_course("hide_hints"):  # a course file's, for its Gradescope runs: no other format hides anything
+            hide_hints = False
+        else:
+            raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
+                           f"date); got --format {output_format}")
     visibility = course_visibility(course, layer, output_format)
     try:
         with grade_progress() as progress:
@@ -343,6 +346,11 @@ def grade(paths, course, layer, impl, output_format, output, hide_hints, fail_un
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
     }[output_format])
     return 0 if fail_under is None else below(result.submissions, fail_under)
+
+
+def from_course(name):
+    """Whether option ``name`` of the running command took its value from a --course file."""
+    return click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.DEFAULT_MAP
 
 
 def course_visibility(course, layer, output_format):

@@ -158,3 +158,12 @@ def test_autograder_puts_the_course_file_into_the_bundle(tmp_path):
         assert archive.read(autograder.COURSE).decode() == path.read_text()
         assert json.loads(archive.read(autograder.MANIFEST))["course"] == autograder.COURSE
         assert "--course course.toml" in archive.read("README.md").decode()
+
+
+@NO_BWRAP
+def test_a_course_that_hides_hints_on_gradescope_serves_the_other_formats_too(tmp_path, student):
+    path = course_file(tmp_path, "hide_hints = true\n" + COURSE)
+    code, out, err = grade(student("wrong_db"), "--course", path, "--format", "json")
+    assert code == 0 and json.loads(out)["submissions"][0]["score"] == 9, err
+    code, _, err = grade(student("wrong_db"), "--course", path, "--format", "json", "--hide-hints-until-due")
+    assert code == 2 and "--hide-hints-until-due is for --format gradescope" in err

@@ -3,8 +3,9 @@
 In ```console blocks, a line starting with "$ " is a command; the lines after
 it, up to the next command, are its exact output (when there are any); a
 trailing "# exit N" says which exit code it must end with (default 0).  The
-quick start's install and test commands are what .ci/run runs, so they are
-checked against it instead of being run again from inside the test run.
+Contributing section's install and test commands are what .ci/run runs, so
+they are checked against it instead of being run again from inside the test
+run.  ```sh blocks (a student's install from a course's wheel) are not run.
 Benchmarks take minutes (they are marked slow) and may exit 1 when a timing
 target is missed on a busy machine; without torch they only print their own
 times; they must still run to the end.  ```python blocks are run as scripts.
@@ -24,14 +25,19 @@ RUN_BY_CI = ('pip install -e ".[test]"', "pytest", "pytest -m slow")
 EXIT = re.compile(r"\s+# exit (\d+)$")
 
 
-def blocks(language):
-    return re.findall(rf"^```{language}\n(.*?)^```$", README, re.MULTILINE | re.DOTALL)
+def blocks(language, text=README):
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
 
 
-def commands():
-    """(command, expected exit code, expected output or None) for every console block."""
+def section(title):
+    """The README's section ``## title``, up to the next one."""
+    return re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL).group(1)
+
+
+def commands(text=README):
+    """(command, expected exit code, expected output or None) for every console block of ``text``."""
     found = []
-    for block in blocks("console"):
+    for block in blocks("console", text):
         for chunk in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
             line, _, output = chunk.partition("\n")
             match = EXIT.search(line)
@@ -44,9 +50,15 @@ def test_the_readme_shows_commands_and_code():
     assert len(commands()) >= 20 and len(blocks("python")) >= 3
 
 
-def test_the_quick_start_is_what_ci_runs():
-    quick_start = [command for command, _, _ in commands()[:4]]
-    assert quick_start == ['pip install -e ".[test]"', "gradcheck conv --stride 2 --pad 1", "pytest", "pytest -m slow"]
+def test_the_readme_starts_with_what_a_student_does():
+    first = re.search(r"^## (.*)$", README, re.MULTILINE).group(1)
+    assert first == "Check your layer" and "pip install gradcheck-" in section(first)
+    assert "pytest" not in section(first) and "-e " not in section(first)
+
+
+def test_contributing_is_what_ci_runs():
+    contributing = [command for command, _, _ in commands(section("Contributing"))]
+    assert contributing == ['pip install -e ".[test]"', "gradcheck conv --stride 2 --pad 1", "pytest", "pytest -m slow"]
     for command in RUN_BY_CI:
         assert re.search(rf"^{re.escape(command)}(\s+#.*)?$", CI_RUN, re.MULTILINE), f".ci/run does not run {command}"
 

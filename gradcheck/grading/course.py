@@ -64,13 +64,13 @@ def load(path):
     """The Course in the TOML file ``path``; CourseError saying what is wrong and where."""
     try:
         with open(path, "rb") as stream:
-            raw = stream.read()
-        data = tomllib.loads(raw.decode("utf-8"))
+            text = stream.read().decode("utf-8")
+        data = tomllib.loads(text)
     except OSError as error:
         raise CourseError(f"cannot read the course file {path}: {error.strerror}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise CourseError(f"{path} is not valid TOML: {error}") from None
-    return parse(data, str(path), raw.decode("utf-8"))
+    return parse(data, str(path), text)
 
 
 def parse(data, path="course.toml", text=""):
