@@ -564,8 +564,9 @@ def grade_to_classroom(submission, result):
     """GitHub Classroom's autograding result for one submission, as its grading reporter
     (classroom-resources/autograding-grading-reporter) reads it from a runner step's ``result`` output (base64):
     ``{"version": 1, "status": "pass" | "fail" | "error", "max_score": points, "tests": [{"name", "status",
-    "score", "message"}]}``, one test per check worth its points (``result.points``).  The reporter sums the tests' scores into
-    the points Classroom's gradebook shows, and fails the workflow run unless status is "pass"."""
+    "score", "message"}]}``, one test per check worth its points (``result.points``).  The reporter sums the
+    tests' scores into the points Classroom's gradebook shows, and fails the workflow run unless status is
+    "pass"."""
     checks = {check.name: check for check in submission.checks}
     points = _points(result)
     tests = []
@@ -650,8 +651,9 @@ def _shown_score(submission, result, visibility):
         return f"score {submission.score} of {submission.max_score}"
     passed = {check.name for check in submission.checks if check.status == "pass"}
     score = sum(worth for name, worth in points.items() if name in passed and name not in unseen)
-    return (f"score {score} of {submission.max_score - sum(points[name] for name in unseen)} on the checks shown now "
-            f"(the score of {', '.join(unseen)}, worth {sum(points[name] for name in unseen)} more, is not shown now)")
+    held = sum(points[name] for name in unseen)
+    return (f"score {score} of {submission.max_score - held} on the checks shown now (the score of "
+            f"{', '.join(unseen)}, worth {held} more, is not shown now)")
 
 
 def _printed_lines(submission):

@@ -577,7 +577,8 @@ def test_a_course_graded_through_gradescope_with_its_points_and_visibility(insta
         assert f"score {shown - sum(points[c] for c in failing)} of {shown} on the checks shown now (the score of " \
                "dW, worth 4 more, is not shown now)" in results["output"]
         for text in visible_before_the_due_date(results):  # no seed, no configuration, no command that finds one
-            assert not any(word in text for word in ("seed", "gradcheck conv --", "--impl", "--size", "--stride", "N=")), text
+            forbidden = ("seed", "gradcheck conv --", "--impl", "--size", "--stride", "N=")
+            assert not any(word in text for word in forbidden), text
         seed = autograder.student_seed(secret, {"users": [{"id": number}]})
         assert f"drawn with seed {seed}." in tests["How this was graded"]["output"]
         for check in failing:  # after the due date: where it fails, the command that shows it
