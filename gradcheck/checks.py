@@ -52,7 +52,7 @@ def check_names(layer):
     return {"conv": CHECKS, "maxpool": MAXPOOL_CHECKS, "avgpool": POOL_CHECKS}[layer]
 
 
-def run_checks(config, inputs, implementation, *, method="auto", subject_name="", stop_on=()):
+def run_checks(config, inputs, implementation, *, method="auto", subject_name="", stop_on=(), only=None):
     """Run every check of ``config.layer`` on ``implementation``; never raises for user errors.
 
     The expected answers come from ``implementation.references`` (reference
@@ -60,8 +60,18 @@ def run_checks(config, inputs, implementation, *, method="auto", subject_name=""
     ``method`` chooses the finite differences (see ``_Run.method_for``).
     An exception of a type in ``stop_on`` (the layer can no longer run: the
     sandbox's SandboxDied) ends the run as ``Stopped``, with the results so far.
+
+    ``only`` (names of checks, not "forward") asks for the verdicts of those
+    checks alone, as a search for a counterexample needs them: the others are
+    skipped, gradients are compared with the reference's alone (the verdict of
+    a gradient never rests on finite differences, see
+    ``_Run._failure_of_gradient_or_forward``) and no hint is measured.  With
+    "forward" among them every check runs: forward's verdict can rest on the
+    finite differences of every gradient.
     """
-    return _Run(config, inputs, implementation, method, stop_on, subject_name).results()
+    if only is not None and "forward" in only:
+        only = None
+    return _Run(config, inputs, implementation, method, stop_on, subject_name, only).results()
 
 
 class Stopped(BaseException):
@@ -137,8 +147,9 @@ def _answers(config, params, x, dout, cls):
 class _Run:
     """One pass over the checks; the steps share the subject and what earlier steps saw."""
 
-    def __init__(self, config, inputs, implementation, method, stop_on=(), subject_name=""):
+    def __init__(self, config, inputs, implementation, method, stop_on=(), subject_name="", only=None):
         self.config = config
+        self.only = None if only is None else set(only) | ({"dX"} if "ties" in only else set())  # ties needs dX
         self.subject_name = subject_name
         self.inputs = inputs
         self.implementation = implementation
@@ -148,6 +159,7 @@ class _Run:
         self.tolerance = TOLERANCES[inputs.precision]
         self.expected = Expected(config, inputs, getattr(implementation, "references", None) or (None,))
         self.names = check_names(config.layer)
+        self.asked = self.names if only is None else [name for name in self.names if name in self.only]
         self.done = {}
         self.skipped = {}
         self.notes = []
@@ -185,7 +197,9 @@ class _Run:
         if self.out is None:
             return self._skip(self.names, "forward raised (see forward)")
         self._check_forward()
-        mutations = self._attempt("no-mutation", lambda: self._mutations("forward", x=(x_seen, self.inputs.x)))
+        self._skip(set(self.names) - set(self.asked), "not asked for")
+        mutations = self._attempt("no-mutation", lambda: self._mutations("forward", x=(x_seen, self.inputs.x))) \
+            if "no-mutation" in self.asked else None
 
         self.analytic = self._attempt("dX", self._backward)
         if self.analytic is None:
@@ -196,18 +210,19 @@ class _Run:
                     "backward", dout=(self.dout_seen, self.inputs.dout)))
                 if more is not None:
                     self.done["no-mutation"] = _mutation_result(mutations + more)
-            self._attempt("repeatable", lambda: self._same_as_first("repeatable", self._backward()))
+            if "repeatable" in self.asked:
+                self._attempt("repeatable", lambda: self._same_as_first("repeatable", self._backward()))
         if not np.isfinite(self.out).all():  # forward's own outputs cannot be compared, nor differenced
             self._skip(("fresh-cache", "weights-live"), "forward returns NaN or inf (see forward)")
-        elif self.analytic is not None:
+        elif self.analytic is not None and "fresh-cache" in self.asked:
             self._attempt("fresh-cache", self._check_fresh_cache)
-        if self.config.is_conv and "weights-live" not in self.skipped:
+        if self.config.is_conv and "weights-live" in self.asked and "weights-live" not in self.skipped:
             self._attempt("weights-live", self._check_weights_live)
         if self.analytic is not None:
-            for name in self.names:
+            for name in self.asked:
                 if name in GRADIENTS:
                     self._attempt(name, lambda: self._check_gradient(name))
-            if "ties" in self.names:
+            if "ties" in self.asked:
                 self._check_ties_when_meaningful()
 
     def _attempt(self, name, step):
@@ -363,6 +378,8 @@ class _Run:
         return _precision_verdict(result, actual, self.inputs.precision)
 
     def _compare_gradient(self, name, actual, wrt, base):
+        if self.only is not None:  # the verdict alone, which is the reference's (see run_checks)
+            return self._against_reference(name, actual)
         if not self.forward_values_ok:
             return self._judge_by_reference(name, actual, wrt, base)
         notes = []

@@ -61,10 +61,11 @@ from .strategies import seeds
 
 DEFAULT_EXAMPLES = 30
 TRIGGER_SEEDS = 5  # data seeds a variation must pass on before it counts as a trigger fact
-TRIGGER_EXAMPLES = 20  # configurations of the opposite a trigger fact must pass on before it is printed as a rule
+TRIGGER_EXAMPLES = 100  # configurations of the opposite a trigger fact must pass on before it is printed as a rule
+TRIGGER_ROUNDS = 4  # searches of the opposite, each with a seed of its own, to reach TRIGGER_EXAMPLES distinct ones
 FINDINGS_PER_CHECK = 3  # distinct findings reported for one check at most
 # A rule is tested only for a failure seen in at least this share of the run's examples where its condition holds: a
-# search of the opposite then misses a failure as common with probability (1 - RULE_RATE) ** TRIGGER_EXAMPLES, 4%.
+# search of the opposite then misses a failure as common with probability (1 - RULE_RATE) ** TRIGGER_EXAMPLES, 1e-7.
 RULE_RATE = 0.15
 FAILURE, REFUSAL = "failure", "refusal"
 
@@ -434,6 +435,20 @@ class _Searcher:
             self._note_failures(subject, self.cache[key], (config, seed))
         return self.cache[key]
 
+    def verdicts(self, subject, config, seed, names):
+        """The results of the checks ``names`` alone (run_checks's ``only``: what a search for a counterexample
+        needs), or of every check where they ran already; memoized apart from ``checks``."""
+        full = (subject, config, seed)
+        key = full + (tuple(sorted(names)),)
+        if full in self.cache:
+            return self.cache[full]
+        if key not in self.cache:
+            self.current = full
+            self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
+                                         self.implementations[subject], method=self.method, subject_name=subject,
+                                         stop_on=self.stop_on, only=names)
+        return self.cache[key]
+
     def _note_failures(self, subject, results, example):
         for result in results:
             if result.status == "fail":
@@ -589,11 +604,13 @@ class _Searcher:
         return Finding(subject, config, data_seed, checks=mine, also_failing=others, shrunk=shrunk, kind=kind,
                        scope=scope)
 
-    def _fails(self, subject, names, kind):
-        """The predicate on examples: some check of ``names`` fails there, in the way of ``kind``."""
+    def _fails(self, subject, names, kind, run=None):
+        """The predicate on examples: some check of ``names`` fails there, in the way of ``kind``; ``run`` gives
+        the results of an example (every check's, by default)."""
+        run = run or (lambda example: self.checks(subject, *example))
+
         def fails(example):
-            return any(r.name in names and r.status == "fail" and _kind(r) == kind
-                       for r in self.checks(subject, *example))
+            return any(r.name in names and r.status == "fail" and _kind(r) == kind for r in run(example))
         return fails
 
     def _affordable(self, subject, examples):
@@ -652,7 +669,8 @@ class _Searcher:
         TRIGGER_SEEDS - 1 more; it becomes a rule when a search of the
         opposite finds no failure either.
         """
-        fails = self._fails(finding.subject, finding.names, finding.kind)
+        fails = self._fails(finding.subject, finding.names, finding.kind,
+                            lambda example: self.verdicts(finding.subject, *example, finding.names))
         rules, observations, leads, untested = [], [], [], []
         for condition, change, variant in self._local_facts(finding, space):
             opposite = OPPOSITES[condition]
@@ -661,12 +679,15 @@ class _Searcher:
             affordable = self._affordable(finding.subject, TRIGGER_EXAMPLES)
             narrowed = space.narrowed(opposite) if common and affordable else None
             counter, searched = self._counterexample(narrowed, fails) if narrowed is not None else (None, 0)
-            if counter is None and searched >= TRIGGER_EXAMPLES // 2:
+            if counter is None and searched >= TRIGGER_EXAMPLES:
                 rules.append((condition, change, f"{searched} configurations with {opposite.text}"))
                 continue
             observations.append((condition, change, opposite, counter is not None))
             if counter is not None:
                 leads.append(_Lead(narrowed, counter))
+            elif narrowed is not None:
+                untested.append(f"no rule is drawn for {condition}: only {searched} configurations with "
+                                f"{opposite.text} could be drawn, fewer than the {TRIGGER_EXAMPLES} a rule needs")
             elif not common:
                 untested.append(_rare_text(finding, seen, where, condition))
             elif not affordable:
@@ -710,20 +731,31 @@ class _Searcher:
         return True
 
     def _counterexample(self, space, fails):
-        """(the first example of ``space`` on which ``fails``, or None; how many examples were searched): first
-        TRIGGER_EXAMPLES drawn with the run's seed, then one of each geometry class and class of values they
-        missed (``_strata``).  A rule needs at least half the random budget searched."""
+        """(the first example of ``space`` on which ``fails``, or None; how many distinct examples were searched):
+        first TRIGGER_EXAMPLES distinct ones drawn with the run's seed (Hypothesis draws some twice: a search of
+        what is missing follows with the next seed, up to TRIGGER_ROUNDS searches), then one of each geometry class
+        and class of values they missed (``_strata``).  A rule needs TRIGGER_EXAMPLES searched."""
         searched = {}
 
         def counted(example):
             searched[example] = fails(example)
             return searched[example]
-        try:
-            found = find(st.tuples(space.strategy(), seeds()), counted,
-                         settings=self._settings([Phase.generate], TRIGGER_EXAMPLES), random=random.Random(self.seed))
-            return tuple(found), len(searched)
-        except (NoSuchExample, Unsatisfiable):
-            self._strata(space, list(searched), counted)
+
+        def drawn(example):
+            if example not in searched and len(searched) >= TRIGGER_EXAMPLES:
+                return False  # enough: the rest of this search's draws are not checked
+            return counted(example)
+        for round_ in range(TRIGGER_ROUNDS):
+            before = len(searched)
+            try:
+                found = find(st.tuples(space.strategy(), seeds()), drawn, random=random.Random(self.seed + round_),
+                             settings=self._settings([Phase.generate], TRIGGER_EXAMPLES))
+                return tuple(found), len(searched)
+            except (NoSuchExample, Unsatisfiable):
+                pass
+            if len(searched) == before or len(searched) >= TRIGGER_EXAMPLES:  # no more to draw, or enough
+                break
+        self._strata(space, list(searched), counted)
         failing = [example for example, failed in searched.items() if failed]
         return (failing[0] if failing else None), len(searched)
 

@@ -105,8 +105,9 @@ def test_the_rules_printed_are_those_a_pinned_search_confirms():
     assert gradcheck.check("conv", BiasMeanAndStrideBug, batch=1, seed=0, examples=20).findings[0].names == ["dX"]
     found = findings_by_check(two_bugs())
     assert len(found["dX"].triggers) == 1
-    assert re.fullmatch(r"fails only when stride > 1 \(passes with stride 1, all else equal; no failure in a search "
+    rule = re.fullmatch(r"fails only when stride > 1 \(passes with stride 1, all else equal; no failure in a search "
                         r"of (\d+) configurations with stride 1\)", found["dX"].triggers[0])
+    assert rule and int(rule.group(1)) >= fuzz.TRIGGER_EXAMPLES == 100
     assert any(fact.startswith("fails only when batch > 1") for fact in found["dB"].triggers)
 
 

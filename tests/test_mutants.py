@@ -139,6 +139,24 @@ def test_trigger_facts_are_backed_by_passing_variations(mutant):
                                                                      [(r.name, r.status, r.message) for r in results])
 
 
+@pytest.mark.parametrize("mutant", cases([m for m in MUTANTS if m.fails]))
+def test_the_verdicts_of_checks_asked_for_alone_are_those_of_a_whole_run(mutant):
+    """Rule searches run only the finding's checks (run_checks's ``only``): on each finding's configuration and
+    its variations, where verdicts change, each check asked for alone gets the verdict (and kind) of a full run
+    (checks whose failure depends on the arrays, ``sometimes``, aside: one layer reads memory past x)."""
+    rep = report(mutant)
+    implementation = plan(mutant.layer, mutant.cls).implementations[""]
+    for finding in rep.findings:
+        for config in [finding.config] + [variant for _, _, variant in variations(finding.config)]:
+            for data_seed in (finding.seed, 1):
+                whole = {r.name: r for r in run_checks(config, make_inputs(config, data_seed), implementation)}
+                for name in set(finding.names) - mutant.sometimes:
+                    alone = {r.name: r for r in run_checks(config, make_inputs(config, data_seed), implementation,
+                                                           only={name})}[name]
+                    assert (alone.status, refused(alone)) == (whole[name].status, refused(whole[name])), \
+                        (name, config.describe(), data_seed, alone.message, whole[name].message)
+
+
 # Where a condition does not hold, as gradcheck.check options: the rule "fails only when C" is checked by a search
 # of its own over each of these (another seed than the report's, and no code shared with how gradcheck tests it).
 NOT = {
