@@ -131,11 +131,11 @@ class Config:
         parts = [f"x {self.x_shape}"]
         if self.is_conv:
             parts.append(f"W {self.param_shapes['W']}")
-        parts.append(f"{'kernel' if self.is_conv else 'pool'} {_pair_text(self.kernel)}")
-        parts.append(f"stride {_pair_text(self.stride)}")
-        parts.append(f"pad {_pair_text(self.pad)}")
+        parts.append(f"{'kernel' if self.is_conv else 'pool'} {pair_text(self.kernel)}")
+        parts.append(f"stride {pair_text(self.stride)}")
+        parts.append(f"pad {pair_text(self.pad)}")
         if self.dilation != (1, 1):
-            parts.append(f"dilation {_pair_text(self.dilation)}")
+            parts.append(f"dilation {pair_text(self.dilation)}")
         return ", ".join(parts)
 
 
@@ -147,8 +147,9 @@ def cli_args(layer, dims):
 def pin_args(dims):
     """The options that pin the dimensions ``dims`` (ints or pairs), e.g. ['--stride', '2', '--size', '5x4']."""
     return [word for name, value in dims.items()
-            for word in (f"--{name}", str(value) if isinstance(value, int) else _pair_text(value))]
+            for word in (f"--{name}", str(value) if isinstance(value, int) else pair_text(value))]
 
 
-def _pair_text(pair):
+def pair_text(pair):
+    """'3' for (3, 3), '3x5' for (3, 5)."""
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"

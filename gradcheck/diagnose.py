@@ -167,6 +167,11 @@ TRIGGER_HINTS = {
     "filters > 1": "the filter axis F is mishandled",
     "filters != channels": "the channel (C) and filter (F) axes are mixed up",
     "dilation > 1": "dilation is ignored or applied on the wrong axis",
+    "stride == kernel": "the layer is wrong only where its windows tile the input (stride equal to a square kernel): "
+                        "look for code that treats that case apart (a reshape into tiles, np.repeat, a shortcut) "
+                        "and compare it with the general one",
+    "the kernel is even": "the layer is wrong only for kernels of even size, which have no centre: look for K // 2 "
+                          "or (K - 1) // 2 taken as a centre or as the padding",
     "the stride does not divide the padded input": "the output size is wrong when the stride does not divide "
                                                    "H + 2*pad - KH: use floor division, (H + 2P - KH) // S + 1",
 }

@@ -54,7 +54,7 @@ from . import strata, strategies
 from .adapters import is_refusal
 from .checks import Stopped, check_names, run_checks
 from .compare import CheckResult
-from .config import Config
+from .config import Config, pair_text
 from .diagnose import error_hints, refusal_hints, trigger_hints
 from .inputs import make_inputs, seed_of_class, value_class, value_classes
 from .strategies import seeds
@@ -73,11 +73,19 @@ FAILURE, REFUSAL = "failure", "refusal"
 @dataclass(frozen=True)
 class Opposite:
     """Where a trigger condition does not hold, described by ``text``: ``pins`` and ``restrict`` (restrictions)
-    for ``strategies.configs``."""
+    for ``strategies.configs``, or ``excluded``: conditions of EXCLUDABLE whose configurations are left out."""
 
     text: str
     pins: dict = field(default_factory=dict)
     restrict: dict = field(default_factory=dict)
+    excluded: tuple = ()
+
+
+# Conditions no pin or restriction of the drawing can undo: their opposites are drawn by leaving them out.
+EXCLUDABLE = {
+    "the kernel is even": lambda config: any(k % 2 == 0 for k in config.kernel),
+    "stride == kernel": strata.tiles,
+}
 
 
 OPPOSITES = {
@@ -95,11 +103,13 @@ OPPOSITES = {
     "pooling windows overlap": Opposite("windows that do not overlap", restrict={"overlapping": False}),
     "the stride does not divide the padded input": Opposite("an input the stride divides",
                                                             restrict={"divisible": True}),
+    "the kernel is even": Opposite("an odd kernel", excluded=("the kernel is even",)),
+    "stride == kernel": Opposite("a stride other than the kernel", excluded=("stride == kernel",)),
 }
 # A rule implied by a stronger one says nothing more, and its hint would point the wrong way: a kernel that is not
-# square is not 3x3 either; a stride that does not divide the input is more than 1.
-IMPLIED = {"the kernel is not 3x3": "the kernel is not square",
-           "stride > 1": "the stride does not divide the padded input"}
+# square, or even, is not 3x3 either; a stride that does not divide the input, or equals the kernel, is more than 1.
+IMPLIED = {"the kernel is not 3x3": ("the kernel is not square", "the kernel is even"),
+           "stride > 1": ("the stride does not divide the padded input", "stride == kernel")}
 
 
 @dataclass(frozen=True)
@@ -113,9 +123,17 @@ class Space:
     per_axis: bool = True
     restrict: dict = field(default_factory=dict)
     scope: tuple = ()
+    excluded: tuple = ()  # conditions of EXCLUDABLE left out
 
-    def strategy(self):
-        return strategies.configs(self.layer, per_axis=self.per_axis, **self.pins, **self.restrict)
+    def strategy(self, excluding=True):
+        """The configurations of this space; with ``excluding`` False, those of the conditions it leaves out too
+        (a draw that must fall in a class then checks ``allows`` itself: a filter that never passes would make
+        Hypothesis give up on the whole example)."""
+        drawn = strategies.configs(self.layer, per_axis=self.per_axis, **self.pins, **self.restrict)
+        return drawn.filter(self._kept) if self.excluded and excluding else drawn
+
+    def _kept(self, config):
+        return not any(EXCLUDABLE[condition](config) for condition in self.excluded)
 
     def narrowed(self, opposite):
         """This space where ``opposite`` holds too (its pins added, its restrictions joined), or None when no
@@ -124,7 +142,7 @@ class Space:
         if "square" in opposite.restrict:
             restrict["square"] = tuple(sorted({*self.restrict.get("square", ()), *opposite.restrict["square"]}))
         space = Space(self.layer, {**self.pins, **opposite.pins}, self.per_axis, restrict,
-                      self.scope + (opposite.text,))
+                      self.scope + (opposite.text,), tuple(dict.fromkeys(self.excluded + opposite.excluded)))
         try:
             space.strategy()
         except ValueError:
@@ -160,6 +178,7 @@ class Space:
             not restrict.get("same_depth") or config.filters == config.channels,
             restrict.get("overlapping", True) or not config.windows_overlap,
             not restrict.get("padded") or min(config.pad) >= 1,
+            self._kept(config),
         ])
 
     @property
@@ -490,7 +509,7 @@ class _Searcher:
         """
         examples = list(examples)
         reached = set().union(*(strata.reached(self.layer, config) for config, _ in examples))
-        spaces = {stratum: [narrowed.strategy() for draw in stratum.narrowings(self.layer)
+        spaces = {stratum: [narrowed for draw in stratum.narrowings(self.layer)
                             if (narrowed := space.within(draw)) is not None]
                   for stratum in strata.strata(self.layer)}
         todo = [stratum for stratum in spaces if stratum.name not in reached]
@@ -692,7 +711,7 @@ class _Searcher:
                 untested.append(_rare_text(finding, seen, where, condition))
             elif not affordable:
                 untested.append("no rule is drawn from these: the time limit left no room to test one")
-        rules = [rule for rule in rules if IMPLIED.get(rule[0]) not in {r for r, _, _ in rules}]
+        rules = [rule for rule in rules if not set(IMPLIED.get(rule[0], ())) & {r for r, _, _ in rules}]
         finding.rules = [condition for condition, _, _ in rules]
         finding.triggers = [_rule_text(finding, space, *rule) for rule in rules]
         if not rules:  # with a rule, the other facts seen here are coincidences: left out
@@ -706,7 +725,7 @@ class _Searcher:
     def _seen_where(self, finding, opposite):
         """(examples of the run's search where the finding's checks failed, examples there were) among those
         where the condition whose ``opposite`` this is holds."""
-        outside = Space(self.layer, opposite.pins, restrict=opposite.restrict)
+        outside = Space(self.layer, opposite.pins, restrict=opposite.restrict, excluded=opposite.excluded)
         where = [failing for (config, _), failing in self.explored if not outside.contains(config)]
         keys = {(finding.subject, name, finding.kind) for name in finding.names}
         return sum(bool(keys & failing) for failing in where), len(where)
@@ -760,13 +779,13 @@ class _Searcher:
         return (failing[0] if failing else None), len(searched)
 
 
-def _draw_of(data, stratum, strategies):
-    """(a configuration of ``stratum`` drawn from the first of ``strategies`` that gives one within its attempts,
+def _draw_of(data, stratum, spaces):
+    """(a configuration of ``stratum`` drawn from the first of ``spaces`` that gives one within its attempts,
     a data seed), or None."""
-    for strategy in strategies:
+    for space in spaces:
         for _ in range(stratum.attempts):
-            config = data.draw(strategy)
-            if stratum.holds(config):
+            config = data.draw(space.strategy(excluding=False))
+            if stratum.holds(config) and space.allows(config):
                 return config, data.draw(seeds())
     return None
 
@@ -777,14 +796,15 @@ def _grid_example(space, stratum, seed):
     no 1x1 output).  The grid spans each free dimension over the values the classes are about: counts 1 and 2,
     sides up to 12, kernels up to 7, strides up to 5, pads up to 4, dilations 1 and 2; pins stay pinned."""
     pins = tuple(sorted((name, _pin(name, value)) for name, value in space.pins.items()))
-    config = _first_in_grid(space.layer, space.per_axis, pins, tuple(sorted(space.restrict.items())), stratum)
+    config = _first_in_grid(space.layer, space.per_axis, pins, tuple(sorted(space.restrict.items())), space.excluded,
+                            stratum)
     return None if config is None else (config, seed)
 
 
 @functools.lru_cache(maxsize=4096)
-def _first_in_grid(layer, per_axis, pins, restrict, stratum):
+def _first_in_grid(layer, per_axis, pins, restrict, excluded, stratum):
     """``_grid_example``'s search, remembered: rule tests ask it again for the same narrowed spaces."""
-    space = Space(layer, dict(pins), per_axis, dict(restrict))
+    space = Space(layer, dict(pins), per_axis, dict(restrict), excluded=excluded)
 
     def values(name, free):
         return [space.pins[name]] if name in space.pins else free
@@ -894,6 +914,13 @@ def variations(config):
                            dict(kernel=max(config.kernel))))
     if config.is_conv and config.kernel != (3, 3):
         candidates.append(("the kernel is not 3x3", "a 3x3 kernel", keep_outputs, dict(kernel=3)))
+    if EXCLUDABLE["the kernel is even"](config):
+        odd = tuple(k + 1 - k % 2 for k in config.kernel)
+        candidates.append(("the kernel is even", f"an odd kernel ({pair_text(odd)})", keep_outputs,
+                           dict(kernel=odd)))
+    if strata.tiles(config):
+        other = config.stride[0] + 1  # windows still apart, the stride still above 1: only the equality goes
+        candidates.append(("stride == kernel", f"stride {other}", keep_input, dict(stride=other)))
     if not config.is_conv and config.windows_overlap:
         candidates.append(("pooling windows overlap", "windows that do not overlap", keep_input,
                            dict(stride=max(config.kernel))))

@@ -36,14 +36,19 @@ class Stratum:
         return [{name: value for name, value in draw.items() if name not in unused} for draw in self.draws]
 
 
+def tiles(config):
+    """Stride equal to a square kernel larger than 1, undilated: windows that tile the input (2x2 pooling with
+    stride 2)."""
+    return config.kernel[0] == config.kernel[1] > 1 and config.stride == config.kernel and config.dilation == (1, 1)
+
+
 def _uncovered_input(config):
     """Per axis, the rows of the input itself (not its padding) past the last window."""
     return tuple(max(0, r - p) for r, p in zip(config.remainders, config.pad))
 
 
 STRATA = (
-    Stratum("stride == kernel", lambda c: c.kernel[0] == c.kernel[1] > 1 and c.stride == c.kernel
-            and c.dilation == (1, 1), tuple({"kernel": k, "stride": k, "dilation": 1} for k in (2, 3, 4, 5))),
+    Stratum("stride == kernel", tiles, tuple({"kernel": k, "stride": k, "dilation": 1} for k in (2, 3, 4, 5))),
     Stratum("stride > kernel", lambda c: all(s > e for s, e in zip(c.stride, c.window.extent)),
             tuple({"kernel": k, "stride": s, "dilation": 1} for k, s in ((2, 3), (1, 2), (3, 4), (1, 3), (3, 5)))),
     Stratum("stride < kernel", lambda c: any(s < e for s, e in zip(c.stride, c.window.extent)),

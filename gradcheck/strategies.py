@@ -56,7 +56,7 @@ from hypothesis import reject, strategies as st
 
 from reference_layers.geometry import Window, as_int, as_pair
 
-from .config import Config
+from .config import Config, pair_text
 from .inputs import make_inputs
 
 COUNTS = {"small": (1, 3), "large": (4, 8)}
@@ -220,7 +220,7 @@ class _Pins:
             (restrict.padded, "pad must be at least 1")) if wanted]
 
     def describe(self):
-        pinned = [f"{name} {_text(pair)}" for name, pair in self.values.items()
+        pinned = [f"{name} {pair_text(pair)}" for name, pair in self.values.items()
                   if None not in pair and not (name == "dilation" and pair == (1, 1))]
         return ", ".join(pinned) or "nothing pinned"
 
@@ -301,10 +301,6 @@ class _Pins:
         if self.per_axis:
             return all(any(fits(axis, pad) for pad in pads(axis)) for axis in (0, 1))
         return any(fits(0, pad) and fits(1, pad) for pad in pads(0))
-
-
-def _text(pair):
-    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
 class _Tiers:

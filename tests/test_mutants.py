@@ -173,9 +173,12 @@ NOT = {
     "the kernel is not 3x3": [dict(kernel=3)],
     "pooling windows overlap": [dict(kernel=k, stride=s) for k, s in ((1, 1), (2, 2), (3, 3), (2, 3), (1, 4))],
     "the stride does not divide the padded input": [dict(divisible=True)],
+    "the kernel is even": [dict(kernel=k) for k in (1, 3, 5, (3, 1), (1, 5))],
+    "stride == kernel": [dict(kernel=k, stride=s) for k, s in ((2, 1), (2, 3), (3, 2), (3, 1), (1, 1), (4, 2))],
 }
 SCOPES = {"stride 1": dict(stride=1), "pad 0": dict(pad=0), "dilation 1": dict(dilation=1), "batch 1": dict(batch=1),
-          "1 channel": dict(channels=1), "1 filter": dict(filters=1)}
+          "1 channel": dict(channels=1), "1 filter": dict(filters=1), "an odd kernel": dict(kernel=3),
+          "a stride other than the kernel": dict(stride=1)}
 RULE_EXAMPLES = 20
 
 

@@ -2,7 +2,7 @@
 
 Each is a "fast path" a student adds for a common case and gets wrong, right
 everywhere else: stride equal to a square kernel (2x2 pooling with stride 2),
-a 1x1 output.  Without stratified geometry a default search missed them on
+a 1x1 output, an even kernel.  Without stratified geometry a default search missed them on
 every seed.
 """
 import numpy as np
@@ -27,6 +27,25 @@ class ConvDxUnrotatedWhenTiling(_LoopConv):
         if _tiles(self.S, self.W.shape[2:]):
             return np.einsum("nf,fchw->nchw", d, self.W[:, :, ::-1, ::-1])  # BUG
         return super().window_dx(d)
+
+
+class ConvDxFromWindowCentres(_LoopConv):
+    """backward places each window by its centre, row i*S + KH // 2, and starts it (KH - 1) // 2 rows above:
+    right for odd kernels, one row (and column) too low for even ones, which have no centre."""
+
+    def backward(self, dout):
+        S = self.S
+        F, C, KH, KW = self.W.shape
+        self.db = dout.sum(axis=(0, 2, 3))
+        self.dW = np.zeros_like(self.W)
+        dx_pad = np.zeros(self.x_pad.shape[:2] + (self.x_pad.shape[2] + 1, self.x_pad.shape[3] + 1))
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                self.dW += self.window_dw(dout[:, :, i, j], self.x_pad[:, :, i * S:i * S + KH, j * S:j * S + KW], i)
+                top = i * S + KH // 2 - (KH - 1) // 2  # BUG: i * S
+                left = j * S + KW // 2 - (KW - 1) // 2  # BUG: j * S
+                dx_pad[:, :, top:top + KH, left:left + KW] += self.window_dx(dout[:, :, i, j])
+        return self.crop(dx_pad)
 
 
 class ConvOneOutputFastPath(_Im2colBase):
@@ -93,8 +112,13 @@ class AvgPoolTilingFastPath(_LoopAvgPool):
 
 
 MUTANTS = [
-    Mutant(ConvDxUnrotatedWhenTiling, "conv", {"dX"}),
+    Mutant(ConvDxUnrotatedWhenTiling, "conv", {"dX"}, trigger="fails only when stride == kernel",
+           hint="windows tile the input"),
+    Mutant(ConvDxFromWindowCentres, "conv", {"dX"}, trigger="fails only when the kernel is even",
+           hint="kernels of even size", absent={"hard-coded as 3"}),
     Mutant(ConvOneOutputFastPath, "conv", {"dX", "dW", "dB"}),
-    Mutant(MaxPoolTilingFastPath, "maxpool", {"dX", "ties"}),
-    Mutant(AvgPoolTilingFastPath, "avgpool", {"dX"}),
+    Mutant(MaxPoolTilingFastPath, "maxpool", {"dX", "ties"}, trigger="fails only when stride == kernel",
+           absent={"i*stride + s"}),
+    Mutant(AvgPoolTilingFastPath, "avgpool", {"dX"}, trigger="fails only when stride == kernel",
+           absent={"i*stride + s"}),
 ]
