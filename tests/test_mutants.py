@@ -6,8 +6,10 @@ and the names of the checks with status "fail" must be exactly the ones its
 registry entry names: the right check and only that check.  Some findings
 must also carry the right trigger fact or hint, and every trigger fact must
 be backed by a variation on which the finding's checks really pass, and
-hold as a rule: a search of its opposite, pinned through the public options
-with another seed, finds no failure.  A layer that refuses part of the space
+hold as a rule: on 100 configurations of its opposite drawn here, the layer's
+forward and gradients equal an independent reference's (the loops
+formulation), or, for the other checks, a search of its opposite, pinned
+through the public options with another seed, finds no failure.  A layer that refuses part of the space
 on purpose is checked strictly (its refusals are the findings) and without
 ``strict`` (it is checked where it accepts, and the report says where).  The
 fast suite runs these tests on the layers of QUICK, one at least of every
@@ -15,9 +17,11 @@ kind of case; the slow suite runs them on every layer, repeats the verdicts
 on seeds 0..4, and checks every right layer at float32 precision too.
 """
 import json
+import math
 import re
 import shlex
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -25,9 +29,11 @@ import gradcheck
 from gradcheck.api import plan
 from gradcheck.checks import check_names, run_checks
 from gradcheck.cli import main
+from gradcheck.config import Config
 from gradcheck.fuzz import refused, variations
 from gradcheck.inputs import make_inputs
 from mutants import Mutant, causes, conv, correct, geometry, layouts, pool, styles, values
+from reference_layers import FORMULATIONS
 
 MUTANTS = (conv.MUTANTS + pool.MUTANTS + styles.MUTANTS + layouts.MUTANTS + causes.MUTANTS + geometry.MUTANTS
            + values.MUTANTS)
@@ -192,10 +198,117 @@ def rule_checks(mutant, finding, fact):
         yield options
 
 
+# Where a condition does not hold, as a predicate on configurations, keyed by the opposite's text as a finding's
+# scope names it too: written here, apart from gradcheck's own, for the rules checked against the reference.
+OPPOSITE = {
+    "stride > 1": ("stride 1", lambda c: c.stride == (1, 1)),
+    "pad > 0": ("pad 0", lambda c: c.pad == (0, 0)),
+    "pad = 0": ("pad > 0", lambda c: min(c.pad) >= 1),
+    "dilation > 1": ("dilation 1", lambda c: c.dilation == (1, 1)),
+    "batch > 1": ("batch 1", lambda c: c.batch == 1),
+    "channels > 1": ("1 channel", lambda c: c.channels == 1),
+    "filters > 1": ("1 filter", lambda c: c.filters == 1),
+    "filters != channels": ("as many filters as channels", lambda c: c.filters == c.channels),
+    "the input is not square": ("a square input", lambda c: c.size[0] == c.size[1]),
+    "the kernel is not square": ("a square kernel", lambda c: c.kernel[0] == c.kernel[1]),
+    "the kernel is not 3x3": ("a 3x3 kernel", lambda c: c.kernel == (3, 3)),
+    "pooling windows overlap": ("windows that do not overlap",
+                                lambda c: all(s >= k for s, k in zip(c.stride, c.kernel))),
+    "the stride does not divide the padded input": (
+        "an input the stride divides",
+        lambda c: all((n + 2 * p - k) % s == 0 for n, p, k, s in zip(c.size, c.pad, c.kernel, c.stride))),
+    "the kernel is even": ("an odd kernel", lambda c: all(k % 2 for k in c.kernel)),
+    "stride == kernel": ("a stride other than the kernel", lambda c: not (c.kernel[0] == c.kernel[1] > 1
+                                                                          and c.stride == c.kernel)),
+}
+WHERE = dict(OPPOSITE.values())
+VALUES = ("forward", "dX", "dW", "dB")  # the checks whose verdict is a comparison with the reference
+REFERENCE_EXAMPLES = 100
+_verified = set()  # (mutant, checks, scope, condition) already checked: the rules of one layer repeat over seeds
+
+
+def independent_configs(mutant, holds, rng):
+    """REFERENCE_EXAMPLES configurations of the mutant's space where ``holds``, drawn by rejection from small
+    ranges with ``rng`` (no Hypothesis, no gradcheck strategy); the mutant's pins and its convention's
+    restrictions kept.  Stride, pad and dilation are one value for both axes, as every layer takes them."""
+    space = plan(mutant.layer, mutant.cls, **mutant.pins).space
+    found = []
+    for _ in range(300 * REFERENCE_EXAMPLES):
+        dims = dict(batch=int(rng.integers(1, 4)), channels=int(rng.integers(1, 4)),
+                    size=tuple(int(n) for n in rng.integers(1, 10, 2)),
+                    kernel=tuple(int(k) for k in rng.integers(1, 5, 2)),
+                    stride=int(rng.integers(1, 4)), pad=int(rng.integers(0, 3)))
+        if mutant.layer == "conv":
+            dims["filters"] = int(rng.integers(1, 4))
+        dims.update(mutant.pins)
+        try:
+            config = (Config.conv(**dims) if mutant.layer == "conv" else Config.pool(mutant.layer[:3], **dims))
+        except ValueError:  # the window does not fit, or a pool padded past half its window
+            continue
+        if space.contains(config) and holds(config):
+            found.append(config)
+            if len(found) == REFERENCE_EXAMPLES:
+                return found
+    raise AssertionError(f"only {len(found)} configurations of {mutant.name}'s space where the opposite holds")
+
+
+def independent_arrays(config, rng, k):
+    """x (one of four classes of values by ``k``; tie-free for max pooling), W, b and dout, from ``rng``."""
+    if config.layer == "maxpool":
+        steps = rng.permutation(math.prod(config.x_shape)) + 1.0
+        x = [steps, -steps, steps - steps.size // 2][k % 3].reshape(config.x_shape) / 8
+    else:
+        x = rng.standard_normal(config.x_shape)
+        x = [x, np.abs(x), -np.abs(x), 4096 * x][k % 4]
+    params = {name: rng.standard_normal(shape) for name, shape in config.param_shapes.items()}
+    return x, params, rng.standard_normal(config.out_shape)
+
+
+def wrong_against_reference(implementation, config, arrays, names):
+    """The checks of ``names`` whose array differs from the loops reference's (Conv2dLoops, MaxPool2dLoops,
+    AvgPool2dLoops) on ``arrays``, or that raised."""
+    x, params, dout = arrays
+    reference = config.reference_layer({k: v.copy() for k, v in params.items()}, FORMULATIONS[config.layer][1])
+    expected = {"forward": reference.forward(x.copy()), "dX": reference.backward(dout.copy())}
+    if config.is_conv:
+        expected.update(dW=reference.dW, dB=reference.db)
+    try:
+        subject = implementation.make(config, {k: v.copy() for k, v in params.items()})
+        got = {"forward": np.asarray(subject.forward(x.copy())), "dX": np.asarray(subject.backward(dout.copy()))}
+        got.update({name: np.asarray(subject.read(attribute)) for name, attribute in (("dW", "dW"), ("dB", "db"))
+                    if name in names})
+    except Exception:  # noqa: BLE001 - a layer that raises where the rule says it passes breaks the rule
+        return set(names)
+    return {name for name in names if got[name].shape != expected[name].shape or not np.allclose(
+        got[name], expected[name], rtol=1e-6, atol=1e-9 * max(1.0, np.abs(expected[name]).max(initial=0.0)))}
+
+
+def assert_rule_holds_against_the_reference(mutant, finding, fact):
+    """A rule on forward, dX, dW or dB, checked on REFERENCE_EXAMPLES configurations of its opposite (within the
+    finding's scope) drawn here, each against the loops reference: no configuration may fail those checks."""
+    condition = condition_of(fact)
+    names = sorted(set(finding.names) - mutant.sometimes)
+    key = (mutant.name, tuple(names), finding.scope, condition)
+    if key in _verified:
+        return
+    wheres = [OPPOSITE[condition][1]] + [WHERE[text] for text in finding.scope]
+    rng = np.random.default_rng(len(_verified))
+    implementation = plan(mutant.layer, mutant.cls, **mutant.pins).implementations[""]
+    for k, config in enumerate(independent_configs(mutant, lambda c: all(w(c) for w in wheres), rng)):
+        wrong = wrong_against_reference(implementation, config, independent_arrays(config, rng, k), names)
+        assert not wrong, (fact, finding.scope, sorted(wrong), config.describe())
+    _verified.add(key)
+
+
 def assert_rules_hold(mutant, seed):
-    """Every rule of the report on ``seed``, checked by a search of its opposite with seed + 1."""
+    """Every rule of the report on ``seed``: one whose checks compare values with the reference, of a wrong layer
+    (not a refusal), against the loops reference on configurations drawn here; the others by a gradcheck search of
+    its opposite with seed + 1."""
     for finding in report(mutant, seed).findings:
         for fact in finding.triggers:
+            if finding.kind == "failure" and set(finding.names) - mutant.sometimes <= set(VALUES):
+                assert_rule_holds_against_the_reference(mutant, finding, fact)
+                continue
             option_sets = list(rule_checks(mutant, finding, fact))
             for options in option_sets:
                 examples = max(5, RULE_EXAMPLES // len(option_sets))
