@@ -4,7 +4,8 @@ Conv: the DLfS im2col class, a naive four-loop version, a cs231n-like loop
 over output positions, an as_strided + einsum version, and DLfS with the
 reshaped weights precomputed at construction (a view of W, so in-place
 updates still reach forward), by FFT (rounded everywhere, also where the
-answer is exactly zero), scattering with np.add.at, and in np.longdouble.  Pools: loops and vectorized, max and average.
+answer is exactly zero), scattering with np.add.at, in np.longdouble, and by Winograd's F(2x2, 3x3) (rounded
+by its transforms).  Pools: loops and vectorized, max and average.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -368,7 +369,33 @@ class ConvLongDouble(ConvStridedEinsum):
         return dx.astype(dout.dtype)
 
 
+class ConvWinograd(ConvStridedEinsum):
+    """3x3 kernels at stride 1 go through Winograd's F(2x2, 3x3): each 4x4 tile of the input and the kernel are
+    moved to a basis where a 2x2 block of outputs takes 16 products instead of 36, then back; every output
+    mixes its tile with weights of 1/2, so it is rounded differently from a direct sum, also where it is zero.
+    Other kernels and strides, and backward, are the strided einsum's."""
+
+    B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=float)
+    G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=float)
+
+    def forward(self, x):
+        direct = super().forward(x)  # also keeps the windows backward uses
+        if self.W.shape[2:] != (3, 3) or self.stride != 1:
+            return direct
+        n, _, out_h, out_w = direct.shape
+        tiles_h, tiles_w = -(-out_h // 2), -(-out_w // 2)
+        x_pad = np.pad(self.x_pad, ((0, 0), (0, 0), (0, 2 * tiles_h + 2 - self.x_pad.shape[2]),
+                                    (0, 2 * tiles_w + 2 - self.x_pad.shape[3])))
+        tiles = np.lib.stride_tricks.sliding_window_view(x_pad, (4, 4), axis=(2, 3))[:, :, ::2, ::2]
+        kernel = np.einsum("ak,fckl,bl->fcab", self.G, self.W, self.G)  # G g G^T
+        data = np.einsum("ak,ncijkl,bl->ncijab", self.B_T, tiles, self.B_T)  # B^T d B
+        blocks = np.einsum("ka,nfijab,lb->nfijkl", self.A_T, np.einsum("fcab,ncijab->nfijab", kernel, data), self.A_T)
+        out = blocks.transpose(0, 1, 2, 4, 3, 5).reshape(n, -1, 2 * tiles_h, 2 * tiles_w)[:, :, :out_h, :out_w]
+        return out + self.b[None, :, None, None]
+
+
 CONV = [ConvIm2colDLfS, ConvNaiveLoops, ConvOutputLoopCs231n, ConvStridedEinsum, ConvColWAtConstruction, ConvFFT,
-        ConvAddAt, ConvLongDouble]
+        ConvAddAt, ConvLongDouble, ConvWinograd]
 MAXPOOL = [MaxPoolLoops, MaxPoolIm2col]
 AVGPOOL = [AvgPoolLoops, AvgPoolStrided]
