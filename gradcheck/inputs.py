@@ -15,13 +15,17 @@ PRECISIONS = ("float64", "float32")
 POOL_GAP = 0.125
 # Inputs for the ties check: values as after a ReLU, many of them exact ties.
 TIE_VALUES = np.array([0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 1.0, -0.5])
-# The data seed also chooses the class of x's values: seeds 0-7 (mod 16), and 14-15, keep the usual ones (mixed
-# signs; for max pooling all negative or mixed, by a coin of their own); each of the others makes x one class of
-# values a layer can get wrong alone ("large" scales dout too).  "half zeros" (as after a ReLU) would tie
-# max-pooling windows: there its seed keeps the usual values.  LARGE is a power of two, so large max-pool inputs
-# stay exact.
+# The data seed also chooses the class of x's values: seeds 0-7 (mod 16) keep the usual ones (mixed signs; for max
+# pooling all negative or mixed, by a coin of their own); each of the others makes x one class of values a layer
+# can get wrong alone ("large" scales dout too).  "half zeros" (as after a ReLU) would tie max-pooling windows,
+# and the classes of where each window's maximum sits are max pooling's alone: elsewhere their seeds keep the
+# usual values.  x increasing along each row, and row after row, puts every window's maximum at its last element
+# (bottom right) whatever the windows' overlap; decreasing, at its first (top left).  A maximum at another
+# position of every window at once exists only where windows do not overlap, so these two are the classes.
+# LARGE is a power of two, so large max-pool inputs stay exact.
 VALUE_CLASSES = {8: "all positive", 9: "all negative", 10: "one negative", 11: "one positive", 12: "half zeros",
-                 13: "large"}
+                 13: "large", 14: "maxima at the windows' first element", 15: "maxima at the windows' last element"}
+MAXPOOL_ONLY = ("maxima at the windows' first element", "maxima at the windows' last element")
 VALUE_PERIOD = 16
 LARGE = 2.0 ** 12
 
@@ -73,7 +77,8 @@ def make_inputs(config, seed, precision="float64"):
 def value_class(seed, layer):
     """The class of x's values that data ``seed`` makes for ``layer``: one of VALUE_CLASSES, or "usual"."""
     name = VALUE_CLASSES.get(seed % VALUE_PERIOD, "usual")
-    return "usual" if name == "half zeros" and layer == "maxpool" else name
+    applies = layer != "maxpool" if name == "half zeros" else layer == "maxpool" or name not in MAXPOOL_ONLY
+    return name if applies else "usual"
 
 
 def value_classes(layer):
@@ -114,6 +119,10 @@ def _values(rng, z, klass):
 
 def _pool_values(rng, negative, klass):
     """Distinct all-negative max-pool inputs made into ``klass``, still distinct (no ties)."""
+    if klass in MAXPOOL_ONLY:  # the same values, in order along each (sample, channel)'s rows
+        ordered = np.sort(negative.reshape(negative.shape[:2] + (-1,)), axis=-1)
+        ordered = ordered if klass == MAXPOOL_ONLY[1] else ordered[..., ::-1]
+        return ordered.reshape(negative.shape)
     x = -negative if klass in ("all positive", "one negative") else negative.copy()
     if klass in ("one negative", "one positive"):
         one = np.unravel_index(rng.integers(x.size), x.shape)

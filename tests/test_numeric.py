@@ -204,7 +204,9 @@ VALUES = {"all positive": lambda x: (x > 0).all(), "all negative": lambda x: (x 
           "one negative": lambda x: (x < 0).sum() == 1 and (x > 0).sum() == x.size - 1,
           "one positive": lambda x: (x > 0).sum() == 1 and (x < 0).sum() == x.size - 1,
           "half zeros": lambda x: 0 < (x == 0).sum() < x.size and (x >= 0).all(),
-          "large": lambda x: np.abs(x).max() > 100}
+          "large": lambda x: np.abs(x).max() > 100,
+          "maxima at the windows' first element": lambda x: (np.diff(x.reshape(x.shape[:2] + (-1,))) < 0).all(),
+          "maxima at the windows' last element": lambda x: (np.diff(x.reshape(x.shape[:2] + (-1,))) > 0).all()}
 
 
 @pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
@@ -221,6 +223,23 @@ def test_each_class_of_values_is_what_its_seed_says_and_max_pool_inputs_stay_dis
             step = TOLERANCES[precision].step  # x +- step exact: no perturbation reorders a window
             assert np.array_equal((x + step) - step, x)
     assert value_class(seed_of_class(1234567, "half zeros"), "maxpool") == "usual"
+    assert value_class(seed_of_class(1234567, "maxima at the windows' last element"), "avgpool") == "usual"
+
+
+@pytest.mark.parametrize("kernel,stride,pad", [(3, 1, 1), (2, 2, 0), ((2, 3), 1, 1), (3, 2, 1)])
+def test_max_pool_classes_put_every_windows_maximum_at_its_first_or_last_element(kernel, stride, pad):
+    """Whatever the windows' overlap and padding, each window's maximum is its first element in the input (top
+    left) or its last (bottom right)."""
+    config = Config.pool("max", batch=2, channels=2, size=(6, 5), kernel=kernel, stride=stride, pad=pad)
+    for name, corner in (("maxima at the windows' first element", 0), ("maxima at the windows' last element", -1)):
+        x = make_inputs(config, seed_of_class(99, name)).x
+        for i, j in np.ndindex(*config.out_shape[2:]):
+            rows = [r for r in range(i * config.stride[0] - config.pad[0], i * config.stride[0] - config.pad[0]
+                                     + config.kernel[0]) if 0 <= r < config.size[0]]
+            cols = [c for c in range(j * config.stride[1] - config.pad[1], j * config.stride[1] - config.pad[1]
+                                     + config.kernel[1]) if 0 <= c < config.size[1]]
+            window = x[:, :, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+            assert np.array_equal(window[:, :, corner, corner], window.max(axis=(2, 3))), (name, i, j)
 
 
 # -- group testing -----------------------------------------------------------------------------------------
