@@ -283,15 +283,16 @@ def wrong_against_reference(implementation, config, arrays, names):
         got[name], expected[name], rtol=1e-6, atol=1e-9 * max(1.0, np.abs(expected[name]).max(initial=0.0)))}
 
 
-def assert_rule_holds_against_the_reference(mutant, finding, fact):
+def assert_rule_holds_against_the_reference(mutant, finding, fact, accepted=()):
     """A rule on forward, dX, dW or dB, checked on REFERENCE_EXAMPLES configurations of its opposite (within the
-    finding's scope) drawn here, each against the loops reference: no configuration may fail those checks."""
+    finding's scope, and where the layer was checked: ``accepted``, the opposites of the rules its refusals follow)
+    drawn here, each against the loops reference: no configuration may fail those checks."""
     condition = condition_of(fact)
     names = sorted(set(finding.names) - mutant.sometimes)
-    key = (mutant.name, tuple(names), finding.scope, condition)
+    key = (mutant.name, tuple(names), finding.scope, tuple(accepted), condition)
     if key in _verified:
         return
-    wheres = [OPPOSITE[condition][1]] + [WHERE[text] for text in finding.scope]
+    wheres = [OPPOSITE[condition][1]] + [WHERE[text] for text in (*finding.scope, *accepted)]
     rng = np.random.default_rng(len(_verified))
     implementation = plan(mutant.layer, mutant.cls, **mutant.pins).implementations[""]
     for k, config in enumerate(independent_configs(mutant, lambda c: all(w(c) for w in wheres), rng)):
@@ -304,10 +305,12 @@ def assert_rules_hold(mutant, seed):
     """Every rule of the report on ``seed``: one whose checks compare values with the reference, of a wrong layer
     (not a refusal), against the loops reference on configurations drawn here; the others by a gradcheck search of
     its opposite with seed + 1."""
-    for finding in report(mutant, seed).findings:
+    rep = report(mutant, seed)
+    accepted = rep.restriction.accepted if rep.restriction else ()
+    for finding in rep.findings:
         for fact in finding.triggers:
             if finding.kind == "failure" and set(finding.names) - mutant.sometimes <= set(VALUES):
-                assert_rule_holds_against_the_reference(mutant, finding, fact)
+                assert_rule_holds_against_the_reference(mutant, finding, fact, accepted)
                 continue
             option_sets = list(rule_checks(mutant, finding, fact))
             for options in option_sets:
