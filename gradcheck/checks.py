@@ -61,16 +61,14 @@ def run_checks(config, inputs, implementation, *, method="auto", subject_name=""
     An exception of a type in ``stop_on`` (the layer can no longer run: the
     sandbox's SandboxDied) ends the run as ``Stopped``, with the results so far.
 
-    ``only`` (names of checks, not "forward") asks for the verdicts of those
-    checks alone, as a search for a counterexample needs them: the others are
-    skipped, gradients are compared with the reference's alone (the verdict of
-    a gradient never rests on finite differences, see
-    ``_Run._failure_of_gradient_or_forward``) and no hint is measured.  With
-    "forward" among them every check runs: forward's verdict can rest on the
-    finite differences of every gradient.
+    ``only`` (names of checks) asks for the verdicts of those checks alone,
+    as a search for a counterexample needs them: the others are skipped,
+    gradients are compared with the reference's alone (the verdict of a
+    gradient never rests on finite differences, see
+    ``_Run._failure_of_gradient_or_forward``) and no hint is measured.
+    Forward runs in any case, judged by its values alone: the finite
+    differences that can fail it too where its values are right are not taken.
     """
-    if only is not None and "forward" in only:
-        only = None
     return _Run(config, inputs, implementation, method, stop_on, subject_name, only).results()
 
 
@@ -109,10 +107,13 @@ class Expected:
             for name, grad in answers.items():
                 self.grads.setdefault(name, {})[source] = grad
         self.config, self.inputs, self.first = config, inputs, references[0]
-        x = inputs.x.astype(np.float64)
-        stepped = {k: v + inputs.param_steps[k] for k, v in _float64(inputs.params).items()}
-        self.out_after_step = config.reference_layer(stepped, self.first).forward(x) if config.is_conv else None
         self.out = next(iter(self.sources.values()))
+
+    @functools.cached_property
+    def out_after_step(self):
+        """The reference's output after the weights-live check's update of W and b (conv only)."""
+        stepped = {k: v + self.inputs.param_steps[k] for k, v in _float64(self.inputs.params).items()}
+        return self.config.reference_layer(stepped, self.first).forward(self.inputs.x.astype(np.float64))
 
     @functools.cached_property
     def magnitudes(self):

@@ -63,6 +63,7 @@ DEFAULT_EXAMPLES = 30
 TRIGGER_SEEDS = 5  # data seeds a variation must pass on before it counts as a trigger fact
 TRIGGER_EXAMPLES = 100  # configurations of the opposite a trigger fact must pass on before it is printed as a rule
 TRIGGER_ROUNDS = 4  # searches of the opposite, each with a seed of its own, to reach TRIGGER_EXAMPLES distinct ones
+SLOPE_EXAMPLES = 20  # of those, the ones a rule about a wrong forward is also tested on by finite differences
 FINDINGS_PER_CHECK = 3  # distinct findings reported for one check at most
 # A rule is tested only for a failure seen in at least this share of the run's examples where its condition holds: a
 # search of the opposite then misses a failure as common with probability (1 - RULE_RATE) ** TRIGGER_EXAMPLES, 1e-7.
@@ -454,6 +455,24 @@ class _Searcher:
             self._note_failures(subject, self.cache[key], (config, seed))
         return self.cache[key]
 
+    def _verdicts_for(self, finding):
+        """How a search for a counterexample to ``finding``'s rules runs an example: its checks alone (``verdicts``).
+        A wrong forward's verdict can also rest on the finite differences of every gradient (its values right, its
+        slope not): every check runs on the first SLOPE_EXAMPLES examples, its values alone judge the others.  A
+        refusal is one however forward's values compare."""
+        def alone(example):
+            return self.verdicts(finding.subject, *example, finding.names)
+        if finding.kind == REFUSAL or "forward" not in finding.names:
+            return alone
+        whole = set()
+
+        def run(example):
+            if len(whole) < SLOPE_EXAMPLES or example in whole:
+                whole.add(example)
+                return self.checks(finding.subject, *example)
+            return alone(example)
+        return run
+
     def verdicts(self, subject, config, seed, names):
         """The results of the checks ``names`` alone (run_checks's ``only``: what a search for a counterexample
         needs), or of every check where they ran already; memoized apart from ``checks``."""
@@ -688,8 +707,7 @@ class _Searcher:
         TRIGGER_SEEDS - 1 more; it becomes a rule when a search of the
         opposite finds no failure either.
         """
-        fails = self._fails(finding.subject, finding.names, finding.kind,
-                            lambda example: self.verdicts(finding.subject, *example, finding.names))
+        fails = self._fails(finding.subject, finding.names, finding.kind, self._verdicts_for(finding))
         rules, observations, leads, untested = [], [], [], []
         for condition, change, variant in self._local_facts(finding, space):
             opposite = OPPOSITES[condition]

@@ -60,6 +60,24 @@ print("ok")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
 
 
+@pytest.mark.slow  # a minute or two; .ci/run runs it
+def test_bench_detection_runs_and_reports_every_measurement():
+    """One seed: the README's figures take --seeds 10 (minutes), and tests/test_mutants.py's seed sweep already
+    holds every layer to its verdict on seeds 0..4."""
+    done = run(str(BENCHMARKS / "bench_detection.py"), "--seeds", "1", timeout=900)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    out = done.stdout
+    for text in ("detection: ", " processes, ",
+                 "default search, seeds 0..0", "exactly the right checks fail:", "wrong layers caught exactly:",
+                 "false alarms on right layers:  0 of", "geometry and values mutants", "with the classes",
+                 "main job `gradcheck conv --stride 2 --pad 1 --seed 0`:", "(target < 1.5 s)",
+                 "default check of a right student layer, median of", "(target < 3.0 s)"):
+        assert text in out, f"{text!r} missing from:\n{out}"
+    assert "MISS" not in out, out
+    assert ("FAIL" in out) == (done.returncode == 1), out
+
+
 @pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
 @pytest.mark.skipif(os.geteuid() != 0, reason="the simulated Gradescope container needs root")
 @pytest.mark.slow  # a minute; .ci/run runs it

@@ -149,7 +149,8 @@ def test_trigger_facts_are_backed_by_passing_variations(mutant):
 def test_the_verdicts_of_checks_asked_for_alone_are_those_of_a_whole_run(mutant):
     """Rule searches run only the finding's checks (run_checks's ``only``): on each finding's configuration and
     its variations, where verdicts change, each check asked for alone gets the verdict (and kind) of a full run
-    (checks whose failure depends on the arrays, ``sometimes``, aside: one layer reads memory past x)."""
+    (checks whose failure depends on the arrays, ``sometimes``, aside: one layer reads memory past x), but for a
+    forward whose values are right and only the finite differences of its slope fail it in the full run."""
     rep = report(mutant)
     implementation = plan(mutant.layer, mutant.cls).implementations[""]
     for finding in rep.findings:
@@ -159,6 +160,9 @@ def test_the_verdicts_of_checks_asked_for_alone_are_those_of_a_whole_run(mutant)
                 for name in set(finding.names) - mutant.sometimes:
                     alone = {r.name: r for r in run_checks(config, make_inputs(config, data_seed), implementation,
                                                            only={name})}[name]
+                    if name == "forward" and alone.status == "pass" and whole[name].status == "fail":
+                        assert "not near them" in whole[name].message  # alone, forward is judged by its values
+                        continue
                     assert (alone.status, refused(alone)) == (whole[name].status, refused(whole[name])), \
                         (name, config.describe(), data_seed, alone.message, whole[name].message)
 

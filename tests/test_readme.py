@@ -78,15 +78,17 @@ def environment():
 
 
 SLOW = ("python benchmarks/", "gradcheck grade ", "gradcheck autograder ", "pytest examples ")
+# Run with smaller arguments by tests/test_bench_scripts.py: its whole sweep repeats tests/test_mutants.py's.
+SMOKE_TESTED = ("python benchmarks/bench_detection.py --seeds 10",)
 
 
 def cases():
-    """The README's commands but those .ci/run runs itself.  The benchmarks (minutes), the grading commands
+    """The README's commands but those .ci/run runs itself and those SMOKE_TESTED.  The benchmarks (minutes), the grading commands
     (sandboxes, a time-out; tests/test_grade.py and test_autograder.py grade in the fast suite) and the plugin's
     run of examples/ (the fast suite runs those tests itself) are marked slow."""
     return [pytest.param(command, code, output, id=command,
                          marks=[pytest.mark.slow] if command.startswith(SLOW) else [])
-            for command, code, output in commands() if command not in RUN_BY_CI]
+            for command, code, output in commands() if command not in RUN_BY_CI + SMOKE_TESTED]
 
 
 @pytest.mark.parametrize("command,code,output", cases())
