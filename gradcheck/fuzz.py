@@ -56,7 +56,7 @@ from .checks import Stopped, check_names, run_checks
 from .compare import CheckResult
 from .config import Config, pair_text
 from .diagnose import error_hints, refusal_hints, trigger_hints
-from .inputs import make_inputs, seed_of_class, value_class, value_classes
+from .inputs import MAXPOOL_ONLY, make_inputs, seed_of_class, value_class, value_classes
 from .strategies import seeds
 
 DEFAULT_EXAMPLES = 30
@@ -551,7 +551,7 @@ class _Searcher:
                 excluded.append(stratum.name)
                 continue
             reached.update(strata.reached(self.layer, example[0]))
-            example = self._with_values(example, examples)
+            example = self._with_values(example, examples, ordered=False)
             examples.append(example)
             if visit(example):
                 return excluded
@@ -568,9 +568,11 @@ class _Searcher:
         had = {value_class(seed, self.layer) for _, seed in examples}
         return [name for name in value_classes(self.layer) if name not in had]
 
-    def _with_values(self, example, examples):
-        """``example`` with its data seed moved to the first class of values ``examples`` lack, if any."""
-        missing = self._missing_values(examples)
+    def _with_values(self, example, examples, ordered=True):
+        """``example`` with its data seed moved to the first class of values ``examples`` lack, if any; without
+        ``ordered``, not to a class that puts every window's maximum in one place (on the window's diagonal,
+        where a maximum and its mirror coincide: a geometry class's example must not hide a bug that way)."""
+        missing = [name for name in self._missing_values(examples) if ordered or name not in MAXPOOL_ONLY]
         return (example[0], seed_of_class(example[1], missing[0])) if missing else example
 
     def _check_example(self, example):
