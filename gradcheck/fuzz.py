@@ -359,6 +359,7 @@ class _Searcher:
         self.covered = {}
         self.methods = {}
         self.spent = [0.0, 0]  # seconds spent in run_checks, and how many examples they ran
+        self.spent_alone = [0.0, 0]  # the same for runs of some checks alone (``verdicts``)
         self.stop_on = stop_on
         self.passes = {}  # (subject, check name) -> configurations it passed on
         self.current = None  # (subject, config, seed) being checked
@@ -482,9 +483,11 @@ class _Searcher:
             return self.cache[full]
         if key not in self.cache:
             self.current = full
+            started = time.monotonic()
             self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
                                          self.implementations[subject], method=self.method, subject_name=subject,
                                          stop_on=self.stop_on, only=names)
+            self.spent_alone = [self.spent_alone[0] + time.monotonic() - started, self.spent_alone[1] + 1]
         return self.cache[key]
 
     def _note_failures(self, subject, results, example):
@@ -653,6 +656,15 @@ class _Searcher:
             return any(r.name in names and r.status == "fail" and _kind(r) == kind for r in run(example))
         return fails
 
+    def _rule_affordable(self, finding):
+        """Whether a rule search for ``finding`` fits in the time left (``_affordable``): TRIGGER_EXAMPLES runs of
+        its checks alone, costed by those run so far (until one has, by a third of a whole run's cost), but
+        SLOPE_EXAMPLES whole runs for a wrong forward."""
+        whole = self.spent[0] / max(1, self.spent[1])
+        alone = self.spent_alone[0] / self.spent_alone[1] if self.spent_alone[1] else whole / 3
+        slope = SLOPE_EXAMPLES if finding.kind == FAILURE and "forward" in finding.names else 0
+        return self._affordable(finding.subject, slope + (TRIGGER_EXAMPLES - slope) * alone / max(whole, 1e-9))
+
     def _affordable(self, subject, examples):
         """Whether ``examples`` more examples fit in the time the implementation has left, if it is limited (a
         sandbox's), with a margin of two: explaining a failure must not cost the verdict already reached."""
@@ -715,7 +727,7 @@ class _Searcher:
             opposite = OPPOSITES[condition]
             seen, where = self._seen_where(finding, opposite)
             common = seen > 0 and seen >= RULE_RATE * where
-            affordable = self._affordable(finding.subject, TRIGGER_EXAMPLES)
+            affordable = self._rule_affordable(finding)
             narrowed = space.narrowed(opposite) if common and affordable else None
             counter, searched = self._counterexample(narrowed, fails) if narrowed is not None else (None, 0)
             if counter is None and searched >= TRIGGER_EXAMPLES:
