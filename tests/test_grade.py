@@ -87,6 +87,8 @@ ATTACKS = {
     "memfd_hoard": "dB: ",
     "shm_hoard": "dB: ",
     "userns_tmpfs": "dB: ",
+    "xattr_hoard": "dB: ",
+    "inode_hoard": "dB: ",
     "fork_hoard": "dB: ",
     "spin_sessions": "dB: ",
     "forge_results": "dB: ",
@@ -99,7 +101,9 @@ ISOLATIONS = ("bwrap", pytest.param("user", marks=pytest.mark.slow))
 CONTAINER = HERE / "container.sh"
 # What bwrap denies a submission and a user of its own may do (README, What isolates what): the files it writes
 # are bounded one by one, not in total, so it can fill the disk of its container (or time out trying).
-UNBOUNDED_AS_USER = {"fill_disk": "without bwrap, the files a submission writes are bounded one by one, not in total"}
+UNBOUNDED_AS_USER = {"fill_disk": "without bwrap, the files a submission writes are bounded one by one, not in total",
+                     "inode_hoard": "without bwrap, the files and folders a submission makes are not bounded in "
+                                    "number"}
 SURVIVORS = """
 import json, os, sys, time
 def survivors():

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"),
 
 PROBE = r"""
 import ctypes, json, mmap, os, platform, socket, sys, threading
-NUMBERS = {"x86_64": dict(clone=56, getpid=39, io_uring_setup=425, clone3=435),
-           "aarch64": dict(clone=220, getpid=172, io_uring_setup=425, clone3=435)}[platform.machine()]
+NUMBERS = {"x86_64": dict(clone=56, getpid=39, io_uring_setup=425, clone3=435, setxattrat=463),
+           "aarch64": dict(clone=220, getpid=172, io_uring_setup=425, clone3=435, setxattrat=463)}[platform.machine()]
 CLONE_NEWUSER, CLONE_NEWNS, CLONE_FS, CLONE_PARENT, X32_SYSCALL_BIT = 0x10000000, 0x20000, 0x200, 0x8000, 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -83,6 +83,10 @@ print(json.dumps({
         "clone": raw("clone", CLONE_NEWUSER | CLONE_FS, 0, 0, 0, 0),  # a new user namespace sharing fs
         "unshare": errno_of(libc.unshare, CLONE_NEWUSER | CLONE_PARENT),  # not a flag of unshare
         "clone3": raw("clone3", 0, 0),  # no arguments
+        "setxattr": errno_of(libc.setxattr, b"/", b"no-such-namespace.a", b"", 0, 0),  # no such namespace
+        "lsetxattr": errno_of(libc.lsetxattr, b"/", b"no-such-namespace.a", b"", 0, 0),
+        "fsetxattr": errno_of(libc.fsetxattr, -1, b"user.a", b"", 0, 0),  # no such descriptor
+        "setxattrat": raw("setxattrat", -1, b"", 0, b"user.a", 0, 0),  # no such descriptor, no arguments
     },
     "passed on": {  # to the kernel, which refuses them
         "clone": raw("clone", CLONE_NEWNS | CLONE_FS, 0, 0, 0, 0),
@@ -127,7 +131,8 @@ def runs():
 
 REFUSED = {"memfd_create": errno.EPERM, "shmget": errno.EPERM, "io_uring_setup": errno.EPERM,
            "socket": errno.EPERM, "socketpair": errno.EPERM, "clone": errno.EPERM, "unshare": errno.EPERM,
-           "clone3": errno.ENOSYS}
+           "clone3": errno.ENOSYS, "setxattr": errno.EPERM, "lsetxattr": errno.EPERM, "fsetxattr": errno.EPERM,
+           "setxattrat": errno.EPERM}
 
 
 @pytest.mark.parametrize("name", REFUSED)

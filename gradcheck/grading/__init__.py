@@ -56,8 +56,12 @@ What isolates what
   built and loaded by libseccomp) refuses what holds memory no limit counts
   or leaves the isolation: memfd_create, System V shared memory, a user
   namespace of its own (in which it could mount a tmpfs of any size),
-  io_uring, and sockets, and every system call of another ABI (i386, x32).  Under
-  bwrap the only writable tmpfs is its 64 MiB working directory.
+  io_uring, sockets, extended attributes (a tmpfs keeps them in kernel
+  memory its size does not count), and every system call of another ABI
+  (i386, x32).  Under bwrap the only writable tmpfs is its working
+  directory: 64 MiB of data and, as root, 4096 files and folders (each
+  holds about a kibibyte of kernel memory that no size counts; bwrap alone
+  bounds the bytes).
 * **A submission from its classmates**: its sandbox holds its own files only
   (``sandbox.copy_submission``): a file alone (its neighbours are
   classmates'), a folder whole, ``.py`` files only, no symbolic link
@@ -92,8 +96,8 @@ What does not isolate
   layers and the classmates' files are not readable).
 * The kernel is shared: a kernel exploit escapes any of this.  No cgroup is
   made: one task under its limits and the filter holds, per submission, at
-  most its address-space limit, its 64 MiB working directory and what its
-  64 descriptors buffer, and at most one CPU; submissions graded at the
+  most its address-space limit, its 64 MiB working directory (as root, of
+  4096 entries) and what its 64 descriptors buffer, and at most one CPU; submissions graded at the
   same time share the CPUs, one each.  The filter knows x86_64 and aarch64;
   elsewhere, or without libseccomp (``libseccomp.so.2``), an isolated child
   refuses to start and says why.
@@ -112,7 +116,11 @@ What does not isolate
   that the kernel kills for memory, is reported as killed, not as over its
   limit.
 * Under bwrap and not run as root, the child keeps the grader's uid (it
-  reaches only read-only mounts, and no process of the grader).
+  reaches only read-only mounts, and no process of the grader), and has no
+  capability to mount its working directory itself: there the number of
+  files and folders in it is not bounded (its bytes are), so a submission
+  can hold about a kibibyte of kernel memory per entry for as long as its
+  time limit lets it make them.
   ``--sandbox none`` isolates nothing: the child is a plain process of the
   grader's user, with the same limits but the process count and the filter,
   and every report says so; only that explicit choice runs unisolated.

@@ -7,7 +7,8 @@ session of its own and sees only this (all read-only but its working
 directory):
 
 =====================  ==================================================================
-``/tmp``               a tmpfs of ``WORKDIR_LIMIT`` bytes: working directory, HOME, TMPDIR
+``/tmp``               a tmpfs of ``WORKDIR_LIMIT`` bytes: working directory, HOME, TMPDIR (as root, of
+                       ``WORKDIR_ENTRIES`` files and folders too: see below)
 ``/gradcheck/lib``     ``gradcheck/{__init__,adapters,userfiles,signatures,holdings}.py`` and
                        ``gradcheck/grading/{__init__,protocol,child,seccomp}.py`` (``CHILD_FILES``)
 ``/gradcheck/site``    numpy, with the libraries its wheel bundles (``numpy.libs``)
@@ -25,12 +26,17 @@ child can import numpy and the standard library, and nothing of the grader.
 When the grader runs as root, bwrap is run with ``--userns-block-fd``: the
 grader itself writes the new user namespace's uid and gid maps (``map_users``),
 mapping uid and gid 0 and ``UNPRIVILEGED`` to themselves, and the child keeps
-only CAP_SETUID and CAP_SETGID, with which it drops to ``UNPRIVILEGED`` before
-it loads anything (``gradcheck.grading.child``).  The submission then runs as
+only CAP_SETUID, CAP_SETGID and CAP_SYS_ADMIN: with the last it mounts a tmpfs
+of its own over ``/tmp`` that also bounds how many files and folders it holds
+(bwrap's ``--size`` bounds their bytes only, and each entry holds about a
+kibibyte of kernel memory: millions fit in 64 MiB), then drops to
+``UNPRIVILEGED``, which clears every capability, before it loads anything
+(``gradcheck.grading.child``).  The submission then runs as
 uid and gid 65534 also as the kernel sees it outside the namespace, without
 capabilities and without supplementary groups.  (Plain ``bwrap --uid 65534``
 would map that uid to root outside.)  Run as any other user, bwrap maps that
-user to itself and the child keeps its uid.
+user to itself and the child keeps its uid, without capabilities: bwrap's
+tmpfs then stays, bounded in bytes, not in entries.
 """
 import functools
 import json
@@ -45,6 +51,7 @@ import numpy
 
 UNPRIVILEGED = 65534  # nobody: the uid and gid a root grader's child drops to, inside and outside its namespace
 WORKDIR_LIMIT = 64 << 20  # bytes of the child's working directory (a tmpfs)
+WORKDIR_ENTRIES = 4096  # files and folders in it, where the child mounts it itself (as root)
 LIB, SITE, SUBMISSION, WORKDIR = "/gradcheck/lib", "/gradcheck/site", "/gradcheck/submission", "/tmp"
 CHILD_FILES = ("__init__.py", "adapters.py", "userfiles.py", "signatures.py", "holdings.py", "grading/__init__.py",
                "grading/protocol.py", "grading/child.py", "grading/seccomp.py")
@@ -86,7 +93,7 @@ def command(python_args, submission, info_fd=None, block_fd=None):
     words += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--chdir", WORKDIR]
     if as_root():
         words += ["--info-fd", str(info_fd), "--userns-block-fd", str(block_fd), "--cap-drop", "ALL",
-                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SYS_ADMIN"]
     return words + ["--", os.path.realpath(sys.executable), *python_args]
 
 

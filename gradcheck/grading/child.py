@@ -11,13 +11,14 @@ sandbox), joined with os.pathsep; SETTINGS is a JSON object: ``request`` and
 as in ``protocol``); ``memory`` (bytes of address space), ``cpu`` (seconds),
 ``fsize`` (bytes per file), ``files`` (open descriptors), ``processes``
 (processes and threads, or null for no limit), ``user`` ([uid, gid] to drop
-to when started as root, or null) and ``seccomp`` (whether to install
-``seccomp``'s filter).
+to when started as root, or null), ``workdir`` ([folder, bytes, entries]: a
+tmpfs to mount over the working folder and work in, while still root in the
+sandbox, or null) and ``seccomp`` (whether to install ``seccomp``'s filter).
 The submission's own standard output and error are separate pipes, so
 nothing it prints can be taken for a reply.
 
 Before anything else is imported the child closes every other descriptor,
-limits itself (also no core dumps), drops to ``user``, installs the seccomp
+limits itself (also no core dumps), mounts its ``workdir``, drops to ``user``, installs the seccomp
 filter, and only then imports
 numpy and the adapters; it takes PATHS off sys.path (the submission's imports
 are its own) and serves requests one at a time until the request pipe reaches
@@ -35,6 +36,7 @@ import sys
 
 from .protocol import LENGTH, decode, encode
 
+MS_NOSUID, MS_NODEV = 2, 4  # mount(2) flags
 STAGES = {"load": "import", "make": "construction", "forward": "forward", "backward": "backward",
           "read": "read", "write": "write", "evaluate": "forward"}
 
@@ -46,6 +48,8 @@ def main(argv=None):
     request_fd, reply_fd = settings["request"], settings["reply"]
     _close_all_but(0, 1, 2, request_fd, reply_fd)
     _limit(settings["memory"], settings["cpu"], settings["fsize"], settings["files"], settings["processes"])
+    if settings["workdir"] is not None:  # fails, and the child with it, unless it can
+        _mount_workdir(*settings["workdir"])
     if settings["user"] is not None:  # fails, and the child with it, unless it can
         _drop_to(*settings["user"])
     _default_signals()
@@ -82,6 +86,23 @@ def _close_all_but(*keep):
                 os.close(fd)
             except OSError:  # the descriptor listdir itself used
                 pass
+
+
+def _mount_workdir(folder, size, entries):
+    """Mount a tmpfs of ``size`` bytes and ``entries`` files and folders over ``folder`` and work in it.
+
+    A tmpfs's size counts the bytes of its files only; each file or folder
+    also holds about a kibibyte of kernel memory, outside every limit of the
+    process, so the number of entries is bounded too.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    options = f"size={size},nr_inodes={entries},mode=1777".encode()
+    if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"could not mount the working folder's tmpfs: {os.strerror(number)}")
+    os.chdir(folder)
 
 
 def _drop_to(uid, gid):

@@ -25,7 +25,8 @@ The child runs with
 * a memory limit (``Limits.memory`` MB, default 2048) via RLIMIT_AS, with
   BLAS and OpenMP pinned to one thread so the limit means what it says;
 * a fresh working directory (also HOME and TMPDIR; in the bwrap sandbox a
-  tmpfs of ``bwrap.WORKDIR_LIMIT`` bytes), a minimal environment, no stdin,
+  tmpfs of ``bwrap.WORKDIR_LIMIT`` bytes, and as root of
+  ``bwrap.WORKDIR_ENTRIES`` entries), a minimal environment, no stdin,
   files of at most ``FILE_LIMIT`` bytes, at most ``FILE_DESCRIPTORS`` open
   descriptors, no core dumps;
 * isolated (bwrap or user), ``PROCESS_LIMIT`` tasks, that is itself alone
@@ -293,9 +294,10 @@ def _settings(sandbox, limits, request, reply, uid=None):
     cpu = math.ceil(limits.cpu_seconds) + (limits.cpu is None)
     isolated = sandbox != "none"
     user = [uid] * 2 if sandbox == "user" else [bwrap.UNPRIVILEGED] * 2 if isolated and bwrap.as_root() else None
+    workdir = [bwrap.WORKDIR, bwrap.WORKDIR_LIMIT, bwrap.WORKDIR_ENTRIES] if sandbox == "bwrap" and user else None
     return {"request": request, "reply": reply, "memory": limits.memory << 20, "cpu": cpu, "fsize": FILE_LIMIT,
             "files": FILE_DESCRIPTORS, "processes": PROCESS_LIMIT if isolated else None, "seccomp": isolated,
-            "user": user}
+            "user": user, "workdir": workdir}
 
 
 def _environment(home):

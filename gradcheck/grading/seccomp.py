@@ -14,6 +14,8 @@ that no limit counts:
 ``io_uring_setup``                     a queue whose operations no filter sees
 ``socket``, ``socketpair``             the network (without bwrap the child shares the machine's, and the
                                        abstract UNIX sockets of the processes there); the child needs none
+``setxattr``, ``lsetxattr``,           extended attributes: on a tmpfs they are kernel memory outside its
+``fsetxattr``, ``setxattrat``          size (64 KiB a value, on as many files as it likes)
 =====================================  =====================================================================
 
 Each is refused with EPERM (clone3 with ENOSYS); everything else is
@@ -52,7 +54,14 @@ RULES = (  # (system call, errno it fails with, flags in its first argument that
     ("clone", errno.EPERM, CLONE_NEWUSER),
     ("unshare", errno.EPERM, CLONE_NEWUSER),
     ("clone3", errno.ENOSYS, 0),
+    ("setxattr", errno.EPERM, 0),
+    ("lsetxattr", errno.EPERM, 0),
+    ("fsetxattr", errno.EPERM, 0),
+    ("setxattrat", errno.EPERM, 0),
 )
+# Calls newer than the libseccomp that may be installed, by number: the same on x86_64 and aarch64 (from Linux 5.1
+# on, new system calls take one number on every architecture).
+NEWER = {"setxattrat": 463}
 # From libseccomp's seccomp.h (its ABI): actions, filter attributes, a comparison, architecture tokens.
 SCMP_ACT_ALLOW, SCMP_ACT_ERRNO = 0x7FFF0000, 0x00050000  # SCMP_ACT_ERRNO(e) is SCMP_ACT_ERRNO | e
 SCMP_FLTATR_ACT_BADARCH, SCMP_FLTATR_CTL_NNP = 2, 3
@@ -125,6 +134,8 @@ def _check_architecture(libseccomp):
 def _refuse(libseccomp, context, name, number, flags):
     """Make system call ``name`` fail with errno ``number``: always, or when its first argument has ``flags``."""
     syscall = libseccomp.seccomp_syscall_resolve_name(name.encode())
+    if syscall < 0 and name in NEWER:
+        syscall = NEWER[name]
     if syscall < 0:  # NR_SCMP_ERROR, or a pseudo number: a call this architecture does not have
         raise OSError(errno.ENOSYS, f"this libseccomp does not know the system call {name} here: install a newer "
                                     f"one with {INSTALL}")
