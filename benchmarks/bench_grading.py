@@ -10,8 +10,12 @@ child, checking, ending it), best of the rounds, and their difference: what
 the isolation adds to each submission (target: at most 0.5 s).  What it adds
 once per run (the check that it runs here; as a user of its own, also
 linking numpy where the children import it) is timed on its own.  Part 2 grades a class of 30 copies with
---workers 2 in that isolation (target: under 60 s).  Both call
-``gradcheck.grading.grade.grade``, as ``gradcheck grade`` does.
+--workers 2 in that isolation (target: under 60 s).  Part 3 grades, with --workers 2 on as many cores, copies
+of the same correct submission once beside each other and once each beside a submission that tries to start
+30 sessions and 30 threads spinning on the CPU and spins itself until its time limit: the correct
+submissions' mean time beside the spinners, as a ratio of their time beside each other, is how much CPU a
+submission can take from a classmate graded at the same time (target: at most 1.5; each submission gets one
+CPU, its share).  All call ``gradcheck.grading.grade.grade``, as ``gradcheck grade`` does.
 
 bwrap is measured here.  The isolation without it, each submission as an
 unprivileged user of its own (--sandbox user), is what Gradescope's
@@ -39,6 +43,30 @@ ALICE = REPOSITORY / "examples" / "class" / "alice.py"
 CONTAINER = REPOSITORY / "tests" / "container.sh"
 OVERHEAD_TARGET_S = 0.5
 CLASS_TARGET_S = 60.0
+SHARE_TARGET = 1.5
+SPINNER_TIMEOUT_S = 5.0  # the spinners' time limit, and so how long each spins
+SPINNER = """
+import os, threading
+
+
+def spin():
+    while True:
+        pass
+
+
+for _ in range(30):
+    try:
+        if os.fork() == 0:
+            os.setsid()
+            spin()
+    except OSError:
+        pass
+    try:
+        threading.Thread(target=spin, daemon=True).start()
+    except RuntimeError:
+        pass
+spin()
+"""
 
 
 def copies(folder, count):
@@ -51,16 +79,17 @@ def copies(folder, count):
     return paths
 
 
-def timed(paths, sandbox, workers):
-    """(seconds to grade ``paths``, mean seconds per submission as their grading processes timed them), after
-    checking that every one passed."""
+def timed(paths, sandbox, workers, **options):
+    """(seconds to grade ``paths``, mean seconds per correct submission as their grading processes timed them),
+    after checking that every correct one (every copy of alice.py) passed."""
     start = time.perf_counter()
-    result = grade(paths, "conv", "Conv2d", seed=0, workers=workers, sandbox=sandbox)
+    result = grade(paths, "conv", "Conv2d", seed=0, workers=workers, sandbox=sandbox, **options)
     elapsed = time.perf_counter() - start
-    failed = [submission.name for submission in result.submissions if not submission.passed]
+    correct = [submission for submission in result.submissions if submission.name.startswith("student_")]
+    failed = [submission.name for submission in correct if not submission.passed]
     if failed:
         raise SystemExit(f"FAIL: correct submissions did not pass: {', '.join(failed)}")
-    return elapsed, sum(submission.duration_s for submission in result.submissions) / len(paths)
+    return elapsed, sum(submission.duration_s for submission in correct) / len(correct)
 
 
 def part1(sandbox, folder, submissions, rounds, failures):
@@ -93,19 +122,37 @@ def part2(sandbox, folder, size, failures):
           f"(target < {CLASS_TARGET_S:g} s) {'FAIL' if missed else 'PASS'}")
 
 
+def part3(sandbox, folder, count, failures):
+    paths = copies(folder, count)
+    spinners = [Path(folder) / f"spinner_{number:02d}.py" for number in range(count)]
+    for path in spinners:
+        path.write_text(SPINNER)
+    options = dict(timeout=SPINNER_TIMEOUT_S, workers=2)
+    beside_each_other = timed(paths, sandbox, **options)[1]
+    beside_spinners = timed([path for pair in zip(paths, spinners) for path in pair], sandbox, **options)[1]
+    ratio = beside_spinners / beside_each_other
+    missed = ratio > SHARE_TARGET
+    failures.extend([f"beside spinning submissions a classmate took {ratio:.2f}x its time, > {SHARE_TARGET:g}x "
+                     f"with --sandbox {sandbox}"] if missed else [])
+    print(f"part 3: {count} correct submissions, --workers 2, --sandbox {sandbox}, on {os.cpu_count()} cores: "
+          f"{beside_each_other:.2f} s each beside each other, {beside_spinners:.2f} s each beside a spinning "
+          f"submission: {ratio:.2f}x (target <= {SHARE_TARGET:g}x) {'FAIL' if missed else 'PASS'}")
+
+
 def measure(sandbox, args, failures):
-    """Parts 1 and 2 for ``sandbox``, here."""
+    """Parts 1, 2 and 3 for ``sandbox``, here."""
     try:
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as folder:
             part1(sandbox, Path(folder) / "one", args.submissions, args.rounds, failures)
             part2(sandbox, Path(folder) / "class", args.class_size, failures)
+            part3(sandbox, Path(folder) / "spin", args.submissions, failures)
     except SandboxUnavailable as error:
         print(f"FAIL: {error}")
         failures.append(f"--sandbox {sandbox} cannot run here")
 
 
 def in_container(args, failures):
-    """Parts 1 and 2 for --sandbox user, measured by this script in the simulated Gradescope container."""
+    """Parts 1, 2 and 3 for --sandbox user, measured by this script in the simulated Gradescope container."""
     print("in a simulated Gradescope container, where bwrap cannot run (tests/container.sh):")
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         print("FAIL: the simulated container needs root and unshare")

@@ -50,6 +50,7 @@ def bundle(tmp_path_factory):
 
 # -- building ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_bundle_holds_gradescopes_two_scripts_at_its_root_and_this_very_gradcheck(bundle):
     path, said = bundle
     version = metadata.version("gradcheck")
@@ -89,6 +90,7 @@ def test_a_pin_applies_on_the_pythons_its_release_supports(requires, marker):
     assert autograder._marker(requires) == marker
 
 
+@pytest.mark.slow
 def test_building_leaves_the_checkout_alone_and_ignores_what_an_earlier_build_left(tmp_path):
     """setuptools builds in build/ of the tree it builds, and packs what it finds there."""
     stale = Path(ROOT) / "build" / "lib" / "gradcheck" / "stale_module_of_an_earlier_build.py"
@@ -110,6 +112,7 @@ def test_building_leaves_the_checkout_alone_and_ignores_what_an_earlier_build_le
             assert not any("stale_module" in name for name in built.namelist())
 
 
+@pytest.mark.slow
 def test_without_a_seed_one_is_chosen_printed_and_frozen(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "CI"}
     done = gradcheck("autograder", *OPTIONS, "--output", tmp_path / "a.zip", env=env)
@@ -131,6 +134,7 @@ def test_per_student_seeds_differ_between_students_and_not_between_their_resubmi
         autograder.student_seed(secret, {"users": []})
 
 
+@pytest.mark.slow
 def test_per_student_seeds_keep_a_secret_in_the_bundle_and_take_no_seed(tmp_path):
     done = gradcheck("autograder", *OPTIONS, "--per-student-seeds", "--output", tmp_path / "a.zip")
     assert done.returncode == 0, done.stderr
@@ -478,6 +482,7 @@ def grade_as_classroom(repository, student):
 
 @pytest.mark.parametrize("student,points", [(CLASSROOM / "layers.py", 2), (CLASS / "alice.py", 13)],
                          ids=["template", "finished"])
+@pytest.mark.slow
 def test_the_classroom_workflow_gives_the_course_files_points_per_check(tmp_path, student, points):
     shutil.copytree(CLASSROOM, tmp_path / "repository")
     got, most, statuses, tests = grade_as_classroom(tmp_path / "repository", student)

@@ -21,7 +21,9 @@ CLASS = Path(__file__).resolve().parents[1] / "examples" / "class"
 STUDENTS = ("alice", "bob", "carol", "dave", "erin")
 OPTIONS = dict(seed=0, timeout=20, workers=2)  # rule searches need the time: a submission's limit bounds them
 
-pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
+# Grading the class with its rule searches under bwrap takes half a minute for each of two fixtures: slow.
+pytestmark = [pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}"),
+              pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

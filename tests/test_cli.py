@@ -89,6 +89,7 @@ def test_wrong_layer_exits_1_with_counterexample_triggers_map_and_reproduction(r
     assert "reproduce: gradcheck conv --batch 1 --channels 1 --filters 1" in out
 
 
+@pytest.mark.slow
 def test_reproduction_command_reproduces_the_failure(run, student):
     _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--format", "json")
     report = json.loads(out)
@@ -102,6 +103,7 @@ def test_reproduction_command_reproduces_the_failure(run, student):
     assert again["counterexample"]["config"] == report["counterexample"]["config"]
 
 
+@pytest.mark.slow
 def test_json_report_has_the_documented_fields(run, student):
     _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--format", "json")
     report = json.loads(out)
@@ -115,6 +117,7 @@ def test_json_report_has_the_documented_fields(run, student):
     assert any("stride > 1" in fact for fact in report["triggers"])
 
 
+@pytest.mark.slow
 def test_divisible_draws_only_inputs_the_stride_divides_and_is_in_every_reproduction(run, student):
     _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--divisible", "--format", "json")
     report = json.loads(out)
@@ -130,12 +133,14 @@ def test_the_options_of_this_issue_are_in_the_help(run):
     assert "--divisible" in out and "auto|reference|function|args|dive" in out.replace("\n", "").replace(" ", "")
 
 
+@pytest.mark.slow
 def test_same_seed_repeats_exactly(run, student):
     first = run("conv", "--impl", student, "--examples", "10", "--seed", "11", "--format", "json")
     second = run("conv", "--impl", student, "--examples", "10", "--seed", "11", "--format", "json")
     assert first == second
 
 
+@pytest.mark.slow
 def test_junit_has_one_testcase_per_check(run, student):
     _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--format", "junit")
     suite = ET.fromstring(out.encode()).find("testsuite")
@@ -256,6 +261,7 @@ def test_a_per_axis_pin_runs_for_a_layer_that_says_it_takes_pairs(run):
     assert json.loads(out)["config"]["covered"]["stride"] == [[2, 2], [1, 1]]
 
 
+@pytest.mark.slow
 def test_the_header_states_the_ranges_covered_precision_and_methods(run):
     code, out, _ = run("conv", "--seed", "0", "--examples", "10", "--precision", "float32")
     assert code == 0
@@ -304,6 +310,7 @@ def gradcheck_command(*args, cwd):
                           timeout=120)
 
 
+@pytest.mark.slow
 def test_a_looping_layer_stops_at_the_timeout_saying_where_and_so_does_its_reproduce_command(tmp_path):
     (tmp_path / "looping.py").write_text(LOOPING_CONV)
     done = gradcheck_command("conv", "--impl", "looping.py:Conv2d", "--seed", "0", "--timeout", "2", cwd=tmp_path)

@@ -148,6 +148,7 @@ def test_a_course_the_command_cannot_use_exits_2_with_one_line(tmp_path, text, a
     assert code == 2 and out == "" and message in err and len(err.splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_autograder_puts_the_course_file_into_the_bundle(tmp_path):
     path = course_file(tmp_path, visibility={"dB": "hidden"})
     result = CliRunner().invoke(main, ["autograder", "--course", str(path), "--output", str(tmp_path / "a.zip")])

@@ -48,6 +48,7 @@ def two_bugs():
     return gradcheck.check("conv", BiasMeanAndStrideBug, seed=0)
 
 
+@pytest.mark.slow
 def test_two_independent_bugs_are_two_findings_each_minimal():
     found = findings_by_check(two_bugs())
     assert set(found) == {"dX", "dB"}
@@ -76,6 +77,7 @@ def test_minimal_counterexample_is_small_in_every_dimension():
     assert dx.kernel == (1, 1) and dx.pad == (0, 0) and dx.dilation == (1, 1)
 
 
+@pytest.mark.slow
 def test_overlap_bug_is_explained_by_overlapping_windows():
     report = gradcheck.check("maxpool", AssignsInsteadOfAdds, seed=0)
     finding = findings_by_check(report)["dX"]
@@ -83,12 +85,14 @@ def test_overlap_bug_is_explained_by_overlapping_windows():
     assert any("pooling windows overlap" in fact for fact in finding.triggers)
 
 
+@pytest.mark.slow
 def test_same_seed_same_report():
     first = gradcheck.check("conv", BiasMeanAndStrideBug, seed=5, examples=10).to_dict()
     second = gradcheck.check("conv", BiasMeanAndStrideBug, seed=5, examples=10).to_dict()
     assert first == second
 
 
+@pytest.mark.slow
 def test_pinned_dimensions_stay_pinned_in_every_finding_and_get_no_trigger_fact():
     report = gradcheck.check("conv", BiasMeanAndStrideBug, stride=2, channels=3, seed=0)
     assert report.findings
@@ -246,6 +250,7 @@ RESTRICTIONS = {
 
 @pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
 @pytest.mark.parametrize("restriction", RESTRICTIONS.values(), ids=RESTRICTIONS.keys())
+@pytest.mark.slow
 def test_restricted_drawings_hold_their_restriction_and_still_vary(layer, restriction):
     keywords, holds = restriction
     seen = []

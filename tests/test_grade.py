@@ -42,7 +42,9 @@ PIN_ARGS = ["--batch", "1", "--channels", "2", "--filters", "2", "--examples", "
 ONE_CONFIGURATION = ["--size", "4", "--kernel", "3", "--stride", "1", "--pad", "1"]  # no search: it is not tested here
 SECRET = "s3cret-of-the-grader"
 
-pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
+# One worker of pytest-xdist runs this module, so that its module fixtures (whole class runs) are made once.
+pytestmark = [pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}"),
+              pytest.mark.xdist_group("test_grade")]
 
 # submission -> words its one-line reason must hold, graded under bwrap
 EXPECTED = {
@@ -96,8 +98,9 @@ ATTACKS = {
 CORRECT_CLASSMATES = ("chatty", "reference_style", "future_user")
 
 
-# The simulated Gradescope container starts a root of its own for a minute of work: the slow suite runs it.
-ISOLATIONS = ("bwrap", pytest.param("user", marks=pytest.mark.slow))
+# Grading every hostile submission takes a minute of work, and the simulated Gradescope container starts a root of
+# its own for another: the slow suite runs both.
+ISOLATIONS = (pytest.param("bwrap", marks=pytest.mark.slow), pytest.param("user", marks=pytest.mark.slow))
 CONTAINER = HERE / "container.sh"
 # What bwrap denies a submission and a user of its own may do (README, What isolates what): the files it writes
 # are bounded one by one, not in total, so it can fill the disk of its container (or time out trying).
@@ -286,8 +289,8 @@ def test_the_output_is_the_graders_alone(class_run):
         ["grades.json"] + (["survivors"] if class_run["isolation"] == "user" else []))  # no temporary left
 
 
-@pytest.fixture(scope="module")
-def graded(student, tmp_path_factory):
+@pytest.fixture(scope="session")  # made once a worker: under pytest-xdist a module fixture is made again each time
+def graded(student, tmp_path_factory):  # the worker comes back to this module
     """A few submissions graded through the Python API, which shows all (captured output, full reports); the
     last is a right layer in a folder with a numpy.py and a __future__.py of the student's own."""
     own = tmp_path_factory.mktemp("own") / "own_shadows"
@@ -368,6 +371,7 @@ def free_stride(student):
     return {s.name: s for s in result.submissions}
 
 
+@pytest.mark.slow
 def test_nothing_the_child_says_chooses_the_geometry_checked(free_stride):
     honest, forged = free_stride["honest"], free_stride["forge_pins"]
     assert honest.score < honest.max_score and "dX" in failed_checks(honest)
@@ -375,6 +379,7 @@ def test_nothing_the_child_says_chooses_the_geometry_checked(free_stride):
     assert all(stride > 1 for finding in forged.report.findings for stride in finding.config.stride)
 
 
+@pytest.mark.slow
 def test_a_constructor_without_a_stride_fails_where_the_instructor_asks_for_one(free_stride):
     layer = free_stride["no_stride_argument"]
     assert layer.score < layer.max_score and "forward" in failed_checks(layer)
@@ -382,6 +387,7 @@ def test_a_constructor_without_a_stride_fails_where_the_instructor_asks_for_one(
         check.message for check in layer.checks)
 
 
+@pytest.mark.slow
 def test_dying_where_a_mistake_would_show_never_pays(free_stride):
     died, computing_on = free_stride["exit_when_exposed"], free_stride["computing_on"]
     assert {"dX", "dW"} <= failed_checks(computing_on) and computing_on.score == 6
@@ -393,6 +399,7 @@ def failed_checks(submission):
     return {check.name for check in submission.checks if check.status == "fail"}
 
 
+@pytest.mark.slow
 def test_without_the_sandbox_a_grading_process_stopped_killed_or_garbled_costs_one_grade(student, tmp_path,
                                                                                          monkeypatch):
     """--sandbox none: these submissions reach their grading process (and only it, being written to attack only
@@ -412,6 +419,7 @@ def test_without_the_sandbox_a_grading_process_stopped_killed_or_garbled_costs_o
 
 # -- what travels from a grading process ----------------------------------------
 
+@pytest.mark.slow
 def test_reports_round_trip_through_json():
     checked = api.check("conv", f"{HERE.parent / 'examples' / 'wrong_conv.py'}:Conv2d", seed=0, examples=5)
     data = json.loads(report.to_json(checked))
@@ -476,6 +484,7 @@ def test_clashing_names_fall_back_to_paths(tmp_path):
                                                    str(tmp_path / "b" / "layers.py")]
 
 
+@pytest.mark.slow
 def test_same_seed_same_grades_for_a_file_and_for_a_folder_holding_it(tmp_path):
     wrong = CORRECT.replace("self.db = np.sum(dout, axis=0)", "self.db = np.sum(dout[:1], axis=0)")
     assert wrong != CORRECT
@@ -592,6 +601,7 @@ def not_isolated():
     (lambda result: report.grade_to_gradescope(result.submissions[0], result),
      "Not isolated: your code ran without the bwrap sandbox (--sandbox none)"),
 ], ids=["text", "json", "csv", "junit", "html", "gradescope"])
+@pytest.mark.slow
 def test_every_format_says_when_submissions_were_not_isolated(not_isolated, render, says):
     assert not_isolated.submissions[0].passed and says in " ".join(render(not_isolated).split())
 
@@ -614,6 +624,7 @@ def test_every_format_says_when_submissions_were_isolated_as_users_of_their_own(
 
 
 @pytest.mark.parametrize("bar,code", [("full", 1), ("7", 0)])
+@pytest.mark.slow
 def test_cli_fail_under_exits_1_when_a_submission_scored_below_it(cli, student, bar, code):
     exit_code, out, err = cli(student("wrong_db"), REFERENCE, "--layer", "conv", "--impl", "Convolution", *PIN_ARGS,
                               "--format", "csv", "--fail-under", bar)

@@ -216,6 +216,7 @@ def test_a_dlai_named_pair_that_only_cs231n_can_call_is_read_as_cs231n():
 
 
 # -- an NHWC failure, in the layer's own layout, in every format ---------------------------------------------------
+@pytest.mark.slow
 def test_an_nhwc_failure_shows_its_worst_element_configuration_and_map_in_the_layers_layout():
     rep = check("conv", layers.ConvHWIORowsIgnoreStride)
     (finding,) = rep.findings
@@ -265,6 +266,7 @@ def test_a_wrong_gradient_shape_is_said_as_the_layer_made_it():
         assert dw.shapes == (made, expected)
 
 
+@pytest.mark.slow
 def test_a_hint_that_slices_dx_slices_it_in_the_layers_layout():
     rep = check("conv", layers.conv_forward_minus_pad)
     (finding,) = rep.findings
@@ -307,6 +309,7 @@ def test_every_index_and_shape_of_a_report_is_turned_into_the_layers_layout_once
 
 
 # -- the ways in: the Python API, the testing assertion, float32 ---------------------------------------------------
+@pytest.mark.slow
 def test_the_examples_pass_through_the_api_with_no_options():
     for layer, name in (("conv", "conv_forward"), ("maxpool", "pool_forward"), ("avgpool", "pool_forward")):
         rep = gradcheck.check(layer, f"examples/deeplearning_ai_style.py:{name}", seed=0, examples=10)
@@ -315,6 +318,7 @@ def test_the_examples_pass_through_the_api_with_no_options():
     assert rep.passed and rep.layout == HWIO
 
 
+@pytest.mark.slow
 def test_the_testing_assertion_says_the_layout_and_the_layers_shapes():
     with pytest.raises(AssertionError) as failure:
         assert_conv_gradients(layers.conv_forward_stride_in_backward, seed=0, examples=10)
@@ -323,6 +327,7 @@ def test_the_testing_assertion_says_the_layout_and_the_layers_shapes():
     assert " Restricted: square kernels only" in message and "--layout nhwc" in message
 
 
+@pytest.mark.slow
 def test_float32_precision_works_for_the_deeplearning_ai_convention():
     for layer, name in (("conv", "conv_forward"), ("maxpool", "pool_forward")):
         rep = gradcheck.check(layer, f"examples/deeplearning_ai_style.py:{name}", seed=0, examples=5,
@@ -347,6 +352,7 @@ def test_the_grading_process_probes_the_layout_and_the_child_converts_as_told():
 
 
 @needs_bwrap
+@pytest.mark.slow
 def test_grade_passes_right_channels_last_layers_and_explains_a_wrong_one_in_its_layout():
     options = dict(seed=0, examples=5, timeout=30, workers=1)
     square = dict(options, kernel=3)  # deeplearning.ai's layers take square kernels (f) and its pools no padding:

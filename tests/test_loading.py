@@ -138,6 +138,7 @@ def rerun(reproduce, folder, monkeypatch):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+@pytest.mark.slow
 def test_the_bare_cli_from_the_projects_folder(case, tmp_path, monkeypatch):
     folder = case.build(tmp_path)
     args = [*case.command, "--impl", case.spec, "--seed", "0", "--examples", str(case.examples)]
@@ -156,6 +157,7 @@ def test_the_python_api(case, tmp_path, monkeypatch):
     assert_verdict(case, report.to_dict())
 
 
+@pytest.mark.slow
 def test_the_pytest_plugin(pytester, monkeypatch):
     """One test per case in a user's test file, each run from its project's folder; the wrong ones xfail with the
     plugin's assertion message."""
@@ -220,6 +222,7 @@ ASSIGNMENT_PINS = {**dict.fromkeys(["ConvParams", "ConvSGD", "ConvParamsAccumula
 @pytest.mark.parametrize("group", [pytest.param(group, id="-".join(filter(None, group)),
                                                 marks=[] if group in FAST_GROUPS else [pytest.mark.slow])
                                    for group in GROUPS])
+@pytest.mark.slow
 def test_gradcheck_grade_of_folder_submissions(group, tmp_path, monkeypatch):
     """Every project graded as the folder a student hands in, under bwrap; a package's own folder handed in is
     graded too.  A wrong one's reproduction command, run from the submission's folder, fails the same way."""

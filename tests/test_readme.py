@@ -83,12 +83,18 @@ SMOKE_TESTED = ("python benchmarks/bench_detection.py --seeds 10",)
 
 
 def cases():
-    """The README's commands but those .ci/run runs itself and those SMOKE_TESTED.  The benchmarks (minutes), the grading commands
-    (sandboxes, a time-out; tests/test_grade.py and test_autograder.py grade in the fast suite) and the plugin's
-    run of examples/ (the fast suite runs those tests itself) are marked slow."""
-    return [pytest.param(command, code, output, id=command,
-                         marks=[pytest.mark.slow] if command.startswith(SLOW) else [])
+    """The README's commands but those .ci/run runs itself and those SMOKE_TESTED.  The benchmarks (minutes), the
+    grading commands (sandboxes, a time-out), the plugin's run of examples/ (a plain pytest runs tests/ only: this
+    command is how the slow suite runs examples/test_examples.py) and the checks whose output the README does not show (one to five seconds each, for an exit code;
+    tests/test_loading.py checks the same layers in process) are marked slow: the fast suite runs the commands
+    whose whole output the README shows, and the quick ones."""
+    return [pytest.param(command, code, output, id=command, marks=[pytest.mark.slow] if _slow(command, output) else [])
             for command, code, output in commands() if command not in RUN_BY_CI + SMOKE_TESTED]
+
+
+def _slow(command, output):
+    checks = "gradcheck conv " in command or "gradcheck pool " in command
+    return command.startswith(SLOW) or (output is None and checks and "--help" not in command)
 
 
 @pytest.mark.parametrize("command,code,output", cases())

@@ -41,6 +41,7 @@ def check_pool(cls, config, seed, torch_pool):
 @formulations("conv")
 @settings(max_examples=40)  # the loop formulations take a while on the large configurations
 @given(config=configs("conv"), seed=seeds())
+@pytest.mark.slow
 def test_conv_matches_torch(cls, config, seed):
     inputs = make_inputs(config, seed)
     layer = cls(inputs.params["W"], inputs.params["b"], stride=config.stride, pad=config.pad,
@@ -57,6 +58,7 @@ def test_conv_matches_torch(cls, config, seed):
 
 @formulations("maxpool")
 @given(config=configs("maxpool"), seed=seeds())
+@pytest.mark.slow
 def test_maxpool_matches_torch(cls, config, seed):
     check_pool(cls, config, seed, F.max_pool2d)
 

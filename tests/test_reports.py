@@ -61,6 +61,7 @@ def test_an_empty_dx_from_a_pad_slice_is_a_shape_with_its_trigger_and_the_fix_in
 
 
 # -- refusals -------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_refusal_is_reported_as_one_with_its_line_and_no_gradient_hint_in_every_format():
     rep = check("conv", styles.conv_forward_strides, strict=True)
     out = text(rep)
@@ -90,6 +91,7 @@ def test_divisible_refuses_a_pinned_configuration_it_does_not_divide():
 
 
 # -- a second bug in the same check ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_second_bug_in_the_same_check_is_a_second_finding_in_every_format():
     rep = check("conv", styles.ConvDxTwoBugs)
     out = text(rep)
@@ -111,6 +113,7 @@ def test_a_false_fact_is_not_printed_as_a_rule():
     assert not any(fact.startswith("fails only when filters > 1") for f in rep.findings for fact in f.triggers)
 
 
+@pytest.mark.slow
 def test_a_dw_reshaped_without_its_transpose_is_not_said_to_pass_with_as_many_filters_as_channels():
     rep = check("conv", conv.ConvDWReshapeNoTranspose)
     facts = [fact for f in rep.findings for fact in f.triggers]

@@ -54,6 +54,7 @@ def one_line(text):
 
 
 # -- the command line -----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_square_kernel_layer_passes_restricted_through_the_cli_and_says_so():
     code, out, err = cli("conv", "--impl", SPEC, "--seed", "0")
     assert code == 0, out + err
@@ -65,6 +66,7 @@ def test_a_square_kernel_layer_passes_restricted_through_the_cli_and_says_so():
     assert "Finding" not in out
 
 
+@pytest.mark.slow
 def test_strict_fails_it_with_the_refusal_as_its_finding():
     code, out, _ = cli("conv", "--impl", SPEC, "--seed", "0", "--strict")
     assert code == 1
@@ -72,6 +74,7 @@ def test_strict_fails_it_with_the_refusal_as_its_finding():
     assert "Finding 1: forward refused by the layer" in out
 
 
+@pytest.mark.slow
 def test_the_restriction_is_in_the_json_and_the_junit_report(tmp_path):
     code, out, _ = cli("conv", "--impl", SPEC, "--seed", "0", "--examples", "10", "--format", "json")
     data = json.loads(out)
@@ -100,6 +103,7 @@ def test_strict_is_in_the_command_that_repeats_the_run_not_in_one_that_checks_on
     ("conv", standalone.conv_forward_no_pad, ["pad 0"]),
     ("conv", standalone.conv_forward_strides, ["an input the stride divides"]),
 ])
+@pytest.mark.slow
 def test_layers_refusing_in_each_style_pass_where_they_accept(layer, impl, accepted):
     rep = check(layer, impl, examples=10)
     assert rep.passed and rep.restriction.accepted == accepted
@@ -120,12 +124,14 @@ def test_two_refusals_give_two_restrictions():
     assert rep.covered["pad"] == [[0, 0], [0, 0]] and rep.covered["stride"] == [[1, 1], [1, 1]]
 
 
+@pytest.mark.slow
 def test_a_refusal_that_follows_no_rule_still_fails():
     rep = check("conv", standalone.ConvRefusesAtRandom, examples=10)
     assert not rep.passed and rep.restriction is None
     assert {finding.kind for finding in rep.findings} == {REFUSAL}
 
 
+@pytest.mark.slow
 def test_a_bug_where_the_layer_accepts_fails_with_the_restriction_stated():
     rep = check("conv", standalone.ConvSquareKernelsDxBug, examples=10)
     assert not rep.passed and [r.name for r in rep.checks if r.status == "fail"] == ["dX"]
@@ -137,6 +143,7 @@ def test_a_bug_where_the_layer_accepts_fails_with_the_restriction_stated():
     assert one_line(f"The{REFUSED_HERE[3:]}") in one_line(out)
 
 
+@pytest.mark.slow
 def test_the_report_keeps_its_restriction_through_json():
     rep = check("conv", standalone.ConvSquareKernelsDxBug, examples=10)
     again = Report.from_dict(json.loads(render.to_json(rep)))
@@ -144,6 +151,7 @@ def test_the_report_keeps_its_restriction_through_json():
     assert again.restriction.statements() == rep.restriction.statements()
 
 
+@pytest.mark.slow
 def test_the_testing_helpers_pass_a_restricted_layer_and_return_its_report():
     rep = assert_conv_gradients(standalone.ConvStrideOne, seed=0, examples=10)
     assert rep.restriction.accepted == ["stride 1"]
@@ -182,6 +190,7 @@ def test_a_narrowing_the_pins_leave_no_room_for_is_none():
     assert accepted_space(space, [finding_at("refusal", NOT_SQUARE, ["the kernel is not square"])]) is None
 
 
+@pytest.mark.slow
 def test_a_failure_carried_into_a_search_is_checked_whatever_the_search_draws():
     """The restricted run checks the first run's failures again first: even a search of one example meets it."""
     implementation = implementation_of(standalone.ConvSquareKernelsDxBug, "conv")
@@ -204,6 +213,7 @@ def test_a_square_only_pool_passes_restricted_without_pins():
 
 
 # -- the pytest plugin ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_plugin_passes_a_restricted_layer_unless_strict(pytester, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     pytester.makepyfile(stride_one=STANDALONE.read_text(), test_layers="""
@@ -229,6 +239,7 @@ needs_bwrap = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwra
 
 
 @needs_bwrap
+@pytest.mark.slow
 def test_grading_is_strict_unless_the_instructor_pins_the_geometry():
     result = grade([STANDALONE], "conv", "ConvSquareKernels", seed=0, examples=10, timeout=30, workers=1)
     (submission,) = result.submissions
