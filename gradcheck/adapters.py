@@ -91,8 +91,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .holdings import (GRAD_ALIASES, GRAD_DICTS, Ambiguous, NotFound, as_shape, changed_arrays, gradient_place,
-                       known_place, place_text, rebind_place, snapshot_arrays, squeezed, value_at, weight_places)
+from .holdings import (GRAD_ALIASES, GRAD_DICTS, Ambiguous, NotFound, as_shape, changed_arrays, dx_place,
+                       gradient_place, gradient_shaped, known_place, place_text, rebind_place, snapshot_arrays,
+                       squeezed, value_at, weight_places)
 from .signatures import (BUILD_ROLES, DEFAULTS, GEOMETRY_NAMES, PER_AXIS_NAMES, POOL_BUILD_ROLES, ROLE_NAMES, SHOWN,
                          BackwardCall, backward_call, compact, geometry_names, parameters_of, positional_room,
                          role_of, takes, takes_with, uncallable)
@@ -204,7 +205,7 @@ def call(stage, function, *args, **keywords):
 
 
 IN_PLACE, REBINDING = ("in place",), ("rebinding",)
-RETURN_INSTEAD = {"forward": "return the output array", "backward": "return dx (dW and db are read from the layer)"}
+RETURN_INSTEAD = {"forward": "return the output array", "backward": "return dx"}
 
 
 class Subject:
@@ -232,6 +233,8 @@ class Subject:
     def _returned(self, value, what):
         if value is None:
             instead = RETURN_INSTEAD.get(what, "return an array")
+            if what == "backward" and "W" in getattr(self, "params", {}):
+                instead += " (dW and db are read from the layer)"
             raise ImplementationError.returned(what, f"{what} returned None: {instead}")
         if isinstance(value, tuple) and what == "forward":
             raise ImplementationError.returned(what, f"forward returned a tuple of {len(value)}: return the output "
@@ -296,21 +299,25 @@ class ObjectStyle(Subject):
                            "before any update")
 
     def forward(self, x):
+        self.x = x
         return self._returned(call("forward", self.layer.forward, x), "forward")
 
     def backward(self, dout):
         guarded = self.dive_mode or self.backward_keywords
         before = {name: self.read(name) for name in self.params} if guarded else {}
         watch = self.gradients is not None and any(known_place(self.layer, name) is None for name in ("dW", "db"))
-        snapshot = snapshot_arrays(self.layer, self.params) if watch else None
+        gradient = gradient_shaped(self.params)
+        snapshot = snapshot_arrays(self.layer, lambda array: self._x_shaped(array) or (watch and gradient(array)))
         dx = call("backward", self.layer.backward, dout, **self.backward_keywords)
-        if snapshot is not None:
-            self.changed = changed_arrays(self.layer, snapshot, self.params, self._weight_arrays())
+        if watch:
+            self.changed = changed_arrays(self.layer, snapshot, gradient, self._weight_arrays())
         if isinstance(dx, tuple) and dx:
             self.notes.add(f"backward returned a tuple of {len(dx)}; its first element was taken as dx (dW and db "
                            "are read from the layer's attributes)")
             self.returned = dict(zip(("dW", "db"), dx[1:])) if len(dx) == 3 else {}
             dx = dx[0]
+        if dx is None:
+            dx = self._kept_dx(snapshot, dout)
         dx = self._returned(dx, "backward")
         for name, value in before.items():
             if not np.array_equal(self.read(name), value):
@@ -318,6 +325,24 @@ class ObjectStyle(Subject):
                 self.notes.add(f"backward changed {name} itself (an optimizer step); it was put back "
                                "so that every gradient is taken at the same weights")
         return dx
+
+    def _x_shaped(self, array):
+        return array.shape == np.shape(getattr(self, "x", None))
+
+    def _kept_dx(self, snapshot, dout):
+        """dx, from a backward that returned None: what it set or changed in the layer (``self.dx = dx``; see
+        ``dx_place``), or None when there is none."""
+        known = (known_place(self.layer, name) for name in ("dW", "db"))
+        kept = [value_at(self.layer, place) for place in known if place is not None]
+        left_out = (self.x, dout, *self._weight_arrays(), *kept)
+        try:
+            place = dx_place(changed_arrays(self.layer, snapshot, lambda array: True, left_out), np.shape(self.x))
+        except Ambiguous as exc:
+            raise ImplementationError.returned("backward", str(exc)) from None
+        if place is None:
+            return None
+        self.notes.add(f"backward returned None; dx was read from the layer's {place_text(place)}, which it set")
+        return value_at(self.layer, place)
 
     def read(self, name):
         if name in self.params:

@@ -139,18 +139,34 @@ def weight_places(layer, params, name):
     return places
 
 
-def snapshot_arrays(layer, params):
-    """What ``layer`` keeps of a gradient's shape, before backward: {place: (array, copy)}."""
-    return {place: (array, array.copy()) for place, array in array_places(layer)
-            if fits("dW", array, params) or fits("db", array, params)}
+def snapshot_arrays(layer, keep):
+    """What ``layer`` keeps, before backward: {place: (array, a copy of it when ``keep(array)``, else None)}."""
+    return {place: (array, array.copy() if keep(array) else None) for place, array in array_places(layer)}
 
 
-def changed_arrays(layer, snapshot, params, weights):
-    """(place, array) of a gradient's shape that backward set or changed, but the weights themselves."""
+def changed_arrays(layer, snapshot, keep, left_out=()):
+    """(place, array) that ``keep(array)`` accepts and backward set (a new array at its place) or changed (among
+    those ``snapshot`` copied), but the arrays ``left_out`` (the weights themselves, the arrays passed in)."""
     return [(place, array) for place, array in array_places(layer)
-            if (fits("dW", array, params) or fits("db", array, params)) and not any(array is w for w in weights)
+            if keep(array) and not any(array is other for other in left_out)
             and (place not in snapshot or snapshot[place][0] is not array
-                 or not np.array_equal(snapshot[place][1], array))]
+                 or (snapshot[place][1] is not None and not np.array_equal(snapshot[place][1], array)))]
+
+
+def gradient_shaped(params):
+    """Whether an array has the shape of dW or of db."""
+    return lambda array: fits("dW", array, params) or fits("db", array, params)
+
+
+def dx_place(changed, shape):
+    """Where dx is among the arrays backward set or changed (``changed``): the one of x's ``shape``, or else the
+    one named as dx is (dx, dX, dA_prev, ...: of another shape, it is a wrong dx); None when there is none.
+    Ambiguous when several that their names cannot tell apart."""
+    candidates = [(p, a) for p, a in changed if a.shape == shape] or \
+        [(p, a) for p, a in changed if place_name(p) in DX_WORDS]
+    return one_of(candidates, (DX_WORDS.__contains__, lambda name: name not in GRADIENT_WORDS),
+                  lambda found: f"backward returned None and set {len(found)} arrays of x's shape {shape}: "
+                                f"{', '.join(found)}; gradcheck cannot tell which is dx: return it")
 
 
 def gradient_place(changed, params, grad):
@@ -177,6 +193,19 @@ class GradientWords:
 
 
 GRADIENT_WORDS = GradientWords()
+
+
+class DxWords:
+    """Names that say "the gradient of the input": dx, dX, d_x, dA_prev, dinput, grad_x, delta, ...;
+    ``name in DX_WORDS``."""
+
+    def __contains__(self, name):
+        lower = str(name).lower().lstrip("_")
+        return lower.startswith(("dx", "d_x", "da", "dinput", "d_input", "dprev")) or "grad" in lower \
+            or "delta" in lower
+
+
+DX_WORDS = DxWords()
 
 
 def known_place(layer, name):

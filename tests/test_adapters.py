@@ -41,6 +41,26 @@ def test_backward_returning_none_is_told_to_return_dx():
     assert message(report, "dX") == "backward returned None: return dx (dW and db are read from the layer)"
 
 
+def test_a_pool_whose_backward_returns_none_is_told_to_return_dx_and_nothing_of_weights():
+    class PoolForgets(styles.MaxPoolNoPad):
+        def backward(self, dout):
+            super().backward(dout)
+
+    assert message(check("maxpool", PoolForgets), "dX") == "backward returned None: return dx"
+
+
+def test_two_arrays_of_xs_shape_that_backward_set_and_names_cannot_tell_apart_fail_dx_saying_to_return_it():
+    class ConvTwoCopies(styles.ConvKeepsDx):
+        def backward(self, dout):
+            super().backward(dout)
+            self.first, self.second = self.dx, self.dx.copy()
+            del self.dx
+
+    said = message(check("conv", ConvTwoCopies), "dX")
+    assert said.startswith("backward returned None and set 2 arrays of x's shape (")
+    assert said.endswith("): first, second; gradcheck cannot tell which is dx: return it")
+
+
 def test_a_tuple_from_a_class_backward_is_read_as_dx_first_with_a_note():
     report = check("conv", styles.ConvBackwardTuple)
     assert report.passed

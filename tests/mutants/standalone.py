@@ -96,10 +96,10 @@ class ConvForwardNone(ConvLoops):
 
 
 class ConvBackwardNone(ConvLoops):
-    """backward sets self.dx (and dW, db) and returns nothing."""
+    """backward sets dW and db, and computes dx but neither returns it nor keeps it."""
 
     def backward(self, dout):
-        self.dx = super().backward(dout)  # BUG: no return
+        dx = super().backward(dout)  # BUG: no return  # noqa: F841
 
 
 # -- a constructor that takes everything by position -----------------------------------------------------------------

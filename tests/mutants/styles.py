@@ -84,6 +84,51 @@ class ConvBackwardTuple(Convolution):
         return dx, self.dW, self.db
 
 
+class ConvKeepsDx(Convolution):
+    """backward keeps dx in ``self.dx`` and returns nothing, as some course code does: right."""
+
+    def backward(self, dout):
+        self.dx = super().backward(dout)
+
+
+class ConvKeepsDxUnpadSlice(Convolution):
+    """Keeps dx in ``self.dx``, cut from the padded gradient with ``[pad:-pad]``, which is empty at pad 0."""
+
+    def backward(self, dout):
+        p = self.pad
+        dx_pad = np.pad(super().backward(dout), ((0, 0), (0, 0), (p, p), (p, p)))
+        self.dx = dx_pad[:, :, p:-p, p:-p]  # BUG: empty when p == 0
+
+
+class MaxPoolKeepsDx(MaxPoolNoPad):
+    """MaxPooling(kernel_size, stride), whose backward keeps dx in ``self.dx`` and returns nothing: right."""
+
+    def __init__(self, kernel_size, stride):
+        super().__init__(kernel_size, kernel_size, stride)
+        self.dx = None
+
+    def backward(self, dout):
+        self.dx = super().backward(dout)
+
+
+class MaxPoolKeepsDxAssigned(MaxPoolKeepsDx):
+    """The same, written as a public one is: each window's dout is assigned at its maximum, not added, so where
+    windows overlap and share a maximum only the last one's gets there."""
+
+    def backward(self, dout):
+        N, C, OH, OW = dout.shape
+        dx = np.zeros(self.x.shape)
+        for i in range(OH):
+            for j in range(OW):
+                rows, cols = slice(i * self.stride, i * self.stride + self.ph), slice(j * self.stride,
+                                                                                       j * self.stride + self.pw)
+                window = self.x[:, :, rows, cols].reshape(N, C, -1)
+                r, c = np.unravel_index(window.argmax(axis=2), (self.ph, self.pw))
+                n, k = np.indices((N, C))
+                dx[n, k, r + i * self.stride, c + j * self.stride] = dout[:, :, i, j]  # BUG: = not +=
+        self.dx = dx
+
+
 class ConvBackwardTupleOnly(ConvPositional):
     """backward returns (dx, dW, db) as cs231n's function does, and keeps no gradient attribute: right."""
 
@@ -116,6 +161,11 @@ MUTANTS = [
     Mutant(max_pool_forward, "maxpool", set(), note="called as max_pool_forward(x, pool_h, pool_w, stride=stride)"),
     Mutant(ConvForwardNone, "conv", {"forward"}),
     Mutant(ConvBackwardNone, "conv", {"dX"}),
+    Mutant(ConvKeepsDx, "conv", set(), note="backward returned None; dx was read from the layer's dx, which it set"),
+    Mutant(ConvKeepsDxUnpadSlice, "conv", {"dX"}, trigger="fails only when pad = 0",
+           hint="dx_pad[:, :, pad:pad + H, pad:pad + W]"),
+    Mutant(MaxPoolKeepsDx, "maxpool", set(), note="dx was read from the layer's dx"),
+    Mutant(MaxPoolKeepsDxAssigned, "maxpool", {"dX", "ties"}, trigger="windows overlap"),
     Mutant(conv_forward_unpad_slice, "conv", {"dX"}, trigger="fails only when pad = 0",
            hint="dx_pad[:, :, pad:pad + H, pad:pad + W]"),
     # Written for part of the space, and saying so: refusals when strict, checked where they accept otherwise.
