@@ -97,8 +97,8 @@ What does not isolate
 * The kernel is shared: a kernel exploit escapes any of this.  No cgroup is
   made: one task under its limits and the filter holds, per submission, at
   most its address-space limit, its 64 MiB working directory (as root, of
-  4096 entries) and what its 64 descriptors buffer, and at most one CPU; submissions graded at the
-  same time share the CPUs, one each.  The filter knows x86_64 and aarch64;
+  4096 entries) and what its 64 descriptors buffer, and at most one CPU;
+  submissions graded at the same time share the CPUs, one each.  The filter knows x86_64 and aarch64;
   elsewhere, or without libseccomp (``libseccomp.so.2``), an isolated child
   refuses to start and says why.
 * A submission runs as one task: a layer that starts a thread or a process

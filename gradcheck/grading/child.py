@@ -18,9 +18,9 @@ The submission's own standard output and error are separate pipes, so
 nothing it prints can be taken for a reply.
 
 Before anything else is imported the child closes every other descriptor,
-limits itself (also no core dumps), mounts its ``workdir``, drops to ``user``, installs the seccomp
-filter, and only then imports
-numpy and the adapters; it takes PATHS off sys.path (the submission's imports
+limits itself (also no core dumps), mounts its ``workdir``, drops to
+``user``, installs the seccomp filter, and only then imports numpy and the
+adapters; it takes PATHS off sys.path (the submission's imports
 are its own) and serves requests one at a time until the request pipe reaches
 end of file.
 
