@@ -291,6 +291,11 @@ HIDE_HINTS = click.option(
     "--hide-hints-until-due", "hide_hints", is_flag=True,
     help="Gradescope: show where a check fails, its hints and reproduction command only after the due date "
          "(visibility after_due_date); scores stay visible.")
+SHOW_ONE = click.option(
+    "--show-one-failure", "show_one_failure", is_flag=True,
+    help="With --hide-hints-until-due: before the due date, show one smallest failing configuration (of a "
+         "visible check) and the command that checks it alone; the run's seed, the other configurations and "
+         "the hints stay until after it.")
 
 
 @main.command()
@@ -306,10 +311,11 @@ HIDE_HINTS = click.option(
 @output_options(GRADE_FORMATS, "gradescope writes Gradescope's results.json, classroom GitHub Classroom's "
                                 "autograding result, each for exactly one PATH; html a page for the instructor.")
 @HIDE_HINTS
+@SHOW_ONE
 @click.option("--fail-under", type=Points(), metavar="POINTS|full",
               help="Exit 1 when a submission scored below POINTS (full: below full marks), so that a grader that "
                    "reads exit codes scores it.  [default: exit 0 whatever the scores]")
-def grade(paths, course, layer, impl, output_format, output, hide_hints, fail_under, **options):
+def grade(paths, course, layer, impl, output_format, output, hide_hints, show_one_failure, fail_under, **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
@@ -323,9 +329,10 @@ def grade(paths, course, layer, impl, output_format, output, hide_hints, fail_un
     if output_format in ONE_SUBMISSION and len(paths) != 1:
         raise BadInput(f"--format {output_format} grades exactly one submission ({ONE_SUBMISSION[output_format]}); "
                        f"got {len(paths)} PATHs")
+    require_hidden_hints(show_one_failure, hide_hints)
     if hide_hints and output_format != "gradescope":
         if from_course("hide_hints"):  # a course file's, for its Gradescope runs: no other format hides anything
-            hide_hints = False
+            hide_hints = show_one_failure = False
         else:
             raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
                            f"date); got --format {output_format}")
@@ -341,11 +348,18 @@ def grade(paths, course, layer, impl, output_format, output, hide_hints, fail_un
         "junit": lambda stream: stream.write(report.grade_to_junit(result)),
         "html": lambda stream: stream.write(report.grade_to_html(result)),
         "gradescope": lambda stream: stream.write(report.grade_to_gradescope(result.submissions[0], result,
-                                                                             hide_hints, visibility)),
+                                                                             hide_hints, visibility,
+                                                                             show_one_failure)),
         "classroom": lambda stream: stream.write(report.grade_to_classroom(result.submissions[0], result)),
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
     }[output_format])
     return 0 if fail_under is None else below(result.submissions, fail_under)
+
+
+def require_hidden_hints(show_one, hide_hints):
+    if show_one and not hide_hints:
+        raise BadInput("--show-one-failure shows before the due date one failure of what --hide-hints-until-due "
+                       "holds back until then: add --hide-hints-until-due (without it everything is shown)")
 
 
 def from_course(name):
@@ -387,13 +401,14 @@ def below(submissions, fail_under):
               help="auto: grade under bwrap where Gradescope's container allows it, else without (the results "
                    "say which). none: never try.")
 @HIDE_HINTS
+@SHOW_ONE
 @click.option("--per-student-seeds", "per_student", is_flag=True,
               help="Give every submission a seed of its own, derived from a secret made now and kept in the bundle "
                    "and from its students' Gradescope ids: no two students share hidden configurations (with "
                    "--hide-hints-until-due, no student can rerun the search before the due date).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
               default="autograder.zip", show_default=True, help="The bundle to write (replaced whole, at the end).")
-def autograder(output, course, hide_hints, per_student, **options):
+def autograder(output, course, hide_hints, show_one_failure, per_student, **options):
     """Write a Gradescope autograder bundle that grades every submission with these options.
 
     The zip holds setup.sh (installs Python 3 and this very gradcheck, from
@@ -406,7 +421,9 @@ def autograder(output, course, hide_hints, per_student, **options):
     from .grading import autograder as bundle
 
     try:
-        made = bundle.build(course=course, hide_hints=hide_hints, per_student=per_student, **options)
+        require_hidden_hints(show_one_failure, hide_hints)
+        made = bundle.build(course=course, hide_hints=hide_hints, show_one=show_one_failure, per_student=per_student,
+                            **options)
     except (ValueError, TypeError, bundle.BundleError) as error:
         raise BadInput(str(error)) from None
     write_output(output, lambda stream: stream.write(made.data), binary=True)

@@ -509,7 +509,7 @@ def grade_check_lines(check, report):
     return lines[0], lines[1:]
 
 
-def grade_to_gradescope(submission, result, hide_hints=False, visibility=None):
+def grade_to_gradescope(submission, result, hide_hints=False, visibility=None, show_one=False):
     """Gradescope's results.json for one submission: one test per check, worth its points (``result.points``).
 
     See https://gradescope-autograders.readthedocs.io/en/latest/specs/.  A
@@ -525,7 +525,11 @@ def grade_to_gradescope(submission, result, hide_hints=False, visibility=None):
     code printed (it could print the configurations it was given), in a test
     no more visible than the least visible check.  Gradescope hides a
     student's total while any test is hidden, so the top-level output, always
-    visible, states the score of the checks shown.
+    visible, states the score of the checks shown.  With ``show_one`` (and
+    ``hide_hints``) it also shows one place where the layer fails before the
+    due date: the smallest failing configuration of the first finding of
+    visible checks, and the command that reproduces that configuration alone
+    (its data seed, never the run's seed).
     """
     visibility = visibility or {}
     checks = {check.name: check for check in submission.checks}
@@ -539,7 +543,8 @@ def grade_to_gradescope(submission, result, hide_hints=False, visibility=None):
                       "max_score": 0.0, "visibility": _least_visible(AFTER_DUE, *visibility.values()),
                       "output": _seed_text(submission, result)})
     data = {"score": float(submission.score), "execution_time": int(round(submission.duration_s)),
-            "output": "\n".join(_gradescope_summary(submission, result, withheld, visibility)), "tests": tests,
+            "output": "\n".join(_gradescope_summary(submission, result, withheld, visibility, show_one)),
+            "tests": tests,
             "extra_data": {"sandbox": result.sandbox, "sandbox_problem": result.sandbox_problem}}
     return json.dumps(_finite(data), allow_nan=False, default=json_number, indent=2) + "\n"
 
@@ -613,9 +618,9 @@ def _seed_text(submission, result):
     return "\n".join(lines + _printed_lines(submission))
 
 
-def _gradescope_summary(submission, result, withheld, visibility):
+def _gradescope_summary(submission, result, withheld, visibility, show_one=False):
     """The lines of results.json's top-level output: the score of the checks shown, isolation, why grading
-    stopped, what was printed (unless ``withheld``)."""
+    stopped, what was printed (unless ``withheld``; then with ``show_one``, one place where it fails)."""
     report = submission.report
     seed = "" if withheld else f", seed {result.seed}"
     lines = [f"gradcheck {result.layer}, {result.implementation}: {_shown_score(submission, result, visibility)}, "
@@ -634,6 +639,8 @@ def _gradescope_summary(submission, result, withheld, visibility):
             lines.append(STOPPED_RULE)
     if report is not None and report.counterexample is not None and not withheld:
         lines.append(f"Reproduce on your machine: {report.counterexample.reproduce}")
+    if report is not None and withheld and show_one:
+        lines += _one_failure(report, visibility)
     lines += [f"Note: {note}" for note in (report.notes if report is not None else ())]
     if withheld and (submission.stdout or submission.stderr):
         lines.append("What your code printed while it was graded: shown after the due date (it could show the "
@@ -641,6 +648,20 @@ def _gradescope_summary(submission, result, withheld, visibility):
     elif not withheld:
         lines += _printed_lines(submission)
     return lines
+
+
+def _one_failure(report, visibility):
+    """The lines showing the first finding whose checks are all visible: its configuration and the command that
+    checks that configuration alone, on its data seed."""
+    shown = [finding for finding in report.findings
+             if all(visibility.get(check.name, VISIBLE) == VISIBLE for check in finding.checks)]
+    if not shown:
+        return []
+    finding = shown[0]
+    names = " and ".join(check.name for check in finding.checks)
+    return [f"One place where {names} fails (where else, why and the hints: after the due date): "
+            f"{smallest_text(finding)}: {describe(finding.config, report.layout)} (data seed {finding.seed}).",
+            f"Reproduce it on your machine: {finding.reproduce}"]
 
 
 def _shown_score(submission, result, visibility):

@@ -300,6 +300,28 @@ def test_each_student_is_graded_on_a_seed_of_their_own_said_only_after_the_due_d
     assert missing["score"] == 0 and "there is no submission_metadata.json" in missing["output"]
 
 
+@pytest.mark.slow
+def test_one_failing_configuration_can_be_shown_before_the_due_date_without_the_students_seed(installed):
+    """A bundle with --show-one-failure and per-student seeds: the top-level output shows where dB fails and a
+    command that checks that configuration alone; nothing visible holds the student's own seed."""
+    secret = "5e" * 32
+
+    def edit(root):
+        with_students(secret, 404)(root)
+        manifest = json.loads((root / "source" / autograder.MANIFEST).read_text())
+        manifest["arguments"].append("--show-one-failure")
+        (root / "source" / autograder.MANIFEST).write_text(json.dumps(manifest))
+
+    results = run_autograder(installed, CLASS / "bob.py", "bob3", edit=edit)
+    seed = autograder.student_seed(secret, {"users": [{"id": 404}]})
+    assert "One place where dB fails (where else, why and the hints: after the due date): smallest failing " \
+           "configuration: " in results["output"]
+    command = results["output"].split("Reproduce it on your machine: ")[1].splitlines()[0]
+    assert command.startswith("gradcheck conv --batch ") and "--impl layers.py:Conv2d --seed " in command
+    visible = [results["output"]] + [t["output"] for t in results["tests"] if t["visibility"] == "visible"]
+    assert not any(str(seed) in text for text in visible), visible
+
+
 PYTHON_310 = sorted(Path("/root/.pyenv/versions").glob("3.10.*/bin/python3.10"))
 CONTAINER = Path(__file__).parent / "container.sh"
 HOSTILE = Path(__file__).parent / "hostile"

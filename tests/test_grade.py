@@ -694,6 +694,38 @@ def test_cli_gradescope_can_hide_hints_until_the_due_date(cli, student):
         assert "seed" not in visible  # with it, the whole search could be rerun before the due date
 
 
+def test_cli_gradescope_can_show_one_failing_configuration_before_the_due_date_and_never_the_runs_seed(cli, student):
+    """The smallest failing configuration of one visible check, and a command that checks it alone (every
+    dimension pinned, the data seed), in the top-level output; the run's seed, the hints and the search stay
+    hidden, and a check whose test is held back is never the one shown."""
+    pins = ["--batch", "1", "--channels", "2", "--filters", "2", "--examples", "3", "--seed", "7"]
+    code, out, _ = cli(student("wrong_db"), "--layer", "conv", "--impl", "Convolution", *pins, "--format",
+                       "gradescope", "--hide-hints-until-due", "--show-one-failure")
+    assert code == 0
+    results = json.loads(out)
+    shown = results["output"]
+    assert "One place where dB fails (where else, why and the hints: after the due date): smallest failing " \
+           "configuration: x (1, 2, " in shown
+    command = shown.split("Reproduce it on your machine: ")[1].splitlines()[0]
+    for dimension in ("--batch", "--channels", "--filters", "--size", "--kernel", "--stride", "--pad"):
+        assert f"{dimension} " in command
+    assert "seed 7" not in shown and "--seed 7" not in shown and "hint: " not in shown
+    visible = [t["output"] for t in results["tests"] if t["visibility"] == "visible"]
+    assert not any("seed" in text or "reproduce" in text.lower().replace("reproduces it: shown after the due "
+                                                                          "date", "") for text in visible)
+    course = student("wrong_db").parent / "hold_back_db.toml"
+    course.write_text('[visibility]\ndB = "after_due_date"\n')
+    code, out, _ = cli(student("wrong_db"), "--course", course, "--layer", "conv", "--impl", "Convolution", *pins,
+                       "--format", "gradescope", "--hide-hints-until-due", "--show-one-failure")
+    assert code == 0 and "One place where" not in json.loads(out)["output"]
+
+
+def test_cli_showing_one_failure_is_for_hidden_hints(cli):
+    code, out, err = cli(REFERENCE, "--layer", "conv", "--impl", "Convolution", "--format", "gradescope",
+                         "--show-one-failure")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "add --hide-hints-until-due" in err
+
+
 def test_with_hints_hidden_what_the_code_printed_is_shown_after_the_due_date(graded):
     """A layer could print the configurations it is given: that output is withheld like the seed."""
     result, submissions = graded

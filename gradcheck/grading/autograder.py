@@ -114,7 +114,8 @@ class Bundle:
                 + course)
 
 
-def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, per_student=False, course=None, **options):
+def build(*, layer, impl, sandbox="auto", hide_hints=False, show_one=False, seed=None, per_student=False, course=None,
+          **options):
     """The bundle that grades every submission with these options (those of ``grade.prepare``); with
     ``per_student``, each submission with a seed of its own (``student_seed``); with a ``course``
     (``course.Course``), its points and visibility per check (the file goes into the bundle as COURSE).
@@ -136,7 +137,7 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, seed=None, per_stude
                  "--precision", settings.precision, "--timeout", f"{settings.limits.timeout:g}",
                  "--memory", str(settings.limits.memory)] + (["--divisible"] if settings.divisible else []) + \
         (["--backward", settings.backward] if settings.backward else []) + \
-        (["--hide-hints-until-due"] if hide_hints else [])
+        (["--hide-hints-until-due"] if hide_hints else []) + (["--show-one-failure"] if show_one else [])
     version = metadata.version("gradcheck")
     with tempfile.TemporaryDirectory(prefix="gradcheck-wheel-") as folder:
         wheel = _build_wheel(folder)
