@@ -175,19 +175,24 @@ TRIGGER_HINTS = {
     "the stride does not divide the padded input": "the output size is wrong when the stride does not divide "
                                                    "H + 2*pad - KH: use floor division, (H + 2P - KH) // S + 1",
 }
+OVERWRITTEN_HINT = ("dX is what assigning each window's gradient gives, later windows overwriting earlier ones: the "
+                    "gradients of overlapping windows must add up (+=), not overwrite each other (=)")
+SAID_BY = {"pooling windows overlap": OVERWRITTEN_HINT}  # a rule's hint that a measured hint says, and more
 REMAINDER = "the stride does not divide the padded input"
 NO_PAD = "pad = 0"
 NOT_SQUARE = "the kernel is not square"
 
 
-def trigger_hints(conditions, names=(), results=(), config=None):
+def trigger_hints(conditions, names=(), results=(), config=None, measured=()):
     """Hints for the trigger conditions the fuzzer measured as rules (e.g. 'stride > 1') for the checks ``names``,
     given ``results``, every CheckResult of the failing ``config``.  The floor-division hint is for a forward
     whose output shape is wrong there: it is measured on ``results`` (none given: no hint), and when forward's
     shape is right the hint says so, and where the rule points.  The empty-slice hint is for a dX that came back
     empty (or raised assigning an empty slice) at pad 0, whether or not "pad = 0" held as a rule.  A non-square
-    kernel's hint says which kernel forward's output shape is made for."""
-    hints = [TRIGGER_HINTS[c] for c in conditions if c in TRIGGER_HINTS and c not in (REMAINDER, NO_PAD)]
+    kernel's hint says which kernel forward's output shape is made for.  A rule's hint that one of the
+    ``measured`` hints already says (``SAID_BY``) is left out."""
+    hints = [TRIGGER_HINTS[c] for c in conditions if c in TRIGGER_HINTS and c not in (REMAINDER, NO_PAD)
+             and SAID_BY.get(c) not in measured]
     if REMAINDER in conditions and results:
         hints.append(_remainder_hint(names, results))
     if NOT_SQUARE in conditions and config is not None:
@@ -418,8 +423,7 @@ def _overlap_hints(actual, expected, result, config, inputs):
     if result.mismatches is None or not any(o > 1 and s < e for o, s, e in zip(
             config.out_shape[2:], config.stride, config.window.extent)):  # no two windows share an input
         return []
-    hint = ["dX is what assigning each window's gradient gives, later windows overwriting earlier ones: the "
-            "gradients of overlapping windows must add up (+=), not overwrite each other (=)"]
+    hint = [OVERWRITTEN_HINT]
     if math.prod(config.out_shape[2:]) <= OVERWRITE_WINDOWS and _close(actual, _overwritten(config, inputs)):
         return hint
     window = config.window

@@ -899,7 +899,8 @@ def _hints(finding, rules, results):
     if finding.kind == REFUSAL:
         return refusal_hints(rules)
     check_hints = [hint for result in finding.checks for hint in result.hints + error_hints(result.error)]
-    return list(dict.fromkeys(check_hints + trigger_hints(rules, finding.names, results, finding.config)))
+    return list(dict.fromkeys(check_hints + trigger_hints(rules, finding.names, results, finding.config,
+                                                          check_hints)))
 
 
 def _refusal_text(finding, rules):

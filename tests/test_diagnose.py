@@ -220,3 +220,11 @@ def test_a_read_past_x_is_measured_in_process_and_skipped_for_copies():
         return subject
     implementation.make_subject = copies
     assert not diagnose.Probe(implementation, config, inputs).reads_past_x()
+
+
+def test_a_rules_hint_that_a_measured_hint_already_says_is_left_out():
+    """"Windows overlap" tells to add (+=) rather than overwrite (=): said once when dX was measured to be the
+    overwriting one."""
+    overlap = ["pooling windows overlap"]
+    assert diagnose.trigger_hints(overlap) == [diagnose.TRIGGER_HINTS["pooling windows overlap"]]
+    assert diagnose.trigger_hints(overlap, measured=[diagnose.OVERWRITTEN_HINT]) == []
