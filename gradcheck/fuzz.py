@@ -358,8 +358,8 @@ class _Searcher:
         self.count = 0
         self.covered = {}
         self.methods = {}
-        self.spent = [0.0, 0]  # seconds spent in run_checks, and how many examples they ran
-        self.spent_alone = [0.0, 0]  # the same for runs of some checks alone (``verdicts``)
+        # seconds spent in run_checks, and how many examples they ran: of every check, and of some alone (``only``)
+        self.spent = {"whole": [0.0, 0], "alone": [0.0, 0]}
         self.stop_on = stop_on
         self.passes = {}  # (subject, check name) -> configurations it passed on
         self.current = None  # (subject, config, seed) being checked
@@ -442,27 +442,34 @@ class _Searcher:
         subject, name = key[:2]
         return list(self.implementations).index(subject), check_names(self.layer).index(name)
 
-    def checks(self, subject, config, seed):
-        """run_checks, memoized: shrinking and trigger facts revisit examples.  A failure of a check not seen
-        failing before is noted, to be explained too."""
-        key = (subject, config, seed)
+    def checks(self, subject, config, seed, only=None):
+        """run_checks, memoized: shrinking and trigger facts revisit examples.  With ``only`` (check names), those
+        checks alone (run_checks's ``only``: what a search for a counterexample needs), or every check where they
+        all ran already.  A failure in a whole run of a check not seen failing before is noted, to be explained
+        too."""
+        whole = (subject, config, seed)
+        key = whole if only is None else whole + (tuple(sorted(only)),)
+        if whole in self.cache:
+            return self.cache[whole]
         if key not in self.cache:
-            self.current = key
+            self.current = whole
             started = time.monotonic()
             self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
                                          self.implementations[subject], method=self.method, subject_name=subject,
-                                         stop_on=self.stop_on)
-            self.spent = [self.spent[0] + time.monotonic() - started, self.spent[1] + 1]
-            self._note_failures(subject, self.cache[key], (config, seed))
+                                         stop_on=self.stop_on, only=only)
+            spent = self.spent["whole" if only is None else "alone"]
+            spent[:] = spent[0] + time.monotonic() - started, spent[1] + 1
+            if only is None:
+                self._note_failures(subject, self.cache[key], (config, seed))
         return self.cache[key]
 
     def _verdicts_for(self, finding):
-        """How a search for a counterexample to ``finding``'s rules runs an example: its checks alone (``verdicts``).
-        A wrong forward's verdict can also rest on the finite differences of every gradient (its values right, its
+        """How a search for a counterexample to ``finding``'s rules runs an example: its checks alone (``checks``'s
+        ``only``).  A wrong forward's verdict can also rest on the finite differences of every gradient (its values right, its
         slope not): every check runs on the first SLOPE_EXAMPLES examples, its values alone judge the others.  A
         refusal is one however forward's values compare."""
         def alone(example):
-            return self.verdicts(finding.subject, *example, finding.names)
+            return self.checks(finding.subject, *example, only=finding.names)
         if finding.kind == REFUSAL or "forward" not in finding.names:
             return alone
         whole = set()
@@ -473,22 +480,6 @@ class _Searcher:
                 return self.checks(finding.subject, *example)
             return alone(example)
         return run
-
-    def verdicts(self, subject, config, seed, names):
-        """The results of the checks ``names`` alone (run_checks's ``only``: what a search for a counterexample
-        needs), or of every check where they ran already; memoized apart from ``checks``."""
-        full = (subject, config, seed)
-        key = full + (tuple(sorted(names)),)
-        if full in self.cache:
-            return self.cache[full]
-        if key not in self.cache:
-            self.current = full
-            started = time.monotonic()
-            self.cache[key] = run_checks(config, make_inputs(config, seed, self.precision),
-                                         self.implementations[subject], method=self.method, subject_name=subject,
-                                         stop_on=self.stop_on, only=names)
-            self.spent_alone = [self.spent_alone[0] + time.monotonic() - started, self.spent_alone[1] + 1]
-        return self.cache[key]
 
     def _note_failures(self, subject, results, example):
         for result in results:
@@ -660,8 +651,8 @@ class _Searcher:
         """Whether a rule search for ``finding`` fits in the time left (``_affordable``): TRIGGER_EXAMPLES runs of
         its checks alone, costed by those run so far (until one has, by a third of a whole run's cost), but
         SLOPE_EXAMPLES whole runs for a wrong forward."""
-        whole = self.spent[0] / max(1, self.spent[1])
-        alone = self.spent_alone[0] / self.spent_alone[1] if self.spent_alone[1] else whole / 3
+        whole = _mean(self.spent["whole"])
+        alone = _mean(self.spent["alone"]) if self.spent["alone"][1] else whole / 3
         slope = SLOPE_EXAMPLES if finding.kind == FAILURE and "forward" in finding.names else 0
         return self._affordable(finding.subject, slope + (TRIGGER_EXAMPLES - slope) * alone / max(whole, 1e-9))
 
@@ -671,7 +662,7 @@ class _Searcher:
         time_left = getattr(self.implementations[subject], "time_left", None)
         if time_left is None:
             return True
-        return time_left() > 2 * examples * self.spent[0] / max(1, self.spent[1])
+        return time_left() > 2 * examples * _mean(self.spent["whole"])
 
     def _shrink(self, space, fails, example, subject):
         """The smallest example of ``space`` on which ``fails``, by hypothesis.find; (example, shrunk?)."""
@@ -864,6 +855,11 @@ def _first_in_grid(layer, per_axis, pins, restrict, excluded, stratum):
             if not stratum.counts:
                 break  # the geometry alone decides this class
     return None
+
+
+def _mean(spent):
+    """Seconds per example of a tally [seconds, examples] (0 before any)."""
+    return spent[0] / max(1, spent[1])
 
 
 def _data_seeds(finding):
