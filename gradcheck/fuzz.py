@@ -465,9 +465,9 @@ class _Searcher:
 
     def _verdicts_for(self, finding):
         """How a search for a counterexample to ``finding``'s rules runs an example: its checks alone (``checks``'s
-        ``only``).  A wrong forward's verdict can also rest on the finite differences of every gradient (its values right, its
-        slope not): every check runs on the first SLOPE_EXAMPLES examples, its values alone judge the others.  A
-        refusal is one however forward's values compare."""
+        ``only``).  A wrong forward's verdict can also rest on the finite differences of every gradient (its values
+        right, its slope not): every check runs on the first SLOPE_EXAMPLES examples, its values alone judge the
+        others.  A refusal is one however forward's values compare."""
         def alone(example):
             return self.checks(finding.subject, *example, only=finding.names)
         if finding.kind == REFUSAL or "forward" not in finding.names:
