@@ -85,9 +85,9 @@ SMOKE_TESTED = ("python benchmarks/bench_detection.py --seeds 10",)
 def cases():
     """The README's commands but those .ci/run runs itself and those SMOKE_TESTED.  The benchmarks (minutes), the
     grading commands (sandboxes, a time-out), the plugin's run of examples/ (a plain pytest runs tests/ only: this
-    command is how the slow suite runs examples/test_examples.py) and the checks whose output the README does not show (one to five seconds each, for an exit code;
-    tests/test_loading.py checks the same layers in process) are marked slow: the fast suite runs the commands
-    whose whole output the README shows, and the quick ones."""
+    command is how the slow suite runs examples/test_examples.py) and the checks whose output the README does not
+    show (one to five seconds each, for an exit code; tests/test_loading.py checks the same layers in process) are
+    marked slow: the fast suite runs the commands whose whole output the README shows, and the quick ones."""
     return [pytest.param(command, code, output, id=command,
                          marks=[pytest.mark.slow] if _slow(command, output) else [])
             for command, code, output in commands() if command not in RUN_BY_CI + SMOKE_TESTED]
