@@ -159,14 +159,15 @@ def gradient_shaped(params):
 
 
 def dx_place(changed, shape):
-    """Where dx is among the arrays backward set or changed (``changed``): the one of x's ``shape``, or else the
-    one named as dx is (dx, dX, dA_prev, ...: of another shape, it is a wrong dx); None when there is none.
-    Ambiguous when several that their names cannot tell apart."""
-    candidates = [(p, a) for p, a in changed if a.shape == shape] or \
-        [(p, a) for p, a in changed if place_name(p) in DX_WORDS]
-    return one_of(candidates, (DX_WORDS.__contains__, lambda name: name not in GRADIENT_WORDS),
-                  lambda found: f"backward returned None and set {len(found)} arrays of x's shape {shape}: "
-                                f"{', '.join(found)}; gradcheck cannot tell which is dx: return it")
+    """Where dx is among the arrays backward set or changed (``changed``), but those named as a weight's gradient:
+    the one of x's ``shape``, or else the one named as dx is (dx, dX, dA_prev, ...: of another shape, it is a
+    wrong dx); None when there is none.  Ambiguous when several that their names cannot tell apart."""
+    changed = [(p, a) for p, a in changed if place_name(p) in DX_WORDS or place_name(p) not in GRADIENT_WORDS]
+    x_shaped = [(p, a) for p, a in changed if a.shape == shape]
+    what = f"of x's shape {shape}" if x_shaped else "named as dx is"
+    return one_of(x_shaped or [(p, a) for p, a in changed if place_name(p) in DX_WORDS], (DX_WORDS.__contains__,),
+                  lambda found: f"backward returned None and set {len(found)} arrays {what}: {', '.join(found)}; "
+                                "gradcheck cannot tell which is dx: return it")
 
 
 def gradient_place(changed, params, grad):
@@ -196,13 +197,13 @@ GRADIENT_WORDS = GradientWords()
 
 
 class DxWords:
-    """Names that say "the gradient of the input": dx, dX, d_x, dA_prev, dinput, grad_x, delta, ...;
-    ``name in DX_WORDS``."""
+    """Names that say "the gradient of the input": dx, dX, d_x, dA, dA_prev, dinput, grad_x, grad_input, delta,
+    ...; ``name in DX_WORDS``."""
 
     def __contains__(self, name):
         lower = str(name).lower().lstrip("_")
-        return lower.startswith(("dx", "d_x", "da", "dinput", "d_input", "dprev")) or "grad" in lower \
-            or "delta" in lower
+        return lower == "da" or lower.startswith(("dx", "d_x", "da_", "daprev", "dinput", "d_input", "dprev",
+                                                  "grad_x", "gradx", "grad_in", "delta"))
 
 
 DX_WORDS = DxWords()

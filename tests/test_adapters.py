@@ -409,3 +409,16 @@ def test_a_constructor_taking_w_first_that_cannot_be_built_gets_a_factory_callin
                                      "FILE:make_layer:\n\n    def make_layer(W, b, stride, pad):\n        layer = "
                                      "Conv(weights=W, bias=b, stride=stride, pad=pad, activation=...)\n        "
                                      "return layer\n")
+
+
+def test_a_backward_that_keeps_no_dx_is_not_read_from_a_weight_gradient_of_another_name():
+    """Nothing of x's shape set, and grad_W (a weight's gradient) or data are not dx's names: backward returned
+    None, and says so."""
+    class ConvGradNames(styles.ConvKeepsDx):
+        def backward(self, dout):
+            super().backward(dout)
+            del self.dx
+            self.grad_W, self.data = self.dW.copy(), np.zeros(3)
+
+    said = message(check("conv", ConvGradNames), "dX")
+    assert said == "backward returned None: return dx (dW and db are read from the layer)"
