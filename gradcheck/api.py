@@ -59,6 +59,7 @@ class Report:
     layout: Layout = NCHW  # the layout of the layer, which every index and shape of the report is in
     restriction: Restriction = None
     classes: dict = field(default_factory=dict)  # the geometry classes reached and missed (fuzz.Search.classes)
+    passes: dict = field(default_factory=dict)  # check name -> of the ``examples`` searched, how many it passed on
 
     @property
     def passed(self):
@@ -88,6 +89,7 @@ class Report:
             "methods": {name: {method: {"configurations": count, "evaluations": evaluations}
                                for method, (count, evaluations) in by_method.items()}
                         for name, by_method in self.methods.items()},
+            "passes": dict(self.passes),
         }
         if self.stopped is not None:
             data["stopped"] = self.stopped.to_dict()
@@ -109,7 +111,7 @@ class Report:
                    Stop.from_dict(data["stopped"]) if data.get("stopped") else None,
                    Layout.from_dict(data["layout"]) if data.get("layout") else NCHW,
                    Restriction.from_dict(data["restriction"]) if data.get("restriction") else None,
-                   config.get("classes", {}))
+                   config.get("classes", {}), data.get("passes", {}))
 
 
 def check(layer, impl=None, *, progress=None, **options):
@@ -233,7 +235,7 @@ class Plan:
         report = Report(self.layer, self.spec or "reference layers", self.options, search.summary, search.findings,
                         search.examples, self.seed, self.command(run_args, self.seed, search=not self.fixed),
                         covered=search.covered, methods=search.methods, stopped=search.stop,
-                        restriction=restriction, classes=search.classes)
+                        restriction=restriction, classes=search.classes, passes=search.passes)
         return layouts.relaid(report, self.layout)
 
     def _search(self, space, progress, stop_on, carry=()):

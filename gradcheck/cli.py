@@ -286,6 +286,9 @@ GRADING = stack(
                                          "every call); also its CPU-time limit. Past it the submission is killed."),
     click.option("--memory", type=click.IntRange(min=64), default=2048, show_default=True, metavar="MB",
                  help="Address space each submission may use (RLIMIT_AS; BLAS runs one thread)."),
+    click.option("--partial-credit", is_flag=True,
+                 help="A failed check earns its points times the share of the configurations searched that it "
+                      "passed on (none when the submission's run stopped early). [default: all or nothing]"),
 )
 HIDE_HINTS = click.option(
     "--hide-hints-until-due", "hide_hints", is_flag=True,

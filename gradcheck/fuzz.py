@@ -303,6 +303,7 @@ class Search:
     methods: dict
     stop: Stop = None
     classes: dict = field(default_factory=dict)
+    passes: dict = field(default_factory=dict)  # check name -> examples the user's layer (subject "") passed it on
 
 
 def run_search(layer, implementations, space, *, examples=DEFAULT_EXAMPLES, seed=0, method="auto",
@@ -390,7 +391,8 @@ class _Searcher:
                                          "missed": [name for name in names if name not in reached and unfinished],
                                          "values": [name for name in value_classes(self.layer)
                                                     if name not in missing_values]}
-        return Search(summary, findings, self.count, self.covered, self.methods, stop, classes)
+        passes = {name: count for (subject, name), count in self.passes.items() if subject == ""}
+        return Search(summary, findings, self.count, self.covered, self.methods, stop, classes, passes)
 
     def _explain_all(self):
         """The findings: each failure shrunk and explained, with further findings of its checks."""

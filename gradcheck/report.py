@@ -5,6 +5,7 @@ Also the reports of ``gradcheck grade`` (a GradeResult): text, JSON, CSV, Grades
 import csv
 import io
 import json
+import math
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -449,8 +450,8 @@ def as_users(result):
 
 def grade_to_json(result):
     """``{"sandbox": "bwrap" | "user" | "none", "sandbox_problem": null | why, "submissions": [{name, passed, score,
-    max_score, checks, error, duration_s}, ...], "causes": [{kind, checks, label, students, hints, reproduce},
-    ...]}``; sandbox "user" means each submission ran as an unprivileged user of its own (sandbox_problem says why
+    max_score, checks, earned, error, duration_s, layout}, ...], "causes": [{kind, checks, label, students, hints,
+    reproduce}, ...]}``; sandbox "user" means each submission ran as an unprivileged user of its own (sandbox_problem says why
     not under bwrap), "none" that they were not isolated; ``causes`` the class's failures by cause
     (``grading.causes``)."""
     data = dict(result.to_dict(), causes=[cause.to_dict() for cause in by_cause(result)])
@@ -486,9 +487,9 @@ def _points(result):
 
 def _scoring(result):
     """How the checks are scored, in a few words."""
-    if set(_points(result).values()) == {1}:
-        return "one point per check passed"
-    return "points per check passed as the course sets them"
+    scoring = "one point per check passed" if set(_points(result).values()) == {1} else \
+        "points per check passed as the course sets them"
+    return scoring + (", a failed check's times the share of configurations it passed on" if result.partial else "")
 
 
 def _cell(text):
@@ -575,13 +576,13 @@ def grade_to_classroom(submission, result):
     checks = {check.name: check for check in submission.checks}
     points = _points(result)
     tests = []
-    for name, worth in points.items():
+    for name in points:
         check = checks.get(name)
         message, details = graded_check_text(check, submission)
         status = "pass" if check is not None and check.status == "pass" else "error" if check is None else "fail"
         notes = [f"note: {note}" for note in check.notes] if check is not None else []
         tests.append({"name": CHECK_TITLES.get(name, name), "status": status,
-                      "score": worth if status == "pass" else 0, "message": "\n".join([message, *details, *notes])})
+                      "score": submission.earned_by(name), "message": "\n".join([message, *details, *notes])})
     status = "pass" if submission.passed else "error" if submission.error else "fail"
     data = {"version": 1, "status": status, "max_score": sum(points.values()), "tests": tests}
     return json.dumps(_finite(data), allow_nan=False, default=json_number) + "\n"
@@ -600,9 +601,9 @@ def _gradescope_tests(number, name, check, submission, points, shown, hide_hints
         output = "\n".join([output, *details])
     if check is not None and check.notes:
         output += "".join(f"\nnote: {note}" for note in check.notes)
-    tests = [{"name": CHECK_TITLES.get(name, name), "number": str(number), "score": float(points * passed),
-              "max_score": float(points), "status": "passed" if passed else "failed", "visibility": shown,
-              "output": output}]
+    tests = [{"name": CHECK_TITLES.get(name, name), "number": str(number),
+              "score": float(submission.earned_by(name)), "max_score": float(points),
+              "status": "passed" if passed else "failed", "visibility": shown, "output": output}]
     if withheld:
         tests.append({"name": f"{name}: where it fails, hints and how to reproduce it", "number": f"{number}.1",
                       "score": 0.0, "max_score": 0.0, "visibility": AFTER_DUE, "output": "\n".join(withheld)})
@@ -670,8 +671,7 @@ def _shown_score(submission, result, visibility):
     unseen = [name for name in points if visibility.get(name, VISIBLE) != VISIBLE]
     if not unseen:
         return f"score {submission.score} of {submission.max_score}"
-    passed = {check.name for check in submission.checks if check.status == "pass"}
-    score = sum(worth for name, worth in points.items() if name in passed and name not in unseen)
+    score = round(sum(submission.earned_by(name) for name in points if name not in unseen), 2)
     held = sum(points[name] for name in unseen)
     return (f"score {score} of {submission.max_score - held} on the checks shown now (the score of "
             f"{', '.join(unseen)}, worth {held} more, is not shown now)")
@@ -854,9 +854,11 @@ def _html_text(parent, tag, text, css_class=None):
 
 
 def _score_chart(result):
-    """An SVG bar per score from 0 to the maximum: how many submissions scored it."""
+    """An SVG bar per score from 0 to the maximum: how many submissions scored it (a partial score with the
+    whole number below it)."""
     top = max((submission.max_score for submission in result.submissions), default=0)
-    counts = [sum(submission.score == score for submission in result.submissions) for score in range(top + 1)]
+    counts = [sum(math.floor(submission.score) == score for submission in result.submissions)
+              for score in range(top + 1)]
     most = max(counts, default=0) or 1
     svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "role": "img", "class": "scores",
                              "width": str((top + 1) * (BAR_WIDTH + BAR_GAP)), "height": str(CHART_HEIGHT + 40)})

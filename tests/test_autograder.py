@@ -136,11 +136,14 @@ def test_per_student_seeds_differ_between_students_and_not_between_their_resubmi
 
 @pytest.mark.slow
 def test_per_student_seeds_keep_a_secret_in_the_bundle_and_take_no_seed(tmp_path):
-    done = gradcheck("autograder", *OPTIONS, "--per-student-seeds", "--output", tmp_path / "a.zip")
+    done = gradcheck("autograder", *OPTIONS, "--per-student-seeds", "--partial-credit", "--hide-hints-until-due",
+                     "--show-one-failure", "--output", tmp_path / "a.zip")
     assert done.returncode == 0, done.stderr
     assert "--seed" not in done.stdout and "each submission's seed derived from a secret" in done.stdout
     with zipfile.ZipFile(tmp_path / "a.zip") as archive:
-        assert len(bytes.fromhex(json.loads(archive.read(autograder.MANIFEST))["secret"])) == 32
+        manifest = json.loads(archive.read(autograder.MANIFEST))
+        assert len(bytes.fromhex(manifest["secret"])) == 32
+        assert {"--partial-credit", "--hide-hints-until-due", "--show-one-failure"} <= set(manifest["arguments"])
         instructions = archive.read("README.md").decode()
     assert "--seed SEED" in instructions and "so no two students share hidden configurations" in instructions
 

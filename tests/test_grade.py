@@ -25,8 +25,9 @@ import gradcheck
 import reference_layers
 from gradcheck import api, report
 from gradcheck.checks import CHECKS
+from gradcheck.compare import CheckResult
 from gradcheck.cli import main
-from gradcheck.grading.grade import SubmissionResult, grade
+from gradcheck.grading.grade import SubmissionResult, grade, prepare
 from gradcheck.grading.sandbox import sandbox_problem
 
 HERE = Path(__file__).parent
@@ -534,10 +535,12 @@ def test_json_has_the_documented_fields(mixed):
     rows = data["submissions"]
     assert [row["name"] for row in rows] == ["reference_style", "wrong_db", "exit_at_import"]
     for row in rows:
-        assert set(row) == {"name", "passed", "score", "max_score", "checks", "error", "duration_s", "layout"}
+        assert set(row) == {"name", "passed", "score", "max_score", "checks", "earned", "error", "duration_s",
+                            "layout"}
     assert rows[0]["passed"] is True and rows[0]["score"] == rows[0]["max_score"] == 8 and rows[0]["error"] is None
     assert [c["name"] for c in rows[1]["checks"]] == list(CHECKS)
-    assert rows[1]["passed"] is False and rows[1]["score"] == 7
+    assert rows[1]["passed"] is False and rows[1]["score"] == 7 == sum(rows[1]["earned"].values())
+    assert rows[1]["earned"]["dB"] == 0 and rows[2]["earned"] == {}
     assert rows[2]["error"].startswith("could not load Convolution") and rows[2]["checks"] == []
 
 
@@ -718,6 +721,43 @@ def test_cli_gradescope_can_show_one_failing_configuration_before_the_due_date_a
     code, out, _ = cli(student("wrong_db"), "--course", course, "--layer", "conv", "--impl", "Convolution", *pins,
                        "--format", "gradescope", "--hide-hints-until-due", "--show-one-failure")
     assert code == 0 and "One place where" not in json.loads(out)["output"]
+
+
+def test_partial_credit_is_the_share_of_configurations_a_failed_check_passed_on_unless_the_run_stopped():
+    settings = prepare("conv", "Conv2d", points={"dB": 3}, partial_credit=True)
+    checks = [CheckResult("dX", "pass"), CheckResult("dB", "fail"), CheckResult("dW", "fail")]
+    run = dataclasses.make_dataclass("Run", ["checks", "passes", "examples", "stopped"])
+    assert settings.earned(run(checks, {"dX": 30, "dB": 10, "dW": 30}, 30, None)) == {"dX": 1, "dB": 1.0,
+                                                                                        "dW": 0.97}
+    stopped = run(checks, {"dX": 30, "dB": 10, "dW": 30}, 30, "timed out")  # dying never pays
+    assert settings.earned(stopped) == {"dX": 1, "dB": 0, "dW": 0}
+    strict = prepare("conv", "Conv2d", points={"dB": 3})
+    assert strict.earned(run(checks, {"dX": 30, "dB": 10, "dW": 30}, 30, None)) == {"dX": 1, "dB": 0, "dW": 0}
+
+
+@pytest.mark.slow
+def test_cli_partial_credit_in_every_format(cli, student):
+    """wrong_db's dB passes with batch 1 only: it earns its point times that share, in the JSON, Gradescope's
+    and Classroom's results, and the text table; a hang stops early and earns nothing but what passed."""
+    options = ["--layer", "conv", "--impl", "Convolution", "--channels", "2", "--filters", "2", "--examples", "10",
+               "--seed", "0", "--partial-credit", "--timeout", "5"]
+    code, out, _ = cli(student("wrong_db"), student("hang"), *options, "--format", "json")
+    assert code == 0
+    wrong_db, hang = json.loads(out)["submissions"]
+    share = wrong_db["earned"]["dB"]
+    assert 0 < share < 1 and wrong_db["score"] == round(7 + share, 2) and wrong_db["max_score"] == 8
+    assert hang["score"] == 0 and not any(hang["earned"].values())  # it stopped at its first forward
+    code, out, _ = cli(student("wrong_db"), *options, "--format", "gradescope")
+    results = json.loads(out)
+    assert results["score"] == wrong_db["score"] and "share of configurations it passed on" in results["output"]
+    assert [t["score"] for t in results["tests"] if t["name"].startswith("dB")] == [wrong_db["earned"]["dB"]]
+    code, out, _ = cli(student("wrong_db"), *options, "--format", "classroom")
+    assert [t["score"] for t in json.loads(out)["tests"] if t["name"].startswith("dB")] == [wrong_db["earned"]["dB"]]
+    code, out, _ = cli(student("wrong_db"), *options)
+    assert f"{wrong_db['score']}/8" in out
+    (graded,) = grade([student("wrong_db")], "conv", "Convolution", channels=2, filters=2, examples=10, seed=0,
+                      partial_credit=True, workers=1).submissions
+    assert graded.earned["dB"] == share == round(graded.report.passes["dB"] / graded.report.examples, 2)
 
 
 def test_cli_showing_one_failure_is_for_hidden_hints(cli):

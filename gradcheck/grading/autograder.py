@@ -137,6 +137,7 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, show_one=False, seed
                  "--precision", settings.precision, "--timeout", f"{settings.limits.timeout:g}",
                  "--memory", str(settings.limits.memory)] + (["--divisible"] if settings.divisible else []) + \
         (["--backward", settings.backward] if settings.backward else []) + \
+        (["--partial-credit"] if settings.partial else []) + \
         (["--hide-hints-until-due"] if hide_hints else []) + (["--show-one-failure"] if show_one else [])
     version = metadata.version("gradcheck")
     with tempfile.TemporaryDirectory(prefix="gradcheck-wheel-") as folder:

@@ -3,7 +3,7 @@ autograder`` (``--course FILE``).  TOML::
 
     layer = "conv"              # every option of gradcheck grade, by its name with _ for - (impl,
     impl = "Conv2d"             # convention, seed, examples, precision, timeout, memory, divisible,
-    precision = "float64"       # hide_hints, show_one_failure, ...)
+    precision = "float64"       # hide_hints, show_one_failure, partial_credit, ...)
     timeout = 30
 
     [geometry]                  # the dimensions every submission is graded on; the others are fuzzed
@@ -31,7 +31,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 OPTIONS = ("layer", "impl", "backward", "convention", "layout", "examples", "seed", "method", "fast", "precision",
-           "divisible", "timeout", "memory", "hide_hints", "show_one_failure")
+           "divisible", "timeout", "memory", "hide_hints", "show_one_failure", "partial_credit")
 GEOMETRY = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 PAIRS = ("size", "kernel", "stride", "pad", "dilation")
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")  # Gradescope's, from most to least shown

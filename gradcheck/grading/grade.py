@@ -20,7 +20,8 @@ on.
 
 Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv, 6 for max
 pooling, 5 for average pooling), or the points ``points`` gives it (a course
-file's ``[points]``); a failed or skipped check scores 0.  A submission that could
+file's ``[points]``); a failed or skipped check scores 0, or with ``partial``
+its points times the share of configurations it passed on.  A submission that could
 not be loaded scores 0.  One whose child died (timed out, ran out of memory,
 crashed, exited) partway keeps the point of every check that passed on each
 configuration it completed and finished on the one where it stopped (the
@@ -81,7 +82,7 @@ class SubmissionResult:
     name: str
     path: str
     passed: bool
-    score: int
+    score: float
     max_score: int
     checks: list = field(default_factory=list)
     error: str = None
@@ -90,6 +91,11 @@ class SubmissionResult:
     file: str = ""
     stdout: str = ""
     stderr: str = ""
+    earned: dict = field(default_factory=dict)  # check name -> the points it earned
+
+    def earned_by(self, name):
+        """The points check ``name`` earned (0 for one that never ran)."""
+        return self.earned.get(name, 0)
 
     @property
     def reason(self):
@@ -108,8 +114,8 @@ class SubmissionResult:
         captured output and full report: what a grading process sends."""
         layout = None if self.report is None else dict(self.report.layout.to_dict(), name=self.report.layout.name)
         data = {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
-                "checks": [check.to_dict() for check in self.checks], "error": self.error,
-                "duration_s": round(self.duration_s, 3), "layout": layout}
+                "checks": [check.to_dict() for check in self.checks], "earned": dict(self.earned),
+                "error": self.error, "duration_s": round(self.duration_s, 3), "layout": layout}
         if details:
             data.update(path=self.path, file=self.file, stdout=self.stdout, stderr=self.stderr,
                         report=None if self.report is None else self.report.to_dict())
@@ -122,7 +128,7 @@ class SubmissionResult:
         return cls(data["name"], data.get("path", ""), data["passed"], data["score"], data["max_score"],
                    [CheckResult.from_dict(check) for check in data["checks"]], data["error"], data["duration_s"],
                    None if report is None else api.Report.from_dict(report), data.get("file", ""),
-                   data.get("stdout", ""), data.get("stderr", ""))
+                   data.get("stdout", ""), data.get("stderr", ""), data.get("earned", {}))
 
 
 @dataclass
@@ -139,6 +145,7 @@ class GradeResult:
     sandbox: str = "bwrap"  # "user": each ran as a user of its own; "none": the submissions were not isolated
     sandbox_problem: str = None  # with sandbox "auto": why bwrap could not run here
     points: dict = None  # check name -> what passing it is worth; None: one point each
+    partial: bool = False  # a failed check earns its points times the share of configurations it passed on
 
     @property
     def passed(self):
@@ -184,14 +191,22 @@ class Settings:
     backward: str = None  # the NAME of the backward of a forward function NAME, when not found by its name
     uid: int = None  # with sandbox "user": the uid of a grading process's slot
     points: dict = None  # check name -> what passing it is worth, every check of the layer
+    partial: bool = False  # partial credit: see ``earned``
 
     @property
     def max_score(self):
         return sum(self.points.values())
 
-    def score(self, checks):
-        """The points of the CheckResults ``checks`` that passed."""
-        return sum(self.points[check.name] for check in checks if check.status == "pass")
+    def earned(self, report):
+        """Check name -> the points it earned in ``report``: all of them when it passed, else 0; with ``partial``,
+        a failed check earns them times the share of the searched configurations it passed on (``report.passes``
+        of ``report.examples``; a check that failed only where the search went on to explain another failure at
+        most (N - 1) / N), but not in a run that stopped early (timed out, died): stopping never scores better
+        than failing would have."""
+        share = self.partial and report.stopped is None and report.examples > 0
+        return {check.name: self.points[check.name] if check.status == "pass" else
+                round(self.points[check.name] * min(report.passes.get(check.name, 0), report.examples - 1)
+                      / report.examples, 2) if share else 0 for check in report.checks}
 
     @classmethod
     def from_dict(cls, data):
@@ -239,7 +254,7 @@ def grade(paths, layer, impl, *, workers=None, progress=None, deadline=None, **o
         uids = users.free_uids(workers) if sandbox == "user" else []
         submissions = _Run(jobs, chosen, min(workers, len(jobs)), progress, deadline, uids).results()
     return GradeResult(layer, impl, chosen.seed, chosen.examples, chosen.limits, submissions,
-                       time.monotonic() - started, chosen.sandbox, problem, chosen.points)
+                       time.monotonic() - started, chosen.sandbox, problem, chosen.points, chosen.partial)
 
 
 def isolation(sandbox, paths, scratch):
@@ -264,7 +279,7 @@ def isolation(sandbox, paths, scratch):
 def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channels=None, filters=None, size=None,
              kernel=None, stride=None, pad=None, dilation=None, examples=None, seed=None, fast=False, method="auto",
              precision="float64", timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cpu=None, sandbox="bwrap",
-             divisible=False, backward=None, points=None):
+             divisible=False, backward=None, points=None, partial_credit=False):
     """The validated Settings every submission of a run is graded with; ValueError (or TypeError) if any is bad.
 
     ``impl`` is the NAME each submission defines (a class, a factory or a
@@ -287,7 +302,8 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     else as such a user; "none" as plain child processes, with the same
     limits but not isolated (``GradeResult.sandbox`` says so).  ``points``
     maps check names to what passing each is worth (a whole number >= 0;
-    a check left out: 1).
+    a check left out: 1); with ``partial_credit``, a failed check earns them
+    times the share of configurations it passed on (``Settings.earned``).
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
@@ -312,7 +328,8 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
                        divisible=divisible, **pins)
     return Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method, precision, limits,
-                    sandbox, checked.divisible, layout=layout, backward=backward, points=_points(layer, points or {}))
+                    sandbox, checked.divisible, layout=layout, backward=backward, points=_points(layer, points or {}),
+                    partial=bool(partial_credit))
 
 
 def _points(layer, given):

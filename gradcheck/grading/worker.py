@@ -93,7 +93,8 @@ def grade_one(job, settings):
     report.notes.extend(sandbox.left_out)
     result.report = report
     result.checks = list(report.checks)
-    result.score = settings.score(report.checks)
+    result.earned = settings.earned(report)
+    result.score = round(sum(result.earned.values()), 2)
     result.passed = report.passed and not sandbox.fatal
     if sandbox.fatal:
         result.error = one_line(sandbox.fatal)
