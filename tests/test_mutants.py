@@ -51,7 +51,7 @@ QUICK = {
     "ConvDxIgnoresStride", "ConvDbAveraged", "ConvAccumulatesGrads", "ConvStaleCol", "ConvCopiesWeights",
     "ConvMutatesX", "ConvRaisesInBackward", "ConvReturnsList", "MaxPoolMaskAllTies", "AvgPoolCountExcludePad",
     "ConvPositional", "conv_forward", "ConvBackwardNone", "conv_forward_hparams", "dlai conv_forward",
-    "conv_forward_minus_pad", "MaxPoolDxSpreads", "ConvIntOutput", "ConvCol2imWindowsOnly", "ConvIm2colDLfS",
+    "conv_forward_minus_pad", "MaxPoolDxSpreads", "ConvIntOutput", "ConvIm2colDLfS",
     "ConvFFT", "MaxPoolLoops", "AvgPoolStrided",
 }
 
