@@ -82,6 +82,7 @@ def test_bench_detection_runs_and_reports_every_measurement():
 @pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
 @pytest.mark.skipif(os.geteuid() != 0, reason="the simulated Gradescope container needs root")
 @pytest.mark.slow  # a minute; .ci/run runs it
+@pytest.mark.xdist_group("test_grade")  # never beside tests/test_grade.py's class runs, whose time is bounded too
 def test_bench_grading_runs_and_reports_every_measurement():
     done = run(str(BENCHMARKS / "bench_grading.py"), "--submissions", "1", "--rounds", "1", "--class-size", "2",
                timeout=300)
