@@ -20,14 +20,15 @@ on.
 
 Scoring: one point per check that passes (``gradcheck.checks``: 8 for conv, 6 for max
 pooling, 5 for average pooling), or the points ``points`` gives it (a course
-file's ``[points]``); a failed or skipped check scores 0, or with ``partial``
-its points times the share of configurations it passed on.  A submission that could
-not be loaded scores 0.  One whose child died (timed out, ran out of memory,
-crashed, exited) partway keeps the point of every check that passed on each
-configuration it completed and finished on the one where it stopped (the
-check says on how many); the check that was running then fails, and so does
-every other one left unfinished there: dying never scores better than failing
-where it died would have.  It is not ``passed``, and its ``error`` says why
+file's ``[points]``); a failed or skipped check scores 0 (with ``partial_credit``,
+its points times the share of configurations it passed on: ``Settings.earned``).
+A submission that could not be loaded scores 0.  One whose child died
+(timed out, ran out of memory, crashed, exited) partway keeps the point of
+every check that passed on each configuration it completed and finished on
+the one where it stopped (the check says on how many); the check that was
+running then fails, and so does every other one left unfinished there, with
+no partial credit: dying never scores better than failing where it died
+would have.  It is not ``passed``, and its ``error`` says why
 it stopped.  Grading is strict
 (``gradcheck.check(..., strict=True)``): a check failed because the layer
 refused a configuration on purpose (its own assert or raise) scores 0 like any
