@@ -451,9 +451,9 @@ def as_users(result):
 def grade_to_json(result):
     """``{"sandbox": "bwrap" | "user" | "none", "sandbox_problem": null | why, "submissions": [{name, passed, score,
     max_score, checks, earned, error, duration_s, layout}, ...], "causes": [{kind, checks, label, students, hints,
-    reproduce}, ...]}``; sandbox "user" means each submission ran as an unprivileged user of its own (sandbox_problem says why
-    not under bwrap), "none" that they were not isolated; ``causes`` the class's failures by cause
-    (``grading.causes``)."""
+    reproduce}, ...]}``; sandbox "user" means each submission ran as an unprivileged user of its own
+    (sandbox_problem says why not under bwrap), "none" that they were not isolated; ``earned`` the points each
+    check earned; ``causes`` the class's failures by cause (``grading.causes``)."""
     data = dict(result.to_dict(), causes=[cause.to_dict() for cause in by_cause(result)])
     return json.dumps(_finite(data), allow_nan=False, default=json_number)
 
