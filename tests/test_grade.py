@@ -290,8 +290,8 @@ def test_the_output_is_the_graders_alone(class_run):
         ["grades.json"] + (["survivors"] if class_run["isolation"] == "user" else []))  # no temporary left
 
 
-@pytest.fixture(scope="session")  # made once a worker: under pytest-xdist a module fixture is made again each time
-def graded(student, tmp_path_factory):  # the worker comes back to this module
+@pytest.fixture(scope="module")
+def graded(student, tmp_path_factory):
     """A few submissions graded through the Python API, which shows all (captured output, full reports); the
     last is a right layer in a folder with a numpy.py and a __future__.py of the student's own."""
     own = tmp_path_factory.mktemp("own") / "own_shadows"

@@ -204,10 +204,16 @@ class Settings:
         of ``report.examples``; a check that failed only where the search went on to explain another failure at
         most (N - 1) / N), but not in a run that stopped early (timed out, died): stopping never scores better
         than failing would have."""
-        share = self.partial and report.stopped is None and report.examples > 0
-        return {check.name: self.points[check.name] if check.status == "pass" else
-                round(self.points[check.name] * min(report.passes.get(check.name, 0), report.examples - 1)
-                      / report.examples, 2) if share else 0 for check in report.checks}
+        shared = self.partial and report.stopped is None and report.examples > 0
+
+        def earned(check):
+            worth = self.points[check.name]
+            if check.status == "pass":
+                return worth
+            if not shared:
+                return 0
+            return round(worth * min(report.passes.get(check.name, 0), report.examples - 1) / report.examples, 2)
+        return {check.name: earned(check) for check in report.checks}
 
     @classmethod
     def from_dict(cls, data):
