@@ -12,7 +12,7 @@ from .adapters import (LAYOUTS, NCHW, Implementation, Layout, implementation_of,
                        natural_layout, reference_style, restriction)
 from .checks import METHODS
 from .compare import CheckResult
-from .config import LAYERS, Config, cli_args
+from .config import LAYERS, Config, as_ranges, cli_args, dimension_text, split_ranges
 from .fuzz import DEFAULT_EXAMPLES, FAILURE, REFUSAL, Finding, Space, Stop, default_seed, run_search
 from .inputs import PRECISIONS
 from .restrict import Restriction, accepted_opposites, accepted_space
@@ -124,7 +124,9 @@ def check(layer, impl=None, *, progress=None, **options):
     (as the sandbox provides).  Options:
 
     batch, channels, filters, size, kernel, stride, pad, dilation
-        pin a dimension (an int, or an (h, w) pair); the others are fuzzed.
+        pin a dimension (an int, or an (h, w) pair), or keep it within a
+        range (``stride=range(1, 3)``: 1 or 2 along each axis); the others
+        are fuzzed.
     examples
         configurations to try (default 30).
     seed
@@ -227,7 +229,8 @@ class Plan:
                                       [finding for finding in search.findings if finding.kind == REFUSAL])
             carried = [(finding.config, finding.seed) for finding in search.findings if finding.kind == FAILURE]
             search = self._search(accepted, progress, stop_on, carried)
-        run_args = self.fixed[0].cli_args() if self.fixed else cli_args(self.layer, self.options["pinned"])
+        run_args = self.fixed[0].cli_args() if self.fixed else \
+            cli_args(self.layer, {**self.options["pinned"], **as_ranges(self.options["bounds"])})
         if not self.fixed:
             run_args += ["--examples", str(self.examples)]
         if search.stop is not None:
@@ -295,17 +298,19 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
     implementations, spec = _implementations(layer, impl, convention, backward)
     seed = default_seed() if seed is None else as_int(seed, "seed", 0)
     examples = DEFAULT_EXAMPLES if examples is None else as_int(examples, "examples", 1)
-    pins = _pins(layer, batch=batch, channels=channels, filters=filters, size=size, kernel=kernel,
-                 stride=stride, pad=pad, dilation=dilation)
+    pins, bounds = _pins(layer, batch=batch, channels=channels, filters=filters, size=size, kernel=kernel,
+                         stride=stride, pad=pad, dilation=dilation)
     restrict = {"divisible": True} if divisible else {}
     pinning = implementations if convention_pins else {}  # those whose convention keeps the search to what it takes
     for implementation in pinning.values():
-        _apply_convention_pins(pins, implementation)
+        _apply_convention_pins(pins, bounds, implementation)
         restrict.update(implementation.restrict)
+    if bounds:
+        restrict["bounds"] = tuple(sorted(bounds.items()))
     restricted = _restriction(layer, pinning)
     if per_axis is None:
         per_axis = all(i.per_axis for i in implementations.values())
-    options = {"pinned": dict(pins), "method": method, "examples": examples, "precision": precision,
+    options = {"pinned": dict(pins), "bounds": bounds, "method": method, "examples": examples, "precision": precision,
                "divisible": bool(divisible), "strict": bool(strict), "restricted": restricted or None}
     if config is None and not _free(layer, pins):
         config = _pinned_config(layer, pins)
@@ -315,6 +320,7 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
         _require_square(config.to_dict(), pinning)
         if divisible:
             _require_divisible(config)
+        _require_within(config, bounds)
         guard.require_fit(config)
         space, fixed = None, (config, seed)
     else:
@@ -383,14 +389,27 @@ def _require_divisible(config):
                          f"W + 2P - extent, here {tuple(spans)}; change the size or the stride, or drop --divisible")
 
 
-def _apply_convention_pins(pins, implementation):
-    """Pin what the implementation's convention cannot vary; refuse a user pin that contradicts it."""
+def _require_within(config, bounds):
+    """Refuse a configuration outside the bounds given with it."""
+    for name, (low, high) in bounds.items():
+        value = getattr(config, name)
+        if not all(low <= v <= high for v in (value if isinstance(value, tuple) else (value,))):
+            raise ValueError(f"the configuration has {name} {dimension_text(value)}, outside the bounds "
+                             f"{low}..{high} given with it; drop the bounds or change the configuration")
+
+
+def _apply_convention_pins(pins, bounds, implementation):
+    """Pin what the implementation's convention cannot vary; refuse a user pin or bounds that contradict it."""
     contradicted = implementation.contradicted_pin(pins.get)
-    if contradicted:
-        name, given = contradicted
+    outside = [(name, dimension_text(range(low, high + 1))) for name, (low, high) in bounds.items()
+               if name in implementation.pinned and not low <= implementation.pinned[name] <= high]
+    if contradicted or outside:
+        name, given = contradicted or outside[0]
         raise ValueError(f"{implementation.name} ({implementation.convention} convention) cannot take "
                          f"{name} {given}; leave {name} at {implementation.pinned[name]}")
     pins.update(implementation.pinned)
+    for name in implementation.pinned:
+        bounds.pop(name, None)
 
 
 def _implementations(layer, impl, convention, backward=None):
@@ -424,15 +443,16 @@ def _spec_of(obj):
     return f"{os.path.relpath(path)}:{obj.__qualname__}" if path else obj.__qualname__
 
 
-def _pins(layer, **pins):
-    """The pinned dimensions, validated (pools have no filters or dilation)."""
-    pins = {k: v for k, v in pins.items() if v is not None}
+def _pins(layer, **dims):
+    """(pins, bounds): the dimensions given, validated (pools have no filters or dilation), the ranges among them
+    as {name: (lowest, highest)}."""
+    pins, bounds = split_ranges({k: v for k, v in dims.items() if v is not None})
     if layer != "conv":
         for name in ("filters", "dilation"):
-            if pins.get(name) not in (None, 1, (1, 1)):
+            if pins.get(name) not in (None, 1, (1, 1)) or name in bounds:
                 raise ValueError(f"pools have no {name}; leave it out")
             pins.pop(name, None)
-    return pins
+    return pins, bounds
 
 
 def _free(layer, pins):

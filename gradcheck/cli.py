@@ -17,6 +17,7 @@ import click
 from . import api, report
 from .adapters import CONVENTIONS, LAYOUTS, LoadError
 from .checks import METHODS
+from .config import parse_range
 from .grading import grade as grading
 from .grading.course import CourseError, load as load_course
 from .grading.sandbox import SandboxUnavailable
@@ -83,28 +84,34 @@ class OneLineErrors(click.Group):
         return code
 
 
-class Pair(click.ParamType):
-    """An int (both axes) or HxW, e.g. 3 or 3x2; each at least ``minimum``."""
+class Dimension(click.ParamType):
+    """An int (both axes), HxW for a pair dimension (e.g. 3x2), or LOW..HIGH (the search keeps to those values,
+    on both axes); each at least ``minimum``."""
 
-    name = "N|HxW"
-
-    def __init__(self, minimum):
+    def __init__(self, minimum, pair=True):
         self.minimum = minimum
+        self.pair = pair
+        self.name = "N|HxW|LOW..HIGH" if pair else "N|LOW..HIGH"
 
     def get_metavar(self, param, ctx=None):
-        return "N|HxW"
+        return self.name
 
     def convert(self, value, param, ctx):
-        if isinstance(value, (int, tuple)):  # a default, or a course file's value
-            numbers = [value] if isinstance(value, int) else list(value)
+        if isinstance(value, (int, tuple, range)):  # a default, or a course file's value
+            numbers = list(value) if isinstance(value, tuple) else [value]
+        elif parse_range(value) is not None:
+            numbers = [parse_range(value)]
         else:
             try:
                 numbers = [int(part) for part in value.lower().replace(",", "x").split("x")]
             except ValueError:
-                self.fail(f"{value!r} is not an int or an HxW pair such as 3x2", param, ctx)
-        if len(numbers) not in (1, 2):
-            self.fail(f"{value!r} is not an int or an HxW pair such as 3x2", param, ctx)
-        if min(numbers) < self.minimum:
+                numbers = []
+        if len(numbers) not in (1, 1 + self.pair):
+            self.fail(f"{value!r} is not {'an int, an HxW pair such as 3x2' if self.pair else 'an int'} or a range "
+                      "such as 1..2", param, ctx)
+        if isinstance(numbers[0], range) and not numbers[0]:
+            self.fail(f"{value!r} holds no value: give the lowest first, as in 1..2", param, ctx)
+        if min(number.start if isinstance(number, range) else number for number in numbers) < self.minimum:
             self.fail(f"must be >= {self.minimum}, got {value}", param, ctx)
         return numbers[0] if len(numbers) == 1 else tuple(numbers)
 
@@ -122,16 +129,16 @@ def stack(*decorators):
 
 
 DIMENSIONS = stack(
-    click.option("--kernel", type=Pair(1), help="Kernel (conv) or pool window: N or KHxKW."),
-    click.option("--stride", type=Pair(1), help="Stride: N or SHxSW."),
-    click.option("--pad", type=Pair(0), help="Zero padding (conv) / padding (pools): N or PHxPW."),
-    click.option("--batch", type=COUNT, help="Batch size N."),
-    click.option("--channels", type=COUNT, help="Input channels C."),
-    click.option("--size", type=Pair(1), help="Input height and width: N or HxW."),
+    click.option("--kernel", type=Dimension(1), help="Kernel (conv) or pool window: N or KHxKW."),
+    click.option("--stride", type=Dimension(1), help="Stride: N or SHxSW."),
+    click.option("--pad", type=Dimension(0), help="Zero padding (conv) / padding (pools): N or PHxPW."),
+    click.option("--batch", type=Dimension(1, pair=False), help="Batch size N."),
+    click.option("--channels", type=Dimension(1, pair=False), help="Input channels C."),
+    click.option("--size", type=Dimension(1), help="Input height and width: N or HxW."),
 )
 CONV_DIMENSIONS = stack(
-    click.option("--filters", type=COUNT, help="Filters F (conv only)."),
-    click.option("--dilation", type=Pair(1), help="Dilation: N or DHxDW (conv only, if the layer takes one)."),
+    click.option("--filters", type=Dimension(1, pair=False), help="Filters F (conv only)."),
+    click.option("--dilation", type=Dimension(1), help="Dilation: N or DHxDW (conv only, if the layer takes one)."),
 )
 SEARCH = stack(
     click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,

@@ -145,9 +145,46 @@ def cli_args(layer, dims):
 
 
 def pin_args(dims):
-    """The options that pin the dimensions ``dims`` (ints or pairs), e.g. ['--stride', '2', '--size', '5x4']."""
-    return [word for name, value in dims.items()
-            for word in (f"--{name}", str(value) if isinstance(value, int) else pair_text(value))]
+    """The options that pin the dimensions ``dims`` (ints, pairs or ranges), e.g. ['--stride', '2', '--size',
+    '5x4', '--pad', '0..1']."""
+    return [word for name, value in dims.items() for word in (f"--{name}", dimension_text(value))]
+
+
+def dimension_text(value):
+    """'2', '5x4' or, for range(0, 2), '0..1'."""
+    if isinstance(value, range):
+        return f"{value.start}..{value[-1]}"
+    return str(value) if isinstance(value, int) else pair_text(value)
+
+
+def parse_range(text):
+    """range(LOW, HIGH + 1) for the text 'LOW..HIGH', or None when ``text`` does not have that form."""
+    low, dots, high = str(text).partition("..")
+    if not dots or not low.strip().isdigit() or not high.strip().isdigit():
+        return None
+    return range(int(low), int(high) + 1)
+
+
+def split_ranges(dims):
+    """(pins, bounds): ``dims`` given as ints or pairs, and those given as ranges as {name: (lowest, highest)};
+    a range of one value is a pin.  ValueError for a range with a step or no value."""
+    pins, bounds = {}, {}
+    for name, value in dims.items():
+        if not isinstance(value, range):
+            pins[name] = value
+        elif value.step != 1 or not value:
+            raise ValueError(f"{name} as a range must hold consecutive values, lowest first (e.g. range(1, 3) for "
+                             f"1..2), got {value!r}")
+        elif len(value) == 1:
+            pins[name] = value.start
+        else:
+            bounds[name] = (value.start, value[-1])
+    return pins, bounds
+
+
+def as_ranges(bounds):
+    """{name: range} for {name: (lowest, highest)}: what ``split_ranges`` took apart."""
+    return {name: range(low, high + 1) for name, (low, high) in bounds.items()}
 
 
 def pair_text(pair):

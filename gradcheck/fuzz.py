@@ -179,6 +179,8 @@ class Space:
             not restrict.get("same_depth") or config.filters == config.channels,
             restrict.get("overlapping", True) or not config.windows_overlap,
             not restrict.get("padded") or min(config.pad) >= 1,
+            all(low <= value <= high for name, (low, high) in restrict.get("bounds", ())
+                for value in _entries(getattr(config, name))),
             self._kept(config),
         ])
 
@@ -186,6 +188,11 @@ class Space:
     def scope_text(self):
         """"with stride 1 and a square input", or "" for the run's own space."""
         return f"with {' and '.join(self.scope)}" if self.scope else ""
+
+
+def _entries(value):
+    """A dimension's values: both axes of a pair, or a count alone."""
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _pin(name, value):
@@ -832,7 +839,16 @@ def _first_in_grid(layer, per_axis, pins, restrict, excluded, stratum):
     space = Space(layer, dict(pins), per_axis, dict(restrict), excluded=excluded)
 
     def values(name, free):
-        return [space.pins[name]] if name in space.pins else free
+        """The pin of ``name``, or its ``free`` grid values kept to its bounds (or, when the grid has none
+        there, the bounds' first values)."""
+        if name in space.pins:
+            return [space.pins[name]]
+        low, high = dict(space.restrict.get("bounds", ())).get(name, (-math.inf, math.inf))
+        inside = [value for value in free if low <= min(_entries(value)) <= max(_entries(value)) <= high]
+        if inside or low == -math.inf:
+            return inside
+        firsts = range(low, min(high, low + 4) + 1)
+        return list(firsts) if name in ("batch", "channels", "filters") else [(v, v) for v in firsts]
 
     sides = [(n, m) for n in range(1, 13) for m in (n, n + 1)]
     kernels = [(k, k) for k in range(1, 8)] + [(1, 2), (2, 3), (3, 2)]

@@ -104,12 +104,15 @@ def finding_scope(finding):
 
 def scope_lines(report):
     """(label, sentence) for what the reader must know to read the report: the layout the layer reads, when it is
-    not NCHW, and what its convention keeps the search to."""
+    not NCHW, what its convention keeps the search to, and the bounds the run was given ("stride 1..2")."""
     lines = []
     if report.layout != NCHW:
         lines.append(("layout:", sentence(report.layout, report.layer)))
     if report.options.get("restricted"):
         lines.append(("restricted:", report.options["restricted"]))
+    if report.options.get("bounds"):
+        lines.append(("within:", ", ".join(f"{name} {low}..{high}"
+                                           for name, (low, high) in report.options["bounds"].items())))
     return lines
 
 
@@ -126,7 +129,7 @@ def render_text(report, console):
     if report.covered:
         _labelled(console, "covered:", coverage_text(report.covered), 0, "dim")
     if report.classes.get("reached"):
-        _labelled(console, "classes:", classes_text(report.classes), 0, "dim")
+        _labelled(console, "classes:", classes_text(report.classes, bool(report.options.get("bounds"))), 0, "dim")
     if report.methods:
         _labelled(console, "finite differences:", methods_text(report.methods), 0, "dim")
     console.print()
@@ -190,12 +193,12 @@ def coverage_text(covered):
     return ", ".join(parts)
 
 
-def classes_text(classes):
-    """'23 geometry classes: stride == kernel, ...; none with these pins: pad >= kernel', and the classes a run
-    that stopped early did not reach."""
+def classes_text(classes, bounded=False):
+    """'23 geometry classes: stride == kernel, ...; none with these pins: pad >= kernel' ('pins and bounds' for a
+    ``bounded`` run), and the classes a run that stopped early did not reach."""
     text = f"{len(classes['reached'])} geometry classes: {', '.join(classes['reached'])}"
     if classes.get("excluded"):
-        text += f"; none with these pins: {', '.join(classes['excluded'])}"
+        text += f"; none with these pins{' and bounds' * bounded}: {', '.join(classes['excluded'])}"
     if classes.get("missed"):
         text += f"; not reached before the run stopped: {', '.join(classes['missed'])}"
     if classes.get("values"):

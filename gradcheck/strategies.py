@@ -44,7 +44,10 @@ H + 2P - extent and W + 2P - extent, for layers that refuse the others;
 ``square=("size", "kernel")`` makes the input and/or the kernel square;
 ``same_depth=True`` (conv) draws as many filters as channels;
 ``overlapping=False`` draws windows that never overlap (stride >= extent);
-``padded=True`` draws a pad of at least 1 on both axes.  gradcheck uses them
+``padded=True`` draws a pad of at least 1 on both axes;
+``bounds={"stride": (1, 2), "batch": (2, 4)}`` keeps each named dimension
+(both axes of a geometry one) between the two values, inclusive, beyond the
+ranges above if need be (a course grades strides 1 and 2 only).  gradcheck uses them
 to test a trigger fact as a rule: "fails only when the input is not square"
 is printed only when a search over square inputs finds no failure.
 """
@@ -72,6 +75,7 @@ BUDGET = 60_000  # output elements the checks of one example may compute (calls 
 CALLS = {"conv": 8 + 3 * 7, "maxpool": 6 + 7, "avgpool": 6 + 7}
 LARGE_WEIGHT = 2  # in a large example, large values make up about this many times as many candidates as the rest
 GEOMETRY = ("dilation", "kernel", "stride", "pad", "size")
+COUNTED = ("batch", "channels", "filters")
 SHARED = ("dilation", "stride", "pad")  # one value for both axes unless per_axis
 
 
@@ -98,27 +102,52 @@ class Restrictions:
     same_depth: bool = False
     overlapping: bool = True
     padded: bool = False
+    bounds: tuple = ()  # (name, lowest, highest), sorted by name
 
     @classmethod
-    def of(cls, divisible=False, square=(), same_depth=False, overlapping=True, padded=False):
+    def of(cls, divisible=False, square=(), same_depth=False, overlapping=True, padded=False, bounds=None):
         square = frozenset((square,) if isinstance(square, str) else square)
         if not square <= {"size", "kernel"}:
             raise ValueError(f"square takes 'size' and 'kernel', got {sorted(square)}")
-        return cls(bool(divisible), square, bool(same_depth), bool(overlapping), bool(padded))
+        return cls(bool(divisible), square, bool(same_depth), bool(overlapping), bool(padded),
+                   _bounds(dict(bounds or {})))
+
+    def bound(self, name):
+        """(lowest, highest) that ``name`` may take, or None when it is not bounded."""
+        return next(((low, high) for bounded, low, high in self.bounds if bounded == name), None)
+
+
+def _bounds(bounds):
+    """``bounds`` ({name: (lowest, highest)}) validated, as Restrictions holds them."""
+    checked = []
+    for name, span in sorted(bounds.items()):
+        if name not in GEOMETRY + COUNTED:
+            raise ValueError(f"bounds name dimensions ({', '.join(GEOMETRY + COUNTED)}), got {name!r}")
+        try:
+            low, high = span
+        except (TypeError, ValueError):
+            raise TypeError(f"the bounds of {name} must be a pair (lowest, highest), got {span!r}") from None
+        low, high = as_int(low, name, 0 if name == "pad" else 1), as_int(high, name, 0 if name == "pad" else 1)
+        if low > high:
+            raise ValueError(f"{name} between {low} and {high} is empty: give the lowest value first")
+        checked.append((name, low, high))
+    return tuple(checked)
 
 
 def conv_configs(*, batch=None, channels=None, filters=None, size=None, kernel=None,
                  stride=None, pad=None, dilation=None, per_axis=True, divisible=False, square=(), same_depth=False,
-                 overlapping=True, padded=False):
+                 overlapping=True, padded=False, bounds=None):
     """Conv2d configurations; pin any dimension with an int or an (h, w) pair.
 
     With ``per_axis=False`` stride, pad and dilation are the same along both
     axes (for layers that take them as plain ints); input and kernel stay
     free to be non-square.  ``divisible``, ``square``, ``same_depth``,
-    ``overlapping`` and ``padded`` restrict the drawing (see the module docstring).
+    ``overlapping``, ``padded`` and ``bounds`` restrict the drawing (see the module docstring).
     """
-    restrict = Restrictions.of(divisible, square, same_depth, overlapping, padded)
-    counts = _counts(batch=batch, channels=channels, filters=filters)
+    if same_depth:
+        bounds = _same_depth_bounds(dict(bounds or {}))
+    restrict = Restrictions.of(divisible, square, same_depth, overlapping, padded, bounds)
+    counts = _counts(restrict, batch=batch, channels=channels, filters=filters)
     if same_depth:
         counts = _same_depth(counts)
     return _configs("conv", _Pins.of(False, per_axis, restrict, size=size, kernel=kernel, stride=stride, pad=pad,
@@ -126,7 +155,7 @@ def conv_configs(*, batch=None, channels=None, filters=None, size=None, kernel=N
 
 
 def pool_configs(mode, *, batch=None, channels=None, size=None, kernel=None, stride=None, pad=None,
-                 per_axis=True, divisible=False, square=(), overlapping=True, padded=False):
+                 per_axis=True, divisible=False, square=(), overlapping=True, padded=False, bounds=None):
     """MaxPool2d ("max") or AvgPool2d ("avg") configurations; ``kernel`` is the pool window.
 
     Pad is at most half the pool (a window of padding alone has nothing to
@@ -134,9 +163,11 @@ def pool_configs(mode, *, batch=None, channels=None, size=None, kernel=None, str
     """
     if mode not in ("max", "avg"):
         raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
-    restrict = Restrictions.of(divisible, square, False, overlapping, padded)
+    if (bounds or {}).get("filters") or (bounds or {}).get("dilation"):
+        raise ValueError("pools have no filters or dilation to bound; leave them out")
+    restrict = Restrictions.of(divisible, square, False, overlapping, padded, bounds)
     return _configs(mode + "pool", _Pins.of(True, per_axis, restrict, size=size, kernel=kernel, stride=stride,
-                                            pad=pad, dilation=1), _counts(batch=batch, channels=channels))
+                                            pad=pad, dilation=1), _counts(restrict, batch=batch, channels=channels))
 
 
 def configs(layer, **pinned):
@@ -149,8 +180,25 @@ def configs(layer, **pinned):
     raise ValueError(f"layer must be 'conv', 'maxpool' or 'avgpool', got {layer!r}")
 
 
-def _counts(**counts):
-    return {name: None if value is None else as_int(value, name, 1) for name, value in counts.items()}
+def _counts(restrict, **counts):
+    """The pinned counts, validated, each within its bounds."""
+    counts = {name: None if value is None else as_int(value, name, 1) for name, value in counts.items()}
+    for name, value in counts.items():
+        span = restrict.bound(name)
+        if value is not None and span and not span[0] <= value <= span[1]:
+            raise ValueError(f"{name} is pinned to {value}, outside its bounds {span[0]}..{span[1]}")
+    return counts
+
+
+def _same_depth_bounds(bounds):
+    """Bounds with those of channels and filters joined, since filters will be as many as channels."""
+    spans = [bounds.pop(name) for name in ("channels", "filters") if name in bounds]
+    if spans:
+        low, high = max(span[0] for span in spans), min(span[1] for span in spans)
+        if low > high:
+            raise ValueError(f"as many filters as channels, but their bounds {spans[0]} and {spans[1]} do not meet")
+        bounds["channels"] = (low, high)
+    return bounds
 
 
 def _same_depth(counts):
@@ -185,6 +233,10 @@ class _Pins:
                 why = "the drawing is restricted to a square one" if name in restrict.square else \
                     f"this layer takes one {name} for both axes"
                 raise ValueError(f"{name} {values[name]} differs between height and width, but {why}")
+            span = restrict.bound(name)
+            if span and None not in values[name] and not span[0] <= min(values[name]) <= max(values[name]) <= span[1]:
+                raise ValueError(f"{name} is pinned to {pair_text(values[name])}, outside its bounds "
+                                 f"{span[0]}..{span[1]}")
         pins = cls(pool, per_axis, values, restrict)
         pins.require_feasible()
         return pins
@@ -217,7 +269,8 @@ class _Pins:
         return [text for wanted, text in (
             (restrict.divisible, "the stride must divide H + 2P - extent (--divisible)"),
             (not restrict.overlapping, "windows must not overlap (stride >= extent)"),
-            (restrict.padded, "pad must be at least 1")) if wanted]
+            (restrict.padded, "pad must be at least 1")) if wanted] + \
+            [f"{name} must lie within {low}..{high}" for name, low, high in restrict.bounds]
 
     def describe(self):
         pinned = [f"{name} {pair_text(pair)}" for name, pair in self.values.items()
@@ -228,7 +281,7 @@ class _Pins:
         """Whether the free entries of ``values`` can be chosen so that both axes are valid and restricted."""
         if not self._restrictions_hold(values):
             return False
-        if self.restrict.divisible and values["size"] != (None, None) and \
+        if self.restrict.divisible and (values["size"] != (None, None) or self.restrict.bound("size")) and \
                 any(None in values[name] for name in GEOMETRY[:4]):
             return self._divisible_completable(values)
         if self.pool:
@@ -249,10 +302,27 @@ class _Pins:
             if restrict.divisible and None not in (extent, stride, pad, size) and \
                     (size + 2 * pad < extent or (size + 2 * pad - extent) % stride):
                 return False
+            if any(values[name][axis] is not None and not low <= values[name][axis] <= high
+                   for name, low, high in restrict.bounds if name in GEOMETRY):
+                return False
+            widest = pad if pad is not None else (restrict.bound("pad") or (0, None))[1]  # a free pad grows
+            if size is None and widest is not None and \
+                    not self._some_side(extent or narrowest, None if None in (extent, pad) else stride, widest):
+                return False
         return True
 
+    def _some_side(self, extent, stride, pad):
+        """Whether a free, bounded input side can take the window ``extent`` (divided by ``stride`` when it must
+        be and ``stride`` is given); an unbounded side always can."""
+        span = self.restrict.bound("size")
+        if span is None:
+            return True
+        divides = self.restrict.divisible and stride is not None
+        return any(side + 2 * pad >= extent and not (divides and (side + 2 * pad - extent) % stride)
+                   for side in range(span[0], span[1] + 1))
+
     def _divisible_completable(self, values):
-        """With a pinned input side, whether some choice of the free dimensions lets the stride divide it:
+        """With a pinned (or bounded) input side, whether some choice of the free dimensions lets the stride divide it:
         tried over the values the drawing takes, the shared ones alike on both axes."""
         shared = [name for name in GEOMETRY[:4] if self.shared(name)]
         for combination in itertools.product(*(self._choices(name, values, 0) for name in shared)):
@@ -266,7 +336,7 @@ class _Pins:
         """The values ``name`` can take on ``axis``: its own if chosen, else the drawable range."""
         if values[name][axis] is not None:
             return [values[name][axis]]
-        return range(0 if name == "pad" else 1, _ceiling(name, values, self.restrict) + 1)
+        return _candidates(name, values, self.restrict)
 
     def _axis_valid(self, dilation, kernel, stride, pad, size):
         """One axis with every value chosen (``size`` None: free, so it fits) against every rule."""
@@ -286,16 +356,18 @@ class _Pins:
     def _pool_completable(self, values):
         """Pools: 2*pad <= kernel <= size + 2*pad (and <= stride, when windows must not overlap) on each axis;
         tried over the free kernels and pads."""
-        kernels = [[k] if k is not None else range(1, KERNELS["large"][1] + 1) for k in values["kernel"]]
-        largest_pad = max(max(ks) for ks in kernels) // 2
+        kernels = [[k] if k is not None else _candidates("kernel", values, self.restrict) for k in values["kernel"]]
+        largest_pad = max(max(ks, default=0) for ks in kernels) // 2
+        low, high = self.restrict.bound("pad") or (0, largest_pad)
 
         def pads(axis):
             pad = values["pad"][axis]
-            return [pad] if pad is not None else range(int(self.restrict.padded), largest_pad + 1)
+            return [pad] if pad is not None else range(max(low, int(self.restrict.padded)), min(high, largest_pad) + 1)
 
         def fits(axis, pad):
             size, stride = values["size"][axis], values["stride"][axis]
-            return any(2 * pad <= k and (size is None or k <= size + 2 * pad) and
+            return any(2 * pad <= k and (size is not None and k <= size + 2 * pad or
+                                         size is None and self._some_side(k, stride, pad)) and
                        (self.restrict.overlapping or stride is None or k <= stride) for k in kernels[axis])
 
         if self.per_axis:
@@ -351,12 +423,13 @@ def _draw_counts(tiers, layer, counts, geometry):
         capped.add("channels")
     drawn = {}
     for name, value in counts.items():
+        low, high = geometry.pins.restrict.bound(name) or (1, COUNTS["large"][1])
         if name == "filters" and geometry.pins.restrict.same_depth:
             value = drawn["channels"]
         elif value is None:
-            value = tiers.pick(range(1, COUNTS["large"][1] + 1), COUNTS)
+            value = tiers.pick(range(low, high + 1), COUNTS)
             if name in capped:
-                value = min(value, max(1, room // drawn.get("batch", 1)))
+                value = min(value, max(low, room // drawn.get("batch", 1)))
         drawn[name] = value
     return drawn
 
@@ -408,8 +481,7 @@ class _Geometry:
         for axis in axes:
             if self.values[name][axis] is not None:
                 continue
-            candidates = [v for v in range(0 if name == "pad" else 1,
-                                           _ceiling(name, self.values, self.pins.restrict) + 1)
+            candidates = [v for v in _candidates(name, self.values, self.pins.restrict)
                           if self._completes(name, axis, v)]
             if not candidates:  # pins and restrictions the feasibility check let through: nothing fits
                 reject()
@@ -431,8 +503,10 @@ class _Geometry:
         self.values[name] = self._with(name, axis, value)
 
     def fewest_outputs(self):
-        """Output positions per sample and channel with every free side at its smallest: 1 along a free axis."""
-        return math.prod(self._outputs(axis) if self.values["size"][axis] is not None else 1 for axis in (0, 1))
+        """Output positions per sample and channel with every free side at its smallest: 1 along a free axis
+        (more when the bounds of size start above the window)."""
+        low = (self.pins.restrict.bound("size") or (1, None))[0]
+        return math.prod(max(1, self._outputs(axis, size=self.values["size"][axis] or low)) for axis in (0, 1))
 
     def draw_sizes(self, per_output_cost):
         """Each free input side: from a drawn number of outputs (or a large side), within the cost budget.
@@ -451,19 +525,24 @@ class _Geometry:
         self.values = {name: tuple(pair) for name, pair in self.values.items()}
 
     def _common_side(self, side):
-        """The smallest side >= ``side`` whose window fits (and, when divisible, is divided) on both axes."""
+        """The smallest side >= ``side`` whose window fits (and, when divisible, is divided) on both axes; within
+        the bounds of size, the largest below ``side`` when none above is."""
         geometry = [[self.values[name][axis] for name in GEOMETRY[:4]] for axis in (0, 1)]
         bases = [d * (k - 1) + 1 - 2 * p for d, k, s, p in geometry]
         strides = [s for d, k, s, p in geometry] if self.pins.restrict.divisible else [1, 1]
         start = max(side, *bases, 1)
-        for candidate in range(start, start + math.lcm(*strides)):
-            if all((candidate - base) % stride == 0 for base, stride in zip(bases, strides)):
-                return candidate
-        reject()  # kernel extents the stride cannot divide alike on both axes: no square input fits
+        low, high = self.pins.restrict.bound("size") or (1, math.inf)
+        last = min(high, start + math.lcm(*strides) - 1)
+        fitting = [candidate for candidate in range(max(low, *bases, 1), last + 1)
+                   if all((candidate - base) % stride == 0 for base, stride in zip(bases, strides))]
+        if not fitting:
+            reject()  # kernel extents the stride cannot divide alike on both axes (within the bounds): none fits
+        return min(fitting, key=lambda candidate: (candidate < start, abs(candidate - start)))
 
-    def _outputs(self, axis):
-        dilation, kernel, stride, pad, size = (self.values[name][axis] for name in GEOMETRY)
-        return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    def _outputs(self, axis, size=None):
+        """Outputs along ``axis`` of the input side drawn (or of ``size``)."""
+        dilation, kernel, stride, pad, drawn = (self.values[name][axis] for name in GEOMETRY)
+        return ((size or drawn) + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
 
     def _draw_side(self, axis, outputs_room):
         """A side that gives a drawn number of outputs plus a remainder the stride does not cover; at most
@@ -480,13 +559,34 @@ class _Geometry:
         if outputs > OUTPUTS[1]:
             side = max(side, 5)
         side = min(side, max(MAX_SIDE, base))
-        return _divisible_side(side, base, stride, max(1, base)) if self.pins.restrict.divisible else side
+        side = _divisible_side(side, base, stride, max(1, base)) if self.pins.restrict.divisible else side
+        return self._bounded_side(side, base, stride)
+
+    def _bounded_side(self, side, base, stride):
+        """``side``, or when the bounds of size leave it out, the side within them nearest to it that the window
+        fits (and, when divisible, that the stride divides)."""
+        span = self.pins.restrict.bound("size")
+        if span is None or span[0] <= side <= span[1]:
+            return side
+        fitting = [candidate for candidate in range(span[0], span[1] + 1) if candidate >= base and not (
+            self.pins.restrict.divisible and (candidate - base) % stride)]
+        if not fitting:
+            reject()  # the feasibility checks rule this out; kept so a gap there never draws a wrong side
+        return min(fitting, key=lambda candidate: abs(candidate - side))
 
 
 def _divisible_side(side, base, stride, smallest):
     """The side nearest below ``side`` (else above) that the stride divides: side = base + m * stride."""
     side -= (side - base) % stride
     return side if side >= smallest else side + stride * math.ceil((smallest - side) / stride)
+
+
+def _candidates(name, values, restrict):
+    """The values worth trying for a free ``name``: from its least to ``_ceiling``, or within its bounds."""
+    span = restrict.bound(name)
+    if span is not None:
+        return range(span[0], span[1] + 1)
+    return range(0 if name == "pad" else 1, _ceiling(name, values, restrict) + 1)
 
 
 def _ceiling(name, values, restrict):

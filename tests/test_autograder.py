@@ -545,6 +545,9 @@ COURSE = """
 layer = "conv"
 impl = "Conv2d"
 
+[geometry]
+stride = "1..2"
+
 [points]
 forward = 2
 dX = 4

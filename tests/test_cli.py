@@ -128,6 +128,22 @@ def test_divisible_draws_only_inputs_the_stride_divides_and_is_in_every_reproduc
     assert all((n + 2 * p - e) % s == 0 for n, p, e, s in zip(config["size"], config["pad"], extent, config["stride"]))
 
 
+def test_a_range_keeps_the_search_within_it_and_the_report_says_so(run, student):
+    """--stride 2..3: every configuration and finding has a stride of 2 or 3, so the stride bug is found but
+    never said to need "stride > 1" (stride 1 is outside); the header and the run's reproduce line keep it."""
+    code, out, _ = run("conv", "--impl", student, "--stride", "2..3", "--pad", "0..1", "--seed", "3",
+                       "--format", "json")
+    report = json.loads(out)
+    assert code == 1 and report["config"]["bounds"] == {"stride": [2, 3], "pad": [0, 1]}
+    assert report["findings"] and all(2 <= s <= 3 for finding in report["findings"]
+                                      for s in finding["config"]["stride"])
+    assert not any("stride" in fact for finding in report["findings"] for fact in finding["triggers"])
+    code, text, _ = run("conv", "--stride", "2..3", "--kernel", "1..2", "--seed", "0")  # the reference layers pass
+    assert code == 0 and "\nwithin: kernel 1..2, stride 2..3\n" in text
+    assert "none with these pins and bounds: odd kernel > 1;" in " ".join(text.split())
+    assert "reproduce: gradcheck conv --kernel 1..2 --stride 2..3 --examples 30 --seed 0" in text
+
+
 def test_the_options_of_this_issue_are_in_the_help(run):
     _, out, _ = run("conv", "--help")
     assert "--divisible" in out and "auto|reference|function|args|dive" in out.replace("\n", "").replace(" ", "")
@@ -170,7 +186,7 @@ def test_output_option_writes_the_report_to_a_file(run, tmp_path):
 BAD_INPUT = {
     "unknown option value": (["pool", "--mode", "mean"], "Invalid value for '--mode'"),
     "negative stride": (["conv", "--stride", "-1"], "Invalid value for '--stride': must be >= 1"),
-    "malformed pair": (["conv", "--kernel", "3y2"], "is not an int or an HxW pair"),
+    "malformed pair": (["conv", "--kernel", "3y2"], "is not an int, an HxW pair such as 3x2 or a range"),
     "kernel that can never fit": (["conv", "--kernel", "5", "--size", "2", "--pad", "0"], "can never fit"),
     "pool pad over half the pool": (["pool", "--mode", "max", "--kernel", "2", "--pad", "2"],
                                     "pad must be at most half the pool size"),
@@ -186,6 +202,13 @@ BAD_INPUT = {
                                      "missing does not exist; create it or write elsewhere"),
     "unknown precision": (["conv", "--precision", "float16"], "Invalid value for '--precision'"),
     "fast with another method": (["conv", "--fast", "--method", "dense"], "fast means method 'projection'"),
+    "a range lowest last": (["conv", "--stride", "3..1"], "'3..1' holds no value: give the lowest first"),
+    "a range below the least": (["conv", "--stride", "0..2"], "Invalid value for '--stride': must be >= 1"),
+    "a pair range": (["conv", "--batch", "1..2x3"], "is not an int or a range such as 1..2"),
+    "a pin outside the convention's range": (["conv", "--impl", "student.py:Conv2d", "--dilation", "2..3"],
+                                             "Conv2d (reference convention) cannot take dilation 2..3"),
+    "bounds no configuration satisfies": (["conv", "--kernel", "5", "--size", "1..2", "--pad", "0"],
+                                          "and size must lie within 1..2"),
 }
 
 

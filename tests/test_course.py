@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import zipfile
+from dataclasses import asdict
 
 import pytest
 from click.testing import CliRunner
@@ -62,9 +63,13 @@ def test_a_course_file_gives_options_by_name_pins_as_pairs_points_and_visibility
     ('layr = "conv"', "has no key 'layr'; choose from layer, impl"),
     ('points = 3', "points must be a table ([points]), got 3"),
     ('[geometry]\nkernal = 3', "[geometry] has no key 'kernal'"),
-    ('[geometry]\nkernel = [3, 3, 3]', "[geometry] kernel must be an int or [height, width], got [3, 3, 3]"),
-    ('[geometry]\nbatch = [2, 2]', "[geometry] batch must be an int, got [2, 2]"),
-    ('[geometry]\nstride = true', "[geometry] stride must be an int or [height, width], got True"),
+    ('[geometry]\nkernel = [3, 3, 3]', '[geometry] kernel must be an int, [height, width] or "LOW..HIGH" (lowest '
+                                      'first), got [3, 3, 3]'),
+    ('[geometry]\nbatch = [2, 2]', '[geometry] batch must be an int or "LOW..HIGH" (lowest first), got [2, 2]'),
+    ('[geometry]\nstride = true', "[geometry] stride must be an int, [height, width] or"),
+    ('[geometry]\nstride = "1-2"', "[geometry] stride must be an int, [height, width] or \"LOW..HIGH\" (lowest "
+                                   "first), got '1-2'"),
+    ('[geometry]\nstride = "2..1"', "[geometry] stride must be an int, [height, width] or"),
     ('[visibility]\ndX = "secret"', "[visibility] dX must be one of visible, after_due_date, after_published, hidden"),
     ('layer = "conv', "is not valid TOML"),
 ])
@@ -73,6 +78,21 @@ def test_a_wrong_course_file_says_what_and_where(tmp_path, text, message):
     with pytest.raises(CourseError) as error:
         load(path)
     assert str(error.value).startswith(str(path)) and message in str(error.value)
+
+
+def test_a_range_in_the_geometry_bounds_the_dimension_and_reaches_every_command(tmp_path):
+    """stride = "1..2": prepare keeps the pins and the bounds apart (Settings travel as JSON), and the bundle's
+    frozen arguments carry the range as the command line writes it."""
+    course = parse({"geometry": {"stride": "1..2", "batch": "2..3", "kernel": 3}})
+    assert course.options == {"stride": range(1, 3), "batch": range(2, 4), "kernel": 3}
+    settings = prepare("conv", "Convolution", seed=0, **course.options)
+    assert settings.pins == {"kernel": 3, "dilation": 1} and settings.bounds == {"stride": (1, 2), "batch": (2, 3)}
+    assert type(settings).from_dict(json.loads(json.dumps(asdict(settings)))) == settings
+    assert settings.dimensions == {"kernel": 3, "dilation": 1, "stride": range(1, 3), "batch": range(2, 4)}
+    with pytest.raises(ValueError, match="stride as a range must hold consecutive values, lowest first"):
+        prepare("conv", "Convolution", seed=0, stride=range(3, 1))
+    with pytest.raises(ValueError, match="no configuration fits these pins .* and size must lie within 1..2"):
+        prepare("conv", "Convolution", seed=0, kernel=5, pad=0, size=range(1, 3))
 
 
 def test_visibility_names_checks_of_the_layer():

@@ -102,6 +102,34 @@ def test_pinned_dimensions_stay_pinned_in_every_finding_and_get_no_trigger_fact(
     assert any("batch > 1" in fact for fact in findings_by_check(report)["dB"].triggers)  # a free dimension
 
 
+def test_bounds_hold_in_every_configuration_any_part_of_the_search_runs():
+    """Drawn, shrunk, varied for trigger facts, searched for rules, added for geometry classes: every
+    configuration the layer is built with keeps to the bounds, and rules stay inside them ("stride > 1" is
+    tested with stride 1 under 1..2, never printed under 2..3, where stride 1 is outside)."""
+    seen = set()
+
+    class Recorded(BiasMeanAndStrideBug):
+        def __init__(self, W, b, stride=1, pad=0, dilation=1):
+            seen.add((*np.broadcast_to(stride, 2), *np.broadcast_to(pad, 2), *W.shape[2:]))
+            super().__init__(W, b, stride, pad, dilation)
+
+    def checked(**bounds):
+        prepared = api.plan("conv", Recorded, seed=0, **bounds)
+        seen.clear()  # what the probes that load the layer built: no check's configuration
+        return prepared.run()
+
+    found = findings_by_check(checked(stride=range(1, 3), pad=range(0, 2), kernel=range(2, 4)))
+    assert found["dX"].triggers[0].startswith("fails only when stride > 1")
+    assert any(fact.startswith("fails only when batch > 1") for fact in found["dB"].triggers)
+    assert {value for geometry in seen for value in geometry[:2]} == {1, 2}  # strides
+    assert {value for geometry in seen for value in geometry[2:4]} == {0, 1}  # pads
+    assert {value for geometry in seen for value in geometry[4:]} == {2, 3}  # kernels
+
+    report = checked(stride=range(2, 4))
+    assert {value for geometry in seen for value in geometry[:2]} == {2, 3}
+    assert not any("stride" in fact for finding in report.findings for fact in finding.triggers)
+
+
 def test_the_rules_printed_are_those_a_pinned_search_confirms():
     """With stride 1 pinned only the dB bug shows, with batch 1 only the dX bug: each finding's rule is the
     pin that hides it, and nothing else is printed as a rule."""
@@ -263,6 +291,71 @@ def test_restricted_drawings_hold_their_restriction_and_still_vary(layer, restri
     assert all(holds(config) for config in seen)
     assert len({(c.size, c.kernel, c.stride, c.pad) for c in seen}) > 25  # nothing collapsed to a few shapes
     assert any(max(c.stride) > 1 for c in seen) and any(max(c.size) >= 16 for c in seen)
+
+
+def feasible_within(layer, pins, bounds, divisible):
+    """Brute force over square values: is there a configuration with these pins whose every bounded dimension
+    lies within its bounds?  A free dimension ranges over what the drawing tries (kernels 1..7, strides 1..5,
+    pads up to 12), a bounded one over its bounds; a free unbounded input fits any window."""
+    def values(name, free):
+        if pins.get(name) is not None:
+            return [pins[name]]
+        return range(bounds[name][0], bounds[name][1] + 1) if name in bounds else free
+    pool = layer != "conv"
+    for dilation, kernel, stride, pad in itertools.product([1] if pool else values("dilation", (1, 2)),
+                                                           values("kernel", range(1, 8)),
+                                                           values("stride", range(1, 6)), values("pad", range(13))):
+        extent = dilation * (kernel - 1) + 1
+        if pool and 2 * pad > kernel:
+            continue
+        sizes = values("size", [None])
+        if any(size is None or (size + 2 * pad >= extent and not (divisible and (size + 2 * pad - extent) % stride))
+               for size in sizes):
+            return True
+    return False
+
+
+def spans(low, high):
+    return st.tuples(st.integers(low, high), st.integers(0, 3)).map(lambda pair: (pair[0], pair[0] + pair[1]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(layer=st.sampled_from(["conv", "maxpool"]), divisible=st.booleans(), data=st.data(),
+       pins=st.fixed_dictionaries({"kernel": st.none() | st.integers(1, 9), "pad": st.none() | st.integers(0, 4),
+                                   "size": st.none() | st.integers(1, 8), "stride": st.none() | st.integers(1, 6)}),
+       bounds=st.fixed_dictionaries({}, optional={
+           "kernel": spans(1, 9), "stride": spans(1, 6), "pad": spans(0, 4), "size": spans(1, 9),
+           "batch": spans(1, 9), "channels": spans(1, 5)}))
+def test_bounds_draw_within_them_or_refuse_at_once_exactly_when_nothing_fits(layer, divisible, data, pins, bounds):
+    """Bounded dimensions ("stride 1..2", as a course file gives them) are drawn within their bounds, beyond the
+    usual ranges if need be, with any pins; the strategy refuses (ValueError) exactly when no configuration fits."""
+    pinned_outside = any(pins[name] is not None and not low <= pins[name] <= high
+                         for name, (low, high) in bounds.items() if name in pins)
+    if pinned_outside or not feasible_within(layer, pins, bounds, divisible):
+        with pytest.raises(ValueError):
+            strategies.configs(layer, per_axis=False, divisible=divisible, bounds=bounds, **pins)
+        return
+    config = data.draw(strategies.configs(layer, per_axis=False, divisible=divisible, bounds=bounds, **pins))
+    for name, (low, high) in bounds.items():
+        value = getattr(config, name)
+        assert all(low <= v <= high for v in (value if isinstance(value, tuple) else (value,))), (name, value)
+    assert all(getattr(config, name) == (value, value) for name, value in pins.items() if value is not None)
+    assert not divisible or divides(config)
+
+
+def test_bounds_that_make_no_sense_are_refused_with_what_to_do():
+    with pytest.raises(ValueError, match="stride between 3 and 1 is empty: give the lowest value first"):
+        strategies.conv_configs(bounds={"stride": (3, 1)})
+    with pytest.raises(ValueError, match="bounds name dimensions"):
+        strategies.conv_configs(bounds={"strides": (1, 2)})
+    with pytest.raises(ValueError, match="stride is pinned to 3, outside its bounds 1..2"):
+        strategies.conv_configs(stride=3, bounds={"stride": (1, 2)})
+    with pytest.raises(ValueError, match="batch is pinned to 4, outside its bounds 1..2"):
+        strategies.conv_configs(batch=4, bounds={"batch": (1, 2)})
+    with pytest.raises(ValueError, match="pools have no filters or dilation"):
+        strategies.pool_configs("max", bounds={"dilation": (1, 2)})
+    with pytest.raises(ValueError, match="their bounds"):
+        strategies.conv_configs(same_depth=True, bounds={"channels": (1, 2), "filters": (3, 4)})
 
 
 def test_as_many_filters_as_channels_ties_them_or_refuses_a_clash():

@@ -132,7 +132,7 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, show_one=False, seed
         course.for_layer(layer)
     settings = prepare(layer, impl, seed=seed, sandbox=sandbox, points=course and course.points, **options)
     arguments = ["--layer", layer, "--impl", impl, "--convention", settings.convention, "--layout", settings.layout,
-                 *pin_args(settings.pins),
+                 *pin_args(settings.dimensions),
                  "--examples", str(settings.examples), "--seed", str(settings.seed), "--method", settings.method,
                  "--precision", settings.precision, "--timeout", f"{settings.limits.timeout:g}",
                  "--memory", str(settings.limits.memory)] + (["--divisible"] if settings.divisible else []) + \

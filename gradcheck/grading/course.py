@@ -9,6 +9,7 @@ autograder`` (``--course FILE``).  TOML::
     [geometry]                  # the dimensions every submission is graded on; the others are fuzzed
     kernel = 3
     size = [8, 6]               # a pair: height and width
+    stride = "1..2"             # a range: the search keeps to these values, on both axes
 
     [points]                    # per check; a check left out is worth 1, one worth 0 is not scored
     dX = 3
@@ -24,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..checks import check_names
+from ..config import parse_range
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -95,13 +97,16 @@ def _known(path, where, table, names, what="key", of=""):
 
 
 def _dimension(path, name, value):
-    """An int, or for a pair dimension [height, width] as a tuple."""
+    """An int, for a pair dimension [height, width] as a tuple, or "LOW..HIGH" as a range."""
     if isinstance(value, list) and name in PAIRS and len(value) == 2 and all(_is_int(v) for v in value):
         return tuple(value)
     if _is_int(value):
         return value
-    shape = "an int or [height, width]" if name in PAIRS else "an int"
-    raise CourseError(f"{path}: [geometry] {name} must be {shape}, got {value!r}")
+    span = parse_range(value) if isinstance(value, str) else None
+    if span:
+        return span
+    shape = "an int, [height, width]" if name in PAIRS else "an int"
+    raise CourseError(f'{path}: [geometry] {name} must be {shape} or "LOW..HIGH" (lowest first), got {value!r}')
 
 
 def _visibility(path, name, value):

@@ -54,7 +54,7 @@ from .. import api
 from ..adapters import CONVENTIONS, LAYOUTS
 from ..checks import check_names
 from ..compare import CheckResult
-from ..config import LAYERS
+from ..config import LAYERS, as_ranges, split_ranges
 from ..fuzz import default_seed
 from . import users
 from .sandbox import (DEFAULT_MEMORY, DEFAULT_TIMEOUT, FIX, ROOT, Limits, SandboxUnavailable, sandbox_problem,
@@ -193,6 +193,12 @@ class Settings:
     uid: int = None  # with sandbox "user": the uid of a grading process's slot
     points: dict = None  # check name -> what passing it is worth, every check of the layer
     partial: bool = False  # partial credit: see ``earned``
+    bounds: dict = field(default_factory=dict)  # dimension -> (lowest, highest) the search keeps to
+
+    @property
+    def dimensions(self):
+        """The pins, and the bounds as ranges: the dimensions as ``gradcheck.check`` takes them."""
+        return {**self.pins, **as_ranges(self.bounds)}
 
     @property
     def max_score(self):
@@ -218,7 +224,8 @@ class Settings:
     @classmethod
     def from_dict(cls, data):
         pins = {name: tuple(value) if isinstance(value, list) else value for name, value in data["pins"].items()}
-        return cls(**dict(data, pins=pins, limits=Limits(**data["limits"])))
+        bounds = {name: tuple(span) for name, span in data.get("bounds", {}).items()}
+        return cls(**dict(data, pins=pins, bounds=bounds, limits=Limits(**data["limits"])))
 
 
 def grade(paths, layer, impl, *, workers=None, progress=None, deadline=None, **options):
@@ -294,8 +301,8 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     ``layout`` as for ``gradcheck.check`` (each submission's layout is
     decided by a probe in its grading process, never by its own code);
     ``backward`` the NAME of a forward function's backward in the submission
-    when it is not found by its name.  The dimension pins, ``examples``
-    (default 30), ``fast``, ``method``, ``precision`` and ``divisible`` are
+    when it is not found by its name.  The dimension pins and ranges
+    (``stride=range(1, 3)``), ``examples`` (default 30), ``fast``, ``method``, ``precision`` and ``divisible`` are
     those of ``gradcheck.check``; ``seed`` (default: 0 under CI, else random)
     is the same for every submission.  The geometry graded is the one asked
     for here, whatever a submission's signature offers (a layer without a
@@ -328,15 +335,16 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     limits = Limits(timeout=timeout, memory=memory, cpu=cpu)
     if layer == "conv" and dilation is None:
         dilation = 1  # what assignments ask for; every other dimension the instructor leaves free is fuzzed
-    pins = {name: value for name, value in zip(PINS, (batch, channels, filters, size, kernel, stride, pad,
-                                                      dilation)) if value is not None}
+    dimensions = {name: value for name, value in zip(PINS, (batch, channels, filters, size, kernel, stride, pad,
+                                                            dilation)) if value is not None}
     seed = default_seed() if seed is None else seed
     # validates pins, examples, seed, method, precision and divisible
     checked = api.plan(layer, None, examples=examples, seed=seed, fast=fast, method=method, precision=precision,
-                       divisible=divisible, **pins)
+                       divisible=divisible, **dimensions)
+    pins, bounds = split_ranges(dimensions)
     return Settings(layer, impl, convention, pins, checked.examples, checked.seed, checked.method, precision, limits,
                     sandbox, checked.divisible, layout=layout, backward=backward, points=_points(layer, points or {}),
-                    partial=bool(partial_credit))
+                    partial=bool(partial_credit), bounds=bounds)
 
 
 def _points(layer, given):

@@ -81,7 +81,7 @@ def grade_one(job, settings):
             plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
                             method=settings.method, precision=settings.precision, divisible=settings.divisible,
                             layout=settings.layout, backward=settings.backward, strict=True, convention_pins=False,
-                            stop_on=(SandboxDied,), **settings.pins)
+                            stop_on=(SandboxDied,), **settings.dimensions)
         except (ValueError, TypeError) as error:
             result.error = one_line(f"cannot be graded with these options: {error}")
             return result
