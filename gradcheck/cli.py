@@ -14,14 +14,15 @@ import tempfile
 
 import click
 
-from . import api, report
-from .adapters import CONVENTIONS, LAYOUTS, LoadError
+from . import api, generic, report
+from .adapters import CONVENTIONS, LAYOUTS, LoadError, load_object
 from .checks import METHODS
 from .config import parse_range
 from .grading import grade as grading
 from .grading.course import CourseError, load as load_course
 from .grading.sandbox import SandboxUnavailable
 from .inputs import PRECISIONS
+from .userfiles import Source, find_backward
 
 FORMATS = ("text", "json", "junit")
 PROGRESS_AFTER = 2.0  # seconds a run is expected to take before it shows a progress bar
@@ -232,6 +233,61 @@ def conv(**options):
 def pool(mode, **options):
     """Check a MaxPool2d or AvgPool2d: NAME(pool_h, pool_w, stride=..., pad=...), forward, backward."""
     return run(mode + "pool", options)
+
+
+class Assignment(click.ParamType):
+    """NAME=VALUE, e.g. x=N,D or N=1..4: a (name, value) pair, the value as text."""
+
+    name = "NAME=VALUE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            self.fail(f"{value!r} is not NAME=VALUE, e.g. x=N,D or N=1..4", param, ctx)
+        return name.strip(), text.strip()
+
+
+@main.command()
+@click.option("--impl", metavar="FILE:NAME", required=True,
+              help="The forward function: forward(*inputs) -> out, or (out, cache).")
+@click.option("--backward", metavar="FILE:NAME",
+              help="Its backward: backward(dout, cache) (or backward(dout, *inputs) when forward returns out alone) "
+                   "-> the gradient of every input, in order. Default: NAME with forward -> backward.")
+@click.option("--shape", "shapes", type=Assignment(), multiple=True, required=True,
+              help="An input of forward, in the order it takes them, and its shape: x=N,D (symbols and ints).")
+@click.option("--dim", "dims", type=Assignment(), multiple=True,
+              help="A symbol's value or range: N=3 or N=1..8 (default 1..4).")
+@click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
+              help="Configurations to try when some symbol is left free.")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+              show_default=True, metavar="SECONDS", help="Wall-clock seconds the whole run may take.")
+@output_options(("text", "json"))
+def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, output):
+    """Check any NumPy forward/backward pair by finite differences: no reference needed."""
+    try:
+        forward, module = load_object(impl)
+        path, _, name = impl.rpartition(":")
+        partner = find_backward(forward, name, Source(module, path), backward)
+    except (LoadError, ValueError) as error:
+        raise BadInput(str(error)) from None
+    words = ["--impl", impl] + (["--backward", backward] if backward else [])
+    try:
+        with time_limit(timeout):
+            result = generic.check_function(forward, partner.function, dict(shapes), dict(dims), examples=examples,
+                                            seed=seed, words=words)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    except TimeLimit as limit:
+        raise TimedOut(f"{limit} while {impl} was checked: does it loop?") from None
+    write_output(output, {
+        "json": lambda stream: stream.write(report.to_json(result) + "\n"),
+        "text": lambda stream: report.render_function_text(result, report.make_console(stream)),
+    }[output_format])
+    return 0 if result.passed else 1
 
 
 GRADE_FORMATS = ("text", "json", "csv", "gradescope", "classroom", "junit", "html")

@@ -75,10 +75,11 @@ class NumericGradient:
         return (self.forward_diff + self.backward_diff) / 2
 
 
-def dense(shape):
-    """One element per group: the derivative is the whole sum of r."""
-    return Structure("dense", [np.array([i]) for i in range(int(np.prod(shape)))],
-                     lambda r, group: np.array([r.sum()]))
+def dense(shape, elements=None):
+    """One element per group (of every element, or of the flat indices ``elements``): the derivative is the
+    whole sum of r."""
+    elements = range(int(np.prod(shape))) if elements is None else elements
+    return Structure("dense", [np.array([i]) for i in elements], lambda r, group: np.array([r.sum()]))
 
 
 def group_count(config, wrt):

@@ -149,6 +149,47 @@ def render_text(report, console):
         console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
 
 
+def render_function_text(report, console):
+    """Print a ``gradcheck fn`` report (``generic.FunctionReport``): headline, shapes, check table, findings."""
+    console.print(Text.assemble("gradcheck ", ("fn", "bold"), f" · {report.spec}"))
+    failed = [r for r in report.checks if r.status == "fail"]
+    verdict = Text(f"FAILED: {len(failed)} of {len(report.checks)} checks", style="bold red") if failed else \
+        Text("PASSED", style="bold green")
+    console.print(Text.assemble(verdict, f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
+                                         f"seed {report.seed}, float64, by finite differences alone"))
+    signature = report.signature
+    _labelled(console, "shapes:", ", ".join(f"{name} ({', '.join(map(str, shape))})"
+                                            for name, shape in signature.shapes.items()), 0)
+    if signature.bounds:
+        _labelled(console, "within:", ", ".join(f"{symbol} {low}" if low == high else f"{symbol} {low}..{high}"
+                                                for symbol, (low, high) in signature.bounds.items()), 0)
+    console.print()
+    console.print(_check_table(report, console.width))
+    for number, finding in enumerate(report.findings, 1):
+        console.print()
+        console.print(Text(f"Finding {number}: {', '.join(finding.names)} fail{'s' * (len(finding.names) == 1)}",
+                           style="bold red"))
+        _indented(console, f"smallest failing configuration: {finding.example.text} (data seed "
+                           f"{finding.example.seed})", 2)
+        for result in finding.results:
+            if result.error or result.worst_index is None:
+                _indented(console, f"{result.name}: {result.message}", 2)
+        for fact in finding.facts:
+            _labelled(console, "-", fact, 2)
+        for hint in dict.fromkeys(hint for result in finding.results for hint in result.hints):
+            _labelled(console, "hint:", hint, 2, "cyan")
+        for result in finding.results:
+            if result.mismatches is not None and result.mismatches.any():
+                positions = [list(map(int, index)) for index in np.argwhere(result.mismatches)[:MAP_ROWS]]
+                more = result.mismatched - len(positions)
+                _labelled(console, f"where {result.name} differs:",
+                          ", ".join(map(str, positions)) + (f" and {more} more" if more > 0 else ""), 2)
+        console.print(f"  reproduce: {finding.reproduce}", soft_wrap=True)
+    if report.passed:
+        console.print()
+        console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+
+
 def _render_stop(console, stop, layout):
     """Where a run that ended early stopped, and the command that runs that configuration alone."""
     console.print()

@@ -1,0 +1,526 @@
+"""Any NumPy forward/backward pair, checked by finite differences alone: ``gradcheck fn``.
+
+The pair is written as cs231n writes its layers: ``forward(*inputs)``
+returns ``out`` or ``(out, cache)``, and ``backward(dout, cache)`` returns
+the gradient of every input, in the order declared (one array when there
+is one input); a forward that returns ``out`` alone has its backward called
+as ``backward(dout, *inputs)``.  The shapes are declared with symbols,
+``{"x": "N,D", "w": "D,M", "b": "M"}``, each symbol between its bounds
+(default 1..4; ``dims={"N": range(2, 6)}`` or ``{"D": 3}``), and a
+Hypothesis search over them and the data seed looks for configurations
+where a gradient differs from the finite differences of the forward.
+
+No reference is needed, so nothing says what forward should compute: the
+checks are that forward returns a finite array and the same one twice, that
+neither call changes its inputs, and that each gradient is the vector-
+Jacobian product of forward with ``dout``:
+
+    d<name>  =  d/d<name> sum(forward(...) * dout)
+
+estimated by central differences with a step of 2**-20 (the functions here
+need not be piecewise linear, so the step is small: the truncation error
+of a smooth function is about step**2 * f''' / 6, 1e-13 of its scale).  An
+input of at most DENSE_LIMIT elements is differenced element by element;
+a larger one is screened along SCREEN random directions and, when a
+direction disagrees, localized by group testing (``numeric.localize``): the
+forward evaluations a check costs do not grow with the input's size.
+
+A failing check is reported at the smallest configuration where it fails
+(Hypothesis shrinks the symbols and the data seed), with the elements that
+differ, and what makes the failure disappear: a symbol set to its lowest
+value, tested on TRIGGER_SEEDS sets of arrays at that configuration, then
+as a rule ("fails only when N > 1") by a search of TRIGGER_EXAMPLES
+configurations with that value.
+"""
+import dataclasses
+import inspect
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, find, given, seed as hypothesis_seed, settings, strategies as st
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+from . import numeric
+from .compare import EPS64, CheckResult, Tolerance, compare
+from .config import parse_range
+from .fuzz import DEFAULT_EXAMPLES, TRIGGER_EXAMPLES, TRIGGER_ROUNDS, TRIGGER_SEEDS, default_seed
+from .userfiles import Source, find_backward, user_location
+
+DEFAULT_BOUNDS = (1, 4)
+DENSE_LIMIT = 64  # elements of an input differenced one by one; above, a projection screen
+SCREEN = 8  # random directions of a projection screen
+TOLERANCE = Tolerance("float64", step=2 ** -20, rtol=1e-6, atol=1e-7, ctol=16 * EPS64, ftol=8 * EPS64)
+CHECKS = ("forward", "repeatable", "no-mutation")  # then one gradient check per input
+RECHECK_STEPS = (2 ** -22, 2 ** -24, 2 ** -26)  # a disagreement must hold at each before it counts
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The inputs' shapes (name -> tuple of symbols and ints, in the forward's order) and each symbol's
+    (lowest, highest)."""
+
+    shapes: dict
+    bounds: dict
+
+    @classmethod
+    def parse(cls, shapes, dims=None):
+        """From ``shapes`` ({"x": "N,D"} or {"x": ("N", "D")}) and ``dims`` ({"N": 3, "D": range(1, 5)} or
+        {"N": "1..4"}); ValueError saying what is wrong."""
+        if not shapes:
+            raise ValueError("declare the shape of every input of forward, e.g. --shape x=N,D --shape w=D,M")
+        parsed = {}
+        for name, shape in shapes.items():
+            if not str(name).isidentifier():
+                raise ValueError(f"an input's name must be an identifier, got {name!r}")
+            parts = [part.strip() for part in shape.split(",")] if isinstance(shape, str) else list(shape)
+            parsed[name] = tuple(_axis(name, part) for part in parts if part != "")
+        symbols = {axis for shape in parsed.values() for axis in shape if isinstance(axis, str)}
+        bounds = dict.fromkeys(sorted(symbols), DEFAULT_BOUNDS)
+        for symbol, value in (dims or {}).items():
+            if symbol not in symbols:
+                raise ValueError(f"{symbol} is in no shape; the symbols are {', '.join(sorted(symbols)) or 'none'}")
+            bounds[symbol] = _bounds(symbol, value)
+        return cls(parsed, bounds)
+
+    def strategy(self):
+        """Hypothesis: one value for every symbol, within its bounds (shrinking towards the lowest)."""
+        return st.fixed_dictionaries({symbol: st.integers(low, high) for symbol, (low, high) in self.bounds.items()})
+
+    def shape(self, name, sizes):
+        return tuple(sizes[axis] if isinstance(axis, str) else axis for axis in self.shapes[name])
+
+    def pinned(self, symbol, value):
+        return dataclasses.replace(self, bounds=dict(self.bounds, **{symbol: (value, value)}))
+
+    def words(self):
+        """The command-line words that declare these shapes: ['--shape', 'x=N,D', ...]."""
+        return [word for name, shape in self.shapes.items()
+                for word in ("--shape", f"{name}={','.join(map(str, shape))}")]
+
+
+def _axis(name, part):
+    if isinstance(part, int) or str(part).isdigit():
+        value = int(part)
+        if value < 1:
+            raise ValueError(f"the shape of {name} has an axis of {value}; an axis has at least 1 element")
+        return value
+    if not str(part).isidentifier():
+        raise ValueError(f"the shape of {name} must list symbols (N, D, ...) or ints separated by commas, "
+                         f"got {part!r}")
+    return part
+
+
+def _bounds(symbol, value):
+    """(lowest, highest) from an int, a range or 'LOW..HIGH'."""
+    if isinstance(value, str):
+        span = parse_range(value)
+        value = span if span is not None else int(value) if value.isdigit() else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = range(value, value + 1)
+    if not isinstance(value, range) or value.step != 1 or not value or value.start < 1:
+        shown = f"{value.start}..{value.stop - 1}" if isinstance(value, range) else repr(value)
+        raise ValueError(f"{symbol} takes an int >= 1 or a range LOW..HIGH of them (lowest first), got {shown}")
+    return value.start, value[-1]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One configuration: a value per symbol, and the seed of the arrays."""
+
+    sizes: tuple  # ((symbol, value), ...), sorted
+    seed: int
+
+    @property
+    def text(self):
+        return ", ".join(f"{symbol}={value}" for symbol, value in self.sizes) or "the declared shapes"
+
+
+@dataclass
+class Finding:
+    """Checks that fail at the smallest ``example`` found for them, with the facts tested around it."""
+
+    names: list
+    example: Example
+    results: list
+    facts: list = field(default_factory=list)
+    reproduce: str = ""
+
+    def to_dict(self):
+        return {"checks": list(self.names), "sizes": dict(self.example.sizes), "seed": self.example.seed,
+                "results": [result.to_dict() for result in self.results], "facts": list(self.facts),
+                "reproduce": self.reproduce}
+
+
+@dataclass
+class FunctionReport:
+    """The verdict on a forward/backward pair: each check over every configuration searched, and the findings."""
+
+    spec: str
+    signature: Signature
+    checks: list
+    findings: list
+    examples: int
+    seed: int
+    reproduce: str
+
+    @property
+    def passed(self):
+        return all(result.passed for result in self.checks)
+
+    def to_dict(self):
+        return {"passed": self.passed, "function": self.spec, "seed": self.seed, "examples_run": self.examples,
+                "shapes": {name: list(shape) for name, shape in self.signature.shapes.items()},
+                "bounds": {symbol: list(span) for symbol, span in self.signature.bounds.items()},
+                "checks": [result.to_dict() for result in self.checks],
+                "findings": [finding.to_dict() for finding in self.findings], "reproduce": self.reproduce}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The forward and backward under test, and the words that name them on a command line."""
+
+    forward: object
+    backward: object
+    words: tuple = ()
+
+
+def check_function(forward, backward=None, shapes=None, dims=None, *, examples=None, seed=None, words=()):
+    """Check ``backward`` against finite differences of ``forward`` over the ``shapes`` declared, each symbol
+    within ``dims`` (see the module docstring); a FunctionReport.  ``backward`` None: the function named as
+    ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.  ``words`` name the pair on
+    a command line (for reproduce commands).  ValueError for bad shapes or dims, LoadError for a backward not
+    found; what the pair raises fails its checks."""
+    if backward is None:
+        name = getattr(forward, "__name__", "forward")
+        backward = find_backward(forward, name, Source.of(forward)).function
+    signature = Signature.parse(shapes, dims)
+    _require_arity(forward, signature)
+    examples = DEFAULT_EXAMPLES if examples is None else examples
+    if not isinstance(examples, int) or examples < 1:
+        raise ValueError(f"examples must be an int >= 1, got {examples!r}")
+    seed = default_seed() if seed is None else seed
+    return _Search(Pair(forward, backward, tuple(words)), signature, seed).run(examples)
+
+
+def _require_arity(forward, signature):
+    """Refuse shapes declared for fewer or more inputs than ``forward`` takes, naming its parameters."""
+    try:
+        parameters = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: its own call will say
+        return
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    declared = len(signature.shapes)
+    if declared < len(required) or (declared > len(positional) and not varargs):
+        name = getattr(forward, "__name__", "forward")
+        raise ValueError(f"{name} takes {', '.join(p.name for p in positional) or 'no input'}, but "
+                         f"{declared} shape{'s are' if declared != 1 else ' is'} declared "
+                         f"({', '.join(signature.shapes)}); declare one --shape per input, in its order")
+
+
+class _Search:
+    def __init__(self, pair, signature, seed):
+        self.pair, self.signature, self.seed = pair, signature, seed
+        self.names = list(CHECKS) + [f"d{name}" for name in signature.shapes]
+        self.memo = {}
+
+    def run(self, examples):
+        fixed = all(low == high for low, high in self.signature.bounds.values())
+        seen = {}
+
+        def fails(example):
+            failed = {result.name for result in self.results(example) if not result.passed}
+            seen[example] = failed
+            return bool(failed)
+        if fixed:
+            fails(Example(tuple((s, low) for s, (low, _) in self.signature.bounds.items()), self.seed))
+        else:
+            self._explore(self.signature, fails, examples)
+        failing = [name for name in self.names if any(name in failed for failed in seen.values())]
+        findings = []
+        for name in failing:
+            if any(name in finding.names for finding in findings):
+                continue
+            example = self._smallest(name, seen) if not fixed else next(e for e, f in seen.items() if name in f)
+            results = self.results(example)
+            names = [result.name for result in results if not result.passed]
+            finding = Finding(names, example, [r for r in results if not r.passed])
+            finding.facts = [] if fixed else self._facts(finding)
+            finding.reproduce = self.command(example.sizes, example.seed)
+            findings.append(finding)
+        checks = [self._verdict(name, seen, findings) for name in self.names]
+        return FunctionReport(self._spec(), self.signature, checks, findings, len(seen), self.seed,
+                              self.command(None, self.seed))
+
+    def results(self, example):
+        if example not in self.memo:
+            self.memo[example] = run_checks(self.pair, self.signature, dict(example.sizes), example.seed)
+        return self.memo[example]
+
+    def _explore(self, signature, visit, examples, seed_offset=0):
+        """Call ``visit`` on ``examples`` examples of ``signature`` drawn with the run's seed (some twice)."""
+        @hypothesis_seed(self.seed + seed_offset)
+        @settings(max_examples=examples, phases=[Phase.generate], database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(_examples(signature))
+        def explore(example):
+            visit(example)
+        explore()
+
+    def _find(self, signature, condition, examples):
+        """The smallest example of ``signature`` meeting ``condition`` that a search of ``examples`` finds and
+        Hypothesis shrinks, or None."""
+        try:
+            return find(_examples(signature), condition, random=random.Random(self.seed),
+                        settings=settings(max_examples=examples, database=None, deadline=None,
+                                          suppress_health_check=list(HealthCheck)))
+        except (NoSuchExample, Unsatisfiable):
+            return None
+
+    def _smallest(self, name, seen):
+        """The smallest example where check ``name`` fails: Hypothesis's shrinking from the search's failures."""
+        def fails(example):
+            return any(r.name == name and not r.passed for r in self.results(example))
+        found = self._find(self.signature, fails, max(len(seen), 1) * 4)
+        return found or min((e for e, failed in seen.items() if name in failed), key=_size)
+
+    def _facts(self, finding):
+        """'fails only when N > 1 (...)' for each symbol whose lowest value clears the finding at its
+        configuration and in a search of TRIGGER_EXAMPLES configurations; scoped to the configuration when only
+        there."""
+        facts = []
+        sizes = dict(finding.example.sizes)
+        for symbol, (low, high) in self.signature.bounds.items():
+            if low == high or sizes[symbol] == low:
+                continue
+            varied = dict(sizes, **{symbol: low})
+            if not all(self._clears(finding, Example(tuple(sorted(varied.items())), finding.example.seed + k))
+                       for k in range(TRIGGER_SEEDS)):
+                continue
+            searched = {}
+
+            def visit(example):
+                if example not in searched and len(searched) < TRIGGER_EXAMPLES:
+                    searched[example] = self._clears(finding, example)
+            for round_ in range(1, TRIGGER_ROUNDS + 1):  # a round draws some examples twice
+                self._explore(self.signature.pinned(symbol, low), visit, TRIGGER_EXAMPLES, seed_offset=round_)
+                if len(searched) >= TRIGGER_EXAMPLES or not all(searched.values()):
+                    break
+            counter = not all(searched.values())
+            if not counter and len(searched) >= TRIGGER_EXAMPLES:
+                facts.append(f"fails only when {symbol} > {low} (passes with {symbol}={low}, all else equal; no "
+                             f"failure in a search of {len(searched)} configurations with {symbol}={low})")
+            else:
+                facts.append(f"passes with {symbol}={low} at this configuration (all else equal), but fails on "
+                             f"other configurations with {symbol}={low}" if counter else
+                             f"passes with {symbol}={low} at this configuration (all else equal)")
+        return facts
+
+    def _clears(self, finding, example):
+        return all(r.passed for r in self.results(example) if r.name in finding.names)
+
+    def _verdict(self, name, seen, findings):
+        """The check over the search: its failure at the smallest example of its finding, else its worst pass."""
+        for finding in findings:
+            for result in finding.results:
+                if result.name == name:
+                    return result
+        passes = [r for example in seen for r in self.results(example) if r.name == name]
+        return max(passes, key=lambda r: r.max_abs_error or 0.0) if passes else CheckResult(name, "pass")
+
+    def _spec(self):
+        words = list(self.pair.words)
+        return " ".join(words[1::2]) if words else getattr(self.pair.forward, "__name__", "forward")
+
+    def command(self, sizes, seed):
+        """The gradcheck fn command line that checks ``sizes`` (every symbol pinned; None: the run's bounds)."""
+        bounds = dict(sizes) if sizes is not None else self.signature.bounds
+        dims = [f"{symbol}={value}" if isinstance(value, int) else
+                f"{symbol}={value[0]}" if value[0] == value[1] else f"{symbol}={value[0]}..{value[1]}"
+                for symbol, value in bounds.items()]
+        words = ["gradcheck", "fn", *self.pair.words, *self.signature.words(),
+                 *[word for dim in dims for word in ("--dim", dim)], "--seed", str(seed)]
+        return " ".join(words)
+
+
+def _examples(signature):
+    """Hypothesis: Examples of ``signature``, the sizes and the data seed shrinking towards the smallest."""
+    return st.builds(lambda sizes, seed: Example(tuple(sorted(sizes.items())), seed), signature.strategy(),
+                     st.integers(0, 2 ** 32 - 1))
+
+
+def _size(example):
+    return (sum(value for _, value in example.sizes), example.seed)
+
+
+def run_checks(pair, signature, sizes, seed):
+    """Every check of ``pair`` at one configuration: CheckResults, in the order of ``CHECKS`` then the inputs."""
+    rng = np.random.default_rng(seed)
+    inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in signature.shapes}
+    gradient_names = [f"d{name}" for name in inputs]
+    skipped = [CheckResult(name, "skip", "forward failed") for name in CHECKS[1:] + tuple(gradient_names)]
+    copies = {name: array.copy() for name, array in inputs.items()}
+
+    def inputs_of(arrays):
+        return {name: arrays[name].copy() for name in inputs}
+    try:
+        out, cache = _forward(pair.forward, inputs)
+        again, _ = _forward(pair.forward, inputs_of(copies))
+    except _UserError as error:
+        return [CheckResult("forward", "fail", str(error), error=error.details)] + skipped
+    dout = rng.standard_normal(out.shape)
+    copies["dout"] = dout.copy()
+    try:
+        gradients = _backward(pair.backward, dout, cache, inputs)
+    except _UserError as error:
+        gradient_results = [CheckResult(name, "fail", str(error), error=error.details) for name in gradient_names]
+    else:
+        gradient_results = [_gradient(pair.forward, name, gradients[name], inputs_of(copies), copies["dout"],
+                                      seed, sizes) for name in inputs]
+    changed = [name for name, array in dict(inputs, dout=dout).items()
+               if not np.array_equal(array, copies[name], equal_nan=True)]
+    return [CheckResult("forward", "pass"),
+            compare("repeatable", again, {"first call": out}, TOLERANCE),
+            CheckResult("no-mutation", "fail", f"forward or backward changed {', '.join(changed)} in place")
+            if changed else CheckResult("no-mutation", "pass")] + gradient_results
+
+
+class _UserError(Exception):
+    """What the pair raised or returned wrong, said in one sentence; ``details`` as a CheckResult holds errors."""
+
+    def __init__(self, message, details=None):
+        super().__init__(message)
+        self.details = details
+
+
+def _call(what, function, *args):
+    try:
+        return function(*args)
+    except Exception as error:  # the pair's own failure, reported as its check's
+        location = user_location(error)
+        raise _UserError(f"{what} raised {type(error).__name__}: {error}" + (f", at {location}" if location else ""),
+                         {"type": type(error).__name__, "message": str(error), "location": location}) from None
+
+
+def _forward(forward, inputs):
+    """(out as a float64 array, cache or None when forward returned out alone)."""
+    returned = _call("forward", forward, *inputs.values())
+    out, cache = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
+    out = np.asarray(out, dtype=np.float64) if isinstance(out, (np.ndarray, list, float, int)) else None
+    if out is None or not np.all(np.isfinite(out)):
+        raise _UserError("forward must return a finite array, or (out, cache); it returned "
+                         f"{type(returned).__name__}" + ("" if out is None else " with NaN or inf"))
+    return out, cache
+
+
+def _backward(backward, dout, cache, inputs):
+    """{input name: its gradient} from backward(dout, cache), or backward(dout, *inputs) without a cache."""
+    returned = _call("backward", backward, dout, cache) if cache is not None else \
+        _call("backward", backward, dout, *inputs.values())
+    grads = returned if isinstance(returned, (tuple, list)) else (returned,)
+    if len(grads) != len(inputs):
+        raise _UserError(f"backward must return {len(inputs)} gradient{'s' * (len(inputs) > 1)} "
+                         f"(d{', d'.join(inputs)}, in the order forward takes them), got {len(grads)}")
+    return {name: np.asarray(grad, dtype=np.float64) for name, grad in zip(inputs, grads)}
+
+
+def _scale_hints(check, analytic, expected, sizes):
+    """When ``analytic`` is ``expected`` times one factor everywhere: what that factor says (the value of a
+    symbol: a mean where a sum belongs; -1: the sign), or nothing."""
+    largest = np.abs(expected).max(initial=0.0)
+    counted = np.abs(expected) > 1e-6 * largest
+    if not counted.any() or np.abs(analytic[~counted]).max(initial=0.0) > 1e-6 * largest:
+        return []
+    ratios = analytic[counted] / expected[counted]
+    factor = float(np.median(ratios))
+    if factor == 0 or not np.allclose(ratios, factor, rtol=1e-4, atol=0):
+        return []
+    if np.isclose(factor, -1.0, rtol=1e-4):
+        return [f"{check} is the finite differences with the sign flipped, everywhere"]
+    for value, told in ((1 / factor, "divided by"), (factor, "times")):
+        symbols = [symbol for symbol, size in sizes.items() if size > 1 and np.isclose(value, size, rtol=1e-4)]
+        if symbols:
+            named = f"{symbols[0]}={sizes[symbols[0]]}" if len(symbols) == 1 else \
+                f"{sizes[symbols[0]]} (the value of {' and '.join(symbols)} here)"
+            why = "a mean where a sum belongs" if told == "divided by" else "a sum where the forward takes a mean"
+            return [f"{check} is the finite differences {told} {named}, everywhere: {why}?"]
+    return [f"{check} is {factor:.6g} times the finite differences, everywhere: a constant factor is wrong"]
+
+
+def _gradient(forward, name, analytic, inputs, dout, seed, sizes):
+    """d<name> against central differences of forward: element by element when small, else a projection screen
+    localized by group testing."""
+    theta = inputs[name]
+    check = f"d{name}"
+    if analytic.shape != theta.shape:
+        return CheckResult(check, "fail", f"{check} has shape {analytic.shape}, {name} has {theta.shape}",
+                           shapes=(analytic.shape, theta.shape))
+
+    def evaluate(thetas):
+        return [_forward(forward, dict(inputs, **{name: moved}))[0] for moved in thetas]
+    try:
+        if theta.size <= DENSE_LIMIT:
+            return _differenced(check, evaluate, theta, dout, analytic, sizes)
+        return _screened(check, evaluate, theta, dout, analytic, np.random.default_rng(seed))
+    except _UserError as error:
+        return CheckResult(check, "fail", f"while differencing {name}: {error}", error=error.details)
+
+
+def _differenced(check, evaluate, theta, dout, analytic, sizes):
+    """Element by element; the elements that disagree are differenced again at each of RECHECK_STEPS and kept
+    where one agrees (a kink within a step of the input: ReLU's 0)."""
+    estimate = numeric.finite_differences(evaluate, theta, dout, numeric.dense(theta.shape), TOLERANCE.step)
+    values, noise, evaluations = estimate.values.copy(), estimate.noise.copy(), estimate.evaluations
+    for step in (None,) + RECHECK_STEPS:
+        if step is not None:
+            bad = np.flatnonzero(result.mismatches)
+            again = numeric.finite_differences(evaluate, theta, dout, numeric.dense(theta.shape, bad), step)
+            values.flat[bad], noise.flat[bad] = again.values.flat[bad], again.noise.flat[bad]
+            evaluations += again.evaluations
+        result = compare(check, analytic, {"finite differences": values}, TOLERANCE,
+                         slack={"finite differences": TOLERANCE.slack(noise=noise)}, keep_positions=True)
+        if result.passed:
+            break
+    result.method, result.evaluations = "dense", evaluations
+    if not result.passed:
+        result.hints = _scale_hints(check, analytic, values, sizes)
+    return result
+
+
+def _screened(check, evaluate, theta, dout, analytic, rng):
+    """A projection screen of SCREEN directions; when it fails, the disagreeing elements by group testing."""
+    spent = [0]
+
+    def agrees(projection):
+        """Per direction: agreement at the step, or at one of RECHECK_STEPS (a kink within a step)."""
+        agreed = projection.agrees(TOLERANCE)
+        for step in RECHECK_STEPS:
+            if agreed.all():
+                break
+            again = numeric.project(evaluate, theta, dout, analytic, step,
+                                    [u for u, ok in zip(projection.directions, agreed) if not ok])
+            spent[0] += again.evaluations
+            agreed[~agreed] = again.agrees(TOLERANCE)
+        return agreed
+    directions = numeric.random_directions(rng, theta.shape, SCREEN)
+    projection = numeric.project(evaluate, theta, dout, analytic, TOLERANCE.step, directions)
+    if agrees(projection).all():
+        return CheckResult(check, "pass", method="projection", evaluations=projection.evaluations + spent[0],
+                           max_abs_error=float(np.abs(projection.numeric - projection.analytic).max()))
+    located = numeric.localize(evaluate, theta, dout, analytic, TOLERANCE.step, agrees, rng)
+    evaluations = projection.evaluations + located.evaluations + spent[0]
+    mask = np.zeros(theta.shape, bool)
+    mask.flat[located.positions] = True
+    shown = f"{len(located.positions)}{'' if located.complete else ' or more'}"
+    result = CheckResult(check, "fail", f"{shown} of {theta.size} elements differ from the finite differences",
+                         mismatched=len(located.positions), total=theta.size, mismatches=mask,
+                         against="finite differences", method="projection", evaluations=evaluations)
+    if len(located.positions):
+        worst = int(np.argmax(np.abs(analytic.flat[located.positions] - located.numeric)))
+        position = np.unravel_index(located.positions[worst], theta.shape)
+        result.worst_index = tuple(int(i) for i in position)
+        result.expected, result.actual = float(located.numeric[worst]), float(analytic[position])
+        result.max_abs_error = abs(result.expected - result.actual)
+    return result
