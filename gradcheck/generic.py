@@ -53,6 +53,11 @@ SCREEN = 8  # random directions of a projection screen
 TOLERANCE = Tolerance("float64", step=2 ** -20, rtol=1e-6, atol=1e-7, ctol=16 * EPS64, ftol=8 * EPS64)
 CHECKS = ("forward", "repeatable", "no-mutation")  # then one gradient check per input
 RECHECK_STEPS = (2 ** -22, 2 ** -24, 2 ** -26)  # a disagreement must hold at each before it counts
+LARGE, LARGE_EVERY = 1000.0, 8  # one data seed in 8 draws inputs 1000 times larger: exp() without max subtraction
+VALUES = {"usual": "usual (standard normal)", "large": f"large (x{LARGE:g})"}
+LARGE_CONDITION = f"the inputs are large (x{LARGE:g})"
+OVERFLOW_HINT = ("forward overflows on large inputs: exp(1000) is inf; subtract each row's maximum before exp() "
+                 "(softmax, log-sum-exp), which changes no result")
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,7 @@ class FunctionReport:
     examples: int
     seed: int
     reproduce: str
+    values: list = field(default_factory=list)  # the classes of values the data seeds made: usual, large
 
     @property
     def passed(self):
@@ -170,6 +176,7 @@ class FunctionReport:
 
     def to_dict(self):
         return {"passed": self.passed, "function": self.spec, "seed": self.seed, "examples_run": self.examples,
+                "values": list(self.values),
                 "shapes": {name: list(shape) for name, shape in self.signature.shapes.items()},
                 "bounds": {symbol: list(span) for symbol, span in self.signature.bounds.items()},
                 "checks": [result.to_dict() for result in self.checks],
@@ -238,6 +245,9 @@ class _Search:
             fails(Example(tuple((s, low) for s, (low, _) in self.signature.bounds.items()), self.seed))
         else:
             self._explore(self.signature, fails, examples)
+            if not any(value_class(example.seed) == "large" for example in seen):  # every run meets large values
+                first = next(iter(seen))
+                fails(dataclasses.replace(first, seed=large_seed(first.seed)))
         failing = [name for name in self.names if any(name in failed for failed in seen.values())]
         findings = []
         for name in failing:
@@ -248,23 +258,28 @@ class _Search:
             names = [result.name for result in results if not result.passed]
             finding = Finding(names, example, [r for r in results if not r.passed])
             finding.facts = [] if fixed else self._facts(finding)
+            if "forward" in names and any(fact.startswith(f"fails only when {LARGE_CONDITION}")
+                                          for fact in finding.facts):
+                finding.results[0].hints.append(OVERFLOW_HINT)
             finding.reproduce = self.command(example.sizes, example.seed)
             findings.append(finding)
         checks = [self._verdict(name, seen, findings) for name in self.names]
+        values = sorted({value_class(example.seed) for example in seen}, key=("usual", "large").index)
         return FunctionReport(self._spec(), self.signature, checks, findings, len(seen), self.seed,
-                              self.command(None, self.seed))
+                              self.command(None, self.seed), values)
 
     def results(self, example):
         if example not in self.memo:
             self.memo[example] = run_checks(self.pair, self.signature, dict(example.sizes), example.seed)
         return self.memo[example]
 
-    def _explore(self, signature, visit, examples, seed_offset=0):
-        """Call ``visit`` on ``examples`` examples of ``signature`` drawn with the run's seed (some twice)."""
+    def _explore(self, signature, visit, examples, seed_offset=0, usual=False):
+        """Call ``visit`` on ``examples`` examples of ``signature`` drawn with the run's seed (some twice; with
+        ``usual``, only data seeds of usual values)."""
         @hypothesis_seed(self.seed + seed_offset)
         @settings(max_examples=examples, phases=[Phase.generate], database=None, deadline=None,
                   suppress_health_check=list(HealthCheck))
-        @given(_examples(signature))
+        @given(_examples(signature, usual))
         def explore(example):
             visit(example)
         explore()
@@ -287,16 +302,12 @@ class _Search:
         return found or min((e for e, failed in seen.items() if name in failed), key=_size)
 
     def _facts(self, finding):
-        """'fails only when N > 1 (...)' for each symbol whose lowest value clears the finding at its
-        configuration and in a search of TRIGGER_EXAMPLES configurations; scoped to the configuration when only
-        there."""
+        """'fails only when N > 1 (...)' for each condition whose opposite (the lowest value of a symbol, usual
+        values for large ones) clears the finding at its configuration on TRIGGER_SEEDS sets of arrays and in a
+        search of TRIGGER_EXAMPLES configurations; scoped to the configuration when only there."""
         facts = []
-        sizes = dict(finding.example.sizes)
-        for symbol, (low, high) in self.signature.bounds.items():
-            if low == high or sizes[symbol] == low:
-                continue
-            varied = dict(sizes, **{symbol: low})
-            if not all(self._clears(finding, Example(tuple(sorted(varied.items())), finding.example.seed + k))
+        for condition, opposite, vary, signature, usual in self._opposites(finding.example):
+            if not all(self._clears(finding, vary(dataclasses.replace(finding.example, seed=finding.example.seed + k)))
                        for k in range(TRIGGER_SEEDS)):
                 continue
             searched = {}
@@ -305,18 +316,30 @@ class _Search:
                 if example not in searched and len(searched) < TRIGGER_EXAMPLES:
                     searched[example] = self._clears(finding, example)
             for round_ in range(1, TRIGGER_ROUNDS + 1):  # a round draws some examples twice
-                self._explore(self.signature.pinned(symbol, low), visit, TRIGGER_EXAMPLES, seed_offset=round_)
+                self._explore(signature, visit, TRIGGER_EXAMPLES, seed_offset=round_, usual=usual)
                 if len(searched) >= TRIGGER_EXAMPLES or not all(searched.values()):
                     break
-            counter = not all(searched.values())
-            if not counter and len(searched) >= TRIGGER_EXAMPLES:
-                facts.append(f"fails only when {symbol} > {low} (passes with {symbol}={low}, all else equal; no "
-                             f"failure in a search of {len(searched)} configurations with {symbol}={low})")
+            if all(searched.values()) and len(searched) >= TRIGGER_EXAMPLES:
+                facts.append(f"fails only when {condition} (passes with {opposite}, all else equal; no failure in a "
+                             f"search of {len(searched)} configurations with {opposite})")
             else:
-                facts.append(f"passes with {symbol}={low} at this configuration (all else equal), but fails on "
-                             f"other configurations with {symbol}={low}" if counter else
-                             f"passes with {symbol}={low} at this configuration (all else equal)")
+                facts.append(f"passes with {opposite} at this configuration (all else equal)" +
+                             ("" if all(searched.values()) else f", but fails on other configurations with {opposite}"))
         return facts
+
+    def _opposites(self, example):
+        """(condition, its opposite, the example varied to it, the signature and values a rule search draws)
+        for what holds at ``example``: a symbol above its lowest value, large values."""
+        sizes = dict(example.sizes)
+        for symbol, (low, high) in self.signature.bounds.items():
+            if sizes[symbol] > low:
+                yield (f"{symbol} > {low}", f"{symbol}={low}",
+                       lambda e, symbol=symbol, low=low: dataclasses.replace(
+                           e, sizes=tuple(sorted(dict(e.sizes, **{symbol: low}).items()))),
+                       self.signature.pinned(symbol, low), False)
+        if value_class(example.seed) == "large":
+            yield (LARGE_CONDITION, "usual values",
+                   lambda e: dataclasses.replace(e, seed=usual_seed(e.seed)), self.signature, True)
 
     def _clears(self, finding, example):
         return all(r.passed for r in self.results(example) if r.name in finding.names)
@@ -345,10 +368,26 @@ class _Search:
         return " ".join(words)
 
 
-def _examples(signature):
-    """Hypothesis: Examples of ``signature``, the sizes and the data seed shrinking towards the smallest."""
-    return st.builds(lambda sizes, seed: Example(tuple(sorted(sizes.items())), seed), signature.strategy(),
-                     st.integers(0, 2 ** 32 - 1))
+def _examples(signature, usual=False):
+    """Hypothesis: Examples of ``signature``, the sizes and the data seed shrinking towards the smallest (with
+    ``usual``, seeds of usual values only)."""
+    seeds = st.integers(0, 2 ** 32 - 1).map(usual_seed) if usual else st.integers(0, 2 ** 32 - 1)
+    return st.builds(lambda sizes, seed: Example(tuple(sorted(sizes.items())), seed), signature.strategy(), seeds)
+
+
+def value_class(seed):
+    """'large' for one data seed in LARGE_EVERY (the inputs times LARGE), else 'usual' (standard normal)."""
+    return "large" if seed % LARGE_EVERY == LARGE_EVERY - 1 else "usual"
+
+
+def usual_seed(seed):
+    """``seed``, or the one below it when it makes large values."""
+    return seed - (value_class(seed) == "large")
+
+
+def large_seed(seed):
+    """The seed of large values in ``seed``'s block of LARGE_EVERY."""
+    return seed - seed % LARGE_EVERY + LARGE_EVERY - 1
 
 
 def _size(example):
@@ -358,7 +397,8 @@ def _size(example):
 def run_checks(pair, signature, sizes, seed):
     """Every check of ``pair`` at one configuration: CheckResults, in the order of ``CHECKS`` then the inputs."""
     rng = np.random.default_rng(seed)
-    inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in signature.shapes}
+    scale = LARGE if value_class(seed) == "large" else 1.0
+    inputs = {name: scale * rng.standard_normal(signature.shape(name, sizes)) for name in signature.shapes}
     gradient_names = [f"d{name}" for name in inputs]
     skipped = [CheckResult(name, "skip", "forward failed") for name in CHECKS[1:] + tuple(gradient_names)]
     copies = {name: array.copy() for name, array in inputs.items()}
@@ -397,7 +437,8 @@ class _UserError(Exception):
 
 def _call(what, function, *args):
     try:
-        return function(*args)
+        with np.errstate(all="ignore"):  # exp() overflowing to a right 0 or 1 is no failure; NaN is judged after
+            return function(*args)
     except Exception as error:  # the pair's own failure, reported as its check's
         location = user_location(error)
         raise _UserError(f"{what} raised {type(error).__name__}: {error}" + (f", at {location}" if location else ""),
@@ -409,9 +450,12 @@ def _forward(forward, inputs):
     returned = _call("forward", forward, *inputs.values())
     out, cache = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
     out = np.asarray(out, dtype=np.float64) if isinstance(out, (np.ndarray, list, float, int)) else None
-    if out is None or not np.all(np.isfinite(out)):
-        raise _UserError("forward must return a finite array, or (out, cache); it returned "
-                         f"{type(returned).__name__}" + ("" if out is None else " with NaN or inf"))
+    if out is None:
+        raise _UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
+    if not np.all(np.isfinite(out)):
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        raise _UserError(f"forward returned {int((~np.isfinite(out)).sum())} NaN or inf of {out.size} values "
+                         f"(the first at {list(first)}: {out[first]})")
     return out, cache
 
 

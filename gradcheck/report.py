@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .adapters import NCHW
+from .generic import VALUES
 from .grading.causes import by_cause
 from .grading.course import VISIBILITIES
 from .layout import describe, sentence
@@ -163,6 +164,8 @@ def render_function_text(report, console):
     if signature.bounds:
         _labelled(console, "within:", ", ".join(f"{symbol} {low}" if low == high else f"{symbol} {low}..{high}"
                                                 for symbol, (low, high) in signature.bounds.items()), 0)
+    if report.values:
+        _labelled(console, "values:", ", ".join(VALUES[value] for value in report.values), 0, "dim")
     console.print()
     console.print(_check_table(report, console.width))
     for number, finding in enumerate(report.findings, 1):
