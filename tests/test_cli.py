@@ -128,6 +128,7 @@ def test_divisible_draws_only_inputs_the_stride_divides_and_is_in_every_reproduc
     assert all((n + 2 * p - e) % s == 0 for n, p, e, s in zip(config["size"], config["pad"], extent, config["stride"]))
 
 
+@pytest.mark.slow
 def test_a_range_keeps_the_search_within_it_and_the_report_says_so(run, student):
     """--stride 2..3: every configuration and finding has a stride of 2 or 3, so the stride bug is found but
     never said to need "stride > 1" (stride 1 is outside); the header and the run's reproduce line keep it."""

@@ -102,6 +102,7 @@ def test_pinned_dimensions_stay_pinned_in_every_finding_and_get_no_trigger_fact(
     assert any("batch > 1" in fact for fact in findings_by_check(report)["dB"].triggers)  # a free dimension
 
 
+@pytest.mark.slow
 def test_bounds_hold_in_every_configuration_any_part_of_the_search_runs():
     """Drawn, shrunk, varied for trigger facts, searched for rules, added for geometry classes: every
     configuration the layer is built with keeps to the bounds, and rules stay inside them ("stride > 1" is

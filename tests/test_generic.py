@@ -192,6 +192,7 @@ def run(monkeypatch):
     return invoke
 
 
+@pytest.mark.slow
 def test_the_command_finds_the_backward_by_name_and_its_reproduce_line_reproduces(run):
     code, out, _ = run("--impl", "wrong_affine_relu.py:affine_forward", "--shape", "x=N,D", "--shape", "w=D,M",
                        "--shape", "b=M", "--seed", "0", "--format", "json")
@@ -219,6 +220,7 @@ def test_bad_input_is_one_line_and_exit_2(run, args, message):
     assert code == 2 and out == "" and len(err.splitlines()) == 1 and message in err, err
 
 
+@pytest.mark.slow
 def test_as_an_assertion_in_a_test_suite():
     from gradcheck.testing import assert_function_gradients
     assert assert_function_gradients(affine_forward, affine_backward, AFFINE, seed=0).passed
