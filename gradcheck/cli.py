@@ -8,13 +8,14 @@ layer that cannot be called included (one line on stderr, no traceback).
 """
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import tempfile
 
 import click
 
-from . import api, generic, report
+from . import api, generic, network, report
 from .adapters import CONVENTIONS, LAYOUTS, LoadError, load_object
 from .checks import METHODS
 from .config import parse_range
@@ -286,6 +287,49 @@ def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, out
     write_output(output, {
         "json": lambda stream: stream.write(report.to_json(result) + "\n"),
         "text": lambda stream: report.render_function_text(result, report.make_console(stream)),
+    }[output_format])
+    return 0 if result.passed else 1
+
+
+class Shape(click.ParamType):
+    """N,D or NxCxHxW: a tuple of positive ints."""
+
+    name = "N,D,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            shape = tuple(int(part) for part in value.lower().replace("x", ",").split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not a shape such as 4,10 or 2x3x8x8", param, ctx)
+        if min(shape) < 1:
+            self.fail(f"every axis of a shape has at least 1 element, got {value}", param, ctx)
+        return shape
+
+
+@main.command()
+@click.option("--impl", metavar="FILE:NAME", required=True,
+              help="The network: a list or dict of layers with forward(x) and backward(dout), an object holding one "
+                   "as .layers, or a function or class that makes one with no argument.")
+@click.option("--input", "input_shape", type=Shape(), required=True, help="The shape of the input x: N,D or N,C,H,W.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The seed of x and dout.")
+@output_options(("text", "json"))
+def net(impl, input_shape, seed, output_format, output):
+    """Check every layer of a network in place, on the activation it receives, and name the first wrong one."""
+    try:
+        made, _ = load_object(impl)
+        network_object = made() if callable(made) and not hasattr(made, "layers") else made
+        result = network.check_network(network_object, input_shape, seed, spec=impl)
+    except (LoadError, ValueError) as error:
+        raise BadInput(str(error)) from None
+    except Exception as error:  # the factory's own failure
+        raise BadInput(f"{impl}() raised {type(error).__name__}: {error}") from None
+    result.reproduce = shlex.join(["gradcheck", "net", "--impl", impl, "--input", ",".join(map(str, input_shape)),
+                                   "--seed", str(seed)])
+    write_output(output, {
+        "json": lambda stream: stream.write(report.to_json(result) + "\n"),
+        "text": lambda stream: report.render_network_text(result, report.make_console(stream)),
     }[output_format])
     return 0 if result.passed else 1
 

@@ -408,13 +408,13 @@ def run_checks(pair, signature, sizes, seed):
     try:
         out, cache = _forward(pair.forward, inputs)
         again, _ = _forward(pair.forward, inputs_of(copies))
-    except _UserError as error:
+    except UserError as error:
         return [CheckResult("forward", "fail", str(error), error=error.details)] + skipped
     dout = rng.standard_normal(out.shape)
     copies["dout"] = dout.copy()
     try:
         gradients = _backward(pair.backward, dout, cache, inputs)
-    except _UserError as error:
+    except UserError as error:
         gradient_results = [CheckResult(name, "fail", str(error), error=error.details) for name in gradient_names]
     else:
         gradient_results = [_gradient(pair.forward, name, gradients[name], inputs_of(copies), copies["dout"],
@@ -427,7 +427,7 @@ def run_checks(pair, signature, sizes, seed):
             if changed else CheckResult("no-mutation", "pass")] + gradient_results
 
 
-class _UserError(Exception):
+class UserError(Exception):
     """What the pair raised or returned wrong, said in one sentence; ``details`` as a CheckResult holds errors."""
 
     def __init__(self, message, details=None):
@@ -435,37 +435,37 @@ class _UserError(Exception):
         self.details = details
 
 
-def _call(what, function, *args):
+def call(what, function, *args):
     try:
         with np.errstate(all="ignore"):  # exp() overflowing to a right 0 or 1 is no failure; NaN is judged after
             return function(*args)
     except Exception as error:  # the pair's own failure, reported as its check's
         location = user_location(error)
-        raise _UserError(f"{what} raised {type(error).__name__}: {error}" + (f", at {location}" if location else ""),
+        raise UserError(f"{what} raised {type(error).__name__}: {error}" + (f", at {location}" if location else ""),
                          {"type": type(error).__name__, "message": str(error), "location": location}) from None
 
 
 def _forward(forward, inputs):
     """(out as a float64 array, cache or None when forward returned out alone)."""
-    returned = _call("forward", forward, *inputs.values())
+    returned = call("forward", forward, *inputs.values())
     out, cache = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
     out = np.asarray(out, dtype=np.float64) if isinstance(out, (np.ndarray, list, float, int)) else None
     if out is None:
-        raise _UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
+        raise UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
     if not np.all(np.isfinite(out)):
         first = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-        raise _UserError(f"forward returned {int((~np.isfinite(out)).sum())} NaN or inf of {out.size} values "
+        raise UserError(f"forward returned {int((~np.isfinite(out)).sum())} NaN or inf of {out.size} values "
                          f"(the first at {list(first)}: {out[first]})")
     return out, cache
 
 
 def _backward(backward, dout, cache, inputs):
     """{input name: its gradient} from backward(dout, cache), or backward(dout, *inputs) without a cache."""
-    returned = _call("backward", backward, dout, cache) if cache is not None else \
-        _call("backward", backward, dout, *inputs.values())
+    returned = call("backward", backward, dout, cache) if cache is not None else \
+        call("backward", backward, dout, *inputs.values())
     grads = returned if isinstance(returned, (tuple, list)) else (returned,)
     if len(grads) != len(inputs):
-        raise _UserError(f"backward must return {len(inputs)} gradient{'s' * (len(inputs) > 1)} "
+        raise UserError(f"backward must return {len(inputs)} gradient{'s' * (len(inputs) > 1)} "
                          f"(d{', d'.join(inputs)}, in the order forward takes them), got {len(grads)}")
     return {name: np.asarray(grad, dtype=np.float64) for name, grad in zip(inputs, grads)}
 
@@ -494,21 +494,25 @@ def _scale_hints(check, analytic, expected, sizes):
 
 
 def _gradient(forward, name, analytic, inputs, dout, seed, sizes):
-    """d<name> against central differences of forward: element by element when small, else a projection screen
-    localized by group testing."""
-    theta = inputs[name]
-    check = f"d{name}"
+    """d<name> against central differences of forward (``gradient_check``)."""
+    def evaluate(thetas):
+        return [_forward(forward, dict(inputs, **{name: moved}))[0] for moved in thetas]
+    return gradient_check(f"d{name}", name, evaluate, inputs[name], analytic, dout, np.random.default_rng(seed),
+                          sizes)
+
+
+def gradient_check(check, name, evaluate, theta, analytic, dout, rng, sizes=None):
+    """The CheckResult ``check`` of the gradient ``analytic`` of ``name`` (now ``theta``) against central
+    differences of ``evaluate`` (outputs at a list of thetas): element by element when small, else a projection
+    screen localized by group testing.  What ``evaluate`` raises as a UserError fails the check."""
     if analytic.shape != theta.shape:
         return CheckResult(check, "fail", f"{check} has shape {analytic.shape}, {name} has {theta.shape}",
                            shapes=(analytic.shape, theta.shape))
-
-    def evaluate(thetas):
-        return [_forward(forward, dict(inputs, **{name: moved}))[0] for moved in thetas]
     try:
         if theta.size <= DENSE_LIMIT:
-            return _differenced(check, evaluate, theta, dout, analytic, sizes)
-        return _screened(check, evaluate, theta, dout, analytic, np.random.default_rng(seed))
-    except _UserError as error:
+            return _differenced(check, evaluate, theta, dout, analytic, sizes or {})
+        return _screened(check, evaluate, theta, dout, analytic, rng)
+    except UserError as error:
         return CheckResult(check, "fail", f"while differencing {name}: {error}", error=error.details)
 
 

@@ -182,15 +182,60 @@ def render_function_text(report, console):
         for hint in dict.fromkeys(hint for result in finding.results for hint in result.hints):
             _labelled(console, "hint:", hint, 2, "cyan")
         for result in finding.results:
-            if result.mismatches is not None and result.mismatches.any():
-                positions = [list(map(int, index)) for index in np.argwhere(result.mismatches)[:MAP_ROWS]]
-                more = result.mismatched - len(positions)
-                _labelled(console, f"where {result.name} differs:",
-                          ", ".join(map(str, positions)) + (f" and {more} more" if more > 0 else ""), 2)
+            _where_it_differs(console, result)
         console.print(f"  reproduce: {finding.reproduce}", soft_wrap=True)
     if report.passed:
         console.print()
         console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+
+
+def _where_it_differs(console, result):
+    """'where dx differs: [0, 1], [2, 3] and 5 more': the first MAP_ROWS positions of a check's mismatches."""
+    if result.mismatches is None or not result.mismatches.any():
+        return
+    positions = [list(map(int, index)) for index in np.argwhere(result.mismatches)[:MAP_ROWS]]
+    more = result.mismatched - len(positions)
+    _labelled(console, f"where {result.name} differs:",
+              ", ".join(map(str, positions)) + (f" and {more} more" if more > 0 else ""), 2)
+
+
+def render_network_text(report, console):
+    """Print a ``gradcheck net`` report (``network.NetworkReport``): the verdict naming the first wrong layer, a
+    table of every layer's checks, then what failed in each."""
+    console.print(Text.assemble("gradcheck ", ("net", "bold"), f" · {report.spec}"))
+    wrong = report.first_wrong
+    unchecked = ", ".join(layer.name for layer in report.unchecked)
+    verdict = Text(f"FAILED: {wrong.name} is the first layer whose checks fail", style="bold red") if wrong else \
+        Text("PASSED" + (f" but for {unchecked}, whose gradients could not be checked" if unchecked else ""),
+             style="bold green")
+    console.print(Text.assemble(verdict, f" · input {report.input_shape}, seed {report.seed}, each layer on the "
+                                         "activation it receives, by finite differences"))
+    console.print()
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("layer", "input", "checks"):
+        table.add_column(column, overflow="fold")
+    for layer in report.layers:
+        cells = Text()
+        for number, check in enumerate(layer.checks):
+            style = {"pass": "green", "fail": "bold red", "skip": "yellow"}[check.status]
+            cells.append(("  " if number else "") + f"{check.name} ")
+            cells.append(check.status.upper(), style=style)
+        table.add_row(layer.name, str(layer.input_shape), cells)
+    console.print(table)
+    for layer in report.layers:
+        failed = [check for check in layer.checks if check.status != "pass"]
+        if failed:
+            console.print()
+            console.print(Text(f"{layer.name}: {', '.join(check.name for check in failed)} " +
+                               ("not checked" if layer.passed else f"fail{'s' * (len(failed) == 1)}"),
+                               style="bold red" if not layer.passed else "yellow"))
+        for check in failed:
+            _labelled(console, f"{check.name}:", _worst(check) if check.worst_index is not None else check.message, 2)
+            _where_it_differs(console, check)
+            for hint in check.hints:
+                _labelled(console, "hint:", hint, 2, "cyan")
+    console.print()
+    console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
 
 
 def _render_stop(console, stop, layout):
