@@ -7,40 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-
-class Affine:
-    def __init__(self, W, b):
-        self.W, self.b = W, b
-
-    def forward(self, x):
-        self.x = x
-        return x @ self.W + self.b
-
-    def backward(self, dout):
-        self.dW = self.x.T @ dout
-        self.db = dout.sum(axis=0)
-        return dout @ self.W.T
-
-
-class Relu:
-    def forward(self, x):
-        self.mask = x <= 0
-        out = x.copy()
-        out[self.mask] = 0
-        return out
-
-    def backward(self, dout):
-        dout[self.mask] = 0  # as the book writes it: dout is changed in place
-        return dout
-
-
-class Sigmoid:
-    def forward(self, x):
-        self.out = 1 / (1 + np.exp(-x))
-        return self.out
-
-    def backward(self, dout):
-        return dout * (1.0 - self.out) * self.out
+from dlfs_layers import Affine, Relu, Sigmoid
 
 
 class AffineDwAveraged(Affine):

@@ -15,7 +15,9 @@ import tempfile
 
 import click
 
-from . import api, generic, network, report
+from reference_layers import FORMULATIONS
+
+from . import api, generic, kinds, network, report
 from .adapters import CONVENTIONS, LAYOUTS, LoadError, load_object
 from .checks import METHODS
 from .config import parse_range
@@ -275,7 +277,8 @@ def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, out
         partner = find_backward(forward, name, Source(module, path), backward)
     except (LoadError, ValueError) as error:
         raise BadInput(str(error)) from None
-    words = ["--impl", impl] + (["--backward", backward] if backward else [])
+    words = ["fn", "--impl", impl] + (["--backward", backward] if backward else []) + \
+        [word for name, axes in shapes for word in ("--shape", f"{name}={axes}")]
     try:
         with time_limit(timeout):
             result = generic.check_function(forward, partner.function, dict(shapes), dict(dims), examples=examples,
@@ -284,11 +287,59 @@ def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, out
         raise BadInput(str(error)) from None
     except TimeLimit as limit:
         raise TimedOut(f"{limit} while {impl} was checked: does it loop?") from None
+    write_function_report(result, output_format, output)
+    return 0 if result.passed else 1
+
+
+def write_function_report(result, output_format, output):
     write_output(output, {
         "json": lambda stream: stream.write(report.to_json(result) + "\n"),
         "text": lambda stream: report.render_function_text(result, report.make_console(stream)),
     }[output_format])
-    return 0 if result.passed else 1
+
+
+@main.command(name="list")
+def list_kinds():
+    """Print the catalogue of layer kinds gradcheck checks, with their reference formulations."""
+    computes = {"conv": "2-D convolution (gradcheck conv)", "maxpool": "max pooling (gradcheck pool --mode max)",
+                "avgpool": "average pooling (gradcheck pool --mode avg)"}
+    rows = [(name, computes[name], ", ".join(cls.__name__ for cls in layers)) for name, layers in FORMULATIONS.items()]
+    rows += [(kind.name, kind.summary, ", ".join(cls.__name__ for cls in kind.formulations))
+             for kind in kinds.catalogue().values()]
+    report.render_rows(("kind", "computes", "reference formulations"), rows, report.make_console())
+    return 0
+
+
+def kind_command(kind):
+    """The command ``gradcheck KIND``: a user's layer of a catalogue kind against its reference."""
+    @click.option("--impl", metavar="FILE:NAME", required=True,
+                  help=f"The layer: a class NAME({', '.join(kind.parameters)}) with forward(x) and backward(dout) -> "
+                       f"dx{''.join(f', d{name} kept' for name in kind.parameters)}, or a cs231n forward function "
+                       "whose backward returns every gradient in order.")
+    @click.option("--backward", metavar="FILE:NAME", help="A forward function's backward, when not found by its name.")
+    @click.option("--dim", "dims", type=Assignment(), multiple=True,
+                  help=f"A symbol's value or range: {', '.join(sorted(kinds.symbols(kind)))} (default 1..4 each).")
+    @click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
+                  help="Configurations to try when some symbol is left free.")
+    @click.option("--seed", type=click.IntRange(min=0),
+                  help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it).")
+    @output_options(("text", "json"))
+    def command(impl, backward, dims, examples, seed, output_format, output):
+        try:
+            layer, _ = load_object(impl)
+            words = [kind.name, "--impl", impl] + (["--backward", backward] if backward else [])
+            result = kinds.check_kind(kind, layer, backward=backward, dims=dict(dims), examples=examples, seed=seed,
+                                      words=words)
+        except (LoadError, ValueError) as error:
+            raise BadInput(str(error)) from None
+        write_function_report(result, output_format, output)
+        return 0 if result.passed else 1
+    command.__doc__ = f"Check a layer of kind {kind.name} against its reference: {kind.summary}."
+    return main.command(name=kind.name)(command)
+
+
+for _kind in kinds.catalogue().values():
+    kind_command(_kind)
 
 
 class Shape(click.ParamType):

@@ -35,6 +35,7 @@ configurations with that value.
 import dataclasses
 import inspect
 import random
+import shlex
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,13 +170,16 @@ class FunctionReport:
     seed: int
     reproduce: str
     values: list = field(default_factory=list)  # the classes of values the data seeds made: usual, large
+    command: str = "fn"  # the gradcheck command: fn, or a catalogue kind's name
+    against: str = "finite differences alone"  # or "its reference", for a catalogue kind
 
     @property
     def passed(self):
         return all(result.passed for result in self.checks)
 
     def to_dict(self):
-        return {"passed": self.passed, "function": self.spec, "seed": self.seed, "examples_run": self.examples,
+        return {"passed": self.passed, "command": self.command, "function": self.spec, "against": self.against,
+                "seed": self.seed, "examples_run": self.examples,
                 "values": list(self.values),
                 "shapes": {name: list(shape) for name, shape in self.signature.shapes.items()},
                 "bounds": {symbol: list(span) for symbol, span in self.signature.bounds.items()},
@@ -185,18 +189,32 @@ class FunctionReport:
 
 @dataclass(frozen=True)
 class Pair:
-    """The forward and backward under test, and the words that name them on a command line."""
+    """A forward and its backward, in the form of the module docstring; a reference's ``mistakes`` (Mistakes)
+    name what a wrong gradient computed instead."""
 
     forward: object
     backward: object
-    words: tuple = ()
+    mistakes: tuple = ()
 
 
-def check_function(forward, backward=None, shapes=None, dims=None, *, examples=None, seed=None, words=()):
+@dataclass(frozen=True)
+class Mistake:
+    """A named mistake: the gradient ``check`` (dx, dW, ...) that ``gradient(inputs, dout)`` gives instead of the
+    right one, and the ``hint`` shown when a layer's gradient is that one."""
+
+    check: str
+    gradient: object
+    hint: str
+
+
+def check_function(forward, backward=None, shapes=None, dims=None, *, examples=None, seed=None, words=(),
+                   reference=None):
     """Check ``backward`` against finite differences of ``forward`` over the ``shapes`` declared, each symbol
     within ``dims`` (see the module docstring); a FunctionReport.  ``backward`` None: the function named as
-    ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.  ``words`` name the pair on
-    a command line (for reproduce commands).  ValueError for bad shapes or dims, LoadError for a backward not
+    ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.  ``words`` are the command
+    line that runs this check, after "gradcheck" (for reproduce commands; default ``fn`` with the forward's
+    name and the shapes).  With a ``reference`` Pair (a catalogue kind's), forward and every gradient are
+    compared with the reference's instead.  ValueError for bad shapes or dims, LoadError for a backward not
     found; what the pair raises fails its checks."""
     if backward is None:
         name = getattr(forward, "__name__", "forward")
@@ -207,7 +225,8 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, examples=N
     if not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be an int >= 1, got {examples!r}")
     seed = default_seed() if seed is None else seed
-    return _Search(Pair(forward, backward, tuple(words)), signature, seed).run(examples)
+    words = tuple(words) or ("fn", "--impl", getattr(forward, "__name__", "forward"), *signature.words())
+    return _Search(Pair(forward, backward), signature, seed, words, reference).run(examples)
 
 
 def _require_arity(forward, signature):
@@ -228,8 +247,8 @@ def _require_arity(forward, signature):
 
 
 class _Search:
-    def __init__(self, pair, signature, seed):
-        self.pair, self.signature, self.seed = pair, signature, seed
+    def __init__(self, pair, signature, seed, words, reference=None):
+        self.pair, self.signature, self.seed, self.words, self.reference = pair, signature, seed, words, reference
         self.names = list(CHECKS) + [f"d{name}" for name in signature.shapes]
         self.memo = {}
 
@@ -266,11 +285,13 @@ class _Search:
         checks = [self._verdict(name, seen, findings) for name in self.names]
         values = sorted({value_class(example.seed) for example in seen}, key=("usual", "large").index)
         return FunctionReport(self._spec(), self.signature, checks, findings, len(seen), self.seed,
-                              self.command(None, self.seed), values)
+                              self.command(None, self.seed), values, self.words[0],
+                              "finite differences alone" if self.reference is None else "its reference")
 
     def results(self, example):
         if example not in self.memo:
-            self.memo[example] = run_checks(self.pair, self.signature, dict(example.sizes), example.seed)
+            self.memo[example] = run_checks(self.pair, self.signature, dict(example.sizes), example.seed,
+                                            self.reference)
         return self.memo[example]
 
     def _explore(self, signature, visit, examples, seed_offset=0, usual=False):
@@ -354,18 +375,17 @@ class _Search:
         return max(passes, key=lambda r: r.max_abs_error or 0.0) if passes else CheckResult(name, "pass")
 
     def _spec(self):
-        words = list(self.pair.words)
-        return " ".join(words[1::2]) if words else getattr(self.pair.forward, "__name__", "forward")
+        """What the report names: the words after --impl (and --backward)."""
+        return " ".join(word for before, word in zip(self.words, self.words[1:]) if before in ("--impl", "--backward"))
 
     def command(self, sizes, seed):
-        """The gradcheck fn command line that checks ``sizes`` (every symbol pinned; None: the run's bounds)."""
+        """The gradcheck command line that checks ``sizes`` (every symbol pinned; None: the run's bounds)."""
         bounds = dict(sizes) if sizes is not None else self.signature.bounds
         dims = [f"{symbol}={value}" if isinstance(value, int) else
                 f"{symbol}={value[0]}" if value[0] == value[1] else f"{symbol}={value[0]}..{value[1]}"
                 for symbol, value in bounds.items()]
-        words = ["gradcheck", "fn", *self.pair.words, *self.signature.words(),
-                 *[word for dim in dims for word in ("--dim", dim)], "--seed", str(seed)]
-        return " ".join(words)
+        return shlex.join(["gradcheck", *self.words, *[word for dim in dims for word in ("--dim", dim)],
+                           "--seed", str(seed)])
 
 
 def _examples(signature, usual=False):
@@ -394,8 +414,9 @@ def _size(example):
     return (sum(value for _, value in example.sizes), example.seed)
 
 
-def run_checks(pair, signature, sizes, seed):
-    """Every check of ``pair`` at one configuration: CheckResults, in the order of ``CHECKS`` then the inputs."""
+def run_checks(pair, signature, sizes, seed, reference=None):
+    """Every check of ``pair`` at one configuration: CheckResults, in the order of ``CHECKS`` then the inputs;
+    against the ``reference`` Pair's forward and gradients when there is one, else finite differences."""
     rng = np.random.default_rng(seed)
     scale = LARGE if value_class(seed) == "large" else 1.0
     inputs = {name: scale * rng.standard_normal(signature.shape(name, sizes)) for name in signature.shapes}
@@ -417,14 +438,54 @@ def run_checks(pair, signature, sizes, seed):
     except UserError as error:
         gradient_results = [CheckResult(name, "fail", str(error), error=error.details) for name in gradient_names]
     else:
-        gradient_results = [_gradient(pair.forward, name, gradients[name], inputs_of(copies), copies["dout"],
-                                      seed, sizes) for name in inputs]
+        expected = None if reference is None else _reference_gradients(reference, inputs_of(copies), copies["dout"])
+
+        def judged(name):
+            """d<name>: against the reference's gradient, or finite differences of forward."""
+            if isinstance(gradients[name], UserError):  # a gradient the layer did not give
+                return CheckResult(f"d{name}", "fail", str(gradients[name]))
+            if reference is None:
+                return _gradient(pair.forward, name, gradients[name], inputs_of(copies), copies["dout"], seed, sizes)
+            return _named(_against(f"d{name}", gradients[name], expected[name], sizes), gradients[name],
+                          reference.mistakes, inputs_of(copies), copies["dout"])
+        gradient_results = [judged(name) for name in inputs]
     changed = [name for name, array in dict(inputs, dout=dout).items()
                if not np.array_equal(array, copies[name], equal_nan=True)]
-    return [CheckResult("forward", "pass"),
+    return [CheckResult("forward", "pass") if reference is None else
+            _against("forward", out, _forward(reference.forward, inputs_of(copies))[0], sizes),
             compare("repeatable", again, {"first call": out}, TOLERANCE),
             CheckResult("no-mutation", "fail", f"forward or backward changed {', '.join(changed)} in place")
             if changed else CheckResult("no-mutation", "pass")] + gradient_results
+
+
+def _named(result, actual, mistakes, inputs, dout):
+    """``result``, its hints led by those of the ``mistakes`` whose gradient ``actual`` is."""
+    if result.passed:
+        return result
+    named = [mistake.hint for mistake in mistakes if mistake.check == result.name and
+             np.allclose(actual, mistake.gradient(inputs, dout), rtol=1e-6, atol=1e-9)]
+    result.hints = named + result.hints
+    return result
+
+
+def _reference_gradients(reference, inputs, dout):
+    """{input name: the reference's gradient} at ``inputs`` and ``dout``."""
+    _, cache = _forward(reference.forward, inputs)
+    return _backward(reference.backward, dout, cache, inputs)
+
+
+def _against(check, actual, expected, sizes):
+    """``actual`` compared with the reference's ``expected``, element by element, with the factor hints."""
+    if actual.shape != expected.shape:
+        return CheckResult(check, "fail", f"{check} has shape {actual.shape}, the reference's {expected.shape}",
+                           shapes=(actual.shape, expected.shape))
+    # two right formulations differ by rounding of their O(1) terms: a few ulps of 1 even where the value is tiny
+    # (1 + tanh(x / 2) for a sigmoid near 0), so the slack counts every element as at least 1 in magnitude
+    result = compare(check, actual, {"reference": expected}, TOLERANCE, keep_positions=True,
+                     slack={"reference": TOLERANCE.slack(magnitude=np.maximum(1.0, np.abs(expected)))})
+    if not result.passed:
+        result.hints = _scale_hints(check, actual, expected, sizes, "the reference")
+    return result
 
 
 class UserError(Exception):
@@ -460,17 +521,19 @@ def _forward(forward, inputs):
 
 
 def _backward(backward, dout, cache, inputs):
-    """{input name: its gradient} from backward(dout, cache), or backward(dout, *inputs) without a cache."""
+    """{input name: its gradient} from backward(dout, cache), or backward(dout, *inputs) without a cache; a
+    UserError in place of a gradient (a class's adapter found none) is kept, for that check alone to fail."""
     returned = call("backward", backward, dout, cache) if cache is not None else \
         call("backward", backward, dout, *inputs.values())
     grads = returned if isinstance(returned, (tuple, list)) else (returned,)
     if len(grads) != len(inputs):
         raise UserError(f"backward must return {len(inputs)} gradient{'s' * (len(inputs) > 1)} "
                          f"(d{', d'.join(inputs)}, in the order forward takes them), got {len(grads)}")
-    return {name: np.asarray(grad, dtype=np.float64) for name, grad in zip(inputs, grads)}
+    return {name: grad if isinstance(grad, UserError) else np.asarray(grad, dtype=np.float64)
+            for name, grad in zip(inputs, grads)}
 
 
-def _scale_hints(check, analytic, expected, sizes):
+def _scale_hints(check, analytic, expected, sizes, against="the finite differences"):
     """When ``analytic`` is ``expected`` times one factor everywhere: what that factor says (the value of a
     symbol: a mean where a sum belongs; -1: the sign), or nothing."""
     largest = np.abs(expected).max(initial=0.0)
@@ -482,15 +545,17 @@ def _scale_hints(check, analytic, expected, sizes):
     if factor == 0 or not np.allclose(ratios, factor, rtol=1e-4, atol=0):
         return []
     if np.isclose(factor, -1.0, rtol=1e-4):
-        return [f"{check} is the finite differences with the sign flipped, everywhere"]
+        return [f"{check} is {against} with the sign flipped, everywhere"]
     for value, told in ((1 / factor, "divided by"), (factor, "times")):
         symbols = [symbol for symbol, size in sizes.items() if size > 1 and np.isclose(value, size, rtol=1e-4)]
         if symbols:
             named = f"{symbols[0]}={sizes[symbols[0]]}" if len(symbols) == 1 else \
                 f"{sizes[symbols[0]]} (the value of {' and '.join(symbols)} here)"
             why = "a mean where a sum belongs" if told == "divided by" else "a sum where the forward takes a mean"
-            return [f"{check} is the finite differences {told} {named}, everywhere: {why}?"]
-    return [f"{check} is {factor:.6g} times the finite differences, everywhere: a constant factor is wrong"]
+            return [f"{check} is {against} {told} {named}, everywhere: {why}?"]
+    if counted.sum() < 2:  # one element says nothing about "everywhere"
+        return []
+    return [f"{check} is {factor:.6g} times {against}, everywhere: a constant factor is wrong"]
 
 
 def _gradient(forward, name, analytic, inputs, dout, seed, sizes):

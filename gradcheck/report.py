@@ -152,12 +152,12 @@ def render_text(report, console):
 
 def render_function_text(report, console):
     """Print a ``gradcheck fn`` report (``generic.FunctionReport``): headline, shapes, check table, findings."""
-    console.print(Text.assemble("gradcheck ", ("fn", "bold"), f" · {report.spec}"))
+    console.print(Text.assemble("gradcheck ", (report.command, "bold"), f" · {report.spec}"))
     failed = [r for r in report.checks if r.status == "fail"]
     verdict = Text(f"FAILED: {len(failed)} of {len(report.checks)} checks", style="bold red") if failed else \
         Text("PASSED", style="bold green")
     console.print(Text.assemble(verdict, f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
-                                         f"seed {report.seed}, float64, by finite differences alone"))
+                                         f"seed {report.seed}, float64, against {report.against}"))
     signature = report.signature
     _labelled(console, "shapes:", ", ".join(f"{name} ({', '.join(map(str, shape))})"
                                             for name, shape in signature.shapes.items()), 0)
@@ -197,6 +197,16 @@ def _where_it_differs(console, result):
     more = result.mismatched - len(positions)
     _labelled(console, f"where {result.name} differs:",
               ", ".join(map(str, positions)) + (f" and {more} more" if more > 0 else ""), 2)
+
+
+def render_rows(columns, rows, console):
+    """A plain table of text ``rows`` under ``columns``."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def render_network_text(report, console):

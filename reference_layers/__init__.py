@@ -1,4 +1,5 @@
-"""Reference Conv2d, MaxPool2d and AvgPool2d layers in NumPy, each in independent formulations.
+"""Reference Conv2d, MaxPool2d and AvgPool2d layers in NumPy, each in independent formulations (and, in
+``affine`` and ``activations``, the catalogue's other kinds: see ``gradcheck.kinds``).
 
 Convention ("Deep Learning from Scratch"): NCHW float arrays, ``forward(x) -> out``,
 ``backward(dout) -> dx``, parameter gradients in ``dW`` and ``db``.

@@ -1,6 +1,5 @@
 """gradcheck fn: any forward/backward pair checked by finite differences alone, with the smallest failing
 configuration, the elements that differ, the facts tested around it and a reproduce command."""
-import importlib.util
 import json
 import os
 import shlex
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 import gradcheck
 from gradcheck import generic
 from gradcheck.cli import main
+from gradcheck.userfiles import load_module
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 AFFINE = {"x": "N,D", "w": "D,M", "b": "M"}
@@ -52,11 +52,8 @@ def softmax_backward(dout, x):
 
 
 def example(name):
-    """The module examples/NAME.py."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module examples/NAME.py, imported as gradcheck imports user files."""
+    return load_module(os.path.join(EXAMPLES, f"{name}.py"))
 
 
 def by_name(report):
@@ -92,6 +89,7 @@ def naive_softmax(x):
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.slow
 def test_every_run_meets_large_values_where_exp_without_max_subtraction_overflows():
     right = gradcheck.check_function(softmax, softmax_backward, {"x": "N,C"}, seed=0)
     assert right.passed and right.values == ["usual", "large"]

@@ -1,6 +1,5 @@
 """gradcheck net: every layer of a network checked in place, on the activation it receives; the first wrong one
 named."""
-import importlib.util
 import json
 import os
 
@@ -10,11 +9,10 @@ from click.testing import CliRunner
 
 from gradcheck.cli import main
 from gradcheck.network import check_network
+from gradcheck.userfiles import load_module
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
-spec = importlib.util.spec_from_file_location("dlfs_network", os.path.join(EXAMPLES, "dlfs_network.py"))
-dlfs = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(dlfs)
+dlfs = load_module(os.path.join(EXAMPLES, "dlfs_network.py"))
 
 
 def verdicts(report):

@@ -1,0 +1,164 @@
+"""The layer catalogue: every kind's reference formulations agree with each other, with finite differences and
+with PyTorch; a layer of a kind, as a class or a cs231n pair of functions, is checked against the reference and
+its named mistakes are named."""
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcheck import generic, kinds
+from gradcheck.cli import main
+from gradcheck.userfiles import load_module
+from reference_layers.activations import LEAK
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+CATALOGUE = kinds.catalogue()
+
+
+def example(name):
+    """The module examples/NAME.py, imported as gradcheck imports user files."""
+    return load_module(os.path.join(EXAMPLES, f"{name}.py"))
+
+
+def test_the_catalogue_holds_each_kind_once_with_independent_formulations():
+    assert list(CATALOGUE) == ["affine", "leaky_relu", "relu", "sigmoid", "tanh"]
+    for kind in CATALOGUE.values():
+        assert len(set(kind.formulations)) >= 2, kind.name
+
+
+FORMULATIONS = [(kind, cls) for kind in CATALOGUE.values() for cls in kind.formulations]
+IDS = [f"{kind.name}-{cls.__name__}" for kind, cls in FORMULATIONS]
+
+
+@pytest.mark.parametrize("kind,formulation", FORMULATIONS, ids=IDS)
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.slow
+def test_each_formulation_agrees_with_finite_differences_and_with_the_first(kind, formulation, seed):
+    """Never checked against itself: against finite differences of its own forward, and against the first
+    formulation (the first against the second)."""
+    pair = kinds.as_pair(formulation, kind)
+    assert generic.check_function(pair.forward, pair.backward, kind.shapes, seed=seed).passed
+    other = kind.formulations[1] if formulation is kind.formulations[0] else kind.formulations[0]
+    reference = kinds.as_pair(other, kind)
+    assert generic.check_function(pair.forward, pair.backward, kind.shapes, seed=seed, reference=reference).passed
+
+
+TORCH = {"relu": lambda torch, x: torch.relu(x), "leaky_relu": lambda torch, x: torch.nn.functional.leaky_relu(x, LEAK),
+         "sigmoid": lambda torch, x: torch.sigmoid(x), "tanh": lambda torch, x: torch.tanh(x),
+         "affine": lambda torch, x, W, b: x @ W + b}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,formulation", FORMULATIONS, ids=IDS)
+def test_each_formulation_agrees_with_pytorch(kind, formulation):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for n, d, m in [(1, 1, 1), (3, 5, 2), (7, 4, 6)]:
+        sizes = {"N": n, "D": d, "M": m}
+        inputs = {name: rng.standard_normal(tuple(sizes[axis] for axis in axes.split(",")))
+                  for name, axes in kind.shapes.items()}
+        tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
+        out = TORCH[kind.name](torch, *tensors.values())
+        dout = rng.standard_normal(tuple(out.shape))
+        out.backward(torch.tensor(dout))
+        pair = kinds.as_pair(formulation, kind)
+        ours, cache = pair.forward(*inputs.values())
+        np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-14)
+        for name, gradient in zip(inputs, pair.backward(dout, cache)):
+            np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+class AffineDbAveraged(example("dlfs_layers").Affine):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.db = self.db / len(dout)
+        return dx
+
+
+class ReluUnmasked:
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout
+
+
+class ReluMaskedByDout(ReluUnmasked):
+    def backward(self, dout):
+        return dout * (dout > 0)
+
+
+class LeakyReluNoLeak:
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, LEAK * x)
+
+    def backward(self, dout):
+        return dout * (self.x > 0)
+
+
+class TanhFromInput:
+    def forward(self, x):
+        self.x = x
+        return np.tanh(x)
+
+    def backward(self, dout):
+        return dout * (1 - self.x ** 2)
+
+
+# layer -> (kind, the checks that fail, the hint of its finding); cs231n functions and DLFS classes
+WRONG = {
+    "AffineDbAveraged": ("affine", AffineDbAveraged, ["db"],
+                         "db is the reference divided by N=2, everywhere: a mean where a sum belongs?"),
+    "affine_forward (db averaged)": ("affine", example("wrong_affine_relu").affine_forward, ["db"],
+                                     "db is the reference divided by N=2, everywhere: a mean where a sum belongs?"),
+    "ReluUnmasked": ("relu", ReluUnmasked, ["dx"], CATALOGUE["relu"].mistakes[0].hint),
+    "ReluMaskedByDout": ("relu", ReluMaskedByDout, ["dx"], CATALOGUE["relu"].mistakes[1].hint),
+    "relu_forward (dout changed)": ("relu", example("wrong_affine_relu").relu_forward, ["no-mutation"], None),
+    "LeakyReluNoLeak": ("leaky_relu", LeakyReluNoLeak, ["dx"], CATALOGUE["leaky_relu"].mistakes[0].hint),
+    "SigmoidFromInput": ("sigmoid", example("dlfs_layers").SigmoidFromInput, ["dx"],
+                         CATALOGUE["sigmoid"].mistakes[0].hint),
+    "TanhFromInput": ("tanh", TanhFromInput, ["dx"], CATALOGUE["tanh"].mistakes[0].hint),
+}
+FAST = ("SigmoidFromInput", "relu_forward (dout changed)")  # one of each convention in the first pytest
+
+
+CASES = [pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST and seed == 0 else [pytest.mark.slow])
+         for name in WRONG for seed in range(5)]
+
+
+@pytest.mark.parametrize("name,seed", CASES)
+def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
+    kind, layer, failing, hint = WRONG[name]
+    report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
+    assert [check.name for check in report.checks if not check.passed] == failing
+    if hint:
+        assert hint in report.findings[0].results[0].hints
+
+
+@pytest.mark.parametrize("kind,layer", [("affine", "dlfs_layers.py:Affine"), ("sigmoid", "dlfs_layers.py:Sigmoid"),
+                                        ("affine", "affine_relu.py:affine_forward"),
+                                        ("relu", "affine_relu.py:relu_forward")])
+def test_right_layers_pass_as_classes_and_as_functions(kind, layer, monkeypatch):
+    monkeypatch.chdir(EXAMPLES)
+    result = CliRunner().invoke(main, [kind, "--impl", layer, "--seed", "0"])
+    assert result.exit_code == 0 and f"gradcheck {kind} · {layer}\nPASSED" in result.stdout, result.stdout
+
+
+def test_list_prints_the_catalogue_and_a_layer_keeping_no_gradient_is_told_where():
+    listed = CliRunner().invoke(main, ["list"]).stdout
+    assert all(name in listed for name in ["conv", "maxpool", "avgpool", *CATALOGUE])
+
+    class KeepsNoGradients:
+        def __init__(self, W, b):
+            self.W, self.b = W, b
+
+        def forward(self, x):
+            return x @ self.W + self.b
+
+        def backward(self, dout):
+            return dout @ self.W.T
+    report = kinds.check_kind(CATALOGUE["affine"], KeepsNoGradients, seed=0)
+    (dw,) = [check for check in report.checks if check.name == "dW"]
+    assert dw.message.startswith("backward must leave the gradient of W in self.dW; KeepsNoGradients has none")
