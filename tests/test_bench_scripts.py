@@ -106,3 +106,13 @@ def test_bench_grading_runs_and_reports_every_measurement():
 def test_bench_grading_rejects_a_bad_count():
     done = run(str(BENCHMARKS / "bench_grading.py"), "--class-size", "0")
     assert done.returncode == 2 and "--class-size must be >= 1" in done.stderr
+
+
+@pytest.mark.slow  # seconds; .ci/run runs it
+def test_bench_catalogue_times_a_kind_beside_the_main_job():
+    done = run(str(BENCHMARKS / "bench_catalogue.py"), "--kinds", "relu")
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith("main job `gradcheck conv --stride 2 --pad 1 --seed 0`: ")
+    assert "default check of `gradcheck relu --impl reference_layers/activations.py:ReluMask`: " in done.stdout
+    assert ("PASS" in done.stdout) == (done.returncode == 0)
+    assert run(str(BENCHMARKS / "bench_catalogue.py"), "--kinds", "softmax").returncode == 2
