@@ -370,12 +370,16 @@ def net(impl, input_shape, seed, output_format, output):
     """Check every layer of a network in place, on the activation it receives, and name the first wrong one."""
     try:
         made, _ = load_object(impl)
-        network_object = made() if callable(made) and not hasattr(made, "layers") else made
-        result = network.check_network(network_object, input_shape, seed, spec=impl)
-    except (LoadError, ValueError) as error:
+    except LoadError as error:
         raise BadInput(str(error)) from None
+    try:
+        network_object = made() if callable(made) and not hasattr(made, "layers") else made
     except Exception as error:  # the factory's own failure
         raise BadInput(f"{impl}() raised {type(error).__name__}: {error}") from None
+    try:
+        result = network.check_network(network_object, input_shape, seed, spec=impl)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
     result.reproduce = shlex.join(["gradcheck", "net", "--impl", impl, "--input", ",".join(map(str, input_shape)),
                                    "--seed", str(seed)])
     write_output(output, {

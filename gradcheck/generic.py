@@ -25,12 +25,24 @@ a larger one is screened along SCREEN random directions and, when a
 direction disagrees, localized by group testing (``numeric.localize``): the
 forward evaluations a check costs do not grow with the input's size.
 
+An element that disagrees is differenced again at each of RECHECK_STEPS
+before it counts, so that a kink within a step of an input (ReLU's 0)
+never fails a right gradient.  The inputs are standard normal, but for one
+data seed in LARGE_EVERY 1000 times larger (every run meets some), where a
+softmax without its maximum subtracted overflows.
+
 A failing check is reported at the smallest configuration where it fails
 (Hypothesis shrinks the symbols and the data seed), with the elements that
 differ, and what makes the failure disappear: a symbol set to its lowest
-value, tested on TRIGGER_SEEDS sets of arrays at that configuration, then
-as a rule ("fails only when N > 1") by a search of TRIGGER_EXAMPLES
-configurations with that value.
+value (or usual values for large ones), tested on TRIGGER_SEEDS sets of
+arrays at that configuration, then as a rule ("fails only when N > 1") by a
+search of TRIGGER_EXAMPLES configurations with that value.  A gradient that
+is the expected one times a symbol's value everywhere gets a hint.
+
+With a reference pair (a catalogue kind's, ``gradcheck.kinds``), forward
+and every gradient are compared with the reference's instead, element by
+element, and a gradient that is exactly what one of the reference's named
+Mistakes computes gets its hint.
 """
 import dataclasses
 import inspect
