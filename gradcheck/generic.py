@@ -184,6 +184,7 @@ class FunctionReport:
     values: list = field(default_factory=list)  # the classes of values the data seeds made: usual, large
     command: str = "fn"  # the gradcheck command: fn, or a catalogue kind's name
     against: str = "finite differences alone"  # or "its reference", for a catalogue kind
+    notes: list = field(default_factory=list)  # what the reader must know: how the reference was chosen
 
     @property
     def passed(self):
@@ -196,7 +197,8 @@ class FunctionReport:
                 "shapes": {name: list(shape) for name, shape in self.signature.shapes.items()},
                 "bounds": {symbol: list(span) for symbol, span in self.signature.bounds.items()},
                 "checks": [result.to_dict() for result in self.checks],
-                "findings": [finding.to_dict() for finding in self.findings], "reproduce": self.reproduce}
+                "findings": [finding.to_dict() for finding in self.findings], "notes": list(self.notes),
+                "reproduce": self.reproduce}
 
 
 @dataclass(frozen=True)
@@ -220,14 +222,14 @@ class Mistake:
 
 
 def check_function(forward, backward=None, shapes=None, dims=None, *, examples=None, seed=None, words=(),
-                   reference=None):
+                   reference=None, notes=()):
     """Check ``backward`` against finite differences of ``forward`` over the ``shapes`` declared, each symbol
     within ``dims`` (see the module docstring); a FunctionReport.  ``backward`` None: the function named as
     ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.  ``words`` are the command
     line that runs this check, after "gradcheck" (for reproduce commands; default ``fn`` with the forward's
     name and the shapes).  With a ``reference`` Pair (a catalogue kind's), forward and every gradient are
-    compared with the reference's instead.  ValueError for bad shapes or dims, LoadError for a backward not
-    found; what the pair raises fails its checks."""
+    compared with the reference's instead; ``notes`` go into the report.  ValueError for bad shapes or dims,
+    LoadError for a backward not found; what the pair raises fails its checks."""
     if backward is None:
         name = getattr(forward, "__name__", "forward")
         backward = find_backward(forward, name, Source.of(forward)).function
@@ -238,7 +240,9 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, examples=N
         raise ValueError(f"examples must be an int >= 1, got {examples!r}")
     seed = default_seed() if seed is None else seed
     words = tuple(words) or ("fn", "--impl", getattr(forward, "__name__", "forward"), *signature.words())
-    return _Search(Pair(forward, backward), signature, seed, words, reference).run(examples)
+    report = _Search(Pair(forward, backward), signature, seed, words, reference).run(examples)
+    report.notes = list(notes)
+    return report
 
 
 def _require_arity(forward, signature):
@@ -474,8 +478,10 @@ def _named(result, actual, mistakes, inputs, dout):
     """``result``, its hints led by those of the ``mistakes`` whose gradient ``actual`` is."""
     if result.passed:
         return result
-    named = [mistake.hint for mistake in mistakes if mistake.check == result.name and
-             np.allclose(actual, mistake.gradient(inputs, dout), rtol=1e-6, atol=1e-9)]
+    def made_by(mistake):
+        wrong = mistake.gradient(inputs, dout)
+        return wrong.shape == actual.shape and np.allclose(actual, wrong, rtol=1e-6, atol=1e-9)
+    named = [mistake.hint for mistake in mistakes if mistake.check == result.name and made_by(mistake)]
     result.hints = named + result.hints
     return result
 

@@ -166,6 +166,8 @@ def render_function_text(report, console):
                                                 for symbol, (low, high) in signature.bounds.items()), 0)
     if report.values:
         _labelled(console, "values:", ", ".join(VALUES[value] for value in report.values), 0, "dim")
+    for note in report.notes:
+        _labelled(console, "note:", note, 0, "dim")
     console.print()
     console.print(_check_table(report, console.width))
     for number, finding in enumerate(report.findings, 1):

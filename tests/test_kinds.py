@@ -22,7 +22,7 @@ def example(name):
 
 
 def test_the_catalogue_holds_each_kind_once_with_independent_formulations():
-    assert list(CATALOGUE) == ["affine", "leaky_relu", "relu", "sigmoid", "tanh"]
+    assert list(CATALOGUE) == ["affine", "batchnorm", "leaky_relu", "relu", "sigmoid", "tanh"]
     for kind in CATALOGUE.values():
         assert len(set(kind.formulations)) >= 2, kind.name
 
@@ -46,7 +46,9 @@ def test_each_formulation_agrees_with_finite_differences_and_with_the_first(kind
 
 TORCH = {"relu": lambda torch, x: torch.relu(x), "leaky_relu": lambda torch, x: torch.nn.functional.leaky_relu(x, LEAK),
          "sigmoid": lambda torch, x: torch.sigmoid(x), "tanh": lambda torch, x: torch.tanh(x),
-         "affine": lambda torch, x, W, b: x @ W + b}
+         "affine": lambda torch, x, W, b: x @ W + b,
+         "batchnorm": lambda torch, x, gamma, beta: torch.nn.functional.batch_norm(x, None, None, gamma, beta,
+                                                                                  training=True, eps=1e-5)}
 
 
 @pytest.mark.slow
@@ -54,7 +56,7 @@ TORCH = {"relu": lambda torch, x: torch.relu(x), "leaky_relu": lambda torch, x: 
 def test_each_formulation_agrees_with_pytorch(kind, formulation):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    for n, d, m in [(1, 1, 1), (3, 5, 2), (7, 4, 6)]:
+    for n, d, m in [(2, 1, 1), (3, 5, 2), (7, 4, 6)]:  # torch's batch norm refuses a batch of 1 in training
         sizes = {"N": n, "D": d, "M": m}
         inputs = {name: rng.standard_normal(tuple(sizes[axis] for axis in axes.split(",")))
                   for name, axes in kind.shapes.items()}
@@ -98,6 +100,62 @@ class LeakyReluNoLeak:
         return dout * (self.x > 0)
 
 
+class BatchNorm:
+    """Batch normalization as the DLFS book writes it, train mode, with an eps of its own (the book's is 1e-6)."""
+
+    eps = 1e-6
+
+    def __init__(self, gamma, beta):
+        self.gamma, self.beta = gamma, beta
+
+    def forward(self, x):
+        self.xc = x - x.mean(axis=0)
+        self.std = np.sqrt(np.mean(self.xc ** 2, axis=0) + self.eps)
+        self.xn = self.xc / self.std
+        return self.gamma * self.xn + self.beta
+
+    def backward(self, dout):
+        n = len(dout)
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dvar = 0.5 * -np.sum(dxn * self.xc / self.std ** 2, axis=0) / self.std
+        dxc += (2.0 / n) * self.xc * dvar
+        return dxc - np.sum(dxc, axis=0) / n
+
+
+class BatchNormNoVarianceTerm(BatchNorm):
+    eps = 1e-5  # cs231n's, which the hints are computed with
+
+    def backward(self, dout):
+        super().backward(dout)
+        dxn = self.gamma * dout
+        return (dxn - dxn.mean(axis=0)) / self.std
+
+
+class BatchNormDgammaOverFeatures(BatchNorm):
+    eps = 1e-5
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dgamma = np.sum(self.xn * dout, axis=1)
+        return dx
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """cs231n's signature; backward below leaves the mean term out."""
+    std = np.sqrt(x.var(axis=0) + bn_param.get("eps", 1e-5))
+    xhat = (x - x.mean(axis=0)) / std
+    return gamma * xhat + beta, (xhat, gamma, std)
+
+
+def batchnorm_backward(dout, cache):
+    xhat, gamma, std = cache
+    dxhat = dout * gamma
+    return (dxhat - xhat * (dxhat * xhat).mean(axis=0)) / std, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
 class TanhFromInput:
     def forward(self, x):
         self.x = x
@@ -120,8 +178,14 @@ WRONG = {
     "SigmoidFromInput": ("sigmoid", example("dlfs_layers").SigmoidFromInput, ["dx"],
                          CATALOGUE["sigmoid"].mistakes[0].hint),
     "TanhFromInput": ("tanh", TanhFromInput, ["dx"], CATALOGUE["tanh"].mistakes[0].hint),
+    "batchnorm_forward (no mean term)": ("batchnorm", batchnorm_forward, ["dx"],
+                                         CATALOGUE["batchnorm"].mistakes[0].hint),
+    "BatchNormNoVarianceTerm": ("batchnorm", BatchNormNoVarianceTerm, ["dx"],
+                                CATALOGUE["batchnorm"].mistakes[1].hint),
+    "BatchNormDgammaOverFeatures": ("batchnorm", BatchNormDgammaOverFeatures, ["dgamma"],
+                                    CATALOGUE["batchnorm"].mistakes[3].hint),
 }
-FAST = ("SigmoidFromInput", "relu_forward (dout changed)")  # one of each convention in the first pytest
+FAST = ("SigmoidFromInput", "relu_forward (dout changed)", "batchnorm_forward (no mean term)")
 
 
 CASES = [pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST and seed == 0 else [pytest.mark.slow])
@@ -144,6 +208,12 @@ def test_right_layers_pass_as_classes_and_as_functions(kind, layer, monkeypatch)
     monkeypatch.chdir(EXAMPLES)
     result = CliRunner().invoke(main, [kind, "--impl", layer, "--seed", "0"])
     assert result.exit_code == 0 and f"gradcheck {kind} · {layer}\nPASSED" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("eps", [1e-6, 1e-4, 1e-5])
+def test_batchnorm_is_checked_with_the_eps_its_forward_uses_and_says_which(eps):
+    report = kinds.check_kind(CATALOGUE["batchnorm"], type("BatchNorm", (BatchNorm,), {"eps": eps}), seed=0)
+    assert report.passed and report.notes == [f"eps {eps:.3g}, read off the layer's forward (it changes every output)"]
 
 
 def test_list_prints_the_catalogue_and_a_layer_keeping_no_gradient_is_told_where():

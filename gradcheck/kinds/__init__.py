@@ -13,7 +13,9 @@ gradient against the first reference's, over the shapes the search draws
 (``generic``: smallest failing configuration, tested facts, reproduce
 command).  Adding a kind is adding a module here.
 """
+import copy
 import dataclasses
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -33,6 +35,8 @@ class Kind:
     shapes: dict  # input name -> its axes: x first, then the parameters the class takes, in order
     formulations: tuple  # reference classes, independent of each other
     mistakes: tuple = ()  # generic.Mistake: what students compute instead, and the hint that names it
+    extra: tuple = ()  # what a cs231n forward function takes after the arrays (a bn_param dict), copied each call
+    options: object = None  # options(pair): (keywords for the reference's constructor, a note), read off the layer
 
     @property
     def parameters(self):
@@ -57,20 +61,29 @@ def check_kind(kind, impl, *, backward=None, dims=None, examples=None, seed=None
     """Check ``impl`` (a class or a forward function of ``kind``) against the kind's reference; a
     generic.FunctionReport.  ``backward`` names a forward function's partner when it is not found by its name."""
     pair = as_pair(impl, kind, backward)
-    reference = dataclasses.replace(as_pair(kind.formulations[0], kind), mistakes=kind.mistakes)
+    options, note = kind.options(pair) if kind.options else ({}, "")
+    reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes)
     return check_function(pair.forward, pair.backward, kind.shapes, dims, examples=examples, seed=seed,
-                          words=words, reference=reference)
+                          words=words, reference=reference, notes=[note] if note else [])
 
 
-def as_pair(impl, kind, backward=None):
-    """A generic Pair for a class of ``kind`` or a cs231n forward function."""
+def as_pair(impl, kind, backward=None, **options):
+    """A generic Pair for a class of ``kind`` (built with its parameters, then ``options`` as keywords) or a
+    cs231n forward function (called with its arrays, then the kind's ``extra`` arguments)."""
     if not inspect.isclass(impl):
         name = getattr(impl, "__name__", "forward")
-        return Pair(impl, find_backward(impl, name, Source.of(impl), backward).function)
+        partner = find_backward(impl, name, Source.of(impl), backward).function
+        if not kind.extra:
+            return Pair(impl, partner)
+
+        def with_extra(*arrays):
+            return impl(*arrays, *copy.deepcopy(kind.extra))
+        with_extra.__name__ = name
+        return Pair(with_extra, partner)
     parameters = kind.parameters
 
     def forward(x, *values):
-        layer = call("the constructor", impl, *values)
+        layer = call("the constructor", functools.partial(impl, **options), *values)
         return call("forward", layer.forward, x), layer
 
     def backward_of(dout, layer):
