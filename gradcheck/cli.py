@@ -238,6 +238,10 @@ def pool(mode, **options):
     return run(mode + "pool", options)
 
 
+RUN_TIMEOUT = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+                           show_default=True, metavar="SECONDS", help="Wall-clock seconds the whole run may take.")
+
+
 class Assignment(click.ParamType):
     """NAME=VALUE, e.g. x=N,D or N=1..4: a (name, value) pair, the value as text."""
 
@@ -266,8 +270,7 @@ class Assignment(click.ParamType):
               help="Configurations to try when some symbol is left free.")
 @click.option("--seed", type=click.IntRange(min=0),
               help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
-              show_default=True, metavar="SECONDS", help="Wall-clock seconds the whole run may take.")
+@RUN_TIMEOUT
 @output_options(("text", "json"))
 def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, output):
     """Check any NumPy forward/backward pair by finite differences: no reference needed."""
@@ -279,16 +282,21 @@ def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, out
         raise BadInput(str(error)) from None
     words = ["fn", "--impl", impl] + (["--backward", backward] if backward else []) + \
         [word for name, axes in shapes for word in ("--shape", f"{name}={axes}")]
+    result = within_time(timeout, impl, lambda: generic.check_function(
+        forward, partner.function, dict(shapes), dict(dims), examples=examples, seed=seed, words=words))
+    write_function_report(result, output_format, output)
+    return 0 if result.passed else 1
+
+
+def within_time(timeout, impl, run):
+    """``run()`` under --timeout: a ValueError is bad input (exit 2), the time limit one line (exit 1)."""
     try:
         with time_limit(timeout):
-            result = generic.check_function(forward, partner.function, dict(shapes), dict(dims), examples=examples,
-                                            seed=seed, words=words)
+            return run()
     except ValueError as error:
         raise BadInput(str(error)) from None
     except TimeLimit as limit:
         raise TimedOut(f"{limit} while {impl} was checked: does it loop?") from None
-    write_function_report(result, output_format, output)
-    return 0 if result.passed else 1
 
 
 def write_function_report(result, output_format, output):
@@ -323,14 +331,15 @@ def kind_command(kind):
                   help="Configurations to try when some symbol is left free.")
     @click.option("--seed", type=click.IntRange(min=0),
                   help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it).")
+    @RUN_TIMEOUT
     @output_options(("text", "json"))
-    def command(impl, backward, dims, examples, seed, output_format, output):
+    def command(impl, backward, dims, examples, seed, timeout, output_format, output):
+        words = [kind.name, "--impl", impl] + (["--backward", backward] if backward else [])
         try:
             layer, _ = load_object(impl)
-            words = [kind.name, "--impl", impl] + (["--backward", backward] if backward else [])
-            result = kinds.check_kind(kind, layer, backward=backward, dims=dict(dims), examples=examples, seed=seed,
-                                      words=words)
-        except (LoadError, ValueError) as error:
+            result = within_time(timeout, impl, lambda: kinds.check_kind(
+                kind, layer, backward=backward, dims=dict(dims), examples=examples, seed=seed, words=words))
+        except LoadError as error:
             raise BadInput(str(error)) from None
         write_function_report(result, output_format, output)
         return 0 if result.passed else 1

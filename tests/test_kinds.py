@@ -232,3 +232,26 @@ def test_list_prints_the_catalogue_and_a_layer_keeping_no_gradient_is_told_where
     report = kinds.check_kind(CATALOGUE["affine"], KeepsNoGradients, seed=0)
     (dw,) = [check for check in report.checks if check.name == "dW"]
     assert dw.message.startswith("backward must leave the gradient of W in self.dW; KeepsNoGradients has none")
+
+
+LOOPS = """
+import numpy as np
+
+
+class Relu:
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        while True:
+            pass
+"""
+
+
+def test_a_layer_that_loops_stops_at_the_timeout_with_one_line(tmp_path, monkeypatch):
+    (tmp_path / "loops.py").write_text(LOOPS)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["relu", "--impl", "loops.py:Relu", "--timeout", "1"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == ("gradcheck: error: the time limit of 1 s (--timeout) was reached while loops.py:Relu was "
+                             "checked: does it loop?\n")
