@@ -103,8 +103,8 @@ class Dimension(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, (int, tuple, range)):  # a default, or a course file's value
             numbers = list(value) if isinstance(value, tuple) else [value]
-        elif parse_range(value) is not None:
-            numbers = [parse_range(value)]
+        elif (span := parse_range(value)) is not None:
+            numbers = [span]
         else:
             try:
                 numbers = [int(part) for part in value.lower().replace(",", "x").split("x")]
@@ -121,6 +121,8 @@ class Dimension(click.ParamType):
 
 
 COUNT = click.IntRange(min=1)
+SEED = click.option("--seed", type=click.IntRange(min=0),
+                    help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it).")
 
 
 def stack(*decorators):
@@ -147,8 +149,7 @@ CONV_DIMENSIONS = stack(
 SEARCH = stack(
     click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
                  help="Configurations to try when some dimension is left free."),
-    click.option("--seed", type=click.IntRange(min=0),
-                 help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it)."),
+    SEED,
     click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
                  help="Finite differences: structured or dense (element by element), projection (a screen along "
                       "random directions; a failed one is localized by group testing); auto picks by cost."),
@@ -238,8 +239,13 @@ def pool(mode, **options):
     return run(mode + "pool", options)
 
 
-RUN_TIMEOUT = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
-                           show_default=True, metavar="SECONDS", help="Wall-clock seconds the whole run may take.")
+SYMBOL_SEARCH = stack(  # gradcheck fn and the catalogue's commands
+    click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
+                 help="Configurations to try when some symbol is left free."),
+    SEED,
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+                 show_default=True, metavar="SECONDS", help="Wall-clock seconds the whole run may take."),
+)
 
 
 class Assignment(click.ParamType):
@@ -266,11 +272,7 @@ class Assignment(click.ParamType):
               help="An input of forward, in the order it takes them, and its shape: x=N,D (symbols and ints).")
 @click.option("--dim", "dims", type=Assignment(), multiple=True,
               help="A symbol's value or range: N=3 or N=1..8 (default 1..4).")
-@click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
-              help="Configurations to try when some symbol is left free.")
-@click.option("--seed", type=click.IntRange(min=0),
-              help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it).")
-@RUN_TIMEOUT
+@SYMBOL_SEARCH
 @output_options(("text", "json"))
 def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, output):
     """Check any NumPy forward/backward pair by finite differences: no reference needed."""
@@ -327,11 +329,7 @@ def kind_command(kind):
     @click.option("--backward", metavar="FILE:NAME", help="A forward function's backward, when not found by its name.")
     @click.option("--dim", "dims", type=Assignment(), multiple=True,
                   help=f"A symbol's value or range: {', '.join(sorted(kinds.symbols(kind)))} (default 1..4 each).")
-    @click.option("--examples", type=COUNT, default=api.DEFAULT_EXAMPLES, show_default=True,
-                  help="Configurations to try when some symbol is left free.")
-    @click.option("--seed", type=click.IntRange(min=0),
-                  help="Repeat a run exactly. Default: 0 under CI, else random (the report prints it).")
-    @RUN_TIMEOUT
+    @SYMBOL_SEARCH
     @output_options(("text", "json"))
     def command(impl, backward, dims, examples, seed, timeout, output_format, output):
         words = [kind.name, "--impl", impl] + (["--backward", backward] if backward else [])

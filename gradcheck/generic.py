@@ -449,13 +449,13 @@ def run_checks(pair, signature, sizes, seed, reference=None):
         return [CheckResult("forward", "fail", str(error), error=error.details)] + skipped
     dout = rng.standard_normal(out.shape)
     copies["dout"] = dout.copy()
+    if reference is not None:
+        expected_out, expected = _reference_values(reference, inputs_of(copies), copies["dout"])
     try:
         gradients = _backward(pair.backward, dout, cache, inputs)
     except UserError as error:
         gradient_results = [CheckResult(name, "fail", str(error), error=error.details) for name in gradient_names]
     else:
-        expected = None if reference is None else _reference_gradients(reference, inputs_of(copies), copies["dout"])
-
         def judged(name):
             """d<name>: against the reference's gradient, or finite differences of forward."""
             if isinstance(gradients[name], UserError):  # a gradient the layer did not give
@@ -467,8 +467,7 @@ def run_checks(pair, signature, sizes, seed, reference=None):
         gradient_results = [judged(name) for name in inputs]
     changed = [name for name, array in dict(inputs, dout=dout).items()
                if not np.array_equal(array, copies[name], equal_nan=True)]
-    return [CheckResult("forward", "pass") if reference is None else
-            _against("forward", out, _forward(reference.forward, inputs_of(copies))[0], sizes),
+    return [CheckResult("forward", "pass") if reference is None else _against("forward", out, expected_out, sizes),
             compare("repeatable", again, {"first call": out}, TOLERANCE),
             CheckResult("no-mutation", "fail", f"forward or backward changed {', '.join(changed)} in place")
             if changed else CheckResult("no-mutation", "pass")] + gradient_results
@@ -486,10 +485,10 @@ def _named(result, actual, mistakes, inputs, dout):
     return result
 
 
-def _reference_gradients(reference, inputs, dout):
-    """{input name: the reference's gradient} at ``inputs`` and ``dout``."""
-    _, cache = _forward(reference.forward, inputs)
-    return _backward(reference.backward, dout, cache, inputs)
+def _reference_values(reference, inputs, dout):
+    """(the reference's output, {input name: its gradient}) at ``inputs`` and ``dout``."""
+    out, cache = _forward(reference.forward, inputs)
+    return out, _backward(reference.backward, dout, cache, inputs)
 
 
 def _against(check, actual, expected, sizes):
@@ -528,14 +527,19 @@ def _forward(forward, inputs):
     """(out as a float64 array, cache or None when forward returned out alone)."""
     returned = call("forward", forward, *inputs.values())
     out, cache = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
-    out = np.asarray(out, dtype=np.float64) if isinstance(out, (np.ndarray, list, float, int)) else None
-    if out is None:
+    if not isinstance(out, (np.ndarray, list, float, int)):
         raise UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
-    if not np.all(np.isfinite(out)):
-        first = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-        raise UserError(f"forward returned {int((~np.isfinite(out)).sum())} NaN or inf of {out.size} values "
-                         f"(the first at {list(first)}: {out[first]})")
-    return out, cache
+    return finite_array("forward", out), cache
+
+
+def finite_array(what, value):
+    """``value`` as a float64 array; UserError saying where when it holds NaN or inf."""
+    array = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise UserError(f"{what} returned {int((~np.isfinite(array)).sum())} NaN or inf of {array.size} values "
+                        f"(the first at {list(first)}: {array[first]})")
+    return array
 
 
 def _backward(backward, dout, cache, inputs):

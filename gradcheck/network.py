@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compare import CheckResult, compare
-from .generic import TOLERANCE, UserError, call, gradient_check
+from .generic import TOLERANCE, UserError, call, finite_array, gradient_check
 
 
 @dataclass
@@ -196,10 +196,8 @@ def _output(layer, x):
 
 
 def _array(what, value):
-    """``value`` as a finite float64 array; UserError saying what came back otherwise."""
+    """``value`` copied into a finite float64 array (a layer may write into the array it returned, later);
+    UserError saying what came back otherwise."""
     if not isinstance(value, (np.ndarray, list, float, int)):
         raise UserError(f"{what} must return an array, got {type(value).__name__}")
-    array = np.array(value, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        raise UserError(f"{what} returned NaN or inf")
-    return array
+    return finite_array(what, np.array(value, dtype=np.float64))
