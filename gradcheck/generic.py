@@ -514,9 +514,13 @@ class UserError(Exception):
 
 
 def call(what, function, *args):
+    """``function(*args)``: what it raises becomes a UserError saying ``what`` raised what, and where in the
+    user's code; a UserError from a call within (an adapter's) passes as it is, said once."""
     try:
         with np.errstate(all="ignore"):  # exp() overflowing to a right 0 or 1 is no failure; NaN is judged after
             return function(*args)
+    except UserError:
+        raise
     except Exception as error:  # the pair's own failure, reported as its check's
         location = user_location(error)
         raise UserError(f"{what} raised {type(error).__name__}: {error}" + (f", at {location}" if location else ""),

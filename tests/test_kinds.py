@@ -233,6 +233,14 @@ def test_list_prints_the_catalogue_and_a_layer_keeping_no_gradient_is_told_where
     (dw,) = [check for check in report.checks if check.name == "dW"]
     assert dw.message.startswith("backward must leave the gradient of W in self.dW; KeepsNoGradients has none")
 
+    class RaisesInBackward(KeepsNoGradients):
+        def backward(self, dout):
+            raise TypeError("dot() missing 1 required positional argument: 'b'")
+    report = kinds.check_kind(CATALOGUE["affine"], RaisesInBackward, seed=0)
+    (dx,) = [check for check in report.checks if check.name == "dx"]
+    assert dx.message.startswith("backward raised TypeError: dot() missing 1 required positional argument: 'b', "
+                                 "at ")  # said once, not wrapped in what the adapter raised
+
 
 LOOPS = """
 import numpy as np
