@@ -213,11 +213,11 @@ class Pair:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A named mistake: the gradient ``check`` (dx, dW, ...) that ``gradient(inputs, dout)`` gives instead of the
-    right one, and the ``hint`` shown when a layer's gradient is that one."""
+    """A named mistake: what ``computes(inputs, dout)`` gives for ``check`` (forward's output, or a gradient:
+    dx, dW, ...) instead of the right value, and the ``hint`` shown when a layer's value is that one."""
 
     check: str
-    gradient: object
+    computes: object
     hint: str
 
 
@@ -467,18 +467,20 @@ def run_checks(pair, signature, sizes, seed, reference=None):
         gradient_results = [judged(name) for name in inputs]
     changed = [name for name, array in dict(inputs, dout=dout).items()
                if not np.array_equal(array, copies[name], equal_nan=True)]
-    return [CheckResult("forward", "pass") if reference is None else _against("forward", out, expected_out, sizes),
+    return [CheckResult("forward", "pass") if reference is None else
+            _named(_against("forward", out, expected_out, sizes), out, reference.mistakes, inputs_of(copies),
+                   copies["dout"]),
             compare("repeatable", again, {"first call": out}, TOLERANCE),
             CheckResult("no-mutation", "fail", f"forward or backward changed {', '.join(changed)} in place")
             if changed else CheckResult("no-mutation", "pass")] + gradient_results
 
 
 def _named(result, actual, mistakes, inputs, dout):
-    """``result``, its hints led by those of the ``mistakes`` whose gradient ``actual`` is."""
+    """``result``, its hints led by those of the ``mistakes`` whose value (output or gradient) ``actual`` is."""
     if result.passed:
         return result
     def made_by(mistake):
-        wrong = mistake.gradient(inputs, dout)
+        wrong = mistake.computes(inputs, dout)
         return wrong.shape == actual.shape and np.allclose(actual, wrong, rtol=1e-6, atol=1e-9)
     named = [mistake.hint for mistake in mistakes if mistake.check == result.name and made_by(mistake)]
     result.hints = named + result.hints
