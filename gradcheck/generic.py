@@ -47,6 +47,7 @@ Mistakes computes gets its hint.
 import dataclasses
 import inspect
 import random
+import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -61,6 +62,7 @@ from .fuzz import DEFAULT_EXAMPLES, TRIGGER_EXAMPLES, TRIGGER_ROUNDS, TRIGGER_SE
 from .userfiles import Source, find_backward, user_location
 
 DEFAULT_BOUNDS = (1, 4)
+AXIS = re.compile(r"(\d*)([A-Za-z_]\w*)")  # an axis of a declared shape: a symbol, or a multiple of one (4H)
 DENSE_LIMIT = 64  # elements of an input differenced one by one; above, a projection screen
 SCREEN = 8  # random directions of a projection screen
 TOLERANCE = Tolerance("float64", step=2 ** -20, rtol=1e-6, atol=1e-7, ctol=16 * EPS64, ftol=8 * EPS64)
@@ -93,7 +95,7 @@ class Signature:
                 raise ValueError(f"an input's name must be an identifier, got {name!r}")
             parts = [part.strip() for part in shape.split(",")] if isinstance(shape, str) else list(shape)
             parsed[name] = tuple(_axis(name, part) for part in parts if part != "")
-        symbols = {axis for shape in parsed.values() for axis in shape if isinstance(axis, str)}
+        symbols = {_symbol(axis) for shape in parsed.values() for axis in shape if isinstance(axis, str)}
         bounds = dict.fromkeys(sorted(symbols), DEFAULT_BOUNDS)
         for symbol, value in (dims or {}).items():
             if symbol not in symbols:
@@ -106,7 +108,8 @@ class Signature:
         return st.fixed_dictionaries({symbol: st.integers(low, high) for symbol, (low, high) in self.bounds.items()})
 
     def shape(self, name, sizes):
-        return tuple(sizes[axis] if isinstance(axis, str) else axis for axis in self.shapes[name])
+        return tuple(_multiple(axis) * sizes[_symbol(axis)] if isinstance(axis, str) else axis
+                     for axis in self.shapes[name])
 
     def pinned(self, symbol, value):
         return dataclasses.replace(self, bounds=dict(self.bounds, **{symbol: (value, value)}))
@@ -118,15 +121,26 @@ class Signature:
 
 
 def _axis(name, part):
+    """An int, a symbol (N) or a multiple of one (4H: an LSTM's four gates)."""
     if isinstance(part, int) or str(part).isdigit():
         value = int(part)
         if value < 1:
             raise ValueError(f"the shape of {name} has an axis of {value}; an axis has at least 1 element")
         return value
-    if not str(part).isidentifier():
-        raise ValueError(f"the shape of {name} must list symbols (N, D, ...) or ints separated by commas, "
-                         f"got {part!r}")
+    if not AXIS.fullmatch(str(part)) or _multiple(part) < 1:
+        raise ValueError(f"the shape of {name} must list symbols (N, D, ...), multiples of one (4H) or ints, "
+                         f"separated by commas, got {part!r}")
     return part
+
+
+def _multiple(axis):
+    """4 for the axis 4H, 1 for H."""
+    return int(AXIS.fullmatch(axis).group(1) or 1)
+
+
+def _symbol(axis):
+    """H for the axis 4H or H."""
+    return AXIS.fullmatch(axis).group(2)
 
 
 def _bounds(symbol, value):

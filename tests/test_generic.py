@@ -172,11 +172,24 @@ def test_what_the_pair_raises_or_returns_wrong_fails_its_checks_with_where():
     (AFFINE, {"Q": 2}, "Q is in no shape; the symbols are D, M, N"),
     (AFFINE, {"N": "0..2"}, "N takes an int >= 1 or a range LOW..HIGH of them (lowest first), got 0..2"),
     (AFFINE, {"N": "3..1"}, "(lowest first), got 3..1"),
-    ({"x": "N,D-1", "w": "D,M", "b": "M"}, None, "must list symbols (N, D, ...) or ints separated by commas"),
+    ({"x": "N,D-1", "w": "D,M", "b": "M"}, None, "must list symbols (N, D, ...), multiples of one (4H) or ints"),
+    ({"x": "N,D", "w": "D,0M", "b": "M"}, None, "multiples of one (4H) or ints, separated by commas, got '0M'"),
 ])
 def test_bad_shapes_and_dims_say_what_to_fix(shapes, dims, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         gradcheck.check_function(affine_forward, affine_backward, shapes, dims, seed=0)
+
+
+def test_an_axis_may_be_a_multiple_of_a_symbol():
+    """An LSTM's weights are (D, 4H): four gates of H units."""
+    def gates_forward(x, w):
+        return x @ w
+
+    def gates_backward(dout, x, w):
+        return dout @ w.T, x.T @ dout
+    report = gradcheck.check_function(gates_forward, gates_backward, {"x": "N,D", "w": "D,4H"}, {"H": 2}, seed=0)
+    assert report.passed and report.signature.shape("w", {"N": 1, "D": 3, "H": 2}) == (3, 8)
+    assert set(report.signature.bounds) == {"N", "D", "H"}
 
 
 @pytest.fixture

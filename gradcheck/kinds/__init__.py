@@ -21,7 +21,7 @@ import inspect
 import pkgutil
 from dataclasses import dataclass
 
-from ..generic import Mistake, Pair, UserError, call, check_function
+from ..generic import Mistake, Pair, Signature, UserError, call, check_function
 from ..userfiles import Source, find_backward
 
 
@@ -45,7 +45,7 @@ class Kind:
 
 def symbols(kind):
     """The symbols of the kind's shapes (N, D, M)."""
-    return {axis for axes in kind.shapes.values() for axis in axes.split(",") if not axis.isdigit()}
+    return set(Signature.parse(kind.shapes).bounds)
 
 
 def catalogue():
