@@ -270,11 +270,16 @@ class Assignment(click.ParamType):
                    "-> the gradient of every input, in order. Default: NAME with forward -> backward.")
 @click.option("--shape", "shapes", type=Assignment(), multiple=True, required=True,
               help="An input of forward, in the order it takes them, and its shape: x=N,D (symbols and ints).")
+@click.option("--integers", type=Assignment(), multiple=True,
+              help="An input that holds integers below a bound, never differentiated (labels, word indices): "
+                   "y=C for 0..C-1. Backward returns no gradient for it.")
+@click.option("--booleans", metavar="NAME", multiple=True,
+              help="An input that holds True/False (a mask), never differentiated.")
 @click.option("--dim", "dims", type=Assignment(), multiple=True,
               help="A symbol's value or range: N=3 or N=1..8 (default 1..4).")
 @SYMBOL_SEARCH
 @output_options(("text", "json"))
-def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, output):
+def fn(impl, backward, shapes, integers, booleans, dims, examples, seed, timeout, output_format, output):
     """Check any NumPy forward/backward pair by finite differences: no reference needed."""
     try:
         forward, module = load_object(impl)
@@ -283,9 +288,12 @@ def fn(impl, backward, shapes, dims, examples, seed, timeout, output_format, out
     except (LoadError, ValueError) as error:
         raise BadInput(str(error)) from None
     words = ["fn", "--impl", impl] + (["--backward", backward] if backward else []) + \
-        [word for name, axes in shapes for word in ("--shape", f"{name}={axes}")]
+        [word for name, axes in shapes for word in ("--shape", f"{name}={axes}")] + \
+        [word for name, below in integers for word in ("--integers", f"{name}={below}")] + \
+        [word for name in booleans for word in ("--booleans", name)]
     result = within_time(timeout, impl, lambda: generic.check_function(
-        forward, partner.function, dict(shapes), dict(dims), examples=examples, seed=seed, words=words))
+        forward, partner.function, dict(shapes), dict(dims), integers=dict(integers), booleans=booleans,
+        examples=examples, seed=seed, words=words))
     write_function_report(result, output_format, output)
     return 0 if result.passed else 1
 
@@ -328,7 +336,8 @@ def kind_command(kind):
                        "whose backward returns every gradient in order.")
     @click.option("--backward", metavar="FILE:NAME", help="A forward function's backward, when not found by its name.")
     @click.option("--dim", "dims", type=Assignment(), multiple=True,
-                  help=f"A symbol's value or range: {', '.join(sorted(kinds.symbols(kind)))} (default 1..4 each).")
+                  help="A symbol's value or range (default: " + ", ".join(
+                      f"{symbol} {low}..{high}" for symbol, (low, high) in kinds.symbols(kind).items()) + ").")
     @SYMBOL_SEARCH
     @output_options(("text", "json"))
     def command(impl, backward, dims, examples, seed, timeout, output_format, output):

@@ -28,8 +28,11 @@ forward evaluations a check costs do not grow with the input's size.
 An element that disagrees is differenced again at each of RECHECK_STEPS
 before it counts, so that a kink within a step of an input (ReLU's 0)
 never fails a right gradient.  The inputs are standard normal, but for one
-data seed in LARGE_EVERY 1000 times larger (every run meets some), where a
-softmax without its maximum subtracted overflows.
+data seed in LARGE_EVERY moved by LARGE (every run meets some), where a
+softmax without its maximum subtracted overflows.  Moved, not scaled: the
+differences between inputs stay as usual, so a softmax that subtracts its
+maximum never sees a probability underflow to 0 (log(0) of a label 1000
+below the best score is inf, in a right layer too).
 
 A failing check is reported at the smallest configuration where it fails
 (Hypothesis shrinks the symbols and the data seed), with the elements that
@@ -68,25 +71,30 @@ SCREEN = 8  # random directions of a projection screen
 TOLERANCE = Tolerance("float64", step=2 ** -20, rtol=1e-6, atol=1e-7, ctol=16 * EPS64, ftol=8 * EPS64)
 CHECKS = ("forward", "repeatable", "no-mutation")  # then one gradient check per input
 RECHECK_STEPS = (2 ** -22, 2 ** -24, 2 ** -26)  # a disagreement must hold at each before it counts
-LARGE, LARGE_EVERY = 1000.0, 8  # one data seed in 8 draws inputs 1000 times larger: exp() without max subtraction
-VALUES = {"usual": "usual (standard normal)", "large": f"large (x{LARGE:g})"}
-LARGE_CONDITION = f"the inputs are large (x{LARGE:g})"
+LARGE, LARGE_EVERY = 1000.0, 8  # one data seed in 8 draws inputs around 1000: exp() without max subtraction
+VALUES = {"usual": "usual (standard normal)", "large": f"large (around {LARGE:g})"}
+LARGE_CONDITION = f"the inputs are large (around {LARGE:g})"
 OVERFLOW_HINT = ("forward overflows on large inputs: exp(1000) is inf; subtract each row's maximum before exp() "
                  "(softmax, log-sum-exp), which changes no result")
 
 
 @dataclass(frozen=True)
 class Signature:
-    """The inputs' shapes (name -> tuple of symbols and ints, in the forward's order) and each symbol's
-    (lowest, highest)."""
+    """The inputs' shapes (name -> tuple of symbols and ints, in the forward's order), each symbol's (lowest,
+    highest), and the inputs that hold no real numbers: ``integers`` (name -> the axis-like bound they stay
+    below: labels below C, word indices below V) and ``booleans`` (masks).  Those are drawn, passed and checked
+    for changes like the others, but never differentiated: backward returns no gradient for them."""
 
     shapes: dict
     bounds: dict
+    integers: dict = field(default_factory=dict)
+    booleans: tuple = ()
 
     @classmethod
-    def parse(cls, shapes, dims=None):
-        """From ``shapes`` ({"x": "N,D"} or {"x": ("N", "D")}) and ``dims`` ({"N": 3, "D": range(1, 5)} or
-        {"N": "1..4"}); ValueError saying what is wrong."""
+    def parse(cls, shapes, dims=None, integers=None, booleans=()):
+        """From ``shapes`` ({"x": "N,D"} or {"x": ("N", "D")}), ``dims`` ({"N": 3, "D": range(1, 5)} or
+        {"N": "1..4"}), ``integers`` ({"y": "C"}: y holds 0..C-1) and ``booleans`` (("mask",)); ValueError
+        saying what is wrong."""
         if not shapes:
             raise ValueError("declare the shape of every input of forward, e.g. --shape x=N,D --shape w=D,M")
         parsed = {}
@@ -95,29 +103,65 @@ class Signature:
                 raise ValueError(f"an input's name must be an identifier, got {name!r}")
             parts = [part.strip() for part in shape.split(",")] if isinstance(shape, str) else list(shape)
             parsed[name] = tuple(_axis(name, part) for part in parts if part != "")
-        symbols = {_symbol(axis) for shape in parsed.values() for axis in shape if isinstance(axis, str)}
+        integers = {name: _axis(name, str(below).strip()) for name, below in (integers or {}).items()}
+        booleans = tuple(booleans)
+        for name in [*integers, *booleans]:
+            if name not in parsed:
+                raise ValueError(f"{name} has no shape; declare it with --shape {name}=... as well")
+        if set(integers) & set(booleans):
+            raise ValueError(f"{sorted(set(integers) & set(booleans))[0]} is declared both integers and booleans")
+        if len(integers) + len(booleans) == len(parsed):
+            raise ValueError("every input is integers or booleans: at least one must hold real numbers to "
+                             "differentiate")
+        axes = [axis for shape in parsed.values() for axis in shape] + list(integers.values())
+        symbols = {_symbol(axis) for axis in axes if isinstance(axis, str)}
         bounds = dict.fromkeys(sorted(symbols), DEFAULT_BOUNDS)
         for symbol, value in (dims or {}).items():
             if symbol not in symbols:
                 raise ValueError(f"{symbol} is in no shape; the symbols are {', '.join(sorted(symbols)) or 'none'}")
             bounds[symbol] = _bounds(symbol, value)
-        return cls(parsed, bounds)
+        return cls(parsed, bounds, integers, booleans)
+
+    @property
+    def real(self):
+        """The inputs that hold real numbers, in order: those differentiated, each with its gradient check."""
+        return [name for name in self.shapes if name not in self.integers and name not in self.booleans]
 
     def strategy(self):
         """Hypothesis: one value for every symbol, within its bounds (shrinking towards the lowest)."""
         return st.fixed_dictionaries({symbol: st.integers(low, high) for symbol, (low, high) in self.bounds.items()})
 
     def shape(self, name, sizes):
-        return tuple(_multiple(axis) * sizes[_symbol(axis)] if isinstance(axis, str) else axis
-                     for axis in self.shapes[name])
+        return tuple(_length(axis, sizes) for axis in self.shapes[name])
+
+    def draw(self, rng, sizes, offset=0.0):
+        """{name: array} at ``sizes``: real inputs standard normal plus ``offset``, integers uniform below
+        their bound, booleans fair coins."""
+        def drawn(name):
+            shape = self.shape(name, sizes)
+            if name in self.integers:
+                return rng.integers(0, _length(self.integers[name], sizes), shape)
+            if name in self.booleans:
+                return rng.random(shape) < 0.5
+            return offset + rng.standard_normal(shape)
+        return {name: drawn(name) for name in self.shapes}
 
     def pinned(self, symbol, value):
         return dataclasses.replace(self, bounds=dict(self.bounds, **{symbol: (value, value)}))
 
     def words(self):
-        """The command-line words that declare these shapes: ['--shape', 'x=N,D', ...]."""
+        """The command-line words that declare these inputs: ['--shape', 'x=N,D', '--integers', 'y=C', ...]."""
         return [word for name, shape in self.shapes.items()
-                for word in ("--shape", f"{name}={','.join(map(str, shape))}")]
+                for word in ("--shape", f"{name}={','.join(map(str, shape))}")] + \
+            [word for name, below in self.integers.items() for word in ("--integers", f"{name}={below}")] + \
+            [word for name in self.booleans for word in ("--booleans", name)]
+
+    def describe(self, name):
+        """'x (N, D)', 'y (N) integers 0..C-1', 'mask (N, T) booleans'."""
+        shape = f"{name} ({', '.join(map(str, self.shapes[name]))})"
+        if name in self.integers:
+            return f"{shape} integers 0..{self.integers[name]}-1"
+        return f"{shape} booleans" if name in self.booleans else shape
 
 
 def _axis(name, part):
@@ -131,6 +175,11 @@ def _axis(name, part):
         raise ValueError(f"the shape of {name} must list symbols (N, D, ...), multiples of one (4H) or ints, "
                          f"separated by commas, got {part!r}")
     return part
+
+
+def _length(axis, sizes):
+    """The number of elements of ``axis`` (3, N or 4H) at ``sizes``."""
+    return _multiple(axis) * sizes[_symbol(axis)] if isinstance(axis, str) else axis
 
 
 def _multiple(axis):
@@ -209,6 +258,8 @@ class FunctionReport:
                 "seed": self.seed, "examples_run": self.examples,
                 "values": list(self.values),
                 "shapes": {name: list(shape) for name, shape in self.signature.shapes.items()},
+                "integers": {name: below for name, below in self.signature.integers.items()},
+                "booleans": list(self.signature.booleans),
                 "bounds": {symbol: list(span) for symbol, span in self.signature.bounds.items()},
                 "checks": [result.to_dict() for result in self.checks],
                 "findings": [finding.to_dict() for finding in self.findings], "notes": list(self.notes),
@@ -235,10 +286,11 @@ class Mistake:
     hint: str
 
 
-def check_function(forward, backward=None, shapes=None, dims=None, *, examples=None, seed=None, words=(),
-                   reference=None, notes=()):
+def check_function(forward, backward=None, shapes=None, dims=None, *, integers=None, booleans=(), examples=None,
+                   seed=None, words=(), reference=None, notes=()):
     """Check ``backward`` against finite differences of ``forward`` over the ``shapes`` declared, each symbol
-    within ``dims`` (see the module docstring); a FunctionReport.  ``backward`` None: the function named as
+    within ``dims``, the inputs named in ``integers`` ({"y": "C"}: labels 0..C-1) and ``booleans`` holding
+    those and getting no gradient (see the module docstring and ``Signature``); a FunctionReport.  ``backward`` None: the function named as
     ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.  ``words`` are the command
     line that runs this check, after "gradcheck" (for reproduce commands; default ``fn`` with the forward's
     name and the shapes).  With a ``reference`` Pair (a catalogue kind's), forward and every gradient are
@@ -247,7 +299,7 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, examples=N
     if backward is None:
         name = getattr(forward, "__name__", "forward")
         backward = find_backward(forward, name, Source.of(forward)).function
-    signature = Signature.parse(shapes, dims)
+    signature = Signature.parse(shapes, dims, integers, booleans)
     _require_arity(forward, signature)
     examples = DEFAULT_EXAMPLES if examples is None else examples
     if not isinstance(examples, int) or examples < 1:
@@ -279,7 +331,7 @@ def _require_arity(forward, signature):
 class _Search:
     def __init__(self, pair, signature, seed, words, reference=None):
         self.pair, self.signature, self.seed, self.words, self.reference = pair, signature, seed, words, reference
-        self.names = list(CHECKS) + [f"d{name}" for name in signature.shapes]
+        self.names = list(CHECKS) + [f"d{name}" for name in signature.real]
         self.memo = {}
 
     def run(self, examples):
@@ -307,9 +359,10 @@ class _Search:
             names = [result.name for result in results if not result.passed]
             finding = Finding(names, example, [r for r in results if not r.passed])
             finding.facts = [] if fixed else self._facts(finding)
-            if "forward" in names and any(fact.startswith(f"fails only when {LARGE_CONDITION}")
-                                          for fact in finding.facts):
-                finding.results[0].hints.append(OVERFLOW_HINT)
+            overflowed = [result for result in finding.results if result.name == "forward" or
+                          (result.actual is not None and not np.isfinite(result.actual))]
+            if overflowed and any(fact.startswith(f"fails only when {LARGE_CONDITION}") for fact in finding.facts):
+                overflowed[0].hints.append(OVERFLOW_HINT)
             finding.reproduce = self.command(example.sizes, example.seed)
             findings.append(finding)
         checks = [self._verdict(name, seen, findings) for name in self.names]
@@ -426,7 +479,7 @@ def _examples(signature, usual=False):
 
 
 def value_class(seed):
-    """'large' for one data seed in LARGE_EVERY (the inputs times LARGE), else 'usual' (standard normal)."""
+    """'large' for one data seed in LARGE_EVERY (the inputs moved by LARGE), else 'usual' (standard normal)."""
     return "large" if seed % LARGE_EVERY == LARGE_EVERY - 1 else "usual"
 
 
@@ -448,9 +501,9 @@ def run_checks(pair, signature, sizes, seed, reference=None):
     """Every check of ``pair`` at one configuration: CheckResults, in the order of ``CHECKS`` then the inputs;
     against the ``reference`` Pair's forward and gradients when there is one, else finite differences."""
     rng = np.random.default_rng(seed)
-    scale = LARGE if value_class(seed) == "large" else 1.0
-    inputs = {name: scale * rng.standard_normal(signature.shape(name, sizes)) for name in signature.shapes}
-    gradient_names = [f"d{name}" for name in inputs]
+    inputs = signature.draw(rng, sizes, LARGE if value_class(seed) == "large" else 0.0)
+    real = signature.real
+    gradient_names = [f"d{name}" for name in real]
     skipped = [CheckResult(name, "skip", "forward failed") for name in CHECKS[1:] + tuple(gradient_names)]
     copies = {name: array.copy() for name, array in inputs.items()}
 
@@ -464,9 +517,9 @@ def run_checks(pair, signature, sizes, seed, reference=None):
     dout = rng.standard_normal(out.shape)
     copies["dout"] = dout.copy()
     if reference is not None:
-        expected_out, expected = _reference_values(reference, inputs_of(copies), copies["dout"])
+        expected_out, expected = _reference_values(reference, inputs_of(copies), copies["dout"], real)
     try:
-        gradients = _backward(pair.backward, dout, cache, inputs)
+        gradients = _backward(pair.backward, dout, cache, inputs, real)
     except UserError as error:
         gradient_results = [CheckResult(name, "fail", str(error), error=error.details) for name in gradient_names]
     else:
@@ -478,7 +531,7 @@ def run_checks(pair, signature, sizes, seed, reference=None):
                 return _gradient(pair.forward, name, gradients[name], inputs_of(copies), copies["dout"], seed, sizes)
             return _named(_against(f"d{name}", gradients[name], expected[name], sizes), gradients[name],
                           reference.mistakes, inputs_of(copies), copies["dout"])
-        gradient_results = [judged(name) for name in inputs]
+        gradient_results = [judged(name) for name in real]
     changed = [name for name, array in dict(inputs, dout=dout).items()
                if not np.array_equal(array, copies[name], equal_nan=True)]
     return [CheckResult("forward", "pass") if reference is None else
@@ -501,10 +554,10 @@ def _named(result, actual, mistakes, inputs, dout):
     return result
 
 
-def _reference_values(reference, inputs, dout):
-    """(the reference's output, {input name: its gradient}) at ``inputs`` and ``dout``."""
+def _reference_values(reference, inputs, dout, real):
+    """(the reference's output, {name: its gradient} for the ``real`` inputs) at ``inputs`` and ``dout``."""
     out, cache = _forward(reference.forward, inputs)
-    return out, _backward(reference.backward, dout, cache, inputs)
+    return out, _backward(reference.backward, dout, cache, inputs, real)
 
 
 def _against(check, actual, expected, sizes):
@@ -555,6 +608,8 @@ def _forward(forward, inputs):
 def finite_array(what, value):
     """``value`` as a float64 array; UserError saying where when it holds NaN or inf."""
     array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0 and not np.isfinite(array):
+        raise UserError(f"{what} returned {array}")
     if not np.all(np.isfinite(array)):
         first = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise UserError(f"{what} returned {int((~np.isfinite(array)).sum())} NaN or inf of {array.size} values "
@@ -562,17 +617,18 @@ def finite_array(what, value):
     return array
 
 
-def _backward(backward, dout, cache, inputs):
-    """{input name: its gradient} from backward(dout, cache), or backward(dout, *inputs) without a cache; a
-    UserError in place of a gradient (a class's adapter found none) is kept, for that check alone to fail."""
+def _backward(backward, dout, cache, inputs, real):
+    """{name: its gradient} for the ``real`` inputs from backward(dout, cache), or backward(dout, *inputs)
+    without a cache; a UserError in place of a gradient (a class's adapter found none) is kept, for that check
+    alone to fail."""
     returned = call("backward", backward, dout, cache) if cache is not None else \
         call("backward", backward, dout, *inputs.values())
     grads = returned if isinstance(returned, (tuple, list)) else (returned,)
-    if len(grads) != len(inputs):
-        raise UserError(f"backward must return {len(inputs)} gradient{'s' * (len(inputs) > 1)} "
-                         f"(d{', d'.join(inputs)}, in the order forward takes them), got {len(grads)}")
+    if len(grads) != len(real):
+        raise UserError(f"backward must return {len(real)} gradient{'s' * (len(real) > 1)} "
+                         f"(d{', d'.join(real)}, in the order forward takes them), got {len(grads)}")
     return {name: grad if isinstance(grad, UserError) else np.asarray(grad, dtype=np.float64)
-            for name, grad in zip(inputs, grads)}
+            for name, grad in zip(real, grads)}
 
 
 def _scale_hints(check, analytic, expected, sizes, against="the finite differences"):
@@ -601,37 +657,44 @@ def _scale_hints(check, analytic, expected, sizes, against="the finite differenc
 
 
 def _gradient(forward, name, analytic, inputs, dout, seed, sizes):
-    """d<name> against central differences of forward (``gradient_check``)."""
+    """d<name> against central differences of forward (``gradient_check``).  Forward's terms are taken to be as
+    large as its largest input: a loss of 1e-300 computed as the difference of two scores of 560 (a softmax of
+    large scores) is differenced as 0, and its gradient of 1e-300 is no disagreement."""
     def evaluate(thetas):
         return [_forward(forward, dict(inputs, **{name: moved}))[0] for moved in thetas]
+    largest = max(np.abs(value).max(initial=0.0) for value in inputs.values() if value.dtype.kind == "f")
     return gradient_check(f"d{name}", name, evaluate, inputs[name], analytic, dout, np.random.default_rng(seed),
-                          sizes)
+                          sizes, out_magnitude=largest)
 
 
-def gradient_check(check, name, evaluate, theta, analytic, dout, rng, sizes=None):
+def gradient_check(check, name, evaluate, theta, analytic, dout, rng, sizes=None, out_magnitude=0.0):
     """The CheckResult ``check`` of the gradient ``analytic`` of ``name`` (now ``theta``) against central
     differences of ``evaluate`` (outputs at a list of thetas): element by element when small, else a projection
-    screen localized by group testing.  What ``evaluate`` raises as a UserError fails the check."""
+    screen localized by group testing.  ``out_magnitude`` (the size of the terms of each output) widens the
+    finite differences' rounding noise (``numeric.NumericGradient``).  What ``evaluate`` raises as a UserError
+    fails the check."""
     if analytic.shape != theta.shape:
         return CheckResult(check, "fail", f"{check} has shape {analytic.shape}, {name} has {theta.shape}",
                            shapes=(analytic.shape, theta.shape))
     try:
         if theta.size <= DENSE_LIMIT:
-            return _differenced(check, evaluate, theta, dout, analytic, sizes or {})
-        return _screened(check, evaluate, theta, dout, analytic, rng)
+            return _differenced(check, evaluate, theta, dout, analytic, sizes or {}, out_magnitude)
+        return _screened(check, evaluate, theta, dout, analytic, rng, out_magnitude)
     except UserError as error:
         return CheckResult(check, "fail", f"while differencing {name}: {error}", error=error.details)
 
 
-def _differenced(check, evaluate, theta, dout, analytic, sizes):
+def _differenced(check, evaluate, theta, dout, analytic, sizes, out_magnitude):
     """Element by element; the elements that disagree are differenced again at each of RECHECK_STEPS and kept
     where one agrees (a kink within a step of the input: ReLU's 0)."""
-    estimate = numeric.finite_differences(evaluate, theta, dout, numeric.dense(theta.shape), TOLERANCE.step)
+    estimate = numeric.finite_differences(evaluate, theta, dout, numeric.dense(theta.shape), TOLERANCE.step,
+                                          out_magnitude=out_magnitude)
     values, noise, evaluations = estimate.values.copy(), estimate.noise.copy(), estimate.evaluations
     for step in (None,) + RECHECK_STEPS:
         if step is not None:
             bad = np.flatnonzero(result.mismatches)
-            again = numeric.finite_differences(evaluate, theta, dout, numeric.dense(theta.shape, bad), step)
+            again = numeric.finite_differences(evaluate, theta, dout, numeric.dense(theta.shape, bad), step,
+                                               out_magnitude=out_magnitude)
             values.flat[bad], noise.flat[bad] = again.values.flat[bad], again.noise.flat[bad]
             evaluations += again.evaluations
         result = compare(check, analytic, {"finite differences": values}, TOLERANCE,
@@ -644,20 +707,20 @@ def _differenced(check, evaluate, theta, dout, analytic, sizes):
     return result
 
 
-def _screened(check, evaluate, theta, dout, analytic, rng):
+def _screened(check, evaluate, theta, dout, analytic, rng, out_magnitude):
     """A projection screen of SCREEN directions; when it fails, the disagreeing elements by group testing."""
     spent = [0]
 
     def agrees(projection):
         """Per direction: agreement at the step, or at one of RECHECK_STEPS (a kink within a step)."""
-        agreed = projection.agrees(TOLERANCE)
+        agreed = projection.agrees(TOLERANCE, dout, out_magnitude)
         for step in RECHECK_STEPS:
             if agreed.all():
                 break
             again = numeric.project(evaluate, theta, dout, analytic, step,
                                     [u for u, ok in zip(projection.directions, agreed) if not ok])
             spent[0] += again.evaluations
-            agreed[~agreed] = again.agrees(TOLERANCE)
+            agreed[~agreed] = again.agrees(TOLERANCE, dout, out_magnitude)
         return agreed
     directions = numeric.random_directions(rng, theta.shape, SCREEN)
     projection = numeric.project(evaluate, theta, dout, analytic, TOLERANCE.step, directions)

@@ -159,8 +159,7 @@ def render_function_text(report, console):
     console.print(Text.assemble(verdict, f" · {report.examples} configuration{'s' * (report.examples != 1)}, "
                                          f"seed {report.seed}, float64, against {report.against}"))
     signature = report.signature
-    _labelled(console, "shapes:", ", ".join(f"{name} ({', '.join(map(str, shape))})"
-                                            for name, shape in signature.shapes.items()), 0)
+    _labelled(console, "shapes:", ", ".join(map(signature.describe, signature.shapes)), 0)
     if signature.bounds:
         _labelled(console, "within:", ", ".join(f"{symbol} {low}" if low == high else f"{symbol} {low}..{high}"
                                                 for symbol, (low, high) in signature.bounds.items()), 0)
