@@ -3,6 +3,8 @@
     gradcheck affine --impl examples/dlfs_layers.py:Affine
     gradcheck sigmoid --impl examples/dlfs_layers.py:Sigmoid
     gradcheck sigmoid --impl examples/dlfs_layers.py:SigmoidFromInput     # exit 1
+    gradcheck softmax_loss --impl examples/dlfs_layers.py:SoftmaxWithLoss
+    gradcheck softmax_loss --impl examples/dlfs_layers.py:SoftmaxWithLossNoMax    # exit 1
 """
 import numpy as np
 
@@ -65,3 +67,51 @@ class SigmoidFromInput(Sigmoid):
 
     def backward(self, dout):
         return dout * (1.0 - self.x) * self.x
+
+
+def softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)  # against overflow
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+
+
+def cross_entropy_error(y, t):
+    if y.ndim == 1:
+        t = t.reshape(1, t.size)
+        y = y.reshape(1, y.size)
+    if t.size == y.size:  # one-hot labels: to indices
+        t = t.argmax(axis=1)
+    batch_size = y.shape[0]
+    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+
+
+class SoftmaxWithLoss:
+    def __init__(self):
+        self.loss = None
+        self.y = None  # softmax's output
+        self.t = None  # the labels
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax(x)
+        self.loss = cross_entropy_error(self.y, self.t)
+        return self.loss
+
+    def backward(self, dout=1):
+        batch_size = self.t.shape[0]
+        if self.t.size == self.y.size:  # one-hot labels
+            dx = (self.y - self.t) / batch_size
+        else:
+            dx = self.y.copy()
+            dx[np.arange(batch_size), self.t] -= 1
+            dx = dx / batch_size
+        return dx
+
+
+class SoftmaxWithLossNoMax(SoftmaxWithLoss):
+    """Computes softmax without subtracting each row's maximum: exp() overflows on large scores."""
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+        self.loss = cross_entropy_error(self.y, self.t)
+        return self.loss

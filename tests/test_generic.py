@@ -97,7 +97,7 @@ def test_every_run_meets_large_values_where_exp_without_max_subtraction_overflow
     assert [r.name for r in report.checks if not r.passed] == ["forward"]
     (finding,) = report.findings
     assert generic.value_class(finding.example.seed) == "large"
-    assert "fails only when the inputs are large (x1000) (passes with usual values, all else equal; no failure " \
+    assert "fails only when the inputs are large (around 1000) (passes with usual values, all else equal; no failure " \
            "in a search of 100 configurations with usual values)" in finding.facts
     assert finding.results[0].hints == [generic.OVERFLOW_HINT]
     assert finding.results[0].message.startswith("forward returned ") and "NaN or inf of" in finding.results[0].message

@@ -21,6 +21,8 @@ import inspect
 import pkgutil
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..generic import Mistake, Pair, Signature, UserError, call, check_function
 from ..userfiles import Source, find_backward
 
@@ -32,20 +34,25 @@ __all__ = ["Kind", "Mistake", "as_pair", "catalogue", "check_kind", "symbols"]
 class Kind:
     name: str
     summary: str
-    shapes: dict  # input name -> its axes: x first, then the parameters the class takes, in order
+    shapes: dict  # input name -> its axes: what forward takes first, then the parameters the class takes, in order
     formulations: tuple  # reference classes, independent of each other
     mistakes: tuple = ()  # generic.Mistake: what students compute instead, and the hint that names it
     extra: tuple = ()  # what a cs231n forward function takes after the arrays (a bn_param dict), copied each call
     options: object = None  # options(pair): (keywords for the reference's constructor, a note), read off the layer
+    arguments: int = 1  # how many inputs a class's forward takes (x; x and the labels for a loss)
+    integers: dict = dataclasses.field(default_factory=dict)  # inputs holding integers below a bound: {"y": "C"}
+    booleans: tuple = ()  # inputs holding True/False (a mask)
+    loss: bool = False  # forward returns a scalar loss; see as_pair
+    dims: dict = dataclasses.field(default_factory=dict)  # a symbol's range when not 1..4: {"C": "2..4"}
 
     @property
     def parameters(self):
-        return list(self.shapes)[1:]
+        return list(self.shapes)[self.arguments:]
 
 
 def symbols(kind):
-    """The symbols of the kind's shapes (N, D, M)."""
-    return set(Signature.parse(kind.shapes).bounds)
+    """{symbol: (lowest, highest)} of the kind's shapes (N, D, M), by default."""
+    return Signature.parse(kind.shapes, kind.dims, kind.integers, kind.booleans).bounds
 
 
 def catalogue():
@@ -63,42 +70,90 @@ def check_kind(kind, impl, *, backward=None, dims=None, examples=None, seed=None
     pair = as_pair(impl, kind, backward)
     options, note = kind.options(pair) if kind.options else ({}, "")
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes)
-    return check_function(pair.forward, pair.backward, kind.shapes, dims, examples=examples, seed=seed,
-                          words=words, reference=reference, notes=[note] if note else [])
+    return check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
+                          integers=kind.integers, booleans=kind.booleans, examples=examples, seed=seed, words=words,
+                          reference=reference, notes=[note] if note else [])
 
 
 def as_pair(impl, kind, backward=None, **options):
-    """A generic Pair for a class of ``kind`` (built with its parameters, then ``options`` as keywords) or a
-    cs231n forward function (called with its arrays, then the kind's ``extra`` arguments)."""
-    if not inspect.isclass(impl):
-        name = getattr(impl, "__name__", "forward")
-        partner = find_backward(impl, name, Source.of(impl), backward).function
-        if not kind.extra:
-            return Pair(impl, partner)
+    """A generic Pair for a class of ``kind`` or a cs231n function.
 
-        def with_extra(*arrays):
-            return impl(*arrays, *copy.deepcopy(kind.extra))
-        with_extra.__name__ = name
-        return Pair(with_extra, partner)
-    parameters = kind.parameters
+    A class is built with its parameters (then ``options`` as keywords) and its forward takes the kind's
+    ``arguments``; its gradients are backward's return (dx, when x holds real numbers) and each parameter's
+    d<name> attribute (or its entry in ``grads`` beside ``params``, as "Deep Learning from Scratch 2" keeps
+    them).  A cs231n forward function is called with its arrays, then the kind's ``extra`` arguments, and its
+    backward is found by name; for a loss, the one function returns (loss, dx).  A loss's backward is called
+    as a network calls it, with dout 1 (``backward()``, or ``backward(1.0)`` when it needs the argument), and
+    its gradients are scaled by the checks' dout: the same for every layer, right or wrong."""
+    if inspect.isclass(impl):
+        return _class_pair(impl, kind, options)
+    name = getattr(impl, "__name__", "forward")
+    if kind.loss:
+        return Pair(_named(_returning_loss_and_gradient(impl, name, kind), name),
+                    lambda dout, gradient: dout * gradient)
+    partner = find_backward(impl, name, Source.of(impl), backward).function
+    if not kind.extra:
+        return Pair(impl, partner)
+    return Pair(_named(lambda *arrays: impl(*arrays, *copy.deepcopy(kind.extra)), name), partner)
 
-    def forward(x, *values):
+
+def _returning_loss_and_gradient(loss, name, kind):
+    def forward(*arrays):
+        returned = loss(*arrays, *copy.deepcopy(kind.extra))
+        if not (isinstance(returned, tuple) and len(returned) == 2):
+            raise UserError(f"{name} must return (loss, dx), as cs231n's losses do; it returned "
+                            f"{type(returned).__name__}")
+        return returned
+    return forward
+
+
+def _named(function, name):
+    function.__name__ = name
+    return function
+
+
+def _class_pair(impl, kind, options):
+    real = [name for name in kind.shapes if name not in kind.integers and name not in kind.booleans]
+    takes_real = real[0] in list(kind.shapes)[:kind.arguments]  # the first input is x, or word indices
+
+    def forward(*arrays):
+        values = arrays[kind.arguments:]
         layer = call("the constructor", functools.partial(impl, **options), *values)
-        return call("forward", layer.forward, x), layer
+        return call("forward", layer.forward, *arrays[:kind.arguments]), (layer, values)
 
-    def backward_of(dout, layer):
-        dx = call("backward", layer.backward, dout)
-        return (dx, *(_gradient_of(layer, name) for name in parameters))
-    forward.__name__ = impl.__name__
-    return Pair(forward, backward_of)
+    def backward_of(dout, built):
+        layer, values = built
+        if kind.loss:
+            unit = call("backward", _unit_backward(layer.backward))
+            dx = dout * np.asarray(unit, dtype=np.float64) if unit is not None else unit
+        else:
+            dx = call("backward", layer.backward, dout)
+        gradients = [_gradient_of(layer, name, value) for name, value in zip(kind.parameters, values)
+                     if name in real]
+        return (dx, *gradients) if takes_real else tuple(gradients)
+    return Pair(_named(forward, impl.__name__), backward_of)
 
 
-def _gradient_of(layer, name):
-    """The layer's gradient of parameter ``name``: its attribute d<name> (any case: dW or dw); a UserError (that
-    check fails) when there is none or several."""
+def _unit_backward(backward):
+    """``backward`` called with dout 1, as a network calls a loss's: without the argument when it may."""
+    try:
+        needs_dout = any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                         for p in inspect.signature(backward).parameters.values())
+    except (TypeError, ValueError):
+        needs_dout = True
+    return functools.partial(backward, 1.0) if needs_dout else backward
+
+
+def _gradient_of(layer, name, value):
+    """The layer's gradient of parameter ``name`` (given as ``value``): its attribute d<name> (any case: dW or
+    dw), or the entry of ``grads`` where ``params`` holds ``value``; a UserError (that check fails) when there
+    is none or several."""
     wanted = f"d{name}".lower()
-    found = [value for attribute, value in vars(layer).items() if attribute.lower() == wanted]
+    found = [found for attribute, found in vars(layer).items() if attribute.lower() == wanted]
+    params, grads = getattr(layer, "params", None), getattr(layer, "grads", None)
+    if not found and isinstance(params, list) and isinstance(grads, list) and len(params) == len(grads):
+        found = [grad for param, grad in zip(params, grads) if param is value]
     if len(found) != 1:
-        return UserError(f"backward must leave the gradient of {name} in self.d{name}; "
-                         f"{type(layer).__name__} has {'none' if not found else 'several'}")
+        return UserError(f"backward must leave the gradient of {name} in self.d{name} (or in self.grads, beside "
+                         f"{name} in self.params); {type(layer).__name__} has {'none' if not found else 'several'}")
     return found[0]
