@@ -330,10 +330,7 @@ def list_kinds():
 
 def kind_command(kind):
     """The command ``gradcheck KIND``: a user's layer of a catalogue kind against its reference."""
-    @click.option("--impl", metavar="FILE:NAME", required=True,
-                  help=f"The layer: a class NAME({', '.join(kind.parameters)}) with forward(x) and backward(dout) -> "
-                       f"dx{''.join(f', d{name} kept' for name in kind.parameters)}, or a cs231n forward function "
-                       "whose backward returns every gradient in order.")
+    @click.option("--impl", metavar="FILE:NAME", required=True, help=f"The layer: {kinds.forms(kind)}.")
     @click.option("--backward", metavar="FILE:NAME", help="A forward function's backward, when not found by its name.")
     @click.option("--dim", "dims", type=Assignment(), multiple=True,
                   help="A symbol's value or range (default: " + ", ".join(
@@ -343,9 +340,11 @@ def kind_command(kind):
     def command(impl, backward, dims, examples, seed, timeout, output_format, output):
         words = [kind.name, "--impl", impl] + (["--backward", backward] if backward else [])
         try:
-            layer, _ = load_object(impl)
+            layer, module = load_object(impl)
+            source = Source(module, impl.rpartition(":")[0])
             result = within_time(timeout, impl, lambda: kinds.check_kind(
-                kind, layer, backward=backward, dims=dict(dims), examples=examples, seed=seed, words=words))
+                kind, layer, backward=backward, source=source, dims=dict(dims), examples=examples, seed=seed,
+                words=words))
         except LoadError as error:
             raise BadInput(str(error)) from None
         write_function_report(result, output_format, output)

@@ -271,3 +271,36 @@ def test_a_layer_that_loops_stops_at_the_timeout_with_one_line(tmp_path, monkeyp
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr == ("gradcheck: error: the time limit of 1 s (--timeout) was reached while loops.py:Relu was "
                              "checked: does it loop?\n")
+
+
+IMPORTS_ITS_FORWARD = """
+import numpy as np
+
+from reference_layers.recurrent import rnn_forward
+
+
+def rnn_backward(dh, cache):
+    x, h0, Wx, Wh, b = cache[0][0], cache[0][1], cache[0][2], cache[0][3], np.zeros(cache[0][2].shape[1])
+    return np.zeros(x.shape[:1] + (dh.shape[1], x.shape[1])), np.zeros_like(h0), np.zeros_like(Wx), \\
+        np.zeros_like(Wh), b
+"""
+
+
+def test_a_forward_imported_from_elsewhere_is_checked_with_the_backward_of_the_file_named(tmp_path, monkeypatch):
+    """The backward is looked up where the user pointed, not in the module the forward came from (whose right
+    backward would pass a file whose own backward is all zeros)."""
+    (tmp_path / "mine.py").write_text(IMPORTS_ITS_FORWARD)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["rnn", "--impl", "mine.py:rnn_forward", "--seed", "0", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert '"passed": false' in result.stdout
+
+
+def test_a_class_for_a_kind_checked_as_functions_only_is_refused_with_the_form_it_takes(tmp_path, monkeypatch):
+    (tmp_path / "mine.py").write_text("class RNN:\n    def __init__(self, Wx, Wh, b):\n        pass\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["rnn_step", "--impl", "mine.py:RNN"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("gradcheck: error: rnn_step is checked as cs231n functions (rnn_step_forward(x, prev_h, "
+                             "Wx, Wh, b) -> (out, cache) and its backward); RNN is a class, and the courses' classes "
+                             "of this kind share no form\n")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..generic import Mistake, Pair, Signature, UserError, call, check_function
-from ..userfiles import Source, find_backward
+from ..userfiles import LoadError, Source, find_backward
 
 
 __all__ = ["Kind", "Mistake", "as_pair", "catalogue", "check_kind", "symbols"]
@@ -44,6 +44,7 @@ class Kind:
     booleans: tuple = ()  # inputs holding True/False (a mask)
     loss: bool = False  # forward returns a scalar loss; see as_pair
     dims: dict = dataclasses.field(default_factory=dict)  # a symbol's range when not 1..4: {"C": "2..4"}
+    classes: bool = True  # False: cs231n functions only (the courses' classes share no form for the kind)
 
     @property
     def parameters(self):
@@ -64,10 +65,26 @@ def catalogue():
     return dict(sorted(kinds.items()))
 
 
-def check_kind(kind, impl, *, backward=None, dims=None, examples=None, seed=None, words=()):
+def forms(kind):
+    """The forms a layer of ``kind`` may take, said for a user: 'a class NAME(W, b) with ..., or ...'."""
+    arguments = ", ".join(list(kind.shapes)[:kind.arguments])
+    real = [name for name in kind.shapes if name not in kind.integers and name not in kind.booleans]
+    kept = "".join(f", d{name} kept" for name in kind.parameters if name in real)
+    if kind.loss:
+        function = f"a cs231n function {kind.name}({arguments}) -> (loss, dx)"
+        method = f"forward({arguments}) -> loss and backward(dout=1) -> dx"
+    else:
+        function = "a cs231n forward function whose backward returns every gradient in order"
+        method = f"forward({arguments}) and backward(dout){' -> dx' if list(kind.shapes)[0] in real else ''}{kept}"
+    return f"a class NAME({', '.join(kind.parameters)}) with {method}, or {function}" if kind.classes else function
+
+
+def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=None, seed=None, words=()):
     """Check ``impl`` (a class or a forward function of ``kind``) against the kind's reference; a
-    generic.FunctionReport.  ``backward`` names a forward function's partner when it is not found by its name."""
-    pair = as_pair(impl, kind, backward)
+    generic.FunctionReport.  ``backward`` names a forward function's partner when it is not found by its name in
+    ``source`` (a userfiles.Source: the file the user named; default, the function's own module).  LoadError for
+    a layer this kind cannot take."""
+    pair = as_pair(impl, kind, backward, source)
     options, note = kind.options(pair) if kind.options else ({}, "")
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes)
     return check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
@@ -75,7 +92,7 @@ def check_kind(kind, impl, *, backward=None, dims=None, examples=None, seed=None
                           reference=reference, notes=[note] if note else [])
 
 
-def as_pair(impl, kind, backward=None, **options):
+def as_pair(impl, kind, backward=None, source=None, **options):
     """A generic Pair for a class of ``kind`` or a cs231n function.
 
     A class is built with its parameters (then ``options`` as keywords) and its forward takes the kind's
@@ -85,13 +102,17 @@ def as_pair(impl, kind, backward=None, **options):
     backward is found by name; for a loss, the one function returns (loss, dx).  A loss's backward is called
     as a network calls it, with dout 1 (``backward()``, or ``backward(1.0)`` when it needs the argument), and
     its gradients are scaled by the checks' dout: the same for every layer, right or wrong."""
+    if inspect.isclass(impl) and not kind.classes:
+        raise LoadError(f"{kind.name} is checked as cs231n functions ({kind.name}_forward("
+                        f"{', '.join(kind.shapes)}) -> (out, cache) and its backward); {impl.__name__} is a class, "
+                        "and the courses' classes of this kind share no form")
     if inspect.isclass(impl):
         return _class_pair(impl, kind, options)
     name = getattr(impl, "__name__", "forward")
     if kind.loss:
         return Pair(_named(_returning_loss_and_gradient(impl, name, kind), name),
                     lambda dout, gradient: dout * gradient)
-    partner = find_backward(impl, name, Source.of(impl), backward).function
+    partner = find_backward(impl, name, source or Source.of(impl), backward).function
     if not kind.extra:
         return Pair(impl, partner)
     return Pair(_named(lambda *arrays: impl(*arrays, *copy.deepcopy(kind.extra)), name), partner)

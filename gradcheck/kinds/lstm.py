@@ -1,0 +1,72 @@
+"""lstm: an LSTM over a sequence from h0 (c0 = 0), its gates in cs231n's order i, f, o, g.
+
+At each step a = x[:, t] Wx + h[:, t - 1] Wh + b, i, f, o = sigmoid of
+a[:, :H], a[:, H:2H], a[:, 2H:3H], g = tanh(a[:, 3H:]); c_t = f c_{t-1} + i g
+and h[:, t] = o tanh(c_t).  Functions only: cs231n's ``lstm_forward(x, h0,
+Wx, Wh, b) -> (h, cache)`` and ``lstm_backward(dh, cache) -> (dx, dh0, dWx,
+dWh, db)``.  Classes share no form for it (the "Deep Learning from Scratch
+2" book's ``TimeLSTM(Wx, Wh, b)`` keeps h0 as its own state, and reads its
+gates in another order).
+
+The named mistakes: the gates read in another course's order (PyTorch's
+i, f, g, o; the DLFS 2 book's f, g, i, o), which changes the output, and the
+cell state's gradient not carried back through time (dc of step t without
+f_{t+1} dc_{t+1}), which changes every gradient once T > 1.
+"""
+import numpy as np
+
+from reference_layers.recurrent import lstm_einsum_forward, lstm_forward, lstm_step_backward, lstm_step_forward
+
+from . import Kind, Mistake
+
+CS231N_ORDER = "ifog"
+NOT_CARRIED = ("dc of step t leaves out f_{t+1} * dc_{t+1}, what step t+1 sends back through prev_c: the cell "
+               "state's gradient is carried back through time, as h's is")
+
+
+def _arrays(inputs):
+    return tuple(inputs[name] for name in ("x", "h0", "Wx", "Wh", "b"))
+
+
+def _read_in_order(order):
+    """The forward of a layer that reads the four blocks of a as the gates ``order`` names: cs231n's forward with
+    the blocks of Wx, Wh and b moved to where it reads those gates."""
+    def moved(weights):
+        blocks = dict(zip(order, np.split(weights, 4, axis=-1)))
+        return np.concatenate([blocks[gate] for gate in CS231N_ORDER], axis=-1)
+
+    def computes(inputs, dh):
+        x, h0, Wx, Wh, b = _arrays(inputs)
+        return lstm_forward(x, h0, moved(Wx), moved(Wh), moved(b))[0]
+    return computes
+
+
+def _order_hint(order, whose):
+    return (f"the gates are read in {whose} order {', '.join(order)}: cs231n's weights hold them as i, f, o, g "
+            "(i, f, o = sigmoid of a[:, :H], a[:, H:2H], a[:, 2H:3H]; g = tanh(a[:, 3H:]))")
+
+
+def _cell_gradient_not_carried(inputs, dh):
+    """{gradient name: value} of lstm_backward with each step's dnext_c 0: dc of step t misses f_{t+1} dc_{t+1}."""
+    x, h0, Wx, Wh, b = _arrays(inputs)
+    caches, h_t, c_t = [], h0, np.zeros_like(h0)
+    for t in range(x.shape[1]):
+        h_t, c_t, cache = lstm_step_forward(x[:, t], h_t, c_t, Wx, Wh, b)
+        caches.append(cache)
+    dx, dWx, dWh, db = [], 0.0, 0.0, 0.0
+    dprev_h = np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        dx_t, dprev_h, _, dWx_t, dWh_t, db_t = lstm_step_backward(dh[:, t] + dprev_h, np.zeros_like(h0), caches[t])
+        dx.append(dx_t)
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return {"dx": np.stack(dx[::-1], axis=1), "dh0": dprev_h, "dWx": dWx, "dWh": dWh, "db": db}
+
+
+KIND = Kind(
+    "lstm", "an LSTM over T steps from h0, c0 = 0, gates i, f, o, g of x_t Wx + h_{t-1} Wh + b (cs231n functions)",
+    {"x": "N,T,D", "h0": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"}, (lstm_forward, lstm_einsum_forward), (
+        Mistake("forward", _read_in_order("ifgo"), _order_hint("ifgo", "PyTorch's")),
+        Mistake("forward", _read_in_order("fgio"), _order_hint("fgio", 'the "Deep Learning from Scratch 2" book\'s')),
+        *(Mistake(gradient, lambda inputs, dh, gradient=gradient: _cell_gradient_not_carried(inputs, dh)[gradient],
+                  NOT_CARRIED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")),
+    ), classes=False)

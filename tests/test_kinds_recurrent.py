@@ -1,0 +1,209 @@
+"""The recurrent and temporal kinds (cs231n's assignment 3): each reference formulation agrees with PyTorch
+(with finite differences and the other: tests/test_kinds.py); a student's right layers pass, as cs231n functions and (temporal
+affine) as a class; each wrong layer fails its checks alone, with its hint, on every seed."""
+import numpy as np
+import pytest
+
+from gradcheck import generic, kinds
+from gradcheck.kinds.lstm import NOT_CARRIED
+from gradcheck.kinds.rnn import NOT_ACCUMULATED
+
+CATALOGUE = kinds.catalogue()
+RECURRENT = ("temporal_affine", "rnn_step", "rnn", "lstm")
+
+
+# ---- PyTorch's autograd on the layers built by hand from its ops (cs231n's gate order) ----
+
+def torch_rnn_step(torch, x, prev_h, Wx, Wh, b):
+    return torch.tanh(x @ Wx + prev_h @ Wh + b)
+
+
+def torch_rnn(torch, x, h0, Wx, Wh, b):
+    h = [h0]
+    for t in range(x.shape[1]):
+        h.append(torch_rnn_step(torch, x[:, t], h[-1], Wx, Wh, b))
+    return torch.stack(h[1:], dim=1)
+
+
+def torch_lstm(torch, x, h0, Wx, Wh, b):
+    h, c = [h0], torch.zeros_like(h0)
+    for t in range(x.shape[1]):
+        i, f, o, g = (x[:, t] @ Wx + h[-1] @ Wh + b).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h.append(torch.sigmoid(o) * torch.tanh(c))
+    return torch.stack(h[1:], dim=1)
+
+
+TORCH = {"temporal_affine": lambda torch, x, W, b: torch.nn.functional.linear(x, W.T, b),
+         "rnn_step": torch_rnn_step, "rnn": torch_rnn, "lstm": torch_lstm}
+SIZES = [{"N": 1, "T": 1, "D": 1, "H": 1, "M": 1}, {"N": 2, "T": 3, "D": 4, "H": 5, "M": 3},
+         {"N": 3, "T": 7, "D": 2, "H": 3, "M": 4}]
+FORMULATIONS = [pytest.param(CATALOGUE[name], formulation, id=f"{name}-{formulation.__name__}")
+                for name in RECURRENT for formulation in CATALOGUE[name].formulations]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,formulation", FORMULATIONS)
+def test_each_formulation_agrees_with_pytorch(kind, formulation):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    signature = generic.Signature.parse(kind.shapes)
+    for sizes in SIZES:
+        inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in kind.shapes}
+        tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
+        out = TORCH[kind.name](torch, *tensors.values())
+        dout = rng.standard_normal(tuple(out.shape))
+        out.backward(torch.tensor(dout))
+        pair = kinds.as_pair(formulation, kind)
+        ours, cache = pair.forward(*inputs.values())
+        np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-14)
+        gradients = pair.backward(dout, cache)
+        assert len(gradients) == len(inputs)
+        for name, gradient in zip(inputs, gradients):
+            np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+# ---- a student's layers, written as cs231n's assignment 3 asks ----
+
+def temporal_affine_forward(x, w, b):
+    return np.dot(x, w) + b, (x, w)
+
+
+def temporal_affine_backward(dout, cache):
+    x, w = cache
+    return np.dot(dout, w.T), np.tensordot(x, dout, axes=([0, 1], [0, 1])), dout.sum(axis=(0, 1))
+
+
+class TimeAffine:
+    """The temporal affine layer as a class, its gradients kept in dW and db."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        N, T, M = dout.shape
+        self.dW = self.x.reshape(N * T, -1).T @ dout.reshape(N * T, M)
+        self.db = dout.sum(axis=(0, 1))
+        return dout @ self.W.T
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(prev_h.dot(Wh) + x.dot(Wx) + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dtanh = (1 - next_h * next_h) * dnext_h
+    return dtanh.dot(Wx.T), dtanh.dot(Wh.T), x.T.dot(dtanh), prev_h.T.dot(dtanh), np.sum(dtanh, axis=0)
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    h, cache = [h0], []
+    for t in range(x.shape[1]):
+        next_h, step = rnn_step_forward(x[:, t, :], h[-1], Wx, Wh, b)
+        h.append(next_h)
+        cache.append(step)
+    return np.stack(h[1:], axis=1), cache
+
+
+def rnn_backward(dh, cache, through_time=True):
+    """``through_time`` False: each step's backward gets dh[:, t] alone, the named mistake."""
+    dx, dWx, dWh, db = np.zeros(dh.shape[:2] + cache[0][0].shape[1:]), 0, 0, 0
+    dprev_h = np.zeros_like(dh[:, 0])
+    for t in range(dh.shape[1] - 1, -1, -1):
+        dnext_h = dh[:, t] + dprev_h if through_time else dh[:, t]
+        dx[:, t], dprev_h, dWx_t, dWh_t, db_t = rnn_step_backward(dnext_h, cache[t])
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+    return dx, dprev_h, dWx, dWh, db
+
+
+def rnn_backward_each_step_alone(dh, cache):
+    return rnn_backward(dh, cache, through_time=False)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def lstm_functions(order="ifog", carry_cell=True):
+    """A student's (lstm_forward, lstm_backward): the gates of a read in ``order`` (cs231n's i, f, o, g), the cell
+    state's gradient carried back through time or (``carry_cell`` False) not."""
+    def gates(a):
+        return dict(zip(order, np.split(a, 4, axis=1)))
+
+    def lstm_forward(x, h0, Wx, Wh, b):
+        h, c, cache = [h0], np.zeros_like(h0), []
+        for t in range(x.shape[1]):
+            a = gates(x[:, t] @ Wx + h[-1] @ Wh + b)
+            i, f, o, g = sigmoid(a["i"]), sigmoid(a["f"]), sigmoid(a["o"]), np.tanh(a["g"])
+            cache.append((x[:, t], h[-1], c, i, f, o, g))
+            c = f * c + i * g
+            h.append(o * np.tanh(c))
+        return np.stack(h[1:], axis=1), (cache, Wx, Wh)
+
+    def lstm_backward(dh, cache):
+        steps, Wx, Wh = cache
+        dx, dWx, dWh, db = np.zeros(dh.shape[:2] + (Wx.shape[0],)), 0, 0, 0
+        dprev_h, dprev_c = np.zeros_like(dh[:, 0]), np.zeros_like(dh[:, 0])
+        for t in reversed(range(dh.shape[1])):
+            x, prev_h, prev_c, i, f, o, g = steps[t]
+            tanh_c = np.tanh(f * prev_c + i * g)
+            dnext_h = dh[:, t] + dprev_h
+            dc = dnext_h * o * (1 - tanh_c ** 2) + (dprev_c if carry_cell else 0)
+            da = {"i": dc * g * i * (1 - i), "f": dc * prev_c * f * (1 - f), "o": dnext_h * tanh_c * o * (1 - o),
+                  "g": dc * i * (1 - g ** 2)}
+            da = np.concatenate([da[gate] for gate in order], axis=1)
+            dx[:, t], dprev_h, dprev_c = da @ Wx.T, da @ Wh.T, dc * f
+            dWx, dWh, db = dWx + x.T @ da, dWh + prev_h.T @ da, db + da.sum(axis=0)
+        return dx, dprev_h, dWx, dWh, db
+    return lstm_forward, lstm_backward
+
+
+# kind -> the layer (a class, or a forward function and its backward), each right
+RIGHT = {
+    "TimeAffine": ("temporal_affine", TimeAffine, None),
+    "temporal_affine_forward": ("temporal_affine", temporal_affine_forward, None),
+    "rnn_step_forward": ("rnn_step", rnn_step_forward, None),
+    "rnn_forward": ("rnn", rnn_forward, None),
+    "lstm_forward": ("lstm", *lstm_functions()),
+}
+
+
+@pytest.mark.parametrize("name,seed", [pytest.param(name, seed, id=f"{name}-{seed}",
+                                                    marks=[] if (name, seed) == ("lstm_forward", 0) else
+                                                    [pytest.mark.slow])
+                                       for name in RIGHT for seed in range(5)])
+def test_right_layers_pass_as_functions_and_as_a_class_on_every_seed(name, seed):
+    kind, layer, backward = RIGHT[name]
+    assert kinds.check_kind(CATALOGUE[kind], layer, backward=backward, seed=seed).passed
+
+
+GRADIENTS = ["dx", "dh0", "dWx", "dWh", "db"]
+THROUGH_TIME = "fails only when T > 1"
+# layer -> (kind, forward, backward, the checks that fail, the hint of its finding, a fact of it or None)
+WRONG = {
+    "rnn_backward_each_step_alone": ("rnn", rnn_forward, rnn_backward_each_step_alone, GRADIENTS, NOT_ACCUMULATED,
+                                     THROUGH_TIME),
+    "lstm in PyTorch's gate order": ("lstm", *lstm_functions(order="ifgo"), ["forward", *GRADIENTS],
+                                     CATALOGUE["lstm"].mistakes[0].hint, None),
+    "lstm in DLFS 2's gate order": ("lstm", *lstm_functions(order="fgio"), ["forward", *GRADIENTS],
+                                    CATALOGUE["lstm"].mistakes[1].hint, None),
+    "lstm without dc carried": ("lstm", *lstm_functions(carry_cell=False), GRADIENTS, NOT_CARRIED, THROUGH_TIME),
+}
+
+
+@pytest.mark.parametrize("name,seed", [pytest.param(name, seed, id=f"{name}-{seed}",
+                                                    marks=[] if (name, seed) == ("rnn_backward_each_step_alone", 0)
+                                                    else [pytest.mark.slow])
+                                       for name in WRONG for seed in range(5)])
+def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
+    kind, forward, backward, failing, hint, fact = WRONG[name]
+    report = kinds.check_kind(CATALOGUE[kind], forward, backward=backward, seed=seed)
+    assert [check.name for check in report.checks if not check.passed] == failing
+    assert hint in report.findings[0].results[0].hints
+    assert fact is None or report.findings[0].facts[0].startswith(fact)
