@@ -5,6 +5,7 @@
     gradcheck sigmoid --impl examples/dlfs_layers.py:SigmoidFromInput     # exit 1
     gradcheck softmax_loss --impl examples/dlfs_layers.py:SoftmaxWithLoss
     gradcheck softmax_loss --impl examples/dlfs_layers.py:SoftmaxWithLossNoMax    # exit 1
+    gradcheck dropout --impl examples/dlfs_layers.py:Dropout
 """
 import numpy as np
 
@@ -115,3 +116,19 @@ class SoftmaxWithLossNoMax(SoftmaxWithLoss):
         self.y = np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
         self.loss = cross_entropy_error(self.y, self.t)
         return self.loss
+
+
+class Dropout:
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        else:
+            return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask

@@ -219,7 +219,8 @@ class Example:
 
 @dataclass
 class Finding:
-    """Checks that fail at the smallest ``example`` found for them, with the facts tested around it."""
+    """Checks that fail at the smallest ``example`` found for them, with the facts tested around it; a check
+    outside the search (a catalogue kind's probe) has no example."""
 
     names: list
     example: Example
@@ -228,7 +229,8 @@ class Finding:
     reproduce: str = ""
 
     def to_dict(self):
-        return {"checks": list(self.names), "sizes": dict(self.example.sizes), "seed": self.example.seed,
+        return {"checks": list(self.names), "sizes": dict(self.example.sizes) if self.example else None,
+                "seed": self.example.seed if self.example else None,
                 "results": [result.to_dict() for result in self.results], "facts": list(self.facts),
                 "reproduce": self.reproduce}
 

@@ -173,8 +173,9 @@ def render_function_text(report, console):
         console.print()
         console.print(Text(f"Finding {number}: {', '.join(finding.names)} fail{'s' * (len(finding.names) == 1)}",
                            style="bold red"))
-        _indented(console, f"smallest failing configuration: {finding.example.text} (data seed "
-                           f"{finding.example.seed})", 2)
+        if finding.example:
+            _indented(console, f"smallest failing configuration: {finding.example.text} (data seed "
+                               f"{finding.example.seed})", 2)
         for result in finding.results:
             if result.error or result.worst_index is None:
                 _indented(console, f"{result.name}: {result.message}", 2)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..generic import Mistake, Pair, Signature, UserError, call, check_function
+from ..generic import Finding, Mistake, Pair, Signature, UserError, call, check_function
 from ..userfiles import LoadError, Source, find_backward
 
 
@@ -45,6 +45,10 @@ class Kind:
     loss: bool = False  # forward returns a scalar loss; see as_pair
     dims: dict = dataclasses.field(default_factory=dict)  # a symbol's range when not 1..4: {"C": "2..4"}
     classes: bool = True  # False: cs231n functions only (the courses' classes share no form for the kind)
+    made_with: tuple = ()  # what a class's constructor takes after the parameters (dropout's ratio)
+    seeded: bool = False  # numpy's global random state is seeded before each call: a random mask repeats
+    by_reference: bool = True  # False: gradients against finite differences of the layer's own forward
+    probes: tuple = ()  # probe(impl) -> [CheckResult]: what the search cannot see (a mode, a rate), run once
 
     @property
     def parameters(self):
@@ -86,22 +90,34 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
     a layer this kind cannot take."""
     pair = as_pair(impl, kind, backward, source)
     options, note = kind.options(pair) if kind.options else ({}, "")
-    reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes)
-    return check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
-                          integers=kind.integers, booleans=kind.booleans, examples=examples, seed=seed, words=words,
-                          reference=reference, notes=[note] if note else [])
+    reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes) \
+        if kind.by_reference else None
+    report = check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
+                            integers=kind.integers, booleans=kind.booleans, examples=examples, seed=seed,
+                            words=words, reference=reference, notes=[note] if note else [])
+    if not kind.by_reference:
+        report.against = "finite differences of its own forward"
+    for probe in kind.probes:
+        for result in probe(impl):
+            report.checks.append(result)
+            if not result.passed:
+                report.findings.append(Finding([result.name], None, [result], reproduce=report.reproduce))
+    return report
 
 
 def as_pair(impl, kind, backward=None, source=None, **options):
     """A generic Pair for a class of ``kind`` or a cs231n function.
 
-    A class is built with its parameters (then ``options`` as keywords) and its forward takes the kind's
-    ``arguments``; its gradients are backward's return (dx, when x holds real numbers) and each parameter's
+    A class is built with its parameters and the kind's ``made_with`` (then ``options`` as keywords) and its
+    forward takes the kind's ``arguments``; its gradients are backward's return (dx, when x holds real numbers) and each parameter's
     d<name> attribute (or its entry in ``grads`` beside ``params``, as "Deep Learning from Scratch 2" keeps
     them).  A cs231n forward function is called with its arrays, then the kind's ``extra`` arguments, and its
     backward is found by name; for a loss, the one function returns (loss, dx).  A loss's backward is called
     as a network calls it, with dout 1 (``backward()``, or ``backward(1.0)`` when it needs the argument), and
-    its gradients are scaled by the checks' dout: the same for every layer, right or wrong."""
+    its gradients are scaled by the checks' dout: the same for every layer, right or wrong.  A ``seeded`` kind's
+    forward starts from numpy's global random state seeded afresh."""
+    if kind.seeded:
+        return _seeded_pair(impl, kind, backward, source, options)
     if inspect.isclass(impl) and not kind.classes:
         raise LoadError(f"{kind.name} is checked as cs231n functions ({kind.name}_forward("
                         f"{', '.join(kind.shapes)}) -> (out, cache) and its backward); {impl.__name__} is a class, "
@@ -116,6 +132,16 @@ def as_pair(impl, kind, backward=None, source=None, **options):
     if not kind.extra:
         return Pair(impl, partner)
     return Pair(_named(lambda *arrays: impl(*arrays, *copy.deepcopy(kind.extra)), name), partner)
+
+
+def _seeded_pair(impl, kind, backward, source, options):
+    """``as_pair`` with numpy's global random state seeded before each forward: the same mask every call."""
+    pair = as_pair(impl, dataclasses.replace(kind, seeded=False), backward, source, **options)
+
+    def forward(*arrays):
+        np.random.seed(0)
+        return pair.forward(*arrays)
+    return dataclasses.replace(pair, forward=_named(forward, pair.forward.__name__))
 
 
 def _returning_loss_and_gradient(loss, name, kind):
@@ -139,7 +165,7 @@ def _class_pair(impl, kind, options):
 
     def forward(*arrays):
         values = arrays[kind.arguments:]
-        layer = call("the constructor", functools.partial(impl, **options), *values)
+        layer = call("the constructor", functools.partial(impl, **options), *values, *kind.made_with)
         return call("forward", layer.forward, *arrays[:kind.arguments]), (layer, values)
 
     def backward_of(dout, built):
