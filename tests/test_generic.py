@@ -251,3 +251,45 @@ def test_the_examples_right_pairs_pass_and_wrong_ones_fail_on_every_seed(kind, s
     assert gradcheck.check_function(getattr(example("affine_relu"), forward), None, shapes, dims, seed=seed).passed
     wrong = gradcheck.check_function(getattr(example("wrong_affine_relu"), forward), None, shapes, dims, seed=seed)
     assert [r.name for r in wrong.checks if not r.passed] == {"affine": ["db"], "relu": ["no-mutation"]}[kind]
+
+
+EMBEDDING = """
+import numpy as np
+
+
+def word_embedding_forward(x, W):
+    return W[x], (x, W)
+
+
+def word_embedding_backward(dout, cache):
+    x, W = cache
+    dW = np.zeros_like(W)
+    dW[x] += dout  # a repeated word's gradient is added once
+    return dW
+
+
+def masked_sum_forward(x, mask):
+    return (x * mask).sum(axis=1), (x, mask)
+
+
+def masked_sum_backward(dout, cache):
+    x, mask = cache
+    return dout[:, None] * mask
+"""
+
+
+@pytest.mark.slow
+def test_integer_and_boolean_inputs_are_drawn_and_never_differentiated(tmp_path, monkeypatch):
+    (tmp_path / "layers.py").write_text(EMBEDDING)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["fn", "--impl", "layers.py:word_embedding_forward", "--shape", "x=N,T",
+                                       "--shape", "W=V,D", "--integers", "x=V", "--seed", "0"])
+    assert result.exit_code == 1 and "shapes: x (N, T) integers 0..V-1, W (V, D)\n" in result.stdout
+    assert [line.split()[0] for line in result.stdout.splitlines() if " FAIL " in line] == ["dW"]
+    assert "--shape x=N,T --shape W=V,D --integers x=V --dim D=" in result.stdout  # reproduce lines keep them
+    result = CliRunner().invoke(main, ["fn", "--impl", "layers.py:masked_sum_forward", "--shape", "x=N,D",
+                                       "--shape", "mask=N,D", "--booleans", "mask", "--seed", "0"])
+    assert result.exit_code == 0 and "mask (N, D) booleans" in result.stdout, result.stdout
+    result = CliRunner().invoke(main, ["fn", "--impl", "layers.py:masked_sum_forward", "--shape", "x=N,D",
+                                       "--booleans", "mask"])
+    assert result.exit_code == 2 and "mask has no shape; declare it with --shape mask=... as well" in result.stderr
