@@ -1,6 +1,5 @@
 """``gradcheck.check``: the one entry point the CLI, the pytest helpers and the grader share."""
 import inspect
-import os
 import shlex
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from .config import LAYERS, Config, as_ranges, cli_args, dimension_text, split_r
 from .fuzz import DEFAULT_EXAMPLES, FAILURE, REFUSAL, Finding, Space, Stop, default_seed, run_search
 from .inputs import PRECISIONS
 from .restrict import Restriction, accepted_opposites, accepted_space
+from .userfiles import spec_of
 
 DIMENSIONS = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 
@@ -183,12 +183,17 @@ def check(layer, impl=None, *, progress=None, **options):
     Bad options raise ValueError or TypeError, an unloadable ``impl``
     LoadError; a wrong layer never raises, it fails checks.
     """
-    known = [name for name, p in inspect.signature(plan).parameters.items()
-             if p.kind is p.KEYWORD_ONLY and name != "stop_on"]
+    known = check_options()
     for name in options:
         if name not in known:
             raise TypeError(f"check() got an unexpected keyword argument {name!r}; it takes {', '.join(known)}")
     return plan(layer, impl, **options).run(progress)
+
+
+def check_options():
+    """The names of the options ``check`` takes: ``plan``'s keywords but the grader's ``stop_on``."""
+    return [name for name, p in inspect.signature(plan).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and name != "stop_on"]
 
 
 @dataclass
@@ -424,23 +429,14 @@ def _implementations(layer, impl, convention, backward=None):
         return {"": impl}, impl.spec
     if isinstance(impl, str):
         return {"": load_implementation(impl, layer, convention, backward)}, impl
-    return {"": implementation_of(impl, layer, convention, backward=backward)}, _spec_of(impl)
+    return {"": implementation_of(impl, layer, convention, backward=backward)}, spec_of(impl)
 
 
 def _backward_spec(backward):
     """--backward as reproduction commands give it: FILE:NAME or NAME as given, FILE:NAME for a function."""
     if backward is None or isinstance(backward, str):
         return backward or ""
-    return _spec_of(backward)
-
-
-def _spec_of(obj):
-    """FILE:NAME for a class or function defined in a file, for reproduction commands."""
-    try:
-        path = inspect.getsourcefile(obj)
-    except TypeError:
-        return obj.__qualname__
-    return f"{os.path.relpath(path)}:{obj.__qualname__}" if path else obj.__qualname__
+    return spec_of(backward)
 
 
 def _pins(layer, **dims):

@@ -62,7 +62,7 @@ from . import numeric
 from .compare import EPS64, CheckResult, Tolerance, compare
 from .config import parse_range
 from .fuzz import DEFAULT_EXAMPLES, TRIGGER_EXAMPLES, TRIGGER_ROUNDS, TRIGGER_SEEDS, default_seed
-from .userfiles import Source, find_backward, user_location
+from .userfiles import Source, find_backward, spec_of, user_location
 
 DEFAULT_BOUNDS = (1, 4)
 AXIS = re.compile(r"(\d*)([A-Za-z_]\w*)")  # an axis of a declared shape: a symbol, or a multiple of one (4H)
@@ -292,12 +292,13 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, integers=N
                    seed=None, words=(), reference=None, notes=()):
     """Check ``backward`` against finite differences of ``forward`` over the ``shapes`` declared, each symbol
     within ``dims``, the inputs named in ``integers`` ({"y": "C"}: labels 0..C-1) and ``booleans`` holding
-    those and getting no gradient (see the module docstring and ``Signature``); a FunctionReport.  ``backward`` None: the function named as
-    ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.  ``words`` are the command
-    line that runs this check, after "gradcheck" (for reproduce commands; default ``fn`` with the forward's
-    name and the shapes).  With a ``reference`` Pair (a catalogue kind's), forward and every gradient are
+    those and getting no gradient (see the module docstring and ``Signature``); a FunctionReport.  ``backward``
+    None: the function named as ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.
+    ``words`` are the command line that runs this check, after "gradcheck" (for reproduce commands; default
+    ``fn`` with the forward's FILE:NAME and the shapes).  With a ``reference`` Pair (a catalogue kind's), forward and every gradient are
     compared with the reference's instead; ``notes`` go into the report.  ValueError for bad shapes or dims,
     LoadError for a backward not found; what the pair raises fails its checks."""
+    named = impl_words(forward, backward)
     if backward is None:
         name = getattr(forward, "__name__", "forward")
         backward = find_backward(forward, name, Source.of(forward)).function
@@ -307,10 +308,16 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, integers=N
     if not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be an int >= 1, got {examples!r}")
     seed = default_seed() if seed is None else seed
-    words = tuple(words) or ("fn", "--impl", getattr(forward, "__name__", "forward"), *signature.words())
+    words = tuple(words) or ("fn", *named, *signature.words())
     report = _Search(Pair(forward, backward), signature, seed, words, reference).run(examples)
     report.notes = list(notes)
     return report
+
+
+def impl_words(impl, backward=None):
+    """['--impl', 'FILE:NAME'] (and '--backward', 'FILE:NAME' for a function given as ``backward``), as
+    reproduce commands name a layer given as an object."""
+    return ["--impl", spec_of(impl)] + (["--backward", spec_of(backward)] if callable(backward) else [])
 
 
 def _require_arity(forward, signature):
@@ -395,8 +402,8 @@ class _Search:
         Hypothesis shrinks, or None."""
         try:
             return find(_examples(signature), condition, random=random.Random(self.seed),
-                        settings=settings(max_examples=examples, database=None, deadline=None,
-                                          suppress_health_check=list(HealthCheck)))
+                        settings=settings(max_examples=examples, phases=[Phase.generate, Phase.shrink], database=None,
+                                          deadline=None, suppress_health_check=list(HealthCheck)))
         except (NoSuchExample, Unsatisfiable):
             return None
 

@@ -131,6 +131,16 @@ class Source:
         return cls(sys.modules.get(getattr(obj, "__module__", None)), _source_file(obj))
 
 
+def spec_of(obj):
+    """FILE:NAME for a class or function defined in a file (the file relative to the current folder), as
+    reproduce commands name it; NAME alone for one defined nowhere on disk."""
+    try:
+        path = inspect.getsourcefile(obj)
+    except TypeError:
+        return obj.__qualname__
+    return f"{os.path.relpath(path)}:{obj.__qualname__}" if path else obj.__qualname__
+
+
 @dataclass(frozen=True)
 class Partner:
     """A forward function's backward: the function, its name, and a note when it comes from another file."""
