@@ -1,6 +1,7 @@
 """The recurrent and temporal kinds (cs231n's assignment 3): each reference formulation agrees with PyTorch
-(with finite differences and the other: tests/test_kinds.py); a student's right layers pass, as cs231n functions and (temporal
-affine) as a class; each wrong layer fails its checks alone, with its hint, on every seed."""
+(with finite differences and the other: tests/test_kinds.py); a student's right layers pass, as cs231n
+functions and (temporal affine) as a class; each wrong layer fails its checks alone, with its hint, on every
+seed."""
 import numpy as np
 import pytest
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..generic import Finding, Mistake, Pair, Signature, UserError, call, check_function
+from ..generic import Finding, Mistake, Pair, Signature, UserError, call, check_function, impl_words
 from ..userfiles import LoadError, Source, find_backward
 
 
@@ -80,7 +80,8 @@ def forms(kind):
     else:
         function = "a cs231n forward function whose backward returns every gradient in order"
         method = f"forward({arguments}) and backward(dout){' -> dx' if list(kind.shapes)[0] in real else ''}{kept}"
-    return f"a class NAME({', '.join(kind.parameters)}) with {method}, or {function}" if kind.classes else function
+    made = ", ".join([*kind.parameters, *map(repr, kind.made_with)])
+    return f"a class NAME({made}) with {method}, or {function}" if kind.classes else function
 
 
 def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=None, seed=None, words=()):
@@ -94,7 +95,8 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
         if kind.by_reference else None
     report = check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
                             integers=kind.integers, booleans=kind.booleans, examples=examples, seed=seed,
-                            words=words, reference=reference, notes=[note] if note else [])
+                            words=tuple(words) or (kind.name, *impl_words(impl, backward)), reference=reference,
+                            notes=[note] if note else [])
     if not kind.by_reference:
         report.against = "finite differences of its own forward"
     for probe in kind.probes:
@@ -109,9 +111,9 @@ def as_pair(impl, kind, backward=None, source=None, **options):
     """A generic Pair for a class of ``kind`` or a cs231n function.
 
     A class is built with its parameters and the kind's ``made_with`` (then ``options`` as keywords) and its
-    forward takes the kind's ``arguments``; its gradients are backward's return (dx, when x holds real numbers) and each parameter's
-    d<name> attribute (or its entry in ``grads`` beside ``params``, as "Deep Learning from Scratch 2" keeps
-    them).  A cs231n forward function is called with its arrays, then the kind's ``extra`` arguments, and its
+    forward takes the kind's ``arguments``; its gradients are backward's return (dx, when x holds real
+    numbers) and each parameter's d<name> attribute (or its entry in ``grads`` beside ``params``, as "Deep
+    Learning from Scratch 2" keeps them).  A cs231n forward function is called with its arrays, then the kind's ``extra`` arguments, and its
     backward is found by name; for a loss, the one function returns (loss, dx).  A loss's backward is called
     as a network calls it, with dout 1 (``backward()``, or ``backward(1.0)`` when it needs the argument), and
     its gradients are scaled by the checks' dout: the same for every layer, right or wrong.  A ``seeded`` kind's

@@ -1,0 +1,69 @@
+"""groupnorm: spatial group normalization, each sample's G groups of C/G channels normalized apart, over them, H, W.
+
+x is (N, C, H, W), gamma and beta (1, C, 1, 1) as in cs231n's
+``spatial_groupnorm_forward(x, gamma, beta, G, gn_param)``, which gets
+G = 2 and ``gn_param = {"eps": 1e-5}``; a class is built as
+``GroupNorm(gamma, beta, G)``, with G = 2.  A shape holds no product of
+symbols, so G is fixed and C drawn as its multiple, 2K (K channels a
+group, 1..4 as every symbol): 2 is the G cs231n's notebook checks with,
+and tells group norm from layer norm (G = 1) everywhere and from instance
+norm (G = C) where K > 1.  As batch norm's (``batchnorm.eps_options``),
+the reference takes the eps the layer's own forward uses, read off a
+probe, and the report says which.
+"""
+import functools
+
+import numpy as np
+
+from reference_layers.normalization import EPS, PER_CHANNEL, GroupNormCompact, GroupNormViaBatchNorm, normalize
+
+from . import Kind, Mistake
+from .batchnorm import eps_options
+
+GROUPS = 2
+PER_SAMPLE = (1, 2, 3)  # C, H and W: a sample's values
+
+
+def _grouped(inputs):
+    """(xhat, std) of x laid out (N, G, C/G H W): one row a group."""
+    x = inputs["x"]
+    return normalize(x.reshape(len(x), GROUPS, -1), 2, EPS)
+
+
+def _layer_norm(inputs, dout):
+    return inputs["gamma"] * normalize(inputs["x"], PER_SAMPLE, EPS)[0] + inputs["beta"]
+
+
+def _dx_divided_by_sample(inputs, dout):
+    """dx with the group's sums divided by C H W, a sample's size, instead of C/G H W, a group's."""
+    xhat, std = _grouped(inputs)
+    dxhat = (dout * inputs["gamma"]).reshape(xhat.shape)
+    sums = dxhat.sum(axis=2, keepdims=True) + xhat * (dxhat * xhat).sum(axis=2, keepdims=True)
+    return ((dxhat - sums / dout[0].size) / std).reshape(dout.shape)
+
+
+def _dgamma_of_shape_c(inputs, dout):
+    return (dout * _grouped(inputs)[0].reshape(dout.shape)).sum(axis=PER_CHANNEL)
+
+
+def _probe(columns):
+    """The probe's columns as groups: x (3, G, 2, 1), sample n's every group holding column n."""
+    x = np.repeat(columns.T[:, None, :, None], GROUPS, axis=1)
+    return x, np.ones((1, GROUPS, 1, 1)), np.zeros((1, GROUPS, 1, 1))
+
+
+KIND = Kind(
+    "groupnorm", "group normalization of x (N, C, H, W): a sample's G = 2 groups of C/G channels normalized apart",
+    {"x": "N,2K,H,W", "gamma": "1,2K,1,1", "beta": "1,2K,1,1"}, (GroupNormCompact, GroupNormViaBatchNorm), (
+        Mistake("forward", _layer_norm,
+                "forward normalizes each sample over all its channels (layer norm): group norm normalizes each of its "
+                "G groups of C/G channels apart"),
+        Mistake("dx", _dx_divided_by_sample,
+                "dx divides the group's sums by C*H*W, a sample's size: a group's mean and variance are over its "
+                "C/G*H*W values"),
+        Mistake("dgamma", _dgamma_of_shape_c,
+                "dgamma has shape (C,): sum over axes (0, 2, 3) with keepdims=True, to gamma's shape (1, C, 1, 1)"),
+        Mistake("dbeta", lambda inputs, dout: dout.sum(axis=PER_CHANNEL),
+                "dbeta has shape (C,): sum over axes (0, 2, 3) with keepdims=True, to beta's shape (1, C, 1, 1)"),
+    ), extra=(GROUPS, {"eps": EPS}), made_with=(GROUPS,),
+    options=eps_options(functools.partial(GroupNormCompact, G=GROUPS), _probe, "group normalization"))

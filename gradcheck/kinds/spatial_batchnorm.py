@@ -1,0 +1,49 @@
+"""spatial_batchnorm: batch normalization of images in training mode, each channel normalized over N, H and W.
+
+x is (N, C, H, W), gamma and beta (C,).  As batch norm's
+(``batchnorm.eps_options``), the reference takes the eps the layer's own
+forward uses, read off a probe, and the report says which.  A cs231n
+function gets ``bn_param = {"mode": "train", "eps": 1e-5}``; test mode and
+the running averages are not checked (the check holds no state between
+calls).
+"""
+import numpy as np
+
+from reference_layers.normalization import (EPS, PER_CHANNEL, BatchNormCompact, SpatialBatchNormCompact,
+                                            SpatialBatchNormViaBatchNorm, normalize)
+
+from . import Kind, Mistake
+from .batchnorm import eps_options
+
+
+def _channels_mixed(inputs, dout):
+    """Batch norm of x.reshape(N H W, C), reshaped straight back: each column mixes the channels."""
+    x = inputs["x"]
+    return BatchNormCompact(inputs["gamma"], inputs["beta"]).forward(x.reshape(-1, x.shape[1])).reshape(x.shape)
+
+
+def _dx_divided_by_n(inputs, dout):
+    """dx with the channel's sums divided by N instead of N H W."""
+    x = inputs["x"]
+    xhat, std = normalize(x, PER_CHANNEL, EPS)
+    dxhat = dout * inputs["gamma"][:, None, None]
+    sums = dxhat.sum(axis=PER_CHANNEL, keepdims=True) + xhat * (dxhat * xhat).sum(axis=PER_CHANNEL, keepdims=True)
+    return (dxhat - sums / len(x)) / std
+
+
+KIND = Kind(
+    "spatial_batchnorm", "batch normalization in training mode of x (N, C, H, W), each channel over N, H and W",
+    {"x": "N,C,H,W", "gamma": "C", "beta": "C"}, (SpatialBatchNormCompact, SpatialBatchNormViaBatchNorm), (
+        Mistake("forward", _channels_mixed,
+                "forward normalizes the columns of x.reshape(N*H*W, C), which mix the channels: move the channels "
+                "last first, x.transpose(0, 2, 3, 1).reshape(-1, C), and back after"),
+        Mistake("dx", _dx_divided_by_n,
+                "dx divides the channel's sums by N: a channel's mean and variance are over its N*H*W values"),
+        Mistake("dgamma", lambda inputs, dout: (dout * normalize(inputs["x"], PER_CHANNEL, EPS)[0]).sum(axis=0),
+                "dgamma is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
+        Mistake("dbeta", lambda inputs, dout: dout.sum(axis=0),
+                "dbeta is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
+    ), extra=({"mode": "train", "eps": EPS},),
+    options=eps_options(SpatialBatchNormCompact,
+                        lambda x: (x.reshape(*x.shape, 1, 1), np.ones(x.shape[1]), np.zeros(x.shape[1])),
+                        "spatial batch normalization"))

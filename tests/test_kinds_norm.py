@@ -1,0 +1,300 @@
+"""The normalization kinds of cs231n's assignment 2 beyond batch norm: layer norm, spatial batch norm and group
+norm.  Their references agree with PyTorch; a student's right layers pass, as classes and as cs231n functions,
+with the eps they use; each named mistake is named.
+
+tests/test_kinds.py checks every catalogue kind's formulations against finite differences and each other."""
+import numpy as np
+import pytest
+
+from gradcheck import generic, kinds
+
+CATALOGUE = kinds.catalogue()
+NORMALIZATIONS = ("layernorm", "spatial_batchnorm", "groupnorm")
+EPS, G = 1e-5, 2  # what the kinds pass a cs231n function
+
+
+# ---- PyTorch as the oracle ----
+
+TORCH = {
+    "layernorm": lambda F, x, gamma, beta: F.layer_norm(x, x.shape[1:], gamma, beta, eps=EPS),
+    "spatial_batchnorm": lambda F, x, gamma, beta: F.batch_norm(x, None, None, gamma, beta, training=True, eps=EPS),
+    "groupnorm": lambda F, x, gamma, beta: F.group_norm(x, G, gamma.flatten(), beta.flatten(), eps=EPS),
+}
+SIZES = [{"N": 2, "D": 1, "C": 1, "H": 1, "W": 1, "K": 1},  # torch's batch norm refuses one value a channel
+         {"N": 3, "D": 5, "C": 2, "H": 3, "W": 2, "K": 2}, {"N": 1, "D": 4, "C": 4, "H": 2, "W": 5, "K": 3}]
+FORMULATIONS = [pytest.param(CATALOGUE[name], formulation, id=f"{name}-{formulation.__name__}")
+                for name in NORMALIZATIONS for formulation in CATALOGUE[name].formulations]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,formulation", FORMULATIONS)
+def test_each_formulation_agrees_with_pytorch(kind, formulation):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    signature = generic.Signature.parse(kind.shapes)
+    for sizes in SIZES:
+        inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in kind.shapes}
+        tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
+        out = TORCH[kind.name](torch.nn.functional, *tensors.values())
+        dout = rng.standard_normal(tuple(out.shape))
+        out.backward(torch.tensor(dout))
+        pair = kinds.as_pair(formulation, kind)
+        ours, cache = pair.forward(*inputs.values())
+        np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-14)
+        gradients = pair.backward(dout, cache)
+        assert len(gradients) == len(inputs)
+        for name, gradient in zip(inputs, gradients):  # atol: torch's rounding, 3e-14, where a lone value's dx is 0
+            np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+# ---- a student's layers: cs231n's functions, and classes as "Deep Learning from Scratch" writes its layers ----
+
+class LayerNorm:
+    """Layer norm with the DLFS book's eps, walking the graph back; the check reads the eps off its forward."""
+
+    eps = 1e-6
+
+    def __init__(self, gamma, beta):
+        self.gamma, self.beta = gamma, beta
+
+    def forward(self, x):
+        self.xc = x - x.mean(axis=1, keepdims=True)
+        self.std = np.sqrt(np.mean(self.xc ** 2, axis=1, keepdims=True) + self.eps)
+        self.xn = self.xc / self.std
+        return self.gamma * self.xn + self.beta
+
+    def backward(self, dout):
+        d = dout.shape[1]
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dvar = 0.5 * -np.sum(dxn * self.xc / self.std ** 2, axis=1, keepdims=True) / self.std
+        dxc += (2.0 / d) * self.xc * dvar
+        return dxc - np.sum(dxc, axis=1, keepdims=True) / d
+
+
+class LayerNormAlongTheRows(LayerNorm):
+    """Every sum over axis 1, dgamma's and dbeta's too, and dx without its mean term."""
+
+    eps = 1e-5  # cs231n's, which the hints are computed with
+
+    def backward(self, dout):
+        super().backward(dout)
+        self.dgamma, self.dbeta = np.sum(self.xn * dout, axis=1), dout.sum(axis=1)
+        dxn = self.gamma * dout
+        return (dxn - self.xn * np.mean(dxn * self.xn, axis=1, keepdims=True)) / self.std
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    std = np.sqrt(x.var(axis=1, keepdims=True) + ln_param.get("eps", 1e-5))
+    xhat = (x - x.mean(axis=1, keepdims=True)) / std
+    return gamma * xhat + beta, (xhat, gamma, std)
+
+
+def layernorm_backward(dout, cache):
+    xhat, gamma, std = cache
+    d = dout.shape[1]
+    dxhat = dout * gamma
+    dx = (d * dxhat - dxhat.sum(axis=1, keepdims=True) - xhat * np.sum(dxhat * xhat, axis=1, keepdims=True)) / d
+    return dx / std, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def layernorm_forward_no_variance_term(x, gamma, beta, ln_param):
+    return layernorm_forward(x, gamma, beta, ln_param)
+
+
+def layernorm_backward_no_variance_term(dout, cache):
+    xhat, gamma, std = cache
+    dxhat = dout * gamma
+    return (dxhat - dxhat.mean(axis=1, keepdims=True)) / std, *layernorm_backward(dout, cache)[1:]
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch norm in training mode, a student's right one, which spatial batch norm reuses."""
+    std = np.sqrt(x.var(axis=0) + bn_param.get("eps", 1e-5))
+    xhat = (x - x.mean(axis=0)) / std
+    return gamma * xhat + beta, (xhat, gamma, std)
+
+
+def batchnorm_backward(dout, cache):
+    xhat, gamma, std = cache
+    dxhat = dout * gamma
+    dx = (dxhat - dxhat.mean(axis=0) - xhat * np.mean(dxhat * xhat, axis=0)) / std
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    n, c, h, w = x.shape
+    out, cache = batchnorm_forward(x.transpose(0, 2, 3, 1).reshape(-1, c), gamma, beta, bn_param)
+    return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    n, c, h, w = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, c), cache)
+    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta
+
+
+def spatial_batchnorm_forward_channels_mixed(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x.reshape(-1, x.shape[1]), gamma, beta, bn_param)
+    return out.reshape(x.shape), cache
+
+
+def spatial_batchnorm_backward_channels_mixed(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, dout.shape[1]), cache)
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
+class SpatialBatchNorm:
+    """Spatial batch norm, its statistics summed over axes (0, 2, 3) directly, with the compact formula."""
+
+    eps = 1e-5
+
+    def __init__(self, gamma, beta):
+        self.gamma, self.beta = gamma.reshape(1, -1, 1, 1), beta.reshape(1, -1, 1, 1)
+
+    def forward(self, x):
+        self.std = np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + self.eps)
+        self.xhat = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / self.std
+        return self.gamma * self.xhat + self.beta
+
+    def backward(self, dout):
+        self.dbeta = dout.sum(axis=(0, 2, 3))
+        self.dgamma = np.sum(dout * self.xhat, axis=(0, 2, 3))
+        dxhat = dout * self.gamma
+        return self.dx(dxhat, dout.size // dout.shape[1])
+
+    def dx(self, dxhat, m):
+        """The compact formula, m values a channel."""
+        sums = dxhat.sum(axis=(0, 2, 3), keepdims=True)
+        return (m * dxhat - sums - self.xhat * np.sum(dxhat * self.xhat, axis=(0, 2, 3), keepdims=True)) / (
+            m * self.std)
+
+
+class SpatialBatchNormOverTheBatch(SpatialBatchNorm):
+    """Backward as 2-D batch norm's: N values a channel in dx, dgamma and dbeta summed over axis 0."""
+
+    def backward(self, dout):
+        super().backward(dout)
+        self.dgamma, self.dbeta = np.sum(dout * self.xhat, axis=0), dout.sum(axis=0)
+        return self.dx(dout * self.gamma, len(dout))
+
+
+class GroupNorm:
+    """Group norm as a class, G given after its parameters: the layer norm of one row a group, then per channel
+    scale and shift."""
+
+    def __init__(self, gamma, beta, G):
+        self.gamma, self.beta, self.G = gamma, beta, G
+        self.rows = LayerNorm(1.0, 0.0)
+
+    def forward(self, x):
+        self.xn = self.rows.forward(x.reshape(len(x) * self.G, -1)).reshape(x.shape)
+        return self.gamma * self.xn + self.beta
+
+    def backward(self, dout):
+        self.dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+        self.dgamma = np.sum(self.xn * dout, axis=(0, 2, 3), keepdims=True)
+        return self.rows.backward((self.gamma * dout).reshape(len(dout) * self.G, -1)).reshape(dout.shape)
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    n, c, h, w = x.shape
+    groups = x.reshape(n * G, -1)  # one row a (sample, group): cs231n's hint, layer norm of the rows
+    xhat, cache = layernorm_forward(groups, 1.0, 0.0, gn_param)
+    xhat = xhat.reshape(x.shape)
+    return gamma * xhat + beta, (xhat, gamma, G, cache)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    xhat, gamma, G, rows = cache
+    dgamma = np.sum(dout * xhat, axis=(0, 2, 3), keepdims=True)
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    dx = layernorm_backward((dout * gamma).reshape(len(dout) * G, -1), rows)[0]
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
+def spatial_groupnorm_forward_as_layer_norm(x, gamma, beta, G, gn_param):
+    return spatial_groupnorm_forward(x, gamma, beta, 1, gn_param)
+
+
+def spatial_groupnorm_backward_as_layer_norm(dout, cache):
+    return spatial_groupnorm_backward(dout, cache)
+
+
+def spatial_groupnorm_forward_over_the_sample(x, gamma, beta, G, gn_param):
+    return spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
+
+
+def spatial_groupnorm_backward_over_the_sample(dout, cache):
+    """The compact formula with m a sample's values, C*H*W, where a group has C/G*H*W; dgamma and dbeta
+    without their kept dimensions."""
+    xhat, gamma, G, (_, _, std) = cache
+    m = dout[0].size
+    dxhat = (dout * gamma).reshape(len(dout) * G, -1)
+    xhat = xhat.reshape(dxhat.shape)
+    dx = (m * dxhat - dxhat.sum(axis=1, keepdims=True) - xhat * np.sum(dxhat * xhat, axis=1, keepdims=True)) / (
+        m * std)
+    _, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
+    return dx.reshape(dout.shape), dgamma.flatten(), dbeta.flatten()
+
+
+# ---- right layers pass, on every seed ----
+
+RIGHT = [("layernorm", LayerNorm, "eps 1e-06"), ("layernorm", layernorm_forward, "eps 1e-05"),
+         ("spatial_batchnorm", SpatialBatchNorm, "eps 1e-05"),
+         ("spatial_batchnorm", spatial_batchnorm_forward, "eps 1e-05"),
+         ("groupnorm", GroupNorm, "eps 1e-06"), ("groupnorm", spatial_groupnorm_forward, "eps 1e-05")]
+FAST_RIGHT = (LayerNorm, spatial_groupnorm_forward)
+
+
+@pytest.mark.parametrize("kind,layer,eps,seed", [
+    pytest.param(kind, layer, eps, seed, id=f"{layer.__name__}-{seed}",
+                 marks=[] if layer in FAST_RIGHT and seed == 0 else [pytest.mark.slow])
+    for kind, layer, eps in RIGHT for seed in range(5)])
+def test_right_layers_pass_as_classes_and_as_functions_with_the_eps_they_use(kind, layer, eps, seed):
+    report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
+    assert report.passed and report.notes == [f"{eps}, read off the layer's forward (it changes every output)"]
+
+
+# ---- wrong layers fail the checks they get wrong, alone, with the hint of their mistake ----
+
+def hint(kind, index):
+    mistake = CATALOGUE[kind].mistakes[index]
+    return mistake.check, mistake.hint
+
+
+# layer -> (kind, the layer, the checks that fail, the hints named: (check, hint))
+WRONG = {
+    "LayerNormAlongTheRows": ("layernorm", LayerNormAlongTheRows, ["dx", "dgamma", "dbeta"],
+                              [hint("layernorm", 0), hint("layernorm", 2), hint("layernorm", 3)]),
+    "layernorm no variance term": ("layernorm", layernorm_forward_no_variance_term, ["dx"], [hint("layernorm", 1)]),
+    "spatial batchnorm channels mixed": ("spatial_batchnorm", spatial_batchnorm_forward_channels_mixed,
+                                         ["forward", "dx", "dgamma", "dbeta"], [hint("spatial_batchnorm", 0)]),
+    "SpatialBatchNormOverTheBatch": ("spatial_batchnorm", SpatialBatchNormOverTheBatch, ["dx", "dgamma", "dbeta"],
+                                     [hint("spatial_batchnorm", 1), hint("spatial_batchnorm", 2),
+                                      hint("spatial_batchnorm", 3)]),
+    "groupnorm as layer norm": ("groupnorm", spatial_groupnorm_forward_as_layer_norm, ["forward", "dx", "dgamma"],
+                                [hint("groupnorm", 0)]),
+    "groupnorm over the sample": ("groupnorm", spatial_groupnorm_forward_over_the_sample, ["dx", "dgamma", "dbeta"],
+                                  [hint("groupnorm", 1), hint("groupnorm", 2), hint("groupnorm", 3)]),
+}
+FAST_WRONG = ("groupnorm as layer norm",)
+
+
+def test_every_mistake_is_made_by_a_wrong_layer():
+    named = {named for _, _, _, hints in WRONG.values() for named in hints}
+    assert named == {(mistake.check, mistake.hint) for name in NORMALIZATIONS for mistake in CATALOGUE[name].mistakes}
+
+
+@pytest.mark.parametrize("name,seed", [
+    pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST_WRONG and seed == 0 else [pytest.mark.slow])
+    for name in WRONG for seed in range(5)])
+def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
+    kind, layer, failing, hints = WRONG[name]
+    report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
+    assert [check.name for check in report.checks if not check.passed] == failing
+    results = {check.name: check for check in report.checks}
+    for check, expected in hints:
+        assert expected in results[check].hints
