@@ -1,13 +1,16 @@
 """The example layers, checked with the gradcheck pytest plugin: every style passes (channels-last ones with no
-option: their layout is found by a probe), the wrong one fails."""
+option: their layout is found by a probe), the wrong one fails; beyond conv and pooling, a layer of the catalogue
+against its reference and a pair of functions by finite differences alone."""
 from pathlib import Path
 
 import pytest
 
+import affine_relu
 import channels_last_style
 import cs231n_style
 import deeplearning_ai_style
 import dive_style
+import dlfs_layers
 import no_cache
 import own_weights
 import reference_style
@@ -84,6 +87,14 @@ def test_a_package_with_relative_imports(gradcheck):
 def test_a_layer_importing_the_package_from_the_project_folder(gradcheck, monkeypatch):
     monkeypatch.chdir(PROJECT)  # where its author runs it
     gradcheck.assert_maxpool("nets/layers.py:Pooling")
+
+
+def test_dlfs_softmax_with_loss(gradcheck):  # the book's loss against the catalogue's reference of its kind
+    gradcheck.assert_kind("softmax_loss", dlfs_layers.SoftmaxWithLoss)
+
+
+def test_cs231n_affine_by_finite_differences(gradcheck):  # any pair: its shapes declared, no reference
+    gradcheck.assert_function(affine_relu.affine_forward, shapes={"x": "N,D", "w": "D,M", "b": "M"})
 
 
 @pytest.mark.xfail(raises=AssertionError, strict=True, reason="wrong_conv.py forgets the stride in backward")

@@ -10,15 +10,21 @@
     def test_my_affine():                                  # any pair, by finite differences alone
         assert_function_gradients(affine_forward, affine_backward, {"x": "N,D", "w": "D,M", "b": "M"})
 
+    def test_my_softmax_loss():                            # a layer of the catalogue, against its reference
+        assert_kind_gradients("softmax_loss", SoftmaxWithLoss)
+
 On failure the AssertionError reads like numpy.testing's: the failing checks,
 mismatched count, max absolute and relative differences, the worst element
 with expected and actual values, the smallest failing configuration, trigger
-facts, hints and a command that reproduces it.
+facts, hints and a command that reproduces it (``--impl FILE:NAME``: the file
+that defines the layer, relative to the current directory).
 """
 import io
 
 from .api import check
+from .config import LAYERS
 from .generic import check_function
+from .kinds import catalogue, check_kind
 from .report import failure_text, make_console, render_function_text
 
 
@@ -53,11 +59,47 @@ def assert_avgpool_gradients(impl, **options):
     return assert_gradients("avgpool", impl, **options)
 
 
-def assert_function_gradients(forward, backward=None, shapes=None, dims=None, **options):
-    """``gradcheck.check_function(forward, backward, shapes, dims, **options)``; AssertionError with the
-    report's text on any failure.  Returns the FunctionReport."""
+def assert_function_gradients(forward, backward=None, shapes=None, dims=None, *, integers=None, booleans=(),
+                              examples=None, seed=None):
+    """``gradcheck.check_function(forward, backward, shapes, dims, ...)``: ``backward`` by finite differences of
+    ``forward``; AssertionError with the report's text on any failure.  Returns the FunctionReport."""
     __tracebackhide__ = True
-    report = check_function(forward, backward, shapes, dims, **options)
+    _require_callable(forward)
+    return _require_passed(check_function(forward, backward, shapes, dims, integers=integers, booleans=booleans,
+                                          examples=examples, seed=seed))
+
+
+def assert_kind_gradients(kind, impl, *, backward=None, dims=None, examples=None, seed=None):
+    """``impl`` (a class or a cs231n forward function) against the reference of ``kind``, a name of
+    ``gradcheck.kinds.catalogue()`` ("affine", "batchnorm", "softmax_loss", ...), as ``gradcheck KIND`` checks
+    it; AssertionError with the report's text on any failure.  ``backward``: a forward function's, when its
+    name does not find it; ``dims``: a symbol's value or range ({"N": range(1, 9)}).  Returns the
+    FunctionReport."""
+    __tracebackhide__ = True
+    _require_callable(impl)
+    return _require_passed(check_kind(_kind_named(kind), impl, backward=backward, dims=dims, examples=examples,
+                                      seed=seed))
+
+
+def _kind_named(name):
+    """The catalogue's Kind called ``name``; ValueError naming the kinds."""
+    kinds = catalogue()
+    if isinstance(name, str) and name in kinds:
+        return kinds[name]
+    elsewhere = f"; {name} is checked with assert_gradients({name!r}, impl)" if name in LAYERS else ""
+    raise ValueError(f"kind must be one of {', '.join(kinds)}, got {name!r}{elsewhere}")
+
+
+def _require_callable(impl):
+    """TypeError for a layer that is no class or function."""
+    if not callable(impl):
+        loaders = " (a FILE:NAME is for the command line and assert_gradients)" if isinstance(impl, str) else ""
+        raise TypeError(f"the layer must be a class or a function, got {impl!r}{loaders}")
+
+
+def _require_passed(report):
+    """``report`` (a FunctionReport) when it passed; else AssertionError with its text."""
+    __tracebackhide__ = True
     if not report.passed:
         text = io.StringIO()
         render_function_text(report, make_console(text))
