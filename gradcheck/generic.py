@@ -288,15 +288,17 @@ class Mistake:
     hint: str
 
 
-def check_function(forward, backward=None, shapes=None, dims=None, *, integers=None, booleans=(), examples=None,
-                   seed=None, words=(), reference=None, notes=()):
+def check_function(forward, backward=None, shapes=None, dims=None, *, integers=None, booleans=(), outputs=1,
+                   examples=None, seed=None, words=(), reference=None, notes=()):
     """Check ``backward`` against finite differences of ``forward`` over the ``shapes`` declared, each symbol
     within ``dims``, the inputs named in ``integers`` ({"y": "C"}: labels 0..C-1) and ``booleans`` holding
     those and getting no gradient (see the module docstring and ``Signature``); a FunctionReport.  ``backward``
     None: the function named as ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.
     ``words`` are the command line that runs this check, after "gradcheck" (for reproduce commands; default
     ``fn`` with the forward's FILE:NAME and the shapes).  With a ``reference`` Pair (a catalogue kind's), forward and every gradient are
-    compared with the reference's instead; ``notes`` go into the report.  ValueError for bad shapes or dims,
+    compared with the reference's instead; ``notes`` go into the report.  A forward of several ``outputs``
+    returns them and then its cache, and its backward takes a dout for each (see ``joined``).  ValueError for
+    bad shapes or dims,
     LoadError for a backward not found; what the pair raises fails its checks."""
     named = impl_words(forward, backward)
     if backward is None:
@@ -308,8 +310,13 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, integers=N
     if not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be an int >= 1, got {examples!r}")
     seed = default_seed() if seed is None else seed
-    words = tuple(words) or ("fn", *named, *signature.words())
-    report = _Search(Pair(forward, backward), signature, seed, words, reference).run(examples)
+    words = tuple(words) or ("fn", *named, *signature.words(), *(["--outputs", str(outputs)] if outputs > 1 else []))
+    if not isinstance(outputs, int) or outputs < 1:
+        raise ValueError(f"outputs must be an int >= 1, got {outputs!r}")
+    pair = Pair(forward, backward)
+    if outputs > 1:
+        pair, reference = joined(pair, outputs), reference and joined(reference, outputs)
+    report = _Search(pair, signature, seed, words, reference).run(examples)
     report.notes = list(notes)
     return report
 
@@ -318,6 +325,28 @@ def impl_words(impl, backward=None):
     """['--impl', 'FILE:NAME'] (and '--backward', 'FILE:NAME' for a function given as ``backward``), as
     reproduce commands name a layer given as an object."""
     return ["--impl", spec_of(impl)] + (["--backward", spec_of(backward)] if callable(backward) else [])
+
+
+def joined(pair, outputs):
+    """``pair``, whose forward returns ``outputs`` arrays and then a cache (an LSTM step's next_h, next_c, cache)
+    and whose backward takes a dout for each, then the cache, as a pair of one output: the arrays laid end to
+    end, flattened, in order (so the checks' positions in forward count through the first output, then the
+    next).  Its mistakes compute the joined output too."""
+    def forward(*inputs):
+        returned = call("forward", pair.forward, *inputs)
+        if not isinstance(returned, tuple) or len(returned) != outputs + 1:
+            raise UserError(f"forward must return its {outputs} outputs and then a cache, as a tuple of "
+                            f"{outputs + 1}; it returned {type(returned).__name__}"
+                            f"{f' of {len(returned)}' if isinstance(returned, tuple) else ''}")
+        arrays = [finite_array("forward", out) for out in returned[:-1]]
+        return np.concatenate([array.ravel() for array in arrays]), ([array.shape for array in arrays], returned[-1])
+
+    def backward(dout, cache):
+        shapes, theirs = cache
+        ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
+        return pair.backward(*(part.reshape(shape) for part, shape in zip(np.split(dout, ends), shapes)), theirs)
+    forward.__name__ = getattr(pair.forward, "__name__", "forward")
+    return Pair(forward, backward, pair.mistakes)
 
 
 def _require_arity(forward, signature):

@@ -29,8 +29,12 @@ At each step a = x[:, t] Wx + h_{t-1} Wh + b holds the gates in cs231n's order:
     i = sigmoid(a[:, :H])    f = sigmoid(a[:, H:2H])    o = sigmoid(a[:, 2H:3H])    g = tanh(a[:, 3H:])
     c_t = f c_{t-1} + i g    h_t = o tanh(c_t)
 
-With dh_t the whole gradient of h_t, as for the RNN, the whole gradient of
-c_t adds what step t + 1 sends back through its prev_c:
+One step (``lstm_step``) takes prev_h and prev_c and returns next_h and
+next_c; its backward takes dnext_h and dnext_c, and the cell's gradient
+adds both roads from next_c to the loss, dc = dnext_c + dnext_h o
+(1 - tanh(next_c)^2), then dprev_c = dc f.  Over a sequence, with dh_t the
+whole gradient of h_t, as for the RNN, the whole gradient of c_t adds what
+step t + 1 sends back through its prev_c:
 
     dc_t = dh_t o (1 - tanh(c_t)^2) + f_{t+1} dc_{t+1}
     da_t = [dc_t g i (1 - i),  dc_t c_{t-1} f (1 - f),  dh_t tanh(c_t) o (1 - o),  dc_t i (1 - g^2)]
@@ -47,8 +51,10 @@ reshapes the sequence into N T rows).  The second takes another road:
 ``lstm_einsum`` compute every step's input term x Wx + b at once, loop over
 time for the recurrence alone, keep every step's da in one (N, T, ...)
 array and get dx, dWx, dWh and db from it at the end, contracted over the
-whole sequence.  ``lstm_einsum`` reads the gates off an (N, 4, H) view of
-a instead of slices, and writes the sigmoid with tanh.
+whole sequence.  ``lstm_einsum`` and ``lstm_step_gates`` (the LSTM step, whose forward
+returns next_h, next_c and the cache, and whose backward takes dnext_h and
+dnext_c) read the gates off an (N, 4, H) view of a instead of slices, and
+write the sigmoid with tanh.
 """
 import numpy as np
 
@@ -219,6 +225,29 @@ def _gates(a):
     gates[:, :3] = (1 + np.tanh(a[:, :3] / 2)) / 2
     gates[:, 3] = np.tanh(a[:, 3])
     return gates
+
+
+def lstm_step_gates_forward(x, prev_h, prev_c, Wx, Wh, b):
+    H = prev_h.shape[1]
+    a = np.einsum("nd,dgk->ngk", x, Wx.reshape(-1, 4, H)) + np.einsum("nj,jgk->ngk", prev_h, Wh.reshape(H, 4, H))
+    gates = _gates(a + b.reshape(4, H))
+    i, f, o, g = np.moveaxis(gates, 1, 0)
+    next_c = f * prev_c + i * g
+    return o * np.tanh(next_c), next_c, (x, prev_h, prev_c, Wx, Wh, gates, next_c)
+
+
+def lstm_step_gates_backward(dnext_h, dnext_c, cache):
+    x, prev_h, prev_c, Wx, Wh, gates, next_c = cache
+    H = prev_h.shape[1]
+    i, f, o, g = np.moveaxis(gates, 1, 0)
+    tanh_c = np.tanh(next_c)
+    dc = dnext_c + dnext_h * o * (1 - tanh_c ** 2)
+    dgates = np.stack([dc * g, dc * prev_c, dnext_h * tanh_c, dc * i], axis=1)
+    slopes = np.concatenate([gates[:, :3] * (1 - gates[:, :3]), 1 - gates[:, 3:] ** 2], axis=1)
+    da = dgates * slopes  # (N, 4, H)
+    return (np.einsum("ngk,dgk->nd", da, Wx.reshape(-1, 4, H)), np.einsum("ngk,jgk->nj", da, Wh.reshape(H, 4, H)),
+            dc * f, np.einsum("nd,ngk->dgk", x, da).reshape(-1, 4 * H),
+            np.einsum("nj,ngk->jgk", prev_h, da).reshape(H, 4 * H), da.sum(axis=0).reshape(4 * H))
 
 
 def lstm_einsum_forward(x, h0, Wx, Wh, b):

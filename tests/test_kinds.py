@@ -39,7 +39,7 @@ def test_each_formulation_agrees_with_finite_differences_and_with_the_first(kind
     """Never checked against itself: against finite differences of its own forward, and against the first
     formulation (the first against the second)."""
     pair = kinds.as_pair(formulation, kind)
-    declared = dict(dims=kind.dims, integers=kind.integers, booleans=kind.booleans, seed=seed)
+    declared = dict(dims=kind.dims, integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs, seed=seed)
     assert generic.check_function(pair.forward, pair.backward, kind.shapes, **declared).passed
     if kind.by_reference:  # dropout's formulations draw different masks: each is held to its probes instead
         other = kind.formulations[1] if formulation is kind.formulations[0] else kind.formulations[0]

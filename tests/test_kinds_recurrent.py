@@ -7,10 +7,11 @@ import pytest
 
 from gradcheck import generic, kinds
 from gradcheck.kinds.lstm import NOT_CARRIED
+from gradcheck.kinds.lstm_step import WITHOUT_DNEXT_C
 from gradcheck.kinds.rnn import NOT_ACCUMULATED
 
 CATALOGUE = kinds.catalogue()
-RECURRENT = ("temporal_affine", "rnn_step", "rnn", "lstm")
+RECURRENT = ("temporal_affine", "rnn_step", "rnn", "lstm")  # lstm_step, of two outputs: its own test below
 
 
 # ---- PyTorch's autograd on the layers built by hand from its ops (cs231n's gate order) ----
@@ -165,6 +166,50 @@ def lstm_functions(order="ifog", carry_cell=True):
     return lstm_forward, lstm_backward
 
 
+def lstm_step_functions(order="ifog", with_dnext_c=True):
+    """A student's (lstm_step_forward, lstm_step_backward): the gates of a read in ``order``, the cell's gradient
+    with dnext_c or (``with_dnext_c`` False) without."""
+    def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+        a = dict(zip(order, np.split(x @ Wx + prev_h @ Wh + b, 4, axis=1)))
+        i, f, o, g = sigmoid(a["i"]), sigmoid(a["f"]), sigmoid(a["o"]), np.tanh(a["g"])
+        next_c = f * prev_c + i * g
+        next_h = o * np.tanh(next_c)
+        return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c)
+
+    def lstm_step_backward(dnext_h, dnext_c, cache):
+        x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache
+        tanh_c = np.tanh(next_c)
+        dc = dnext_h * o * (1 - tanh_c ** 2) + (dnext_c if with_dnext_c else 0)
+        da = {"i": dc * g * i * (1 - i), "f": dc * prev_c * f * (1 - f), "o": dnext_h * tanh_c * o * (1 - o),
+              "g": dc * i * (1 - g ** 2)}
+        da = np.concatenate([da[gate] for gate in order], axis=1)
+        return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+    return lstm_step_forward, lstm_step_backward
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("formulation", CATALOGUE["lstm_step"].formulations, ids=lambda f: f.__name__)
+def test_each_lstm_step_agrees_with_pytorch(formulation):
+    """Its two outputs, next_h and next_c, each against PyTorch's, and every gradient given a dout for each."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    signature = generic.Signature.parse(CATALOGUE["lstm_step"].shapes)
+    for sizes in SIZES:
+        inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in signature.shapes}
+        tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
+        i, f, o, g = (tensors["x"] @ tensors["Wx"] + tensors["prev_h"] @ tensors["Wh"] + tensors["b"]).chunk(4, 1)
+        next_c = torch.sigmoid(f) * tensors["prev_c"] + torch.sigmoid(i) * torch.tanh(g)
+        next_h = torch.sigmoid(o) * torch.tanh(next_c)
+        dnext_h, dnext_c = rng.standard_normal(tuple(next_h.shape)), rng.standard_normal(tuple(next_c.shape))
+        torch.autograd.backward([next_h, next_c], [torch.tensor(dnext_h), torch.tensor(dnext_c)])
+        ours_h, ours_c, cache = formulation(*inputs.values())
+        np.testing.assert_allclose(ours_h, next_h.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(ours_c, next_c.detach().numpy(), rtol=1e-12, atol=1e-14)
+        backward = kinds.as_pair(formulation, CATALOGUE["lstm_step"]).backward
+        for name, gradient in zip(inputs, backward(dnext_h, dnext_c, cache)):
+            np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+
+
 # kind -> the layer (a class, or a forward function and its backward), each right
 RIGHT = {
     "TimeAffine": ("temporal_affine", TimeAffine, None),
@@ -172,6 +217,7 @@ RIGHT = {
     "rnn_step_forward": ("rnn_step", rnn_step_forward, None),
     "rnn_forward": ("rnn", rnn_forward, None),
     "lstm_forward": ("lstm", *lstm_functions()),
+    "lstm_step_forward": ("lstm_step", *lstm_step_functions()),
 }
 
 
@@ -195,6 +241,11 @@ WRONG = {
     "lstm in DLFS 2's gate order": ("lstm", *lstm_functions(order="fgio"), ["forward", *GRADIENTS],
                                     CATALOGUE["lstm"].mistakes[1].hint, None),
     "lstm without dc carried": ("lstm", *lstm_functions(carry_cell=False), GRADIENTS, NOT_CARRIED, THROUGH_TIME),
+    "lstm_step in PyTorch's gate order": ("lstm_step", *lstm_step_functions(order="ifgo"),
+                                          ["forward", "dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"],
+                                          CATALOGUE["lstm_step"].mistakes[0].hint, None),
+    "lstm_step without dnext_c": ("lstm_step", *lstm_step_functions(with_dnext_c=False),
+                                  ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"], WITHOUT_DNEXT_C, None),
 }
 
 

@@ -49,6 +49,7 @@ class Kind:
     seeded: bool = False  # numpy's global random state is seeded before each call: a random mask repeats
     by_reference: bool = True  # False: gradients against finite differences of the layer's own forward
     probes: tuple = ()  # probe(impl) -> [CheckResult]: what the search cannot see (a mode, a rate), run once
+    outputs: int = 1  # a forward of several returns them, then its cache (an LSTM step: next_h, next_c, cache)
 
     @property
     def parameters(self):
@@ -94,7 +95,8 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes) \
         if kind.by_reference else None
     report = check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
-                            integers=kind.integers, booleans=kind.booleans, examples=examples, seed=seed,
+                            integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs,
+                            examples=examples, seed=seed,
                             words=tuple(words) or (kind.name, *impl_words(impl, backward)), reference=reference,
                             notes=[note] if note else [])
     if not kind.by_reference:

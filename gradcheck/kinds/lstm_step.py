@@ -1,0 +1,57 @@
+"""lstm_step: one step of an LSTM, its gates in cs231n's order i, f, o, g.
+
+a = x Wx + prev_h Wh + b; i, f, o = sigmoid of a[:, :H], a[:, H:2H],
+a[:, 2H:3H], g = tanh(a[:, 3H:]); next_c = f prev_c + i g and next_h =
+o tanh(next_c).  Functions only: cs231n's ``lstm_step_forward(x, prev_h,
+prev_c, Wx, Wh, b) -> (next_h, next_c, cache)`` and
+``lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx,
+dWh, db)``.  Its two outputs are checked laid end to end: a position of
+forward counts through next_h's N H elements, then next_c's.
+
+The named mistakes: the gates read in another course's order (as for the
+``lstm`` kind), and the cell's gradient without dnext_c (next_c reaches the
+loss by itself too, through the next step).
+"""
+import numpy as np
+
+from reference_layers.recurrent import lstm_step_backward, lstm_step_forward, lstm_step_gates_forward
+
+from . import Kind, Mistake
+from .lstm import CS231N_ORDER, _order_hint
+
+WITHOUT_DNEXT_C = ("the cell's gradient leaves out dnext_c: next_c reaches the loss through the next step too, "
+                   "so dc = dnext_c + dnext_h * o * (1 - tanh(next_c)^2)")
+ARRAYS = ("x", "prev_h", "prev_c", "Wx", "Wh", "b")
+
+
+def _read_in_order(order):
+    """The joined output of a step that reads the blocks of a as the gates ``order`` names."""
+    def moved(weights):
+        blocks = dict(zip(order, np.split(weights, 4, axis=-1)))
+        return np.concatenate([blocks[gate] for gate in CS231N_ORDER], axis=-1)
+
+    def computes(inputs, dout):
+        x, prev_h, prev_c, Wx, Wh, b = (inputs[name] for name in ARRAYS)
+        next_h, next_c, _ = lstm_step_forward(x, prev_h, prev_c, moved(Wx), moved(Wh), moved(b))
+        return np.concatenate([next_h.ravel(), next_c.ravel()])
+    return computes
+
+
+def _without_dnext_c(inputs, dout):
+    """{gradient name: value} of the step's backward given dnext_c = 0 (dout is dnext_h and dnext_c, joined)."""
+    dnext_h = np.split(dout, 2)[0].reshape(inputs["prev_h"].shape)
+    _, _, cache = lstm_step_forward(*(inputs[name] for name in ARRAYS))
+    return dict(zip(("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"),
+                    lstm_step_backward(dnext_h, np.zeros_like(dnext_h), cache)))
+
+
+KIND = Kind(
+    "lstm_step", "next_c = f prev_c + i g, next_h = o tanh(next_c): one LSTM step, gates i, f, o, g "
+                 "(cs231n functions)",
+    {"x": "N,D", "prev_h": "N,H", "prev_c": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"},
+    (lstm_step_forward, lstm_step_gates_forward), (
+        Mistake("forward", _read_in_order("ifgo"), _order_hint("ifgo", "PyTorch's")),
+        Mistake("forward", _read_in_order("fgio"), _order_hint("fgio", 'the "Deep Learning from Scratch 2" book\'s')),
+        *(Mistake(gradient, lambda inputs, dout, gradient=gradient: _without_dnext_c(inputs, dout)[gradient],
+                  WITHOUT_DNEXT_C) for gradient in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")),
+    ), classes=False, outputs=2)
