@@ -60,13 +60,13 @@ def assert_avgpool_gradients(impl, **options):
 
 
 def assert_function_gradients(forward, backward=None, shapes=None, dims=None, *, integers=None, booleans=(),
-                              examples=None, seed=None):
+                              outputs=1, examples=None, seed=None):
     """``gradcheck.check_function(forward, backward, shapes, dims, ...)``: ``backward`` by finite differences of
     ``forward``; AssertionError with the report's text on any failure.  Returns the FunctionReport."""
     __tracebackhide__ = True
     _require_callable(forward)
     return _require_passed(check_function(forward, backward, shapes, dims, integers=integers, booleans=booleans,
-                                          examples=examples, seed=seed))
+                                          outputs=outputs, examples=examples, seed=seed))
 
 
 def assert_kind_gradients(kind, impl, *, backward=None, dims=None, examples=None, seed=None):
