@@ -446,11 +446,12 @@ class _Search:
     def _facts(self, finding):
         """'fails only when N > 1 (...)' for each condition whose opposite (the lowest value of a symbol, usual
         values for large ones) clears the finding at its configuration on TRIGGER_SEEDS sets of arrays and in a
-        search of TRIGGER_EXAMPLES configurations; scoped to the configuration when only there."""
+        search of TRIGGER_EXAMPLES configurations; scoped to the configuration when only there.  The sets of arrays
+        are of the finding's class of values (its seed moved by whole blocks of LARGE_EVERY)."""
         facts = []
         for condition, opposite, vary, signature, usual in self._opposites(finding.example):
-            if not all(self._clears(finding, vary(dataclasses.replace(finding.example, seed=finding.example.seed + k)))
-                       for k in range(TRIGGER_SEEDS)):
+            seeds = [finding.example.seed + k * LARGE_EVERY for k in range(TRIGGER_SEEDS)]
+            if not all(self._clears(finding, vary(dataclasses.replace(finding.example, seed=seed))) for seed in seeds):
                 continue
             searched = {}
 
@@ -767,6 +768,10 @@ def _screened(check, evaluate, theta, dout, analytic, rng, out_magnitude):
                            max_abs_error=float(np.abs(projection.numeric - projection.analytic).max()))
     located = numeric.localize(evaluate, theta, dout, analytic, TOLERANCE.step, agrees, rng)
     evaluations = projection.evaluations + located.evaluations + spent[0]
+    if located.complete and not len(located.positions):  # every element agrees alone: the joint move met a kink
+        return CheckResult(check, "pass", method="projection", evaluations=evaluations,
+                           notes=["a screen direction disagreed, but group testing found no element that does: "
+                                  "moving every element at once crossed a kink (a ReLU's input near 0)"])
     mask = np.zeros(theta.shape, bool)
     mask.flat[located.positions] = True
     shown = f"{len(located.positions)}{'' if located.complete else ' or more'}"
