@@ -6,6 +6,7 @@ unless --strict), 1 a check failed (with --strict, on a configuration the
 layer refused too; or the run reached --timeout), 2 bad usage or bad input, a
 layer that cannot be called included (one line on stderr, no traceback).
 """
+import ast
 import contextlib
 import os
 import shlex
@@ -275,11 +276,14 @@ class Assignment(click.ParamType):
                    "y=C for 0..C-1. Backward returns no gradient for it.")
 @click.option("--booleans", metavar="NAME", multiple=True,
               help="An input that holds True/False (a mask), never differentiated.")
+@click.option("--outputs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many arrays forward returns before its cache (an LSTM step: 2, next_h and next_c); "
+                   "backward then takes a dout for each, then the cache.")
 @click.option("--dim", "dims", type=Assignment(), multiple=True,
               help="A symbol's value or range: N=3 or N=1..8 (default 1..4).")
 @SYMBOL_SEARCH
 @output_options(("text", "json"))
-def fn(impl, backward, shapes, integers, booleans, dims, examples, seed, timeout, output_format, output):
+def fn(impl, backward, shapes, integers, booleans, outputs, dims, examples, seed, timeout, output_format, output):
     """Check any NumPy forward/backward pair by finite differences: no reference needed."""
     try:
         forward, module = load_object(impl)
@@ -290,10 +294,11 @@ def fn(impl, backward, shapes, integers, booleans, dims, examples, seed, timeout
     words = ["fn", "--impl", impl] + (["--backward", backward] if backward else []) + \
         [word for name, axes in shapes for word in ("--shape", f"{name}={axes}")] + \
         [word for name, below in integers for word in ("--integers", f"{name}={below}")] + \
-        [word for name in booleans for word in ("--booleans", name)]
+        [word for name in booleans for word in ("--booleans", name)] + \
+        (["--outputs", str(outputs)] if outputs > 1 else [])
     result = within_time(timeout, impl, lambda: generic.check_function(
         forward, partner.function, dict(shapes), dict(dims), integers=dict(integers), booleans=booleans,
-        examples=examples, seed=seed, words=words))
+        outputs=outputs, examples=examples, seed=seed, words=words))
     write_function_report(result, output_format, output)
     return 0 if result.passed else 1
 
@@ -374,29 +379,62 @@ class Shape(click.ParamType):
         return shape
 
 
+def _literal(value):
+    """``value`` as --arg takes it back: text as it is, anything else as a Python literal."""
+    return value if isinstance(value, str) else repr(value)
+
+
+class KeywordArgument(click.ParamType):
+    """NAME=VALUE: (NAME, the value as a Python literal, or the text when it is none)."""
+
+    name = "NAME=VALUE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip().isidentifier():
+            self.fail(f"{value!r} is not NAME=VALUE, e.g. hidden_dim=10", param, ctx)
+        try:
+            return name.strip(), ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            return name.strip(), text.strip()
+
+
 @main.command()
 @click.option("--impl", metavar="FILE:NAME", required=True,
               help="The network: a list or dict of layers with forward(x) and backward(dout), an object holding one "
-                   "as .layers, or a function or class that makes one with no argument.")
+                   "as .layers, a model with params and its loss's gradient (cs231n: loss(X, y) -> (loss, grads); "
+                   "DLFS: gradient(x, t)), or a class or function that makes one.")
 @click.option("--input", "input_shape", type=Shape(), required=True, help="The shape of the input x: N,D or N,C,H,W.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The seed of x and dout.")
+@click.option("--arg", "arguments", type=KeywordArgument(), multiple=True,
+              help="A keyword argument of the class or function that makes the network, e.g. --arg hidden_dim=10 "
+                   "(a Python literal, else text); repeat it for each. Where it takes them and none is given: "
+                   "input_dim or input_size from --input, dtype float64, reg or weight_decay_lambda 0.1.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The seed of x, dout, the labels and the weights the network draws.")
 @output_options(("text", "json"))
-def net(impl, input_shape, seed, output_format, output):
-    """Check every layer of a network in place, on the activation it receives, and name the first wrong one."""
+def net(impl, input_shape, arguments, seed, output_format, output):
+    """Check every layer of a network in place, on the activation it receives, and name the first wrong one; check
+    the gradient of a network's loss in each of its parameters, and say what that tells of where the error is."""
     try:
         made, _ = load_object(impl)
     except LoadError as error:
         raise BadInput(str(error)) from None
     try:
-        network_object = made() if callable(made) and not hasattr(made, "layers") else made
-    except Exception as error:  # the factory's own failure
-        raise BadInput(f"{impl}() raised {type(error).__name__}: {error}") from None
-    try:
+        if network.is_maker(made):
+            network_object, built = network.build(made, input_shape, dict(arguments), seed)
+        elif arguments:
+            raise ValueError(f"--arg is for a class or function that makes the network; {impl} is a network")
+        else:
+            network_object, built = made, ""
         result = network.check_network(network_object, input_shape, seed, spec=impl)
-    except ValueError as error:
+    except (ValueError, generic.UserError) as error:
         raise BadInput(str(error)) from None
+    result.built = built
+    given = [word for name, value in arguments for word in ("--arg", f"{name}={_literal(value)}")]
     result.reproduce = shlex.join(["gradcheck", "net", "--impl", impl, "--input", ",".join(map(str, input_shape)),
-                                   "--seed", str(seed)])
+                                   *given, "--seed", str(seed)])
     write_output(output, {
         "json": lambda stream: stream.write(report.to_json(result) + "\n"),
         "text": lambda stream: report.render_network_text(result, report.make_console(stream)),

@@ -1,4 +1,4 @@
-"""A network of layer objects, each checked in place: ``gradcheck net`` names the first layer whose backward is wrong.
+"""A network checked by layer and as a whole: ``gradcheck net`` names the first layer whose backward is wrong.
 
 The layers are written as "Deep Learning from Scratch" and the DIVE INTO
 CODE sprints write them: ``forward(x) -> out`` and ``backward(dout) -> dx``,
@@ -6,7 +6,7 @@ each parameter an array attribute (``W``, ``b``, ``gamma``, ...) whose
 gradient backward leaves in the attribute of the same name with a ``d``
 before it (``dW``, ``db``, ``dgamma``).  A network is a list of such layers,
 a dict of them (DLFS's ``OrderedDict``), or an object holding one as
-``layers``; a loss layer kept apart (DLFS's ``lastLayer``) is left out.
+``layers``.
 
 An input of the declared shape (standard normal, from the seed) goes
 forward through the layers; each layer is then checked on the activation
@@ -17,14 +17,34 @@ of the layer's forward with a random dout (``generic.gradient_check``:
 element by element when small, else a projection screen localized by group
 testing).  Checking each layer on what it really receives finds the
 layer to blame where a check of the network's whole gradient would only
-say that something is wrong.
+say that something is wrong.  A loss layer kept apart (DLFS's
+``lastLayer``) takes the labels too: it is checked as the catalogue's kind
+its class's name says (SoftmaxWithLoss: ``softmax_loss``, against the
+reference over the kind's shapes), or said not to be checked.
+
+A network that holds its parameters in a dict ``params`` and gives the
+gradient of its loss (a DLFS TwoLayerNet's ``gradient(x, t)``, a cs231n
+model's ``loss(X, y) -> (loss, grads)``, whose layers are functions with no
+object to check in place) has its whole gradient checked too, every
+parameter's against central differences of the loss
+(``network_gradient``).  ``build`` makes a network from a class or factory
+that takes keyword arguments (cs231n's ``input_dim``, ``hidden_dim``,
+``reg``, ``dtype``, ...).
 """
+import functools
+import inspect
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import kinds
 from .compare import CheckResult, compare
 from .generic import TOLERANCE, UserError, call, finite_array, gradient_check
+from .network_gradient import REGULARIZATION, check_gradient, form_of
+
+LOSS_KINDS = (("softmax", "softmax_loss"), ("svm", "svm_loss"), ("hinge", "svm_loss"))  # class name holds -> kind
+REGULARIZED = 0.1  # the strength gradcheck builds a network with when it takes one and none is given
 
 
 @dataclass
@@ -46,16 +66,48 @@ class LayerResult:
 
 
 @dataclass
+class LossLayerResult:
+    """The loss layer kept apart (``lastLayer``): ``report`` is its class checked as the catalogue's ``kind``
+    (a generic.FunctionReport), None when no kind is known for it."""
+
+    name: str
+    kind: str
+    report: object = None
+    guard: float = 0.0  # what its loss adds inside its log, read off it (``kinds.softmax_loss.options``)
+
+    @property
+    def passed(self):
+        return self.report is None or self.report.passed
+
+    @property
+    def message(self):
+        if self.report is None:
+            return (f"lastLayer {self.name} is not checked: no loss of the catalogue is named so (SoftmaxWithLoss is "
+                    "checked as softmax_loss, a hinge or SVM loss as svm_loss)")
+        shapes = ", ".join(f"{symbol} {low}..{high}" for symbol, (low, high) in self.report.signature.bounds.items())
+        return (f"lastLayer {self.name} is checked as {self.kind} against its reference on {self.report.examples} "
+                f"configurations ({shapes}), not on the scores it receives")
+
+    def to_dict(self):
+        return {"name": self.name, "kind": self.kind, "passed": self.passed, "message": self.message,
+                "report": self.report.to_dict() if self.report else None}
+
+
+@dataclass
 class NetworkReport:
     spec: str
     input_shape: tuple
     seed: int
     layers: list
     reproduce: str = ""
+    loss_layer: LossLayerResult = None
+    gradient: object = None  # network_gradient.GradientResult, for a network with params and a loss's gradient
+    built: str = ""  # how the network was made: 'TwoLayerNet(input_dim=6, ...)'
 
     @property
     def passed(self):
-        return all(layer.passed for layer in self.layers)
+        parts = [*self.layers, self.loss_layer, self.gradient]
+        return all(part.passed for part in parts if part is not None)
 
     @property
     def first_wrong(self):
@@ -69,13 +121,68 @@ class NetworkReport:
 
     @property
     def checks(self):
-        return [check for layer in self.layers for check in layer.checks]
+        return [check for layer in self.layers for check in layer.checks] + \
+            (self.gradient.checks if self.gradient else [])
 
     def to_dict(self):
         wrong = self.first_wrong
         return {"passed": self.passed, "network": self.spec, "input_shape": list(self.input_shape),
-                "seed": self.seed, "first_wrong": wrong.name if wrong else None,
-                "layers": [layer.to_dict() for layer in self.layers], "reproduce": self.reproduce}
+                "seed": self.seed, "built": self.built, "first_wrong": wrong.name if wrong else None,
+                "layers": [layer.to_dict() for layer in self.layers],
+                "last_layer": self.loss_layer.to_dict() if self.loss_layer else None,
+                "gradient": self.gradient.to_dict() if self.gradient else None, "reproduce": self.reproduce}
+
+
+def is_maker(obj):
+    """Whether ``obj`` makes a network (a class or function) rather than being one."""
+    return callable(obj) and not hasattr(obj, "layers") and form_of(obj) is None
+
+
+def build(maker, input_shape, arguments=None, seed=0):
+    """(the network ``maker`` makes, how it was called: 'TwoLayerNet(hidden_dim=5, input_dim=6, ...)', or ""
+    when it was called with no argument).
+
+    ``maker`` is a class or function called with ``arguments`` ({name: value}) and, where it takes them and they
+    are not given, what a gradient check needs: the input's size (``input_dim``, ``input_size``; a tuple when
+    the default is one) from ``input_shape``, ``dtype`` float64 and a regularization of REGULARIZED (``reg``,
+    ``weight_decay_lambda``) when the default is 0, so that its gradient is checked.  Numpy's global random
+    state is seeded with ``seed`` first: the weights it draws repeat.  ValueError for arguments it does not
+    take or lacks; UserError for what the maker raises."""
+    try:
+        parameters = inspect.signature(maker).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    arguments = dict(arguments or {})
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    unknown = [name for name in arguments if name not in parameters and not takes_any]
+    if unknown:
+        raise ValueError(f"{maker.__name__} takes no {', '.join(unknown)}; it takes {', '.join(parameters) or 'none'}")
+    chosen = {name: value for name, value in _needed(parameters, input_shape).items() if name not in arguments}
+    missing = [name for name, p in parameters.items() if p.default is p.empty and name not in {**arguments, **chosen}
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if missing:
+        raise ValueError(f"{maker.__name__} needs {', '.join(missing)}: give each with --arg NAME=VALUE")
+    called = {**arguments, **chosen}
+    np.random.seed(seed)
+    network = call(f"{maker.__name__}()", functools.partial(maker, **called))
+    if not called:
+        return network, ""
+    shown = ", ".join(f"{name}={getattr(value, '__name__', None) or repr(value)}" for name, value in called.items())
+    return network, f"{maker.__name__}({shown})" + (f"; gradcheck chose {', '.join(chosen)}" if chosen else "")
+
+
+def _needed(parameters, input_shape):
+    """{name: value} of what a gradient check needs, for the parameters the maker takes."""
+    needed = {}
+    for name, parameter in parameters.items():
+        if name in ("input_dim", "input_size"):
+            needed[name] = tuple(input_shape[1:]) if isinstance(parameter.default, tuple) \
+                else int(np.prod(input_shape[1:]))
+        elif name == "dtype":
+            needed[name] = np.float64
+        elif name in REGULARIZATION and (parameter.default is parameter.empty or parameter.default == 0):
+            needed[name] = REGULARIZED
+    return needed
 
 
 def layers_of(network):
@@ -86,8 +193,8 @@ def layers_of(network):
     elif isinstance(held, (list, tuple)):
         named = [(f"{index} {type(layer).__name__}", layer) for index, layer in enumerate(held)]
     else:
-        raise ValueError(f"a network is a list or dict of layers, or an object with .layers; got "
-                         f"{type(network).__name__}")
+        raise ValueError(f"a network is a list or dict of layers, or an object with .layers, or params and a loss; "
+                         f"got {type(network).__name__}")
     for name, layer in named:
         if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
             raise ValueError(f"layer {name} has no forward(x) and backward(dout); a network holds layers only")
@@ -97,11 +204,25 @@ def layers_of(network):
 
 
 def check_network(network, input_shape, seed=0, spec=""):
-    """Each layer of ``network`` checked on the activation it receives from an input of ``input_shape``
-    (see the module docstring); a NetworkReport."""
-    named = layers_of(network)
+    """``network`` checked (see the module docstring): each of its layers on the activation it receives from an
+    input of ``input_shape``, its ``lastLayer`` as its kind, and its whole gradient when it holds ``params``; a
+    NetworkReport."""
+    form = form_of(network)
+    named = layers_of(network) if form is None or hasattr(network, "layers") else []
     if not input_shape or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in input_shape):
         raise ValueError(f"the input shape must be positive ints, e.g. 4,10; got {input_shape!r}")
+    report = NetworkReport(spec, tuple(input_shape), seed, check_layers(named, input_shape, seed))
+    if named and hasattr(network, "lastLayer"):
+        report.loss_layer = check_loss_layer(network.lastLayer, seed)
+    if form is not None:
+        rng = np.random.default_rng(seed)
+        guard = report.loss_layer.guard if report.loss_layer else 0.0
+        report.gradient = check_gradient(network, rng.standard_normal(tuple(input_shape)), rng, guard)
+    return report
+
+
+def check_layers(named, input_shape, seed):
+    """[LayerResult] of the ``named`` layers, each on the activation it receives from a standard normal input."""
     rng = np.random.default_rng(seed)
     activation = rng.standard_normal(tuple(input_shape))
     results = []
@@ -118,7 +239,23 @@ def check_network(network, input_shape, seed=0, spec=""):
         except UserError as error:  # forward failed on a second call: what it did is the verdict
             result.checks = [CheckResult("forward", "fail", str(error), error=error.details)]
         activation = out
-    return NetworkReport(spec, tuple(input_shape), seed, results)
+    return results
+
+
+def check_loss_layer(layer, seed):
+    """The loss layer's class checked as the catalogue kind its name says (LOSS_KINDS); a LossLayerResult."""
+    cls = type(layer)
+    name = next((kind for word, kind in LOSS_KINDS if word in cls.__name__.lower()), None)
+    if name is None:
+        return LossLayerResult(cls.__name__, None)
+    kind = kinds.catalogue()[name]
+    try:
+        words = (kind.name, "--impl", f"{os.path.relpath(inspect.getsourcefile(cls))}:{cls.__name__}")
+    except TypeError:  # a class with no source file
+        words = ()
+    options, _ = kind.options(kinds.as_pair(cls, kind)) if kind.options else ({}, "")
+    return LossLayerResult(cls.__name__, kind.name, kinds.check_kind(kind, cls, seed=seed, words=words),
+                           options.get("guard", 0.0))
 
 
 def check_layer(layer, x, rng):

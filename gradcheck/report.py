@@ -25,6 +25,7 @@ from .layout import describe, sentence
 MAP_SLICES = 4  # (sample, channel) slices drawn per mismatch map
 NARROW = 90  # console columns below which the check table leaves out the error sizes
 MAP_ROWS, MAP_COLS = 16, 32  # elements drawn per slice; larger slices are cut with a note
+STATUS_STYLES = {"pass": "green", "fail": "bold red", "skip": "yellow"}
 
 
 def to_json(report):
@@ -213,27 +214,63 @@ def render_rows(columns, rows, console):
 
 def render_network_text(report, console):
     """Print a ``gradcheck net`` report (``network.NetworkReport``): the verdict naming the first wrong layer, a
-    table of every layer's checks, then what failed in each."""
+    table of every layer's checks, then what failed in each; for a network with ``params``, each parameter's
+    gradient against the loss, and what the right and wrong ones say about where the error is."""
     console.print(Text.assemble("gradcheck ", ("net", "bold"), f" · {report.spec}"))
-    wrong = report.first_wrong
+    console.print(Text.assemble(_network_verdict(report), f" · {_network_scope(report)}"))
+    if report.built:
+        _labelled(console, "built:", report.built, 0)
+    if report.layers:
+        _render_layers(report, console)
+    if report.gradient:
+        _render_gradient(report.gradient, console)
+    console.print()
+    console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+
+
+def _network_verdict(report):
+    wrong, loss_layer, gradient = report.first_wrong, report.loss_layer, report.gradient
+    if wrong:
+        return Text(f"FAILED: {wrong.name} is the first layer whose checks fail", style="bold red")
+    if loss_layer and not loss_layer.passed:
+        return Text(f"FAILED: lastLayer {loss_layer.name} fails its checks as {loss_layer.kind}", style="bold red")
+    if gradient and not gradient.checks[0].passed:
+        return Text("FAILED: the network's loss cannot be computed", style="bold red")
+    if gradient and not gradient.passed:
+        names = [name for name, check in gradient.parameters.items() if not check.passed]
+        return Text(f"FAILED: the gradient{'s' * (len(names) > 1)} of {', '.join(names)} "
+                    f"{'are' if len(names) > 1 else 'is'} wrong", style="bold red")
     unchecked = ", ".join(layer.name for layer in report.unchecked)
-    verdict = Text(f"FAILED: {wrong.name} is the first layer whose checks fail", style="bold red") if wrong else \
-        Text("PASSED" + (f" but for {unchecked}, whose gradients could not be checked" if unchecked else ""),
-             style="bold green")
-    console.print(Text.assemble(verdict, f" · input {report.input_shape}, seed {report.seed}, each layer on the "
-                                         "activation it receives, by finite differences"))
+    but = ([f"{unchecked}, whose gradients could not be checked"] if unchecked else []) + \
+        ([f"lastLayer {loss_layer.name}, which is not checked"] if loss_layer and loss_layer.report is None else []) + \
+        (["the network's gradient, which could not be checked"] if gradient and gradient.unrepeatable else [])
+    return Text("PASSED" + (f" but for {' and '.join(but)}" if but else ""), style="bold green")
+
+
+def _network_scope(report):
+    """'input (4, 6), seed 0, each layer on the activation it receives, by finite differences', and so on."""
+    gradient = report.gradient
+    labels = f", labels 0..{gradient.classes - 1}" if gradient and gradient.classes else ""
+    checked = " and ".join((["each layer on the activation it receives"] if report.layers else []) +
+                           (["every parameter's gradient of the loss"] if gradient else []))
+    return f"input {report.input_shape}{labels}, seed {report.seed}, {checked}, by finite differences"
+
+
+def _render_layers(report, console):
+    """The table of the layers' checks (the loss layer's last), then what failed in each."""
     console.print()
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for column in ("layer", "input", "checks"):
         table.add_column(column, overflow="fold")
     for layer in report.layers:
-        cells = Text()
-        for number, check in enumerate(layer.checks):
-            style = {"pass": "green", "fail": "bold red", "skip": "yellow"}[check.status]
-            cells.append(("  " if number else "") + f"{check.name} ")
-            cells.append(check.status.upper(), style=style)
-        table.add_row(layer.name, str(layer.input_shape), cells)
+        table.add_row(layer.name, str(layer.input_shape), _statuses(layer.checks))
+    loss_layer = report.loss_layer
+    if loss_layer and loss_layer.report:
+        table.add_row("lastLayer", ", ".join(loss_layer.report.signature.shapes["x"]),
+                      _statuses(loss_layer.report.checks))
     console.print(table)
+    if loss_layer:
+        _indented(console, loss_layer.message, 0, "dim" if loss_layer.report else "yellow")
     for layer in report.layers:
         failed = [check for check in layer.checks if check.status != "pass"]
         if failed:
@@ -241,13 +278,61 @@ def render_network_text(report, console):
             console.print(Text(f"{layer.name}: {', '.join(check.name for check in failed)} " +
                                ("not checked" if layer.passed else f"fail{'s' * (len(failed) == 1)}"),
                                style="bold red" if not layer.passed else "yellow"))
-        for check in failed:
-            _labelled(console, f"{check.name}:", _worst(check) if check.worst_index is not None else check.message, 2)
-            _where_it_differs(console, check)
-            for hint in check.hints:
-                _labelled(console, "hint:", hint, 2, "cyan")
+        _render_failed(console, failed)
+    if loss_layer and not loss_layer.passed:
+        for finding in loss_layer.report.findings:
+            console.print()
+            console.print(Text(f"lastLayer {loss_layer.name}: {', '.join(finding.names)} "
+                               f"fail{'s' * (len(finding.names) == 1)}", style="bold red"))
+            if finding.example:
+                _labelled(console, "smallest failing configuration:",
+                          f"{finding.example.text} (data seed {finding.example.seed})", 2)
+            _render_failed(console, finding.results)
+            console.print(f"  reproduce: {finding.reproduce}", soft_wrap=True)
+
+
+def _statuses(checks):
+    """'forward PASS  dx FAIL', each status in its colour."""
+    cells = Text()
+    for number, check in enumerate(checks):
+        cells.append(("  " if number else "") + f"{check.name} ")
+        cells.append(check.status.upper(), style=STATUS_STYLES[check.status])
+    return cells
+
+
+def _render_failed(console, checks):
+    """Each check's worst element (or message), where it differs and its hints."""
+    for check in checks:
+        _labelled(console, f"{check.name}:", _worst(check) if check.worst_index is not None else check.message, 2)
+        _where_it_differs(console, check)
+        for hint in check.hints:
+            _labelled(console, "hint:", hint, 2, "cyan")
+
+
+def _render_gradient(gradient, console):
+    """The table of the parameters' gradients, then what failed and what that says about where the error is."""
     console.print()
-    console.print(f"reproduce: {report.reproduce}", soft_wrap=True)
+    prerequisites = [check for check in gradient.checks[:2] if check.status != "pass"]
+    if not prerequisites:
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for column in ("gradient", "shape", "check"):
+            table.add_column(column, overflow="fold")
+        for name, check in gradient.parameters.items():
+            table.add_row(check.name, str(gradient.shapes[name]),
+                          Text(check.status.upper(), style=STATUS_STYLES[check.status]))
+        console.print(table)
+    for note in gradient.notes:
+        _labelled(console, "note:", note, 0, "dim")
+    failed = prerequisites + [check for check in gradient.checks[2:] if not check.passed]
+    if failed:
+        console.print()
+        console.print(Text("the network's gradient: " + ("not checked" if gradient.passed else
+                                                          f"{', '.join(check.name for check in failed)} "
+                                                          f"fail{'s' * (len(failed) == 1)}"),
+                           style="bold red" if not gradient.passed else "yellow"))
+        _render_failed(console, failed)
+    if gradient.verdict:
+        _labelled(console, "verdict:", gradient.verdict, 2)
 
 
 def _render_stop(console, stop, layout):
