@@ -30,7 +30,9 @@ its channels last, (N H W, C), where gamma and beta are one a column too;
 group norm through x with one row a group, (N G, C/G H W), transposed.
 Layer and group norm scale and shift after (their batch norm's gamma is 1,
 beta 0).  ``EPS`` is cs231n's; the checks use the eps the user's layer
-uses (``gradcheck.kinds.batchnorm``).
+uses (``gradcheck.kinds.batchnorm``).  Batch norm's running averages and
+its test mode, which has no gradient to check, are no formulation's: the
+kinds' probes say what they must be (``batchnorm.modes_probe``).
 """
 import numpy as np
 

@@ -1,12 +1,19 @@
-"""The normalization kinds of cs231n's assignment 2 beyond batch norm: layer norm, spatial batch norm and group
-norm.  Their references agree with PyTorch; a student's right layers pass, as classes and as cs231n functions,
-with the eps they use; each named mistake is named.
+"""The normalization kinds of cs231n's assignment 2 beyond batch norm's training mode: layer norm, spatial batch
+norm and group norm, and the running averages and test mode of batch norm and spatial batch norm.  Their
+references agree with PyTorch, and so do the probes of the running averages and test mode; a student's right
+layers pass, as classes and as cs231n functions, with the eps they use; each named mistake is named, and each
+mistake of the running averages or of test mode gets its hint.
 
 tests/test_kinds.py checks every catalogue kind's formulations against finite differences and each other."""
+import inspect
+import os
+
 import numpy as np
 import pytest
 
 from gradcheck import generic, kinds
+from gradcheck.kinds import batchnorm
+from gradcheck.userfiles import load_module
 
 CATALOGUE = kinds.catalogue()
 NORMALIZATIONS = ("layernorm", "spatial_batchnorm", "groupnorm")
@@ -111,10 +118,28 @@ def layernorm_backward_no_variance_term(dout, cache):
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
-    """Batch norm in training mode, a student's right one, which spatial batch norm reuses."""
-    std = np.sqrt(x.var(axis=0) + bn_param.get("eps", 1e-5))
-    xhat = (x - x.mean(axis=0)) / std
-    return gamma * xhat + beta, (xhat, gamma, std)
+    """Batch norm as cs231n's solution writes it, in train and test mode, its running averages kept in bn_param;
+    spatial batch norm reuses it."""
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    running_mean = bn_param.get("running_mean", np.zeros(x.shape[1]))
+    running_var = bn_param.get("running_var", np.zeros(x.shape[1]))
+    cache = None
+    if mode == "train":
+        sample_mean, sample_var = x.mean(axis=0), x.var(axis=0)
+        std = np.sqrt(sample_var + eps)
+        xhat = (x - sample_mean) / std
+        cache = (xhat, gamma, std)
+        running_mean = momentum * running_mean + (1 - momentum) * sample_mean
+        running_var = momentum * running_var + (1 - momentum) * sample_var
+    elif mode == "test":
+        xhat = (x - running_mean) / np.sqrt(running_var + eps)
+    else:
+        raise ValueError(f'Invalid forward batchnorm mode "{mode}"')
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return gamma * xhat + beta, cache
 
 
 def batchnorm_backward(dout, cache):
@@ -271,7 +296,8 @@ WRONG = {
                               [hint("layernorm", 0), hint("layernorm", 2), hint("layernorm", 3)]),
     "layernorm no variance term": ("layernorm", layernorm_forward_no_variance_term, ["dx"], [hint("layernorm", 1)]),
     "spatial batchnorm channels mixed": ("spatial_batchnorm", spatial_batchnorm_forward_channels_mixed,
-                                         ["forward", "dx", "dgamma", "dbeta"], [hint("spatial_batchnorm", 0)]),
+                                         ["forward", "dx", "dgamma", "dbeta", "running-averages", "test-mode"],
+                                         [hint("spatial_batchnorm", 0)]),  # its running averages mix them too
     "SpatialBatchNormOverTheBatch": ("spatial_batchnorm", SpatialBatchNormOverTheBatch, ["dx", "dgamma", "dbeta"],
                                      [hint("spatial_batchnorm", 1), hint("spatial_batchnorm", 2),
                                       hint("spatial_batchnorm", 3)]),
@@ -298,3 +324,152 @@ def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(nam
     results = {check.name: check for check in report.checks}
     for check, expected in hints:
         assert expected in results[check].hints
+
+
+# ---- batch norm's running averages and test mode, probed once after the search ----
+
+DLFS = load_module(os.path.join(os.path.dirname(__file__), os.pardir, "examples", "dlfs_layers.py"))
+PROBES = ["running-averages", "test-mode"]
+
+
+def probed(report):
+    """{probe's name: its CheckResult} of a report."""
+    return {check.name: check for check in report.checks if check.name in PROBES}
+
+
+class BatchNormalizationTorchMomentum(DLFS.BatchNormalization):
+    """momentum=0.1 as PyTorch's BatchNorm1d means it, the batch's weight, in the book's update, where momentum
+    weighs the old average: running = 0.1 running + 0.9 batch."""
+
+    def __init__(self, gamma, beta):
+        super().__init__(gamma, beta, momentum=0.1)
+
+
+class BatchNormalizationUpdatedInTest(DLFS.BatchNormalization):
+    """Test mode normalizes with the running averages, then updates them with the batch's statistics, as train
+    mode does."""
+
+    def forward(self, x, train_flg=True):
+        out = super().forward(x, train_flg)
+        if not train_flg:
+            super().forward(x, True)
+        return out
+
+
+class BatchNormalizationWithoutTrainFlag(DLFS.BatchNormalization):
+    """Right running averages, and no test mode to call."""
+
+    def forward(self, x):
+        return super().forward(x)
+
+
+def batchnorm_forward_never_updated(x, gamma, beta, bn_param):
+    """Stores back the running averages it found (zeros at first): as if the update were left out."""
+    found = {name: bn_param.get(name, np.zeros(x.shape[1])) for name in ("running_mean", "running_var")}
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    bn_param.update(found)
+    return out, cache
+
+
+def batchnorm_forward_test_on_the_batch(x, gamma, beta, bn_param):
+    """Test mode normalizes as train mode does, with the batch's mean and variance, on a copy of bn_param: the
+    running averages stay as they were."""
+    if bn_param["mode"] == "test":
+        return batchnorm_forward(x, gamma, beta, {**bn_param, "mode": "train"})
+    return batchnorm_forward(x, gamma, beta, bn_param)
+
+
+def batchnorm_forward_unbiased(x, gamma, beta, bn_param):
+    """Averages the unbiased variance of each batch (divided by N - 1) into running_var, as PyTorch does."""
+    momentum, running_var = bn_param.get("momentum", 0.9), bn_param.get("running_var", np.zeros(x.shape[1]))
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * x.var(axis=0, ddof=1)
+    return out, cache
+
+
+def batchnorm_forward_train_only(x, gamma, beta, bn_param):
+    """Keeps no running averages in bn_param: the solution runs on a copy of it."""
+    return batchnorm_forward(x, gamma, beta, dict(bn_param))
+
+
+def torch_batchnorm_forward(x, gamma, beta, bn_param):
+    """PyTorch's batch norm as a cs231n function, its running averages kept in bn_param; PyTorch's momentum is the
+    batch's weight, 1 - cs231n's."""
+    import torch
+    running = {name: torch.tensor(bn_param.get(name, np.zeros(x.shape[1]))) for name in ("running_mean", "running_var")}
+    out = torch.nn.functional.batch_norm(torch.tensor(x), running["running_mean"], running["running_var"],
+                                         torch.tensor(gamma), torch.tensor(beta), training=bn_param["mode"] == "train",
+                                         momentum=1 - bn_param.get("momentum", 0.9), eps=bn_param["eps"])
+    bn_param.update({name: average.numpy() for name, average in running.items()})
+    return out.numpy(), None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["batchnorm", "spatial_batchnorm"])
+def test_the_probes_agree_with_pytorch_whose_running_variance_is_the_unbiased_one(kind):
+    pytest.importorskip("torch")
+    (probe,) = CATALOGUE[kind].probes
+    running, test = probe(torch_batchnorm_forward)
+    assert running.status == test.status == "pass" and running.notes == [batchnorm.UNBIASED]
+
+
+PROBED_RIGHT = [("batchnorm", DLFS.BatchNormalization, "eps 1e-06"), ("batchnorm", batchnorm_forward, "eps 1e-05"),
+                ("spatial_batchnorm", spatial_batchnorm_forward, "eps 1e-05")]
+
+
+@pytest.mark.parametrize("kind,layer,eps,seed", [
+    pytest.param(kind, layer, eps, seed, id=f"{layer.__name__}-{seed}",
+                 marks=[] if layer is DLFS.BatchNormalization and seed == 0 else [pytest.mark.slow])
+    for kind, layer, eps in PROBED_RIGHT for seed in range(5)])
+def test_the_courses_batch_norms_pass_their_running_averages_and_test_mode(kind, layer, eps, seed):
+    report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
+    assert report.passed and report.notes == [f"{eps}, read off the layer's forward (it changes every output)"]
+    assert [(check.status, check.notes) for check in probed(report).values()] == [("pass", []), ("pass", [])]
+
+
+# layer -> (kind, the layer, the checks that fail, {check: its hints})
+PROBED_WRONG = {
+    "momentum swapped": ("batchnorm", BatchNormalizationTorchMomentum, ["running-averages"],
+                         {"running-averages": [batchnorm.SWAPPED.format(names="running_mean and running_var")]}),
+    "never updated": ("batchnorm", batchnorm_forward_never_updated, ["running-averages"],
+                      {"running-averages": [batchnorm.NEVER_UPDATED.format(names="running_mean and running_var")]}),
+    "test mode on the batch": ("batchnorm", batchnorm_forward_test_on_the_batch, ["test-mode"],
+                               {"test-mode": [batchnorm.ON_THE_BATCH]}),
+    "updated in test mode": ("batchnorm", BatchNormalizationUpdatedInTest, ["test-mode"],
+                             {"test-mode": [batchnorm.UPDATED_IN_TEST]}),
+}
+FAST_PROBED_WRONG = ("momentum swapped",)
+
+
+@pytest.mark.parametrize("name,seed", [
+    pytest.param(name, seed, id=f"{name}-{seed}",
+                 marks=[] if name in FAST_PROBED_WRONG and seed == 0 else [pytest.mark.slow])
+    for name in PROBED_WRONG for seed in range(5)])
+def test_each_wrong_running_average_or_test_mode_fails_its_probe_alone_with_its_hint(name, seed):
+    kind, layer, failing, hints = PROBED_WRONG[name]
+    backward = None if inspect.isclass(layer) else batchnorm_backward
+    report = kinds.check_kind(CATALOGUE[kind], layer, backward=backward, seed=seed)
+    assert [check.name for check in report.checks if not check.passed] == failing
+    assert {probe: check.hints for probe, check in probed(report).items() if not check.passed} == hints
+    (finding,) = report.findings
+    assert finding.names == failing and finding.example is None
+
+
+def test_the_unbiased_running_variance_is_accepted_with_a_note():
+    running, test = CATALOGUE["batchnorm"].probes[0](batchnorm_forward_unbiased)
+    assert (running.status, running.notes, test.status) == ("pass", [batchnorm.UNBIASED], "pass")
+
+
+def test_a_probe_a_layer_cannot_take_is_skipped_saying_why():
+    (probe,) = CATALOGUE["batchnorm"].probes
+    running, test = probe(BatchNormalizationWithoutTrainFlag)
+    assert (running.status, test.status, test.message) == (
+        "pass", "skip", "forward takes no train_flg: test mode was not checked")
+    running, test = probe(batchnorm_forward_train_only)
+    assert running.status == test.status == "skip"
+    assert running.message == test.message == ("bn_param holds no running_mean or running_var after two train-mode "
+                                               "forwards: running averages and test mode were not checked")
+    running, test = CATALOGUE["spatial_batchnorm"].probes[0](SpatialBatchNorm)
+    assert running.message == test.message == ("SpatialBatchNorm holds no running_mean or running_var after two "
+                                               "train-mode forwards: running averages and test mode were not checked")

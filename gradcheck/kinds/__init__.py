@@ -104,6 +104,7 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
     for probe in kind.probes:
         for result in probe(impl):
             report.checks.append(result)
+            report.notes += [note for note in result.notes if note not in report.notes]
             if not result.passed:
                 report.findings.append(Finding([result.name], None, [result], reproduce=report.reproduce))
     return report

@@ -1,4 +1,5 @@
-"""batchnorm: batch normalization in training mode, out = gamma (x - mean) / sqrt(var + eps) + beta.
+"""batchnorm: batch normalization, out = gamma (x - mean) / sqrt(var + eps) + beta, in training mode; its running
+averages and test mode, probed.
 
 Courses differ in eps (cs231n 1e-5, "Deep Learning from Scratch" 1e-6), and
 eps moves every output by about eps / (2 var), more than the reference's
@@ -7,14 +8,60 @@ layer's own forward uses, read off a probe (``eps_options``, which the
 other normalization kinds use too), and the report says which; a forward
 that is no batch normalization is checked with cs231n's.  A cs231n
 function gets ``bn_param = {"mode": "train", "eps": 1e-5}``.
+
+Train mode also keeps a running average of each feature's mean and
+variance, and test mode normalizes with those instead of the batch's.  The
+search holds no state between calls, so ``modes_probe`` (spatial batch norm
+uses it too) checks them once, on one layer kept across three forwards: in
+train mode on batches x1 and x2, then in test mode on x3.
+
+- ``running-averages``: from zeros, each train-mode forward makes
+  running = momentum * running + (1 - momentum) * the batch's statistic,
+  momentum 0.9: running_mean = 0.09 mean(x1) + 0.1 mean(x2), and
+  running_var the same of the variances, biased (divided by the m values
+  a feature has in a batch), as cs231n and DLFS compute them.  The
+  unbiased variance (divided by m - 1) is accepted too, with a note: it
+  is the batch norm paper's estimate for inference and PyTorch's, and
+  differs by a factor m / (m - 1) that real batches make negligible.
+  Hints name momentum on the batch's term (0.1 old + 0.9 batch) and
+  averages left at zero.
+- ``test-mode``: out = gamma (x3 - running_mean) / sqrt(running_var + eps)
+  + beta, with the running averages the layer kept (a wrong average fails
+  the first probe alone) and the eps its train mode uses; the running
+  averages stay as they were.  Hints name a test mode that normalizes with
+  the batch's mean and variance, and one that updates the averages.
+
+cs231n keeps them in bn_param (``running_mean``, ``running_var``; momentum
+``bn_param.get("momentum", 0.9)``), the same dict on every call, and
+``bn_param["mode"] = "test"`` switches; DLFS's ``BatchNormalization(gamma,
+beta, momentum=0.9)`` keeps them as attributes of those names and takes
+``forward(x, train_flg=False)``.  A layer that keeps none, or a class whose
+forward takes no train_flg, has the probe it cannot take skipped, saying
+why.
 """
+import copy
+import inspect
+
 import numpy as np
 
 from reference_layers.normalization import EPS, BatchNormCompact, BatchNormStaged
 
+from ..compare import CheckResult
+from ..generic import Pair, UserError, call, finite_array
 from . import Kind, Mistake
 
 PROBE = np.array([[0.0, 0.0, 0.0], [2e-3, 2e-4, 2.0]])  # three groups of two values: variances 1e-6, 1e-8 and 1
+BN_PARAM = {"mode": "train", "eps": EPS}  # what a cs231n function gets, a copy each call
+MOMENTUM = 0.9  # the courses' default: cs231n's bn_param.get("momentum", 0.9), DLFS's BatchNormalization(momentum=0.9)
+AVERAGES = {"running_mean": "mean", "running_var": "variance"}  # each running average, of the batch's what
+PROBES = ("running-averages", "test-mode")
+UPDATE = "running = momentum * running + (1 - momentum) * the batch's statistic"
+SWAPPED = "momentum multiplies the batch's statistic in {names}, and 1 - momentum the old value: " + UPDATE
+NEVER_UPDATED = "train mode left {names} at zero: every train-mode forward updates the running averages, " + UPDATE
+UNBIASED = ("running_var averages the unbiased variance of each batch (divided by m - 1 for m values), as the batch "
+            "norm paper and PyTorch do; cs231n and DLFS divide by m: either is accepted")
+ON_THE_BATCH = "test mode normalizes with the batch's mean and variance: use running_mean and running_var"
+UPDATED_IN_TEST = "test mode updated the running averages: only train mode updates them"
 
 
 def eps_options(reference, arrange, what):
@@ -54,8 +101,178 @@ def _dx(inputs, dout, mean=True, variance=True):
     return (dxhat - mean * dxhat.mean(axis=0) - variance * xhat * (dxhat * xhat).mean(axis=0)) / std
 
 
+class _Cs231nLayer:
+    """A cs231n forward function, given the same bn_param on every call: it keeps its running averages there."""
+
+    keeper = "bn_param"
+
+    def __init__(self, function, gamma, beta):
+        self.function, self.gamma, self.beta = function, gamma, beta
+        self.bn_param = copy.deepcopy(BN_PARAM)
+
+    def forward(self, x, mode):
+        self.bn_param["mode"] = mode
+        returned = call("forward", self.function, x.copy(), self.gamma.copy(), self.beta.copy(), self.bn_param)
+        return finite_array("forward", returned[0] if isinstance(returned, tuple) else returned)
+
+    def averages(self):
+        return {name: self.bn_param.get(name) for name in AVERAGES}
+
+    def without_test_mode(self):
+        return None
+
+
+class _DlfsLayer:
+    """A class built as DLFS's BatchNormalization(gamma, beta): its running averages are attributes, and its
+    forward takes train_flg second."""
+
+    def __init__(self, cls, gamma, beta):
+        self.keeper = cls.__name__
+        self.layer = call("the constructor", cls, gamma.copy(), beta.copy())
+
+    def forward(self, x, mode):
+        flag = () if mode == "train" else (False,)
+        return finite_array("forward", call("forward", self.layer.forward, x.copy(), *flag))
+
+    def averages(self):
+        return {name: getattr(self.layer, name, None) for name in AVERAGES}
+
+    def without_test_mode(self):
+        try:
+            inspect.signature(self.layer.forward).bind(None, False)
+        except TypeError:
+            return "forward takes no train_flg: test mode was not checked"
+        return None
+
+
+def layer_of(impl, gamma, beta):
+    """The layer ``impl`` (a class, or a cs231n forward function) built with gamma and beta, kept for calls in
+    either mode."""
+    return (_DlfsLayer if inspect.isclass(impl) else _Cs231nLayer)(impl, gamma, beta)
+
+
+def modes_probe(shape, axes, options):
+    """probe(impl) -> [running-averages, test-mode] CheckResults (see the module docstring) of a batch
+    normalization of x of ``shape`` over ``axes``; ``options`` is the kind's, which reads the eps of its train mode."""
+    rng = np.random.default_rng(0)
+    x1, x2, x3 = (rng.normal(mean, scale, shape) for mean, scale in [(1.0, 1.0), (-2.0, 3.0), (0.5, 2.0)])
+    features = np.mean(x1, axis=axes, keepdims=True).shape  # one running average a feature, as x broadcasts it
+    gamma, beta = rng.uniform(0.5, 2.0, np.prod(features)), rng.standard_normal(np.prod(features))
+
+    def probe(impl):
+        try:
+            layer = layer_of(impl, gamma, beta)
+            layer.forward(x1, "train")
+            layer.forward(x2, "train")
+        except UserError as error:  # the layer's own failure: it shows again, in the search's checks
+            return [CheckResult(name, "skip", f"the probe's forward failed: {error}") for name in PROBES]
+        kept = {name: None if value is None else np.array(value, dtype=np.float64)
+                for name, value in layer.averages().items()}
+        missing = [name for name, value in kept.items() if value is None]
+        if missing:
+            why = (f"{layer.keeper} holds no {' or '.join(missing)} after two train-mode forwards: running averages "
+                   "and test mode were not checked")
+            return [CheckResult(name, "skip", why) for name in PROBES]
+        normalized = _normalizing(features, gamma, beta, _eps(impl, options))
+        return [_running_averages(kept, [x1, x2], axes), _test_mode(layer, kept, x3, normalized, axes)]
+    return probe
+
+
+def _eps(impl, options):
+    """The eps the search's reference takes: what the kind's ``options`` read off the layer's train mode."""
+    def forward(x, gamma, beta):
+        return layer_of(impl, gamma, beta).forward(x, "train"), None
+    return options(Pair(forward, None))[0]["eps"]
+
+
+def _running_averages(kept, batches, axes):
+    """running-averages: each of ``kept`` after train-mode forwards on ``batches``, what it is and what it should be."""
+    conventions = {"running_mean": {"right": [x.mean(axis=axes) for x in batches]},
+                   "running_var": {"right": [x.var(axis=axes) for x in batches],
+                                   "unbiased": [x.var(axis=axes, ddof=1) for x in batches]}}
+    verdicts = {name: _verdict(kept[name].ravel(), conventions[name]) for name in AVERAGES}
+    notes = [UNBIASED] if verdicts["running_var"] == "unbiased" else []
+    wrong = [name for name, verdict in verdicts.items() if verdict not in ("right", "unbiased")]
+    if not wrong:
+        return CheckResult("running-averages", "pass", notes=notes)
+    first, expected = wrong[0], _averaged(conventions[wrong[0]]["right"], MOMENTUM)
+    message = (f"after two train-mode forwards {first} is {_shown(kept[first])}, where momentum * running + "
+               f"(1 - momentum) * the batch's {AVERAGES[first]}, from zeros, gives {_shown(expected)}")
+    hints = [hint.format(names=" and ".join(names)) for hint, names in [
+        (SWAPPED, [name for name in wrong if verdicts[name] == "swapped"]),
+        (NEVER_UPDATED, [name for name in wrong if verdicts[name] == "zero"])] if names]
+    return CheckResult("running-averages", "fail", message, notes=notes, hints=hints)
+
+
+def _verdict(value, conventions):
+    """What the running average ``value`` is, given each accepted convention's statistics of the batches: that
+    convention's name, "swapped" (momentum on the batch's term), "zero", or None."""
+    for name, statistics in conventions.items():
+        if _close(value, _averaged(statistics, MOMENTUM)):
+            return name
+    if any(_close(value, _averaged(statistics, 1 - MOMENTUM)) for statistics in conventions.values()):
+        return "swapped"
+    return "zero" if _close(value, np.zeros_like(conventions["right"][0])) else None
+
+
+def _averaged(statistics, momentum):
+    running = np.zeros_like(statistics[0])
+    for statistic in statistics:
+        running = momentum * running + (1 - momentum) * statistic
+    return running
+
+
+def _normalizing(features, gamma, beta, eps):
+    """normalized(x, mean, var): gamma (x - mean) / sqrt(var + eps) + beta, each of one value a feature."""
+    def normalized(x, mean, var):
+        return gamma.reshape(features) * (x - mean.reshape(features)) / np.sqrt(var.reshape(features) + eps) \
+            + beta.reshape(features)
+    return normalized
+
+
+def _test_mode(layer, kept, x, normalized, axes):
+    """test-mode: a test-mode forward on ``x`` after the train-mode ones, which left ``kept``."""
+    why = layer.without_test_mode()
+    if why:
+        return CheckResult("test-mode", "skip", why)
+    wrong_sizes = [name for name, value in kept.items() if value.size != x.mean(axis=axes).size]
+    if wrong_sizes:
+        return CheckResult("test-mode", "skip", f"{' and '.join(wrong_sizes)}: not one value a feature, so test mode "
+                                                "was not checked")
+    try:
+        out = layer.forward(x, "test")
+    except UserError as error:
+        return CheckResult("test-mode", "fail", f"test mode: {error}")
+    problems, hints = [], []
+    if not _close(out, normalized(x, kept["running_mean"], kept["running_var"])):
+        problems.append("the output is not gamma (x - running_mean) / sqrt(running_var + eps) + beta, with the "
+                        "running averages train mode left")
+        if _close(out, normalized(x, x.mean(axis=axes), x.var(axis=axes))):
+            hints.append(ON_THE_BATCH)
+    after = layer.averages()
+    if not all(after[name] is not None and _close(np.asarray(after[name], dtype=np.float64), kept[name])
+               for name in AVERAGES):
+        problems.append("the running averages changed")
+        hints.append(UPDATED_IN_TEST)
+    if not problems:
+        return CheckResult("test-mode", "pass")
+    return CheckResult("test-mode", "fail", f"in test mode {' and '.join(problems)}", hints=hints)
+
+
+def _close(value, expected):
+    return value.shape == expected.shape and np.allclose(value, expected, rtol=1e-9, atol=1e-12)
+
+
+def _shown(array):
+    return np.array2string(np.ravel(array), precision=4)
+
+
+OPTIONS = eps_options(BatchNormCompact, lambda x: (x, np.ones(x.shape[1]), np.zeros(x.shape[1])),
+                      "batch normalization")
+
 KIND = Kind(
-    "batchnorm", "batch normalization in training mode: out = gamma (x - mean) / sqrt(var + eps) + beta",
+    "batchnorm", "batch normalization in training mode, out = gamma (x - mean) / sqrt(var + eps) + beta; its running "
+                 "averages and test mode probed",
     {"x": "N,D", "gamma": "D", "beta": "D"}, (BatchNormCompact, BatchNormStaged), (
         Mistake("dx", lambda inputs, dout: _dx(inputs, dout, mean=False),
                 "dx leaves out -mean(dxhat): the batch mean depends on every x of its column"),
@@ -67,6 +284,4 @@ KIND = Kind(
                 "dgamma is summed over the features (axis 1): sum over the batch (axis 0)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=1),
                 "dbeta is summed over the features (axis 1): sum over the batch (axis 0)"),
-    ), extra=({"mode": "train", "eps": EPS},),
-    options=eps_options(BatchNormCompact, lambda x: (x, np.ones(x.shape[1]), np.zeros(x.shape[1])),
-                        "batch normalization"))
+    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((8, 3), 0, OPTIONS),))

@@ -1,11 +1,15 @@
-"""spatial_batchnorm: batch normalization of images in training mode, each channel normalized over N, H and W.
+"""spatial_batchnorm: batch normalization of images in training mode, each channel normalized over N, H and W; its
+running averages and test mode, probed.
 
 x is (N, C, H, W), gamma and beta (C,).  As batch norm's
 (``batchnorm.eps_options``), the reference takes the eps the layer's own
 forward uses, read off a probe, and the report says which.  A cs231n
-function gets ``bn_param = {"mode": "train", "eps": 1e-5}``; test mode and
-the running averages are not checked (the check holds no state between
-calls).
+function gets ``bn_param = {"mode": "train", "eps": 1e-5}``.  Its running
+averages, one a channel, and its test mode are batch norm's probes
+(``batchnorm.modes_probe``) with each channel's values over N, H and W as a
+feature's over the batch: cs231n's spatial_batchnorm_forward keeps them in
+bn_param, as the batchnorm_forward it calls on x with its channels last
+does; a class keeps them as attributes, as DLFS's BatchNormalization does.
 """
 import numpy as np
 
@@ -13,7 +17,7 @@ from reference_layers.normalization import (EPS, PER_CHANNEL, BatchNormCompact, 
                                             SpatialBatchNormViaBatchNorm, normalize)
 
 from . import Kind, Mistake
-from .batchnorm import eps_options
+from .batchnorm import BN_PARAM, eps_options, modes_probe
 
 
 def _channels_mixed(inputs, dout):
@@ -31,8 +35,13 @@ def _dx_divided_by_n(inputs, dout):
     return (dxhat - sums / len(x)) / std
 
 
+OPTIONS = eps_options(SpatialBatchNormCompact,
+                      lambda x: (x.reshape(*x.shape, 1, 1), np.ones(x.shape[1]), np.zeros(x.shape[1])),
+                      "spatial batch normalization")
+
 KIND = Kind(
-    "spatial_batchnorm", "batch normalization in training mode of x (N, C, H, W), each channel over N, H and W",
+    "spatial_batchnorm", "batch normalization in training mode of x (N, C, H, W), each channel over N, H and W; its "
+                         "running averages and test mode probed",
     {"x": "N,C,H,W", "gamma": "C", "beta": "C"}, (SpatialBatchNormCompact, SpatialBatchNormViaBatchNorm), (
         Mistake("forward", _channels_mixed,
                 "forward normalizes the columns of x.reshape(N*H*W, C), which mix the channels: move the channels "
@@ -43,7 +52,4 @@ KIND = Kind(
                 "dgamma is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=0),
                 "dbeta is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
-    ), extra=({"mode": "train", "eps": EPS},),
-    options=eps_options(SpatialBatchNormCompact,
-                        lambda x: (x.reshape(*x.shape, 1, 1), np.ones(x.shape[1]), np.zeros(x.shape[1])),
-                        "spatial batch normalization"))
+    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((2, 3, 2, 2), PER_CHANNEL, OPTIONS),))
