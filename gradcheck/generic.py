@@ -553,10 +553,16 @@ def run_checks(pair, signature, sizes, seed, reference=None):
         again, _ = _forward(pair.forward, inputs_of(copies))
     except UserError as error:
         return [CheckResult("forward", "fail", str(error), error=error.details)] + skipped
+    if reference is not None:
+        expected_out, reference_cache = _reference(lambda: _forward(reference.forward, inputs_of(copies)), sizes)
+        if out.shape != expected_out.shape:  # no dout fits both: forward fails alone
+            return [_named(_against("forward", out, expected_out, sizes), out, reference.mistakes,
+                           inputs_of(copies), None)] + skipped
     dout = rng.standard_normal(out.shape)
     copies["dout"] = dout.copy()
     if reference is not None:
-        expected_out, expected = _reference_values(reference, inputs_of(copies), copies["dout"], real)
+        expected = _reference(lambda: _backward(reference.backward, copies["dout"], reference_cache,
+                                                inputs_of(copies), real), sizes)
     try:
         gradients = _backward(pair.backward, dout, cache, inputs, real)
     except UserError as error:
@@ -593,10 +599,15 @@ def _named(result, actual, mistakes, inputs, dout):
     return result
 
 
-def _reference_values(reference, inputs, dout, real):
-    """(the reference's output, {name: its gradient} for the ``real`` inputs) at ``inputs`` and ``dout``."""
-    out, cache = _forward(reference.forward, inputs)
-    return out, _backward(reference.backward, dout, cache, inputs, real)
+def _reference(step, sizes):
+    """What ``step()``, a call of the reference's forward or backward at ``sizes``, returns; ValueError when the
+    reference cannot take this configuration (a --dim outside the kind's ranges)."""
+    try:
+        return step()
+    except UserError as error:
+        shown = ", ".join(f"{symbol}={value}" for symbol, value in sorted(sizes.items()))
+        raise ValueError(f"the reference cannot take {shown} ({error}): choose --dim values within the kind's "
+                         "ranges (gradcheck KIND --help)") from None
 
 
 def _against(check, actual, expected, sizes):
