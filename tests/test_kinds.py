@@ -308,3 +308,25 @@ def test_a_class_for_a_kind_checked_as_functions_only_is_refused_with_the_form_i
     assert result.stderr == ("gradcheck: error: rnn_step is checked as cs231n functions (rnn_step_forward(x, prev_h, "
                              "Wx, Wh, b) -> (out, cache) and its backward); RNN is a class, and the courses' classes "
                              "of this kind share no form\n")
+
+
+class GlobalAvgPoolKeepdims:
+    """Keeps the averaged axes: out is (N, C, 1, 1) where the kind's is (N, C)."""
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.mean(axis=(2, 3), keepdims=True)
+
+    def backward(self, dout):
+        return np.broadcast_to(dout, self.shape) / (self.shape[2] * self.shape[3])
+
+
+def test_a_forward_of_the_wrong_shape_fails_forward_alone_and_a_configuration_outside_the_kind_is_refused():
+    report = kinds.check_kind(CATALOGUE["global_avg_pool"], GlobalAvgPoolKeepdims, seed=0)
+    assert [(check.name, check.status) for check in report.checks] == [
+        ("forward", "fail"), ("repeatable", "skip"), ("no-mutation", "skip"), ("dx", "skip")]
+    assert report.checks[0].message == "forward has shape (1, 1, 1, 1), the reference's (1, 1)"
+    kind = CATALOGUE["conv_dilated"]
+    with pytest.raises(ValueError, match=r"^the reference cannot take .*KH=3.*: choose --dim values within the "
+                                         r"kind's ranges \(gradcheck KIND --help\)"):
+        kinds.check_kind(kind, kind.formulations[1], dims={"KH": 3, "H": 4}, seed=0)
