@@ -10,6 +10,13 @@ as ``backward(dout, *inputs)``.  The shapes are declared with symbols,
 Hypothesis search over them and the data seed looks for configurations
 where a gradient differs from the finite differences of the forward.
 
+An input may hold integers below a bound (labels, word indices:
+``integers={"y": "C"}``) or booleans (a mask): those are drawn, passed and
+watched for changes like the others, but never differentiated, and
+backward returns no gradient for them.  A forward of several outputs (an
+LSTM step's next_h and next_c) returns them and then its cache; its
+backward takes a dout for each (``joined``).
+
 No reference is needed, so nothing says what forward should compute: the
 checks are that forward returns a finite array and the same one twice, that
 neither call changes its inputs, and that each gradient is the vector-
@@ -44,8 +51,9 @@ is the expected one times a symbol's value everywhere gets a hint.
 
 With a reference pair (a catalogue kind's, ``gradcheck.kinds``), forward
 and every gradient are compared with the reference's instead, element by
-element, and a gradient that is exactly what one of the reference's named
-Mistakes computes gets its hint.
+element, and a value that is exactly what one of the reference's named
+Mistakes computes gets its hint; a forward of another shape than the
+reference's fails alone (no dout fits both).
 """
 import dataclasses
 import inspect
@@ -295,10 +303,10 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, integers=N
     those and getting no gradient (see the module docstring and ``Signature``); a FunctionReport.  ``backward``
     None: the function named as ``forward`` with forward -> backward, where ``userfiles.find_backward`` looks.
     ``words`` are the command line that runs this check, after "gradcheck" (for reproduce commands; default
-    ``fn`` with the forward's FILE:NAME and the shapes).  With a ``reference`` Pair (a catalogue kind's), forward and every gradient are
-    compared with the reference's instead; ``notes`` go into the report.  A forward of several ``outputs``
-    returns them and then its cache, and its backward takes a dout for each (see ``joined``).  ValueError for
-    bad shapes or dims,
+    ``fn`` with the forward's FILE:NAME and the shapes).  With a ``reference`` Pair (a catalogue kind's),
+    forward and every gradient are compared with the reference's instead; ``notes`` go into the report.  A
+    forward of several ``outputs`` returns them and then its cache, and its backward takes a dout for each
+    (see ``joined``).  ValueError for bad shapes or dims, or a configuration the reference cannot take;
     LoadError for a backward not found; what the pair raises fails its checks."""
     named = impl_words(forward, backward)
     if backward is None:

@@ -116,11 +116,12 @@ def as_pair(impl, kind, backward=None, source=None, **options):
     A class is built with its parameters and the kind's ``made_with`` (then ``options`` as keywords) and its
     forward takes the kind's ``arguments``; its gradients are backward's return (dx, when x holds real
     numbers) and each parameter's d<name> attribute (or its entry in ``grads`` beside ``params``, as "Deep
-    Learning from Scratch 2" keeps them).  A cs231n forward function is called with its arrays, then the kind's ``extra`` arguments, and its
-    backward is found by name; for a loss, the one function returns (loss, dx).  A loss's backward is called
-    as a network calls it, with dout 1 (``backward()``, or ``backward(1.0)`` when it needs the argument), and
-    its gradients are scaled by the checks' dout: the same for every layer, right or wrong.  A ``seeded`` kind's
-    forward starts from numpy's global random state seeded afresh."""
+    Learning from Scratch 2" keeps them).  A cs231n forward function is called with its arrays, then the
+    kind's ``extra`` arguments, and its backward is found by name; for a loss, the one function returns
+    (loss, dx).  A loss's backward is called as a network calls it, with dout 1 (``backward()``, or
+    ``backward(1.0)`` when it needs the argument), and its gradients are scaled by the checks' dout: the same
+    for every layer, right or wrong.  A ``seeded`` kind's forward starts from numpy's global random state
+    seeded afresh."""
     if kind.seeded:
         return _seeded_pair(impl, kind, backward, source, options)
     if inspect.isclass(impl) and not kind.classes:
@@ -150,6 +151,7 @@ def _seeded_pair(impl, kind, backward, source, options):
 
 
 def _returning_loss_and_gradient(loss, name, kind):
+    """cs231n's loss function as a forward returning (loss, dx): dx is the cache its backward scales."""
     def forward(*arrays):
         returned = loss(*arrays, *copy.deepcopy(kind.extra))
         if not (isinstance(returned, tuple) and len(returned) == 2):
