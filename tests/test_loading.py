@@ -150,8 +150,10 @@ def test_the_bare_cli_from_the_projects_folder(case, tmp_path, monkeypatch):
         assert code == 1 and set(data["findings"][0]["checks"]) <= failing(again)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.name, marks=[pytest.mark.slow] if case.fails and
+                                               case.name != "hparams_wrong" else []) for case in CASES])
 def test_the_python_api(case, tmp_path, monkeypatch):
+    """Every right project in the fast suite, and one wrong one (the others are 2 to 3 s each: slow)."""
     monkeypatch.chdir(case.build(tmp_path))
     report = gradcheck.check(case.layer, case.spec, seed=0, examples=case.examples, **case.options)
     assert_verdict(case, report.to_dict())

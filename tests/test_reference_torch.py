@@ -65,5 +65,6 @@ def test_maxpool_matches_torch(cls, config, seed):
 
 @formulations("avgpool")
 @given(config=configs("avgpool"), seed=seeds())
+@pytest.mark.slow  # as the others: torch is installed where the slow suite runs (.ci/run)
 def test_avgpool_matches_torch(cls, config, seed):
     check_pool(cls, config, seed, F.avg_pool2d)
