@@ -81,7 +81,8 @@ WRONG = {  # name -> (layer, its backward, the checks that fail, the hint of the
                           "the mask keeps with the probability of dropping: keep where rand < p (cs231n), or where "
                           "rand > dropout_ratio (DLFS)"),
     "backward without 1/p": (unscaled_backward_forward, dropout_backward, ["dx"], None),
-    "a fresh mask each call": (fresh_mask_forward, dropout_backward, ["repeatable", "dx"], None),
+    "a fresh mask each call": (fresh_mask_forward, dropout_backward, ["repeatable", "dx"],
+                               DROPOUT.hints["repeatable"]),
 }
 
 

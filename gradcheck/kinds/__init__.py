@@ -50,6 +50,7 @@ class Kind:
     by_reference: bool = True  # False: gradients against finite differences of the layer's own forward
     probes: tuple = ()  # probe(impl) -> [CheckResult]: what the search cannot see (a mode, a rate), run once
     outputs: int = 1  # a forward of several returns them, then its cache (an LSTM step: next_h, next_c, cache)
+    hints: dict = dataclasses.field(default_factory=dict)  # check name -> the hint its failure gets (any layer's)
 
     @property
     def parameters(self):
@@ -101,6 +102,9 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
                             notes=[note] if note else [])
     if not kind.by_reference:
         report.against = "finite differences of its own forward"
+    for result in report.checks:
+        if not result.passed and result.name in kind.hints:
+            result.hints.append(kind.hints[result.name])
     for probe in kind.probes:
         for result in probe(impl):
             report.checks.append(result)
