@@ -45,7 +45,8 @@ class Kind:
     loss: bool = False  # forward returns a scalar loss; see as_pair
     dims: dict = dataclasses.field(default_factory=dict)  # a symbol's range when not 1..4: {"C": "2..4"}
     classes: bool = True  # False: cs231n functions only (the courses' classes share no form for the kind)
-    made_with: tuple = ()  # what a class's constructor takes after the parameters (dropout's ratio)
+    made_with: dict = dataclasses.field(default_factory=dict)  # what a class's constructor takes after the
+    # parameters, in order, by what it is ({"dropout_ratio": 0.25}): passed by position
     seeded: bool = False  # numpy's global random state is seeded before each call: a random mask repeats
     by_reference: bool = True  # False: gradients against finite differences of the layer's own forward
     probes: tuple = ()  # probe(impl) -> [CheckResult]: what the search cannot see (a mode, a rate), run once
@@ -82,8 +83,9 @@ def forms(kind):
     else:
         function = "a cs231n forward function whose backward returns every gradient in order"
         method = f"forward({arguments}) and backward(dout){' -> dx' if list(kind.shapes)[0] in real else ''}{kept}"
-    made = ", ".join([*kind.parameters, *map(repr, kind.made_with)])
-    return f"a class NAME({made}) with {method}, or {function}" if kind.classes else function
+    made = ", ".join([*kind.parameters, *map(repr, kind.made_with.values())])
+    told = f" ({', '.join(f'{name} {value!r}' for name, value in kind.made_with.items())})" if kind.made_with else ""
+    return f"a class NAME({made}){told} with {method}, or {function}" if kind.classes else function
 
 
 def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=None, seed=None, words=()):
@@ -176,7 +178,7 @@ def _class_pair(impl, kind, options):
 
     def forward(*arrays):
         values = arrays[kind.arguments:]
-        layer = call("the constructor", functools.partial(impl, **options), *values, *kind.made_with)
+        layer = call("the constructor", functools.partial(impl, **options), *values, *kind.made_with.values())
         return call("forward", layer.forward, *arrays[:kind.arguments]), (layer, values)
 
     def backward_of(dout, built):

@@ -40,5 +40,5 @@ KIND = Kind(
         Mistake("dw", lambda inputs, dout: _undilated(inputs, dout)[1],
                 "dw reads x in undilated windows, taps 1 apart: dw[f, c, s, t] is the sum of dout[n, f, i, j] * "
                 "x[n, c, i + 2s, j + 2t], taps 2 apart as forward read them"),
-    ), extra=({"stride": STRIDE, "pad": PAD, "dilation": DILATION},), made_with=(STRIDE, PAD, DILATION),
+    ), extra=({"stride": STRIDE, "pad": PAD, "dilation": DILATION},), made_with={"stride": STRIDE, "pad": PAD, "dilation": DILATION},
     dims={"H": "3..5", "W": "3..5", "KH": "1..2", "KW": "1..2"})

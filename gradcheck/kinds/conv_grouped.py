@@ -39,5 +39,5 @@ KIND = Kind(
         Mistake("dw", lambda inputs, dout: _every_filter_every_group(inputs, dout)[1],
                 "dw sums each filter's gradient over the channels of every group: a filter of group g reads group "
                 "g's C channels alone, x[:, g C:(g + 1) C]"),
-    ), extra=({"stride": STRIDE, "pad": PAD, "groups": GROUPS},), made_with=(STRIDE, PAD, GROUPS),
+    ), extra=({"stride": STRIDE, "pad": PAD, "groups": GROUPS},), made_with={"stride": STRIDE, "pad": PAD, "groups": GROUPS},
     dims={"H": "2..4", "W": "2..4", "KH": "1..2", "KW": "1..2"})

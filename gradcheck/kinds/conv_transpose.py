@@ -54,4 +54,4 @@ KIND = Kind(
         Mistake("dw", lambda inputs, dout: _gradients(inputs, dout, inputs["w"])[1].transpose(1, 0, 2, 3),
                 "dw has its first two axes swapped, conv's layout (F, C, KH, KW): a transposed convolution's w, "
                 "and dw, are (C, F, KH, KW)"),
-    ), extra=({"stride": STRIDE, "pad": PAD},), made_with=(STRIDE, PAD))
+    ), extra=({"stride": STRIDE, "pad": PAD},), made_with={"stride": STRIDE, "pad": PAD})

@@ -117,7 +117,7 @@ def options(pair):
 KIND = Kind(
     "dropout", f"train mode, each element kept with p = {KEEP}: out = x * mask * scale (1/p inverted, or 1)",
     {"x": "N,D"}, (dropout_forward, Dropout), extra=({"mode": "train", "p": KEEP, "seed": 0},),
-    made_with=(1 - KEEP,), seeded=True, by_reference=False, probes=(probes,), options=options,
+    made_with={"dropout_ratio": 1 - KEEP}, seeded=True, by_reference=False, probes=(probes,), options=options,
     hints={"repeatable": "the mask differs from call to call: draw it from numpy's global random state "
                          "(np.random.rand), which gradcheck seeds before every call, or seed it with "
                          "dropout_param['seed']"})

@@ -65,5 +65,5 @@ KIND = Kind(
                 "dgamma has shape (C,): sum over axes (0, 2, 3) with keepdims=True, to gamma's shape (1, C, 1, 1)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=PER_CHANNEL),
                 "dbeta has shape (C,): sum over axes (0, 2, 3) with keepdims=True, to beta's shape (1, C, 1, 1)"),
-    ), extra=(GROUPS, {"eps": EPS}), made_with=(GROUPS,),
+    ), extra=(GROUPS, {"eps": EPS}), made_with={"G": GROUPS},
     options=eps_options(functools.partial(GroupNormCompact, G=GROUPS), _probe, "group normalization"))
