@@ -83,7 +83,10 @@ LARGE, LARGE_EVERY = 1000.0, 8  # one data seed in 8 draws inputs around 1000: e
 VALUES = {"usual": "usual (standard normal)", "large": f"large (around {LARGE:g})"}
 LARGE_CONDITION = f"the inputs are large (around {LARGE:g})"
 OVERFLOW_HINT = ("forward overflows on large inputs: exp(1000) is inf; subtract each row's maximum before exp() "
-                 "(softmax, log-sum-exp), which changes no result")
+                 "(softmax, log-sum-exp), which changes no result, and use np.tanh rather than "
+                 "(exp(x) - exp(-x)) / (exp(x) + exp(-x))")
+DOUT_WRITTEN = ("backward writes into the dout it is given (dx = dout; dx[x <= 0] = 0): harmless where the caller "
+                "never reads dout again, as in cs231n's and DLFS's networks; dx = dout.copy() is safe everywhere")
 
 
 @dataclass(frozen=True)
@@ -502,7 +505,8 @@ class _Search:
                 if result.name == name:
                     return result
         passes = [r for example in seen for r in self.results(example) if r.name == name]
-        return max(passes, key=lambda r: r.max_abs_error or 0.0) if passes else CheckResult(name, "pass")
+        return max(passes, key=lambda r: (bool(r.notes), r.max_abs_error or 0.0)) if passes else \
+            CheckResult(name, "pass")
 
     def _spec(self):
         """What the report names: the words after --impl (and --backward)."""
@@ -585,14 +589,16 @@ def run_checks(pair, signature, sizes, seed, reference=None):
             return _named(_against(f"d{name}", gradients[name], expected[name], sizes), gradients[name],
                           reference.mistakes, inputs_of(copies), copies["dout"])
         gradient_results = [judged(name) for name in real]
-    changed = [name for name, array in dict(inputs, dout=dout).items()
-               if not np.array_equal(array, copies[name], equal_nan=True)]
+    changed = [name for name, array in inputs.items() if not np.array_equal(array, copies[name], equal_nan=True)]
+    mutation = CheckResult("no-mutation", "fail", f"forward or backward changed {', '.join(changed)} in place") \
+        if changed else CheckResult("no-mutation", "pass")
+    if not np.array_equal(dout, copies["dout"], equal_nan=True):
+        mutation.notes.append(DOUT_WRITTEN)
     return [CheckResult("forward", "pass") if reference is None else
             _named(_against("forward", out, expected_out, sizes), out, reference.mistakes, inputs_of(copies),
                    copies["dout"]),
             compare("repeatable", again, {"first call": out}, TOLERANCE),
-            CheckResult("no-mutation", "fail", f"forward or backward changed {', '.join(changed)} in place")
-            if changed else CheckResult("no-mutation", "pass")] + gradient_results
+            mutation] + gradient_results
 
 
 def _named(result, actual, mistakes, inputs, dout):
@@ -619,7 +625,9 @@ def _reference(step, sizes):
 
 
 def _against(check, actual, expected, sizes):
-    """``actual`` compared with the reference's ``expected``, element by element, with the factor hints."""
+    """``actual`` compared with the reference's ``expected``, element by element, with the factor hints; a
+    gradient that differs in shape by axes of length 1 alone is compared as the reference's (``_reshaped``)."""
+    actual, note = _reshaped(check, actual, expected.shape) if check != "forward" else (actual, None)
     if actual.shape != expected.shape:
         return CheckResult(check, "fail", f"{check} has shape {actual.shape}, the reference's {expected.shape}",
                            shapes=(actual.shape, expected.shape))
@@ -629,7 +637,18 @@ def _against(check, actual, expected, sizes):
                      slack={"reference": TOLERANCE.slack(magnitude=np.maximum(1.0, np.abs(expected)))})
     if not result.passed:
         result.hints = _scale_hints(check, actual, expected, sizes, "the reference")
+    result.notes += [note] if note else []
     return result
+
+
+def _reshaped(check, gradient, shape):
+    """(``gradient`` as ``shape``, a note saying so) when it differs from ``shape`` only by axes of length 1
+    (keepdims=True gave dgamma (1, D) for a gamma of (D,)): the courses' checks broadcast it and take its values,
+    so the check does too, and says so; else (``gradient``, None)."""
+    if gradient.shape == shape or [n for n in gradient.shape if n != 1] != [n for n in shape if n != 1]:
+        return gradient, None
+    return gradient.reshape(shape), (f"{check} has shape {gradient.shape} where {check[1:]} has {shape}: compared "
+                                     f"as {shape}; give it {check[1:]}'s shape (a sum with or without keepdims=True)")
 
 
 class UserError(Exception):
@@ -658,6 +677,8 @@ def _forward(forward, inputs):
     """(out as a float64 array, cache or None when forward returned out alone)."""
     returned = call("forward", forward, *inputs.values())
     out, cache = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
+    if out is None:
+        raise UserError("forward returned None as its output: is it unfinished? return the output array")
     if not isinstance(out, (np.ndarray, list, float, int)):
         raise UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
     return finite_array("forward", out), cache
@@ -665,6 +686,8 @@ def _forward(forward, inputs):
 
 def finite_array(what, value):
     """``value`` as a float64 array; UserError saying where when it holds NaN or inf."""
+    if value is None:
+        raise UserError(f"{what} returned None: is it unfinished?")
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 0 and not np.isfinite(array):
         raise UserError(f"{what} returned {array}")
@@ -731,15 +754,19 @@ def gradient_check(check, name, evaluate, theta, analytic, dout, rng, sizes=None
     screen localized by group testing.  ``out_magnitude`` (the size of the terms of each output) widens the
     finite differences' rounding noise (``numeric.NumericGradient``).  What ``evaluate`` raises as a UserError
     fails the check."""
+    analytic, note = _reshaped(check, analytic, theta.shape)
     if analytic.shape != theta.shape:
         return CheckResult(check, "fail", f"{check} has shape {analytic.shape}, {name} has {theta.shape}",
                            shapes=(analytic.shape, theta.shape))
     try:
         if theta.size <= DENSE_LIMIT:
-            return _differenced(check, evaluate, theta, dout, analytic, sizes or {}, out_magnitude)
-        return _screened(check, evaluate, theta, dout, analytic, rng, out_magnitude)
+            result = _differenced(check, evaluate, theta, dout, analytic, sizes or {}, out_magnitude)
+        else:
+            result = _screened(check, evaluate, theta, dout, analytic, rng, out_magnitude)
     except UserError as error:
-        return CheckResult(check, "fail", f"while differencing {name}: {error}", error=error.details)
+        result = CheckResult(check, "fail", f"while differencing {name}: {error}", error=error.details)
+    result.notes += [note] if note else []
+    return result
 
 
 def _differenced(check, evaluate, theta, dout, analytic, sizes, out_magnitude):

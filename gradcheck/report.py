@@ -166,7 +166,7 @@ def render_function_text(report, console):
                                                 for symbol, (low, high) in signature.bounds.items()), 0)
     if report.values:
         _labelled(console, "values:", ", ".join(VALUES[value] for value in report.values), 0, "dim")
-    for note in report.notes:
+    for note in dict.fromkeys([*report.notes, *(note for result in report.checks for note in result.notes)]):
         _labelled(console, "note:", note, 0, "dim")
     console.print()
     console.print(_check_table(report, console.width))

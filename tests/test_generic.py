@@ -144,11 +144,25 @@ def test_a_kink_within_a_step_of_the_input_fails_no_right_gradient(size, monkeyp
     assert not by_name(gradcheck.check_function(shifted_relu, right, {"x": "N,D"}, dims, seed=5))["dx"].passed
 
 
-def test_an_input_changed_in_place_fails_no_mutation_and_only_it():
+def test_an_input_changed_in_place_fails_no_mutation_and_only_it_and_a_dout_written_into_is_a_note():
     report = gradcheck.check_function(example("wrong_affine_relu").relu_forward, None, {"x": "N,D"},
                                       seed=0)  # relu_backward found by its name
     assert [r.name for r in report.checks if not r.passed] == ["no-mutation"]
-    assert by_name(report)["no-mutation"].message == "forward or backward changed dout in place"
+    assert by_name(report)["no-mutation"].message == "forward or backward changed x in place"
+
+    def writes_into_dout(dout, x):
+        """As the DLFS book's ReLU and cs231n's common relu_backward do: harmless to a network, said."""
+        dx = dout
+        dx[x <= 0] = 0
+        return dx
+    report = gradcheck.check_function(example("affine_relu").relu_forward, writes_into_dout, {"x": "N,D"}, seed=0)
+    assert report.passed and by_name(report)["no-mutation"].notes == [generic.DOUT_WRITTEN]
+
+
+def test_an_unfinished_forward_is_told_so():
+    report = gradcheck.check_function(lambda x: (None, None), sigmoid_backward, {"x": "N"}, seed=0)
+    assert by_name(report)["forward"].message == ("forward returned None as its output: is it unfinished? return "
+                                                  "the output array")
 
 
 def test_what_the_pair_raises_or_returns_wrong_fails_its_checks_with_where():
