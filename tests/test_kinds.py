@@ -184,7 +184,7 @@ WRONG = {
                                      "db is the reference divided by N=2, everywhere: a mean where a sum belongs?"),
     "ReluUnmasked": ("relu", ReluUnmasked, ["dx"], CATALOGUE["relu"].mistakes[0].hint),
     "ReluMaskedByDout": ("relu", ReluMaskedByDout, ["dx"], CATALOGUE["relu"].mistakes[1].hint),
-    "relu_forward (dout changed)": ("relu", example("wrong_affine_relu").relu_forward, ["no-mutation"], None),
+    "relu_forward (x changed)": ("relu", example("wrong_affine_relu").relu_forward, ["no-mutation"], None),
     "LeakyReluNoLeak": ("leaky_relu", LeakyReluNoLeak, ["dx"], CATALOGUE["leaky_relu"].mistakes[0].hint),
     "SigmoidFromInput": ("sigmoid", example("dlfs_layers").SigmoidFromInput, ["dx"],
                          CATALOGUE["sigmoid"].mistakes[0].hint),
@@ -196,7 +196,7 @@ WRONG = {
     "BatchNormDgammaOverFeatures": ("batchnorm", BatchNormDgammaOverFeatures, ["dgamma"],
                                     CATALOGUE["batchnorm"].mistakes[3].hint),
 }
-FAST = ("SigmoidFromInput", "relu_forward (dout changed)", "batchnorm_forward (no mean term)")
+FAST = ("SigmoidFromInput", "relu_forward (x changed)", "batchnorm_forward (no mean term)")
 
 
 CASES = [pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST and seed == 0 else [pytest.mark.slow])
@@ -305,9 +305,14 @@ def test_a_class_for_a_kind_checked_as_functions_only_is_refused_with_the_form_i
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["rnn_step", "--impl", "mine.py:RNN"])
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == ("gradcheck: error: rnn_step is checked as cs231n functions (rnn_step_forward(x, prev_h, "
-                             "Wx, Wh, b) -> (out, cache) and its backward); RNN is a class, and the courses' classes "
-                             "of this kind share no form\n")
+    assert result.stderr == ("gradcheck: error: rnn_step takes a cs231n forward function (rnn_step_forward(x, prev_h, "
+                             "Wx, Wh, b) -> (out, cache)) whose backward returns every gradient in order; RNN is a "
+                             "class, and the courses' classes of this kind share no form\n")
+    (tmp_path / "time.py").write_text("class TimeSoftmaxWithLoss:\n    def forward(self, xs, ts):\n        pass\n")
+    result = CliRunner().invoke(main, ["temporal_softmax_loss", "--impl", "time.py:TimeSoftmaxWithLoss"])
+    assert result.exit_code == 2 and result.stderr == (
+        "gradcheck: error: temporal_softmax_loss takes a cs231n function temporal_softmax_loss(x, y, mask) -> (loss, "
+        "dx); TimeSoftmaxWithLoss is a class, and the courses' classes of this kind share no form\n")
 
 
 class GlobalAvgPoolKeepdims:
@@ -330,3 +335,27 @@ def test_a_forward_of_the_wrong_shape_fails_forward_alone_and_a_configuration_ou
     with pytest.raises(ValueError, match=r"^the reference cannot take .*KH=3.*: choose --dim values within the "
                                          r"kind's ranges \(gradcheck KIND --help\)"):
         kinds.check_kind(kind, kind.formulations[1], dims={"KH": 3, "H": 4}, seed=0)
+
+
+def batchnorm_backward_keepdims(dout, cache):
+    """Right values; dgamma and dbeta of shape (1, D), as keepdims=True gives them."""
+    dx, dgamma, dbeta = batchnorm_backward_right(dout, cache)
+    return dx, dgamma[None], dbeta[None]
+
+
+def batchnorm_backward_right(dout, cache):
+    xhat, gamma, std = cache
+    dxhat = dout * gamma
+    dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def test_a_gradient_of_the_parameters_values_in_a_shape_with_axes_of_1_passes_with_a_note():
+    """cs231n's checks broadcast dgamma (1, D) against (D,); so does this one, and it says so."""
+    report = kinds.check_kind(CATALOGUE["batchnorm"], batchnorm_forward, backward=batchnorm_backward_keepdims, seed=0)
+    assert report.passed
+    shown = [note for check in report.checks for note in check.notes]
+    assert any(note.startswith("dgamma has shape (1, ") and "where gamma has (" in note for note in shown), shown
+    wrong_shape = kinds.check_kind(CATALOGUE["batchnorm"], batchnorm_forward,
+                                   backward=lambda dout, cache: (dout, dout, dout), seed=0)
+    assert {check.name for check in wrong_shape.checks if not check.passed} == {"dx", "dgamma", "dbeta"}

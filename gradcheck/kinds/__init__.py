@@ -81,7 +81,8 @@ def forms(kind):
         function = f"a cs231n function {kind.name}({arguments}) -> (loss, dx)"
         method = f"forward({arguments}) -> loss and backward(dout=1) -> dx"
     else:
-        function = "a cs231n forward function whose backward returns every gradient in order"
+        function = (f"a cs231n forward function ({kind.name}_forward({', '.join(kind.shapes)}) -> (out, cache)) "
+                    "whose backward returns every gradient in order")
         method = f"forward({arguments}) and backward(dout){' -> dx' if list(kind.shapes)[0] in real else ''}{kept}"
     made = ", ".join([*kind.parameters, *map(repr, kind.made_with.values())])
     told = f" ({', '.join(f'{name} {value!r}' for name, value in kind.made_with.items())})" if kind.made_with else ""
@@ -93,6 +94,9 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
     generic.FunctionReport.  ``backward`` names a forward function's partner when it is not found by its name in
     ``source`` (a userfiles.Source: the file the user named; default, the function's own module).  LoadError for
     a layer this kind cannot take."""
+    if inspect.isclass(impl) and not kind.classes:
+        raise LoadError(f"{kind.name} takes {forms(kind)}; {impl.__name__} is a class, and the courses' classes of "
+                        "this kind share no form")
     pair = as_pair(impl, kind, backward, source)
     options, note = kind.options(pair) if kind.options else ({}, "")
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes) \
@@ -130,10 +134,6 @@ def as_pair(impl, kind, backward=None, source=None, **options):
     seeded afresh."""
     if kind.seeded:
         return _seeded_pair(impl, kind, backward, source, options)
-    if inspect.isclass(impl) and not kind.classes:
-        raise LoadError(f"{kind.name} is checked as cs231n functions ({kind.name}_forward("
-                        f"{', '.join(kind.shapes)}) -> (out, cache) and its backward); {impl.__name__} is a class, "
-                        "and the courses' classes of this kind share no form")
     if inspect.isclass(impl):
         return _class_pair(impl, kind, options)
     name = getattr(impl, "__name__", "forward")

@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from reference_layers.normalization import EPS, PER_CHANNEL, GroupNormCompact, GroupNormViaBatchNorm, normalize
+from reference_layers.normalization import EPS, GroupNormCompact, GroupNormViaBatchNorm, normalize
 
 from . import Kind, Mistake
 from .batchnorm import eps_options
@@ -42,10 +42,6 @@ def _dx_divided_by_sample(inputs, dout):
     return ((dxhat - sums / dout[0].size) / std).reshape(dout.shape)
 
 
-def _dgamma_of_shape_c(inputs, dout):
-    return (dout * _grouped(inputs)[0].reshape(dout.shape)).sum(axis=PER_CHANNEL)
-
-
 def _probe(columns):
     """The probe's columns as groups: x (3, G, 2, 1), sample n's every group holding column n."""
     x = np.repeat(columns.T[:, None, :, None], GROUPS, axis=1)
@@ -61,9 +57,5 @@ KIND = Kind(
         Mistake("dx", _dx_divided_by_sample,
                 "dx divides the group's sums by C*H*W, a sample's size: a group's mean and variance are over its "
                 "C/G*H*W values"),
-        Mistake("dgamma", _dgamma_of_shape_c,
-                "dgamma has shape (C,): sum over axes (0, 2, 3) with keepdims=True, to gamma's shape (1, C, 1, 1)"),
-        Mistake("dbeta", lambda inputs, dout: dout.sum(axis=PER_CHANNEL),
-                "dbeta has shape (C,): sum over axes (0, 2, 3) with keepdims=True, to beta's shape (1, C, 1, 1)"),
     ), extra=(GROUPS, {"eps": EPS}), made_with={"G": GROUPS},
     options=eps_options(functools.partial(GroupNormCompact, G=GROUPS), _probe, "group normalization"))

@@ -1,5 +1,9 @@
 """temporal_softmax_loss: cs231n's captioning loss, a softmax loss at every counted time step.
 
+A cs231n function only: "Deep Learning from Scratch 2"'s ``TimeSoftmaxWithLoss`` takes ``forward(xs, ts)``,
+counts the steps whose label is not -1 and divides by their number, another loss; it is refused with the form
+this kind takes.
+
 ``temporal_softmax_loss(x, y, mask) -> (loss, dx)``: x (N, T, V) scores
 over the vocabulary, y (N, T) the words, mask (N, T) the steps that count;
 summed over the time steps and averaged over the batch (divided by N).
@@ -30,4 +34,4 @@ KIND = Kind(
                 "the loss is divided by the number of counted steps: sum over the steps, divide by N only"),
         Mistake("dx", lambda inputs, dout: dout * _dx_of_every_step(inputs),
                 "dx is not masked: a step where mask is False adds nothing to the loss, so its gradient is 0"),
-    ), arguments=3, integers={"y": "V"}, booleans=("mask",), loss=True)
+    ), arguments=3, integers={"y": "V"}, booleans=("mask",), loss=True, classes=False)
