@@ -17,6 +17,7 @@ from reference_layers.conv_variants import ConvDilatedAsConv, ConvDilatedLoops
 from . import Kind, Mistake
 
 STRIDE, PAD, DILATION = 1, 0, 2
+GEOMETRY = {"stride": STRIDE, "pad": PAD, "dilation": DILATION}  # cs231n's conv_param; a class's, in order
 
 
 def _undilated(inputs, dout):
@@ -40,5 +41,5 @@ KIND = Kind(
         Mistake("dw", lambda inputs, dout: _undilated(inputs, dout)[1],
                 "dw reads x in undilated windows, taps 1 apart: dw[f, c, s, t] is the sum of dout[n, f, i, j] * "
                 "x[n, c, i + 2s, j + 2t], taps 2 apart as forward read them"),
-    ), extra=({"stride": STRIDE, "pad": PAD, "dilation": DILATION},), made_with={"stride": STRIDE, "pad": PAD, "dilation": DILATION},
+    ), extra=(GEOMETRY,), made_with=GEOMETRY,
     dims={"H": "3..5", "W": "3..5", "KH": "1..2", "KW": "1..2"})

@@ -17,6 +17,7 @@ from reference_layers.conv_variants import ConvGroupedAsConv, ConvGroupedLoops
 from . import Kind, Mistake
 
 STRIDE, PAD, GROUPS = 1, 0, 2
+GEOMETRY = {"stride": STRIDE, "pad": PAD, "groups": GROUPS}  # cs231n's conv_param; a class's, in order
 
 
 def _every_filter_every_group(inputs, dout):
@@ -39,5 +40,5 @@ KIND = Kind(
         Mistake("dw", lambda inputs, dout: _every_filter_every_group(inputs, dout)[1],
                 "dw sums each filter's gradient over the channels of every group: a filter of group g reads group "
                 "g's C channels alone, x[:, g C:(g + 1) C]"),
-    ), extra=({"stride": STRIDE, "pad": PAD, "groups": GROUPS},), made_with={"stride": STRIDE, "pad": PAD, "groups": GROUPS},
+    ), extra=(GEOMETRY,), made_with=GEOMETRY,
     dims={"H": "2..4", "W": "2..4", "KH": "1..2", "KW": "1..2"})

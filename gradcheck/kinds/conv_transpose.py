@@ -17,6 +17,7 @@ from reference_layers.conv_variants import ConvTransposeAsConv, ConvTransposeLoo
 from . import Kind, Mistake
 
 STRIDE, PAD = 2, 0
+GEOMETRY = {"stride": STRIDE, "pad": PAD}  # cs231n's conv_param; a class's, in order
 
 
 def _flipped(w):
@@ -54,4 +55,4 @@ KIND = Kind(
         Mistake("dw", lambda inputs, dout: _gradients(inputs, dout, inputs["w"])[1].transpose(1, 0, 2, 3),
                 "dw has its first two axes swapped, conv's layout (F, C, KH, KW): a transposed convolution's w, "
                 "and dw, are (C, F, KH, KW)"),
-    ), extra=({"stride": STRIDE, "pad": PAD},), made_with={"stride": STRIDE, "pad": PAD})
+    ), extra=(GEOMETRY,), made_with=GEOMETRY)
