@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from gradcheck import generic, kinds
 from gradcheck.cli import main
 from gradcheck.userfiles import load_module
+from kind_checks import assert_agrees_with_torch, failing, on_every_seed
 from reference_layers.activations import LEAK
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
@@ -64,22 +65,10 @@ ELEMENTWISE_AND_AFFINE = [(kind, cls) for kind, cls in FORMULATIONS if kind.name
 @pytest.mark.parametrize("kind,formulation", ELEMENTWISE_AND_AFFINE,
                          ids=[f"{kind.name}-{cls.__name__}" for kind, cls in ELEMENTWISE_AND_AFFINE])
 def test_each_formulation_agrees_with_pytorch(kind, formulation):
-    """The kinds of this file; the others' in their own files (tests/test_kinds_*.py)."""
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(0)
-    for n, d, m in [(2, 1, 1), (3, 5, 2), (7, 4, 6)]:  # torch's batch norm refuses a batch of 1 in training
-        sizes = {"N": n, "D": d, "M": m}
-        inputs = {name: rng.standard_normal(tuple(sizes[axis] for axis in axes.split(",")))
-                  for name, axes in kind.shapes.items()}
-        tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
-        out = TORCH[kind.name](torch, *tensors.values())
-        dout = rng.standard_normal(tuple(out.shape))
-        out.backward(torch.tensor(dout))
-        pair = kinds.as_pair(formulation, kind)
-        ours, cache = pair.forward(*inputs.values())
-        np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-14)
-        for name, gradient in zip(inputs, pair.backward(dout, cache)):
-            np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+    """The kinds of this file; the others' in their own files (tests/test_kinds_*.py).  Torch's batch norm
+    refuses a batch of 1 in training."""
+    sizes = [{"N": n, "D": d, "M": m} for n, d, m in [(2, 1, 1), (3, 5, 2), (7, 4, 6)]]
+    assert_agrees_with_torch(kind, formulation, TORCH[kind.name], sizes)
 
 
 class AffineDbAveraged(example("dlfs_layers").Affine):
@@ -199,15 +188,11 @@ WRONG = {
 FAST = ("SigmoidFromInput", "relu_forward (x changed)", "batchnorm_forward (no mean term)")
 
 
-CASES = [pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST and seed == 0 else [pytest.mark.slow])
-         for name in WRONG for seed in range(5)]
-
-
-@pytest.mark.parametrize("name,seed", CASES)
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, FAST))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
-    kind, layer, failing, hint = WRONG[name]
+    kind, layer, checks, hint = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
-    assert [check.name for check in report.checks if not check.passed] == failing
+    assert failing(report) == checks
     if hint:
         assert hint in report.findings[0].results[0].hints
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gradcheck import generic, kinds
+from kind_checks import failing, on_every_seed
 
 CATALOGUE = kinds.catalogue()
 CONVOLUTIONS = ("conv_transpose", "conv_dilated", "conv_grouped")
@@ -301,10 +302,7 @@ RIGHT = [("global_avg_pool", GlobalAvgPool), ("global_avg_pool", global_avg_pool
 FAST_RIGHT = (conv_transpose_forward,)
 
 
-@pytest.mark.parametrize("kind,layer,seed", [
-    pytest.param(kind, layer, seed, id=f"{layer.__name__}-{seed}",
-                 marks=[] if layer in FAST_RIGHT and seed == 0 else [pytest.mark.slow])
-    for kind, layer in RIGHT for seed in range(5)])
+@pytest.mark.parametrize("kind,layer,seed", on_every_seed(RIGHT, FAST_RIGHT, key=lambda case: case[1]))
 def test_right_layers_pass_as_classes_and_as_functions(kind, layer, seed):
     assert kinds.check_kind(CATALOGUE[kind], layer, seed=seed).passed
 
@@ -337,13 +335,11 @@ def test_every_mistake_is_made_by_a_wrong_layer():
     assert named == {(mistake.check, mistake.hint) for name in KINDS for mistake in CATALOGUE[name].mistakes}
 
 
-@pytest.mark.parametrize("name,seed", [
-    pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST_WRONG and seed == 0 else [pytest.mark.slow])
-    for name in WRONG for seed in range(5)])
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, FAST_WRONG))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
-    kind, layer, failing, hints = WRONG[name]
+    kind, layer, checks, hints = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
-    assert [check.name for check in report.checks if not check.passed] == failing
+    assert failing(report) == checks
     results = {check.name: check for check in report.checks}
     for check, expected in hints:
         assert expected in results[check].hints

@@ -10,6 +10,7 @@ import pytest
 from gradcheck import kinds
 from gradcheck.kinds.dropout import KEEP
 from gradcheck.userfiles import load_module
+from kind_checks import failing, on_every_seed
 
 DROPOUT = kinds.catalogue()["dropout"]
 DLFS = load_module(os.path.join(os.path.dirname(__file__), os.pardir, "examples", "dlfs_layers.py"))
@@ -97,15 +98,13 @@ def test_right_layers_pass_in_either_form(layer, seed):
 FAST = ("DropoutNotScaled", "scaled in test mode")
 
 
-@pytest.mark.parametrize("name,seed", [pytest.param(name, seed, id=f"{name}-{seed}",
-                                                    marks=[] if name in FAST and seed == 0 else [pytest.mark.slow])
-                                       for name in WRONG for seed in range(5)])
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, FAST))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
-    layer, backward, failing, hint = WRONG[name]
+    layer, backward, checks, hint = WRONG[name]
     report = kinds.check_kind(DROPOUT, layer, backward=backward, seed=seed)
-    assert [check.name for check in report.checks if not check.passed] == failing
+    assert failing(report) == checks
     if hint:
-        (first,) = [check for check in report.checks if check.name == failing[0]]
+        (first,) = [check for check in report.checks if check.name == checks[0]]
         assert first.hints == [hint]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from gradcheck import generic, kinds
 from gradcheck.userfiles import load_module
+from kind_checks import failing, on_every_seed
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 CATALOGUE = kinds.catalogue()
@@ -239,15 +240,11 @@ WRONG = {  # layer -> (kind, layer, the checks that fail, a hint of its first fi
     "EmbeddingAssigned": ("embedding", EmbeddingAssigned, ["dW"], hint("embedding", 0)),
 }
 FAST = ("SoftmaxWithLossNoMax", "word_embedding (dW[x] += dout)")
-CASES = [pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST and seed == 0 else [pytest.mark.slow])
-         for name in WRONG for seed in range(5)]
-
-
-@pytest.mark.parametrize("name,seed", CASES)
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, FAST))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
-    kind, layer, failing, expected = WRONG[name]
+    kind, layer, checks, expected = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
-    assert [check.name for check in report.checks if not check.passed] == failing
+    assert failing(report) == checks
     assert expected in report.findings[0].results[0].hints
 
 

@@ -11,9 +11,10 @@ import os
 import numpy as np
 import pytest
 
-from gradcheck import generic, kinds
+from gradcheck import kinds
 from gradcheck.kinds import batchnorm
 from gradcheck.userfiles import load_module
+from kind_checks import assert_agrees_with_torch, failing, on_every_seed
 
 CATALOGUE = kinds.catalogue()
 NORMALIZATIONS = ("layernorm", "spatial_batchnorm", "groupnorm")
@@ -36,22 +37,9 @@ FORMULATIONS = [pytest.param(CATALOGUE[name], formulation, id=f"{name}-{formulat
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,formulation", FORMULATIONS)
 def test_each_formulation_agrees_with_pytorch(kind, formulation):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(0)
-    signature = generic.Signature.parse(kind.shapes)
-    for sizes in SIZES:
-        inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in kind.shapes}
-        tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
-        out = TORCH[kind.name](torch.nn.functional, *tensors.values())
-        dout = rng.standard_normal(tuple(out.shape))
-        out.backward(torch.tensor(dout))
-        pair = kinds.as_pair(formulation, kind)
-        ours, cache = pair.forward(*inputs.values())
-        np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-14)
-        gradients = pair.backward(dout, cache)
-        assert len(gradients) == len(inputs)
-        for name, gradient in zip(inputs, gradients):  # atol: torch's rounding, 3e-14, where a lone value's dx is 0
-            np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-13, err_msg=name)
+    # gradient_atol: torch's rounding, 3e-14, where a lone value's dx is 0
+    assert_agrees_with_torch(kind, formulation, lambda torch, *tensors: TORCH[kind.name](torch.nn.functional, *tensors),
+                             SIZES, gradient_atol=1e-13)
 
 
 # ---- a student's layers: cs231n's functions, and classes as "Deep Learning from Scratch" writes its layers ----
@@ -274,10 +262,7 @@ RIGHT = [("layernorm", LayerNorm, "eps 1e-06"), ("layernorm", layernorm_forward,
 FAST_RIGHT = (LayerNorm, spatial_groupnorm_forward)
 
 
-@pytest.mark.parametrize("kind,layer,eps,seed", [
-    pytest.param(kind, layer, eps, seed, id=f"{layer.__name__}-{seed}",
-                 marks=[] if layer in FAST_RIGHT and seed == 0 else [pytest.mark.slow])
-    for kind, layer, eps in RIGHT for seed in range(5)])
+@pytest.mark.parametrize("kind,layer,eps,seed", on_every_seed(RIGHT, FAST_RIGHT, key=lambda case: case[1]))
 def test_right_layers_pass_as_classes_and_as_functions_with_the_eps_they_use(kind, layer, eps, seed):
     report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
     assert report.passed and report.notes == [f"{eps}, read off the layer's forward (it changes every output)"]
@@ -314,13 +299,11 @@ def test_every_mistake_is_made_by_a_wrong_layer():
     assert named == {(mistake.check, mistake.hint) for name in NORMALIZATIONS for mistake in CATALOGUE[name].mistakes}
 
 
-@pytest.mark.parametrize("name,seed", [
-    pytest.param(name, seed, id=f"{name}-{seed}", marks=[] if name in FAST_WRONG and seed == 0 else [pytest.mark.slow])
-    for name in WRONG for seed in range(5)])
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, FAST_WRONG))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
-    kind, layer, failing, hints = WRONG[name]
+    kind, layer, checks, hints = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
-    assert [check.name for check in report.checks if not check.passed] == failing
+    assert failing(report) == checks
     results = {check.name: check for check in report.checks}
     for check, expected in hints:
         assert expected in results[check].hints
@@ -418,10 +401,8 @@ PROBED_RIGHT = [("batchnorm", DLFS.BatchNormalization, "eps 1e-06"), ("batchnorm
                 ("spatial_batchnorm", spatial_batchnorm_forward, "eps 1e-05")]
 
 
-@pytest.mark.parametrize("kind,layer,eps,seed", [
-    pytest.param(kind, layer, eps, seed, id=f"{layer.__name__}-{seed}",
-                 marks=[] if layer is DLFS.BatchNormalization and seed == 0 else [pytest.mark.slow])
-    for kind, layer, eps in PROBED_RIGHT for seed in range(5)])
+@pytest.mark.parametrize("kind,layer,eps,seed", on_every_seed(PROBED_RIGHT, (DLFS.BatchNormalization,),
+                                                             key=lambda case: case[1]))
 def test_the_courses_batch_norms_pass_their_running_averages_and_test_mode(kind, layer, eps, seed):
     report = kinds.check_kind(CATALOGUE[kind], layer, seed=seed)
     assert report.passed and report.notes == [f"{eps}, read off the layer's forward (it changes every output)"]
@@ -442,18 +423,15 @@ PROBED_WRONG = {
 FAST_PROBED_WRONG = ("momentum swapped",)
 
 
-@pytest.mark.parametrize("name,seed", [
-    pytest.param(name, seed, id=f"{name}-{seed}",
-                 marks=[] if name in FAST_PROBED_WRONG and seed == 0 else [pytest.mark.slow])
-    for name in PROBED_WRONG for seed in range(5)])
+@pytest.mark.parametrize("name,seed", on_every_seed(PROBED_WRONG, FAST_PROBED_WRONG))
 def test_each_wrong_running_average_or_test_mode_fails_its_probe_alone_with_its_hint(name, seed):
-    kind, layer, failing, hints = PROBED_WRONG[name]
+    kind, layer, checks, hints = PROBED_WRONG[name]
     backward = None if inspect.isclass(layer) else batchnorm_backward
     report = kinds.check_kind(CATALOGUE[kind], layer, backward=backward, seed=seed)
-    assert [check.name for check in report.checks if not check.passed] == failing
+    assert failing(report) == checks
     assert {probe: check.hints for probe, check in probed(report).items() if not check.passed} == hints
     (finding,) = report.findings
-    assert finding.names == failing and finding.example is None
+    assert finding.names == checks and finding.example is None
 
 
 def test_the_unbiased_running_variance_is_accepted_with_a_note():

@@ -9,6 +9,7 @@ from gradcheck import generic, kinds
 from gradcheck.kinds.lstm import NOT_CARRIED
 from gradcheck.kinds.lstm_step import WITHOUT_DNEXT_C
 from gradcheck.kinds.rnn import NOT_ACCUMULATED
+from kind_checks import assert_agrees_with_torch, failing, on_every_seed
 
 CATALOGUE = kinds.catalogue()
 RECURRENT = ("temporal_affine", "rnn_step", "rnn", "lstm")  # lstm_step, of two outputs: its own test below
@@ -47,22 +48,7 @@ FORMULATIONS = [pytest.param(CATALOGUE[name], formulation, id=f"{name}-{formulat
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,formulation", FORMULATIONS)
 def test_each_formulation_agrees_with_pytorch(kind, formulation):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(0)
-    signature = generic.Signature.parse(kind.shapes)
-    for sizes in SIZES:
-        inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in kind.shapes}
-        tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
-        out = TORCH[kind.name](torch, *tensors.values())
-        dout = rng.standard_normal(tuple(out.shape))
-        out.backward(torch.tensor(dout))
-        pair = kinds.as_pair(formulation, kind)
-        ours, cache = pair.forward(*inputs.values())
-        np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-14)
-        gradients = pair.backward(dout, cache)
-        assert len(gradients) == len(inputs)
-        for name, gradient in zip(inputs, gradients):
-            np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+    assert_agrees_with_torch(kind, formulation, TORCH[kind.name], SIZES)
 
 
 # ---- a student's layers, written as cs231n's assignment 3 asks ----
@@ -221,10 +207,7 @@ RIGHT = {
 }
 
 
-@pytest.mark.parametrize("name,seed", [pytest.param(name, seed, id=f"{name}-{seed}",
-                                                    marks=[] if (name, seed) == ("lstm_forward", 0) else
-                                                    [pytest.mark.slow])
-                                       for name in RIGHT for seed in range(5)])
+@pytest.mark.parametrize("name,seed", on_every_seed(RIGHT, ("lstm_forward",)))
 def test_right_layers_pass_as_functions_and_as_a_class_on_every_seed(name, seed):
     kind, layer, backward = RIGHT[name]
     assert kinds.check_kind(CATALOGUE[kind], layer, backward=backward, seed=seed).passed
@@ -249,13 +232,10 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name,seed", [pytest.param(name, seed, id=f"{name}-{seed}",
-                                                    marks=[] if (name, seed) == ("rnn_backward_each_step_alone", 0)
-                                                    else [pytest.mark.slow])
-                                       for name in WRONG for seed in range(5)])
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, ("rnn_backward_each_step_alone",)))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
-    kind, forward, backward, failing, hint, fact = WRONG[name]
+    kind, forward, backward, checks, hint, fact = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], forward, backward=backward, seed=seed)
-    assert [check.name for check in report.checks if not check.passed] == failing
+    assert failing(report) == checks
     assert hint in report.findings[0].results[0].hints
     assert fact is None or report.findings[0].facts[0].startswith(fact)
