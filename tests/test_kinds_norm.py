@@ -14,7 +14,7 @@ import pytest
 from gradcheck import kinds
 from gradcheck.kinds import batchnorm
 from gradcheck.userfiles import load_module
-from kind_checks import assert_agrees_with_torch, failing, on_every_seed
+from kind_checks import SEEDS, assert_agrees_with_torch, failing, on_every_seed
 
 CATALOGUE = kinds.catalogue()
 NORMALIZATIONS = ("layernorm", "spatial_batchnorm", "groupnorm")
@@ -451,3 +451,30 @@ def test_a_probe_a_layer_cannot_take_is_skipped_saying_why():
     running, test = CATALOGUE["spatial_batchnorm"].probes[0](SpatialBatchNorm)
     assert running.message == test.message == ("SpatialBatchNorm holds no running_mean or running_var after two "
                                                "train-mode forwards: running averages and test mode were not checked")
+
+
+def spatial_groupnorm_forward_channel_gamma(x, gamma, beta, G, gn_param):
+    """As cs231n's 2019 docstring has it: gamma and beta of shape (C,)."""
+    return spatial_groupnorm_forward(x, gamma[None, :, None, None], beta[None, :, None, None], G, gn_param)
+
+
+def spatial_groupnorm_backward_channel_gamma(dout, cache):
+    """Found by its forward's name."""
+    return spatial_groupnorm_backward(dout, cache)
+
+
+def spatial_groupnorm_backward_channel_gamma_over_the_sample(dout, cache):
+    return spatial_groupnorm_backward_over_the_sample(dout, cache)
+
+
+@pytest.mark.parametrize("seed", [pytest.param(seed, marks=[pytest.mark.slow] if seed else []) for seed in SEEDS])
+def test_a_group_norm_taking_gamma_of_shape_c_is_given_it_so_and_still_judged(seed):
+    kind = CATALOGUE["groupnorm"]
+    report = kinds.check_kind(kind, spatial_groupnorm_forward_channel_gamma, seed=seed)
+    assert report.passed and report.notes[0] == ("gamma and beta are given of shape (C,), as the layer's forward "
+                                                 "takes them (cs231n's 2019 assignment)")
+    wrong = kinds.check_kind(kind, spatial_groupnorm_forward_channel_gamma,
+                             backward=spatial_groupnorm_backward_channel_gamma_over_the_sample, seed=seed)
+    assert failing(wrong) == ["dx"] and hint("groupnorm", 1)[1] in wrong.findings[0].results[0].hints
+    assert kinds.check_kind(kind, spatial_groupnorm_forward, seed=seed).notes == ["eps 1e-05, read off the layer's "
+                                                                                  "forward (it changes every output)"]

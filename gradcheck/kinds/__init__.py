@@ -52,6 +52,7 @@ class Kind:
     probes: tuple = ()  # probe(impl) -> [CheckResult]: what the search cannot see (a mode, a rate), run once
     outputs: int = 1  # a forward of several returns them, then its cache (an LSTM step: next_h, next_c, cache)
     hints: dict = dataclasses.field(default_factory=dict)  # check name -> the hint its failure gets (any layer's)
+    adapt: object = None  # adapt(pair) -> (pair, a note): the user's pair fitted to a course's other input shapes
 
     @property
     def parameters(self):
@@ -97,7 +98,8 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
     if inspect.isclass(impl) and not kind.classes:
         raise LoadError(f"{kind.name} takes {forms(kind)}; {impl.__name__} is a class, and the courses' classes of "
                         "this kind share no form")
-    pair = as_pair(impl, kind, backward, source)
+    pair, adapted = kind.adapt(as_pair(impl, kind, backward, source)) if kind.adapt else \
+        (as_pair(impl, kind, backward, source), "")
     options, note = kind.options(pair) if kind.options else ({}, "")
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind, **options), mistakes=kind.mistakes) \
         if kind.by_reference else None
@@ -105,7 +107,7 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
                             integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs,
                             examples=examples, seed=seed,
                             words=tuple(words) or (kind.name, *impl_words(impl, backward)), reference=reference,
-                            notes=[note] if note else [])
+                            notes=[text for text in (adapted, note) if text])
     if not kind.by_reference:
         report.against = "finite differences of its own forward"
     for result in report.checks:

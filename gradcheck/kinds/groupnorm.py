@@ -9,8 +9,11 @@ group, 1..4 as every symbol): 2 is the G cs231n's notebook checks with,
 and tells group norm from layer norm (G = 1) everywhere and from instance
 norm (G = C) where K > 1.  As batch norm's (``batchnorm.eps_options``),
 the reference takes the eps the layer's own forward uses, read off a
-probe, and the report says which.
+probe, and the report says which.  cs231n's assignment documented gamma
+and beta of shape (C,) in 2019: a forward that takes them so, and not as
+(1, C, 1, 1), gets them so (``as_given``), with a note.
 """
+import dataclasses
 import functools
 
 import numpy as np
@@ -42,6 +45,28 @@ def _dx_divided_by_sample(inputs, dout):
     return ((dxhat - sums / dout[0].size) / std).reshape(dout.shape)
 
 
+def as_given(pair):
+    """(``pair``, "") when its forward takes gamma and beta of shape (1, C, 1, 1); else, when it takes them of
+    shape (C,), (the pair with its forward given them so, a note saying so)."""
+    x = np.random.default_rng(0).standard_normal((2, 2 * GROUPS, 2, 2))
+    if _output_shape(pair, x, (1, x.shape[1], 1, 1)) == x.shape or _output_shape(pair, x, (x.shape[1],)) != x.shape:
+        return pair, ""
+
+    def forward(x, gamma, beta):
+        return pair.forward(x, gamma.reshape(-1), beta.reshape(-1))
+    forward.__name__ = pair.forward.__name__
+    return dataclasses.replace(pair, forward=forward), ("gamma and beta are given of shape (C,), as the layer's "
+                                                        "forward takes them (cs231n's 2019 assignment)")
+
+
+def _output_shape(pair, x, shape):
+    """The shape of the layer's output with gamma of ones and beta of zeros of ``shape``, or None when it raises."""
+    try:
+        return np.shape(pair.forward(x.copy(), np.ones(shape), np.zeros(shape))[0])
+    except Exception:  # the layer's own failure: it shows again, in its checks
+        return None
+
+
 def _probe(columns):
     """The probe's columns as groups: x (3, G, 2, 1), sample n's every group holding column n."""
     x = np.repeat(columns.T[:, None, :, None], GROUPS, axis=1)
@@ -58,4 +83,5 @@ KIND = Kind(
                 "dx divides the group's sums by C*H*W, a sample's size: a group's mean and variance are over its "
                 "C/G*H*W values"),
     ), extra=(GROUPS, {"eps": EPS}), made_with={"G": GROUPS},
-    options=eps_options(functools.partial(GroupNormCompact, G=GROUPS), _probe, "group normalization"))
+    options=eps_options(functools.partial(GroupNormCompact, G=GROUPS), _probe, "group normalization"),
+    adapt=as_given)
