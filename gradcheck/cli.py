@@ -335,7 +335,7 @@ def list_kinds():
 
 def kind_command(kind):
     """The command ``gradcheck KIND``: a user's layer of a catalogue kind against its reference."""
-    @click.option("--impl", metavar="FILE:NAME", required=True, help=f"The layer: {kinds.forms(kind)}.")
+    @click.option("--impl", metavar="FILE:NAME", required=True, help=f"The layer: {kind.form.described()}.")
     @click.option("--backward", metavar="FILE:NAME", help="A forward function's backward, when not found by its name.")
     @click.option("--dim", "dims", type=Assignment(), multiple=True,
                   help="A symbol's value or range (default: " + ", ".join(

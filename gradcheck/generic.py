@@ -70,7 +70,8 @@ from . import numeric
 from .compare import EPS64, CheckResult, Tolerance, compare
 from .config import parse_range
 from .fuzz import DEFAULT_EXAMPLES, TRIGGER_EXAMPLES, TRIGGER_ROUNDS, TRIGGER_SEEDS, default_seed
-from .userfiles import Source, find_backward, spec_of, user_location
+from .forms import Pair, UserError, call
+from .userfiles import Source, find_backward, spec_of
 
 DEFAULT_BOUNDS = (1, 4)
 AXIS = re.compile(r"(\d*)([A-Za-z_]\w*)")  # an axis of a declared shape: a symbol, or a multiple of one (4H)
@@ -277,16 +278,6 @@ class FunctionReport:
                 "checks": [result.to_dict() for result in self.checks],
                 "findings": [finding.to_dict() for finding in self.findings], "notes": list(self.notes),
                 "reproduce": self.reproduce}
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A forward and its backward, in the form of the module docstring; a reference's ``mistakes`` (Mistakes)
-    name what a wrong gradient computed instead."""
-
-    forward: object
-    backward: object
-    mistakes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -649,28 +640,6 @@ def _reshaped(check, gradient, shape):
         return gradient, None
     return gradient.reshape(shape), (f"{check} has shape {gradient.shape} where {check[1:]} has {shape}: compared "
                                      f"as {shape}; give it {check[1:]}'s shape (a sum with or without keepdims=True)")
-
-
-class UserError(Exception):
-    """What the pair raised or returned wrong, said in one sentence; ``details`` as a CheckResult holds errors."""
-
-    def __init__(self, message, details=None):
-        super().__init__(message)
-        self.details = details
-
-
-def call(what, function, *args):
-    """``function(*args)``: what it raises becomes a UserError saying ``what`` raised what, and where in the
-    user's code; a UserError from a call within (an adapter's) passes as it is, said once."""
-    try:
-        with np.errstate(all="ignore"):  # exp() overflowing to a right 0 or 1 is no failure; NaN is judged after
-            return function(*args)
-    except UserError:
-        raise
-    except Exception as error:  # the pair's own failure, reported as its check's
-        location = user_location(error)
-        raise UserError(f"{what} raised {type(error).__name__}: {error}" + (f", at {location}" if location else ""),
-                         {"type": type(error).__name__, "message": str(error), "location": location}) from None
 
 
 def _forward(forward, inputs):

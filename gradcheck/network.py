@@ -40,7 +40,8 @@ import numpy as np
 
 from . import kinds
 from .compare import CheckResult, compare
-from .generic import TOLERANCE, UserError, call, finite_array, gradient_check
+from .forms import UserError, as_pair, call
+from .generic import TOLERANCE, finite_array, gradient_check
 from .network_gradient import REGULARIZATION, check_gradient, form_of
 
 LOSS_KINDS = (("softmax", "softmax_loss"), ("svm", "svm_loss"), ("hinge", "svm_loss"))  # class name holds -> kind
@@ -253,7 +254,7 @@ def check_loss_layer(layer, seed):
         words = (kind.name, "--impl", f"{os.path.relpath(inspect.getsourcefile(cls))}:{cls.__name__}")
     except TypeError:  # a class with no source file
         words = ()
-    options, _ = kind.options(kinds.as_pair(cls, kind)) if kind.options else ({}, "")
+    options, _ = kind.options(as_pair(cls, kind.form)) if kind.options else ({}, "")
     return LossLayerResult(cls.__name__, kind.name, kinds.check_kind(kind, cls, seed=seed, words=words),
                            options.get("guard", 0.0))
 

@@ -49,7 +49,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compare import CheckResult
-from .generic import TOLERANCE, UserError, call, finite_array, gradient_check
+from .forms import UserError, call
+from .generic import TOLERANCE, finite_array, gradient_check
 
 NUMBERED = re.compile(r"^(.*\D)(\d+)$")  # W12 -> layer 12
 REGULARIZATION = ("reg", "weight_decay_lambda")  # cs231n's and DLFS's strength of 0.5 * reg * sum(W**2)

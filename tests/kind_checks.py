@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gradcheck import generic, kinds
+from gradcheck.forms import as_pair
 
 SEEDS = range(5)
 
@@ -38,7 +39,7 @@ def assert_agrees_with_torch(kind, formulation, torch_layer, sizes, gradient_ato
         out = torch_layer(torch, *tensors.values())
         dout = rng.standard_normal(tuple(out.shape))
         out.backward(torch.tensor(dout))
-        pair = kinds.as_pair(formulation, kind)
+        pair = as_pair(formulation, kind.form)
         ours, cache = pair.forward(*inputs.values())
         np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-14)
         gradients = pair.backward(dout, cache)

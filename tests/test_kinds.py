@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradcheck import generic, kinds
+from gradcheck.forms import as_pair
 from gradcheck.cli import main
 from gradcheck.userfiles import load_module
 from kind_checks import assert_agrees_with_torch, failing, on_every_seed
@@ -39,12 +40,12 @@ IDS = [f"{kind.name}-{cls.__name__}" for kind, cls in FORMULATIONS]
 def test_each_formulation_agrees_with_finite_differences_and_with_the_first(kind, formulation, seed):
     """Never checked against itself: against finite differences of its own forward, and against the first
     formulation (the first against the second)."""
-    pair = kinds.as_pair(formulation, kind)
+    pair = as_pair(formulation, kind.form)
     declared = dict(dims=kind.dims, integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs, seed=seed)
     assert generic.check_function(pair.forward, pair.backward, kind.shapes, **declared).passed
     if kind.by_reference:
         other = kind.formulations[1] if formulation is kind.formulations[0] else kind.formulations[0]
-        reference = kinds.as_pair(other, kind)
+        reference = as_pair(other, kind.form)
         assert generic.check_function(pair.forward, pair.backward, kind.shapes, **declared,
                                       reference=reference).passed
     else:  # dropout's formulations draw different masks: each is held to its probes instead

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gradcheck import generic, kinds
+from gradcheck.forms import as_pair
 from gradcheck.kinds.lstm import NOT_CARRIED
 from gradcheck.kinds.lstm_step import WITHOUT_DNEXT_C
 from gradcheck.kinds.rnn import NOT_ACCUMULATED
@@ -191,7 +192,7 @@ def test_each_lstm_step_agrees_with_pytorch(formulation):
         ours_h, ours_c, cache = formulation(*inputs.values())
         np.testing.assert_allclose(ours_h, next_h.detach().numpy(), rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(ours_c, next_c.detach().numpy(), rtol=1e-12, atol=1e-14)
-        backward = kinds.as_pair(formulation, CATALOGUE["lstm_step"]).backward
+        backward = as_pair(formulation, CATALOGUE["lstm_step"].form).backward
         for name, gradient in zip(inputs, backward(dnext_h, dnext_c, cache)):
             np.testing.assert_allclose(gradient, tensors[name].grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
 

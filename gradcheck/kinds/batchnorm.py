@@ -47,7 +47,8 @@ import numpy as np
 from reference_layers.normalization import EPS, BatchNormCompact, BatchNormStaged
 
 from ..compare import CheckResult
-from ..generic import Pair, UserError, call, finite_array
+from ..forms import Pair, UserError, call
+from ..generic import finite_array
 from . import Kind, Mistake
 
 PROBE = np.array([[0.0, 0.0, 0.0], [2e-3, 2e-4, 2.0]])  # three groups of two values: variances 1e-6, 1e-8 and 1
@@ -284,4 +285,5 @@ KIND = Kind(
                 "dgamma is summed over the features (axis 1): sum over the batch (axis 0)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=1),
                 "dbeta is summed over the features (axis 1): sum over the batch (axis 0)"),
-    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((8, 3), 0, OPTIONS),))
+    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((8, 3), 0, OPTIONS),),
+    probed=PROBES)

@@ -24,11 +24,13 @@ import numpy as np
 from reference_layers.dropout import Dropout, dropout_forward
 
 from ..compare import CheckResult
-from ..generic import UserError, call, finite_array
+from ..forms import UserError, call
+from ..generic import finite_array
 from . import Kind
 
 KEEP = 0.75  # not 1/2: a layer that reads p as the probability of dropping keeps 1/4 instead
 PROBE_SIZE = (200, 50)
+PROBED = ("keep-rate", "train-scale", "test-mode")
 
 
 def _train_and_test(impl):
@@ -56,11 +58,10 @@ def _test_of_class(layer, x):
 
 def probes(impl):
     """[keep-rate, train-scale, test-mode] CheckResults (see the module docstring)."""
-    names = ("keep-rate", "train-scale", "test-mode")
     try:
         x, train, test = _train_and_test(impl)
     except UserError as error:
-        return [CheckResult(name, "skip", f"the probe's forward failed: {error}") for name in names]
+        return [CheckResult(name, "skip", f"the probe's forward failed: {error}") for name in PROBED]
     kept = train != 0
     scales = train[kept] / x[kept]
     scale = float(np.median(scales)) if kept.any() else 0.0
@@ -117,7 +118,8 @@ def options(pair):
 KIND = Kind(
     "dropout", f"train mode, each element kept with p = {KEEP}: out = x * mask * scale (1/p inverted, or 1)",
     {"x": "N,D"}, (dropout_forward, Dropout), extra=({"mode": "train", "p": KEEP, "seed": 0},),
-    made_with={"dropout_ratio": 1 - KEEP}, seeded=True, by_reference=False, probes=(probes,), options=options,
+    made_with={"dropout_ratio": 1 - KEEP}, seeded=True, by_reference=False, probes=(probes,), probed=PROBED,
+    options=options,
     hints={"repeatable": "the mask differs from call to call: draw it from numpy's global random state "
                          "(np.random.rand), which gradcheck seeds before every call, or seed it with "
                          "dropout_param['seed']"})

@@ -17,7 +17,7 @@ from reference_layers.normalization import (EPS, PER_CHANNEL, BatchNormCompact, 
                                             SpatialBatchNormViaBatchNorm, normalize)
 
 from . import Kind, Mistake
-from .batchnorm import BN_PARAM, eps_options, modes_probe
+from .batchnorm import BN_PARAM, PROBES, eps_options, modes_probe
 
 
 def _channels_mixed(inputs, dout):
@@ -52,4 +52,5 @@ KIND = Kind(
                 "dgamma is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=0),
                 "dbeta is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
-    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((2, 3, 2, 2), PER_CHANNEL, OPTIONS),))
+    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((2, 3, 2, 2), PER_CHANNEL, OPTIONS),),
+    probed=PROBES)
