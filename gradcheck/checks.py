@@ -49,7 +49,12 @@ PROJECTIONS = 3  # random directions per screen
 
 
 def check_names(layer):
-    return {"conv": CHECKS, "maxpool": MAXPOOL_CHECKS, "avgpool": POOL_CHECKS}[layer]
+    """The checks of ``layer``, in order: conv's or a pooling layer's, or the search's of a catalogue kind."""
+    if layer in ("conv", "maxpool", "avgpool"):
+        return {"conv": CHECKS, "maxpool": MAXPOOL_CHECKS, "avgpool": POOL_CHECKS}[layer]
+    from .kinds import catalogue  # the catalogue's checks are generic's, which imports this module
+
+    return tuple(catalogue()[layer].checks)
 
 
 def run_checks(config, inputs, implementation, *, method="auto", subject_name="", stop_on=(), only=None):

@@ -489,8 +489,9 @@ GRADING = stack(
                  metavar="FILE",
                  help="A course file (TOML): options by name, the [geometry] every submission is graded on, "
                       "[points] per check and Gradescope's [visibility] per check. The command line wins over it."),
-    click.option("--layer", type=click.Choice(api.LAYERS), required=True,
-                 help="The layer every submission implements."),
+    click.option("--layer", type=click.Choice([*api.LAYERS, *kinds.catalogue()]), required=True,
+                 help="The layer every submission implements: conv or a pooling layer, or a kind of "
+                      "`gradcheck list`."),
     click.option("--impl", required=True, metavar="NAME",
                  help="What every submission defines: a class, a factory or a cs231n forward function."),
     click.option("--backward", metavar="NAME",

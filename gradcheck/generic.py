@@ -83,6 +83,7 @@ RECHECK_STEPS = (2 ** -22, 2 ** -24, 2 ** -26)  # a disagreement must hold at ea
 LARGE, LARGE_EVERY = 1000.0, 8  # one data seed in 8 draws inputs around 1000: exp() without max subtraction
 VALUES = {"usual": "usual (standard normal)", "large": f"large (around {LARGE:g})"}
 LARGE_CONDITION = f"the inputs are large (around {LARGE:g})"
+RULE = "fails only when "  # how a fact tested as a rule begins
 OVERFLOW_HINT = ("forward overflows on large inputs: exp(1000) is inf; subtract each row's maximum before exp() "
                  "(softmax, log-sum-exp), which changes no result, and use np.tanh rather than "
                  "(exp(x) - exp(-x)) / (exp(x) + exp(-x))")
@@ -240,11 +241,45 @@ class Finding:
     facts: list = field(default_factory=list)
     reproduce: str = ""
 
+    # What grading's reports and class report read of a finding, named as fuzz.Finding names it.
+    subject = ""  # one implementation, never several
+    kind = "failure"  # the pair never refuses: what it raises fails its checks
+    scope = ()  # one search, never narrowed by an earlier finding
+    refusal = ""
+    observations = ()
+
+    @property
+    def checks(self):
+        return self.results
+
+    @property
+    def seed(self):
+        return self.example.seed if self.example else None
+
+    @property
+    def triggers(self):
+        return self.facts
+
+    @property
+    def rules(self):
+        """The conditions of the facts that were tested as rules: 'N > 1' of 'fails only when N > 1 (...)'."""
+        return [fact[len(RULE):].split(" (passes with")[0] for fact in self.facts if fact.startswith(RULE)]
+
+    @property
+    def hints(self):
+        return list(dict.fromkeys(hint for result in self.results for hint in result.hints))
+
     def to_dict(self):
         return {"checks": list(self.names), "sizes": dict(self.example.sizes) if self.example else None,
                 "seed": self.example.seed if self.example else None,
                 "results": [result.to_dict() for result in self.results], "facts": list(self.facts),
                 "reproduce": self.reproduce}
+
+    @classmethod
+    def from_dict(cls, data):
+        example = None if data["sizes"] is None else Example(tuple(sorted(data["sizes"].items())), data["seed"])
+        return cls(list(data["checks"]), example, [CheckResult.from_dict(result) for result in data["results"]],
+                   list(data["facts"]), data["reproduce"])
 
 
 @dataclass
@@ -263,9 +298,15 @@ class FunctionReport:
     against: str = "finite differences alone"  # or "its reference", for a catalogue kind
     notes: list = field(default_factory=list)  # what the reader must know: how the reference was chosen
 
+    stopped = None  # never stopped early: a grade whose sandbox died has no report (grading.worker)
+
     @property
     def passed(self):
         return all(result.passed for result in self.checks)
+
+    @property
+    def counterexample(self):
+        return self.findings[0] if self.findings else None
 
     def to_dict(self):
         return {"passed": self.passed, "command": self.command, "function": self.spec, "against": self.against,
@@ -278,6 +319,16 @@ class FunctionReport:
                 "checks": [result.to_dict() for result in self.checks],
                 "findings": [finding.to_dict() for finding in self.findings], "notes": list(self.notes),
                 "reproduce": self.reproduce}
+
+    @classmethod
+    def from_dict(cls, data):
+        """The report ``to_dict`` described (a grading process sends it so)."""
+        signature = Signature({name: tuple(shape) for name, shape in data["shapes"].items()},
+                              {symbol: tuple(span) for symbol, span in data["bounds"].items()},
+                              dict(data["integers"]), tuple(data["booleans"]))
+        return cls(data["function"], signature, [CheckResult.from_dict(result) for result in data["checks"]],
+                   [Finding.from_dict(finding) for finding in data["findings"]], data["examples_run"], data["seed"],
+                   data["reproduce"], list(data["values"]), data["command"], data["against"], list(data["notes"]))
 
 
 @dataclass(frozen=True)
@@ -401,7 +452,7 @@ class _Search:
             finding.facts = [] if fixed else self._facts(finding)
             overflowed = [result for result in finding.results if result.name == "forward" or
                           (result.actual is not None and not np.isfinite(result.actual))]
-            if overflowed and any(fact.startswith(f"fails only when {LARGE_CONDITION}") for fact in finding.facts):
+            if overflowed and any(fact.startswith(f"{RULE}{LARGE_CONDITION}") for fact in finding.facts):
                 overflowed[0].hints.append(OVERFLOW_HINT)
             finding.reproduce = self.command(example.sizes, example.seed)
             findings.append(finding)
@@ -465,7 +516,7 @@ class _Search:
                 if len(searched) >= TRIGGER_EXAMPLES or not all(searched.values()):
                     break
             if all(searched.values()) and len(searched) >= TRIGGER_EXAMPLES:
-                facts.append(f"fails only when {condition} (passes with {opposite}, all else equal; no failure in a "
+                facts.append(f"{RULE}{condition} (passes with {opposite}, all else equal; no failure in a "
                              f"search of {len(searched)} configurations with {opposite})")
             else:
                 facts.append(f"passes with {opposite} at this configuration (all else equal)" +

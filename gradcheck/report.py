@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .adapters import NCHW
+from . import generic
 from .generic import VALUES
 from .grading.causes import by_cause
 from .grading.course import VISIBILITIES
@@ -85,12 +86,27 @@ def _failure_lines(result, findings, layout):
                      f"got {result.actual:.6g} (against the {result.against})")
     first_with = {}  # each hint once, with the first finding that has it
     for number, finding in enumerate(findings, 1):
-        lines.append(f"{smallest_text(finding)}: {describe(finding.config, layout)} (data seed {finding.seed})")
+        lines.append(configuration_text(finding, layout))
         lines += [finding.refusal] if finding.refusal else []
-        lines += finding.triggers + finding.observations
+        lines += [*finding.triggers, *finding.observations]
         lines += [f"hint: {hint}" for hint in _new_hints(finding, number, first_with)]
         lines.append(f"reproduce: {finding.reproduce}")
     return lines
+
+
+def configuration_text(finding, layout):
+    """'smallest failing configuration: ... (data seed 3)': where a finding of either engine fails (a conv or
+    pooling layer's, its shapes in the layer's ``layout``; a catalogue kind's, its symbols)."""
+    if isinstance(finding, generic.Finding):
+        return f"smallest failing configuration: {finding.example.text} (data seed {finding.seed})" \
+            if finding.example else "found once, on a probe"
+    return f"{smallest_text(finding)}: {describe(finding.config, layout)} (data seed {finding.seed})"
+
+
+def _layout_of(report):
+    """The layout a grade's report gives shapes in: its conv or pooling layer's; NCHW without a report, and for a
+    catalogue kind (its shapes are its symbols')."""
+    return NCHW if report is None or isinstance(report, generic.FunctionReport) else report.layout
 
 
 def smallest_text(finding):
@@ -618,6 +634,20 @@ CHECK_TITLES = {
     "fresh-cache": "fresh-cache: no state left over from earlier calls",
     "ties": "ties: on tied maxima, each window's gradient goes to them and sums to dout",
 }
+FUNCTION_TITLES = {
+    "forward": "forward: output shape and values against the reference",
+    "repeatable": "repeatable: a second forward gives the same output",
+    "no-mutation": "no-mutation: forward and backward leave their inputs alone",
+}
+
+
+def check_title(name, layer):
+    """A graded check's title: its name and what it checks."""
+    if layer in ("conv", "maxpool", "avgpool"):
+        return CHECK_TITLES.get(name, name)
+    return FUNCTION_TITLES.get(name, f"{name}: gradient of {name[1:]}")
+
+
 STOPPED_RULE = ("The checks it finished on the configuration where it stopped keep their points; the check running "
                 "then, every check left unfinished there and any never reached score 0.")
 VISIBLE, AFTER_DUE = VISIBILITIES[:2]  # after the due date: what --hide-hints-until-due withholds
@@ -695,7 +725,7 @@ def grade_check_lines(check, report):
     if not findings and stopped is not None and stopped.phase == "search" and stopped.check == check.name:
         return check.message, [f"it stopped {where_it_stopped(stopped, report.layout)}",
                                f"reproduce: {stopped.reproduce}"]
-    lines = _failure_lines(check, findings, report.layout if report else NCHW)
+    lines = _failure_lines(check, findings, _layout_of(report))
     return lines[0], lines[1:]
 
 
@@ -725,7 +755,7 @@ def grade_to_gradescope(submission, result, hide_hints=False, visibility=None, s
     checks = {check.name: check for check in submission.checks}
     points = _points(result)
     tests = [test for number, name in enumerate(points, 1)
-             for test in _gradescope_tests(number, name, checks.get(name), submission, points[name],
+             for test in _gradescope_tests(number, name, result.layer, checks.get(name), submission, points[name],
                                            visibility.get(name, VISIBLE), hide_hints)]
     withheld = hide_hints or any(shown != VISIBLE for shown in visibility.values())
     if withheld:
@@ -770,14 +800,14 @@ def grade_to_classroom(submission, result):
         message, details = graded_check_text(check, submission)
         status = "pass" if check is not None and check.status == "pass" else "error" if check is None else "fail"
         notes = [f"note: {note}" for note in check.notes] if check is not None else []
-        tests.append({"name": CHECK_TITLES.get(name, name), "status": status,
+        tests.append({"name": check_title(name, result.layer), "status": status,
                       "score": submission.earned_by(name), "message": "\n".join([message, *details, *notes])})
     status = "pass" if submission.passed else "error" if submission.error else "fail"
     data = {"version": 1, "status": status, "max_score": sum(points.values()), "tests": tests}
     return json.dumps(_finite(data), allow_nan=False, default=json_number) + "\n"
 
 
-def _gradescope_tests(number, name, check, submission, points, shown, hide_hints):
+def _gradescope_tests(number, name, layer, check, submission, points, shown, hide_hints):
     """The test scoring check ``name`` (None: it never ran) with ``points``, visibility ``shown``, followed when
     it is visible and ``hide_hints`` by the test that holds, after the due date, what its failure shows beyond
     its message."""
@@ -790,7 +820,7 @@ def _gradescope_tests(number, name, check, submission, points, shown, hide_hints
         output = "\n".join([output, *details])
     if check is not None and check.notes:
         output += "".join(f"\nnote: {note}" for note in check.notes)
-    tests = [{"name": CHECK_TITLES.get(name, name), "number": str(number),
+    tests = [{"name": check_title(name, layer), "number": str(number),
               "score": float(submission.earned_by(name)), "max_score": float(points),
               "status": "passed" if passed else "failed", "visibility": shown, "output": output}]
     if withheld:
@@ -815,7 +845,8 @@ def _gradescope_summary(submission, result, withheld, visibility, show_one=False
     seed = "" if withheld else f", seed {result.seed}"
     lines = [f"gradcheck {result.layer}, {result.implementation}: {_shown_score(submission, result, visibility)}, "
              f"{_scoring(result)} ({result.examples} configurations{seed})."]
-    lines += [f"{label.rstrip(':').capitalize()}: {text}." for label, text in scope_lines(report)] if report else []
+    lines += [f"{label.rstrip(':').capitalize()}: {text}." for label, text in scope_lines(report)] \
+        if report and not isinstance(report, generic.FunctionReport) else []
     if result.sandbox == "none":
         lines.append("Not isolated: your code ran without the bwrap sandbox (--sandbox none), as a plain process of "
                      "the grader's user, which it could interfere with.")
@@ -850,7 +881,7 @@ def _one_failure(report, visibility):
     finding = shown[0]
     names = " and ".join(check.name for check in finding.checks)
     return [f"One place where {names} fails (where else, why and the hints: after the due date): "
-            f"{smallest_text(finding)}: {describe(finding.config, report.layout)} (data seed {finding.seed}).",
+            f"{configuration_text(finding, _layout_of(report))}.",
             f"Reproduce it on your machine: {finding.reproduce}"]
 
 

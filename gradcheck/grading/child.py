@@ -29,6 +29,14 @@ Replies carry the request's ``id``; an error reply carries ``{"error":
 holds.  The child judges nothing: it only answers load, make, forward,
 backward, read, write and evaluate, and converts arrays to and from the
 layout each make names (``adapters.Layout``), which the grading process chose.
+
+A layer of a catalogue kind is loaded with ``load_pair`` instead, in the
+``forms.Form`` the grading process sends, and called with ``pair_forward``
+and ``pair_backward`` (see ``sandbox.SandboxImplementation.pair``): each
+reply holds what the layer returned, as arrays (a value that is None, or
+that no array holds, said in ``values``), then every array the call was
+given as it is after the call, so that the grading process sees what the
+layer changed in place.  A forward's cache stays here, under a handle.
 """
 import json
 import os
@@ -38,7 +46,8 @@ from .protocol import LENGTH, decode, encode
 
 MS_NOSUID, MS_NODEV = 2, 4  # mount(2) flags
 STAGES = {"load": "import", "make": "construction", "forward": "forward", "backward": "backward",
-          "read": "read", "write": "write", "evaluate": "forward"}
+          "read": "read", "write": "write", "evaluate": "forward", "load_pair": "import", "pair_forward": "forward",
+          "pair_backward": "backward"}
 
 
 def main(argv=None):
@@ -58,7 +67,7 @@ def main(argv=None):
         from . import seccomp
 
         seccomp.install()
-    from .. import adapters  # noqa: F401 - import the adapters (and numpy) under the limits
+    from .. import adapters, forms  # noqa: F401 - import the adapters (and numpy) under the limits
     sys.path[:] = [path for path in sys.path if path not in paths]
     # Keep our own references: the submission may replace os.read / os.write in its own process.
     read, write = os.read, os.write
@@ -193,11 +202,12 @@ class _Server:
     """The submission's implementation and the live subjects (layers) the parent made, by handle."""
 
     def __init__(self):
-        from .. import adapters
+        from .. import adapters, forms
 
-        self.adapters = adapters
+        self.adapters, self.forms = adapters, forms
         self.implementation = None
-        self.subjects = {}
+        self.pair = None
+        self.subjects = {}  # handle -> a layer (adapters.Subject), or a pair's forward's (cache, inputs)
         self.handles = 0
 
     def handle(self, header, arrays):
@@ -209,6 +219,9 @@ class _Server:
         try:
             result, out = getattr(self, "op_" + op)(header, arrays)
             reply.update(result)
+        except self.forms.UserError as error:
+            reply["error"] = self.adapters.ImplementationError.returned(STAGES[op], str(error)).to_dict()
+            out = []
         except self.adapters.ImplementationError as error:
             reply["error"] = error.to_dict()
             out = []
@@ -222,7 +235,7 @@ class _Server:
             reply["error"] = self._error(op, exc)
             out = []
         subject = subject or self.subjects.get(reply.get("handle"))
-        if subject is not None:
+        if isinstance(subject, self.adapters.Subject):
             reply["notes"] = sorted(str(note) for note in subject.notes)
         return encode(reply, out)
 
@@ -234,12 +247,31 @@ class _Server:
                     "location": ""}
 
     def op_load(self, header, arrays):
-        spec = f"{header['path']}:{header['name']}"
-        try:
+        def load(spec):
             self.implementation = self.adapters.load_implementation(spec, header["layer"], header["convention"],
                                                                     header.get("backward"), header.get("workdir"))
+            implementation = self.implementation
+            return {"convention": implementation.convention, "pinned": dict(implementation.pinned),
+                    "restrict": {name: list(value) for name, value in implementation.restrict.items()},
+                    "name": implementation.name}
+        return self._loaded(header, load), []
+
+    def op_load_pair(self, header, arrays):
+        def load(spec):
+            impl, module = self.adapters.load_object(spec, header.get("workdir"))
+            source = self.adapters.Source(module, header["path"], header.get("workdir"))
+            self.pair = self.forms.layer_pair(impl, self.forms.Form.from_dict(header["form"]),
+                                              header.get("backward"), source)
+            return {"name": header["name"]}
+        return self._loaded(header, load), []
+
+    def _loaded(self, header, load):
+        """``load(FILE:NAME)``'s reply, or {"load_error": why} when the submission could not be loaded."""
+        spec = f"{header['path']}:{header['name']}"
+        try:
+            return load(spec)
         except self.adapters.LoadError as error:
-            return {"load_error": str(error)}, []
+            return {"load_error": str(error)}
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt and friends at import
             try:
                 text = f"{type(exc).__name__}: {exc}"
@@ -247,11 +279,7 @@ class _Server:
             except BaseException:  # noqa: BLE001
                 text, location = type(exc).__name__, ""
             return {"load_error": f"{header['path']} could not be imported: {text}"
-                                  + (f" at {location}" if location else "")}, []
-        implementation = self.implementation
-        return {"convention": implementation.convention, "pinned": dict(implementation.pinned),
-                "restrict": {name: list(value) for name, value in implementation.restrict.items()},
-                "name": implementation.name}, []
+                                  + (f" at {location}" if location else "")}
 
     def op_make(self, header, arrays):
         hyperparameters = self.adapters.Hyperparameters.from_dict(header["config"])
@@ -280,3 +308,48 @@ class _Server:
             writes = {name: arrays.pop(0) for name in names}
             plans.append((writes, arrays.pop(0)))
         return {}, list(self.subjects[header["handle"]].evaluate(plans))
+
+    def op_pair_forward(self, header, arrays):
+        """The layer's forward on the inputs: what it returned (a tuple's last item, the cache, kept here under a
+        handle), then the inputs as they are after it."""
+        returned = self.forms.call("forward", self.pair.forward, *arrays)
+        if not (isinstance(returned, tuple) and len(returned) >= 2):
+            values, out = self._wire("forward", [returned])
+            return {"values": values}, out + list(arrays)
+        self.handles += 1
+        self.subjects[self.handles] = (returned[-1], list(arrays))
+        values, out = self._wire("forward", returned[:-1])
+        return {"values": values, "handle": self.handles}, out + list(arrays)
+
+    def op_pair_backward(self, header, arrays):
+        """The layer's backward on the douts and a forward's cache (its handle), or on dout and the inputs when
+        forward returned no cache: the gradients, then the douts and the inputs as they are after it."""
+        if header.get("handle") is None:
+            given = list(arrays)
+            returned = self.forms.call("backward", self.pair.backward, *arrays)
+        else:
+            cache, inputs = self.subjects[header["handle"]]
+            given = list(arrays) + inputs
+            returned = self.forms.call("backward", self.pair.backward, *arrays, cache)
+        single = not isinstance(returned, (tuple, list))
+        values, out = self._wire("backward", [returned] if single else list(returned))
+        return {"values": values, "single": single}, out + given
+
+    def _wire(self, what, values):
+        """(a marker for each value: "array", "none" or {"error": why}, the arrays) of what ``what`` returned."""
+        import numpy as np
+
+        markers, arrays = [], []
+        for value in values:
+            if value is None:
+                markers.append("none")
+            elif isinstance(value, self.forms.UserError):
+                markers.append({"error": str(value)})
+            else:
+                try:
+                    arrays.append(np.asarray(value, dtype=np.float64))
+                    markers.append("array")
+                except (TypeError, ValueError):
+                    markers.append({"error": f"{what} returned a {type(value).__name__} where an array belongs"})
+        return markers, arrays
+

@@ -55,7 +55,9 @@ from ..adapters import CONVENTIONS, LAYOUTS
 from ..checks import check_names
 from ..compare import CheckResult
 from ..config import LAYERS, as_ranges, split_ranges
-from ..fuzz import default_seed
+from ..fuzz import DEFAULT_EXAMPLES, default_seed
+from ..generic import FunctionReport
+from ..kinds import catalogue
 from . import users
 from .sandbox import (DEFAULT_MEMORY, DEFAULT_TIMEOUT, FIX, ROOT, Limits, SandboxUnavailable, sandbox_problem,
                       user_problem)
@@ -113,7 +115,8 @@ class SubmissionResult:
         """The grade as ``--format json`` shows it (``layout``: the layout of the submission's arrays, which the
         checks' indices and shapes are in; null when no check ran); with ``details`` also the path, file,
         captured output and full report: what a grading process sends."""
-        layout = None if self.report is None else dict(self.report.layout.to_dict(), name=self.report.layout.name)
+        layout = None if not isinstance(self.report, api.Report) else \
+            dict(self.report.layout.to_dict(), name=self.report.layout.name)
         data = {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
                 "checks": [check.to_dict() for check in self.checks], "earned": dict(self.earned),
                 "error": self.error, "duration_s": round(self.duration_s, 3), "layout": layout}
@@ -128,8 +131,13 @@ class SubmissionResult:
         report = data.get("report")
         return cls(data["name"], data.get("path", ""), data["passed"], data["score"], data["max_score"],
                    [CheckResult.from_dict(check) for check in data["checks"]], data["error"], data["duration_s"],
-                   None if report is None else api.Report.from_dict(report), data.get("file", ""),
+                   None if report is None else _report_from_dict(report), data.get("file", ""),
                    data.get("stdout", ""), data.get("stderr", ""), data.get("earned", {}))
+
+
+def _report_from_dict(data):
+    """An api.Report (conv, pooling) or a generic.FunctionReport (a catalogue kind: it says what it was against)."""
+    return FunctionReport.from_dict(data) if "against" in data else api.Report.from_dict(data)
 
 
 @dataclass
@@ -319,17 +327,21 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     a check left out: 1); with ``partial_credit``, a failed check earns them
     times the share of configurations it passed on (``Settings.earned``).
     """
+    if layer in catalogue():
+        conv_only = {"--convention": convention != "auto", "--layout": layout != "auto", "--fast": fast,
+                     "--method": method != "auto", "--precision": precision != "float64", "--divisible": divisible,
+                     "--partial-credit": partial_credit,
+                     **{f"--{name}": value is not None for name, value in zip(PINS, (batch, channels, filters, size,
+                                                                                    kernel, stride, pad, dilation))}}
+        return _kind_settings(catalogue()[layer], impl, backward, [name for name, given in conv_only.items() if given],
+                              examples, seed, Limits(timeout=timeout, memory=memory, cpu=cpu), sandbox, points)
     if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+        raise ValueError(f"layer must be one of {', '.join(LAYERS)} or a kind of `gradcheck list`, got {layer!r}")
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    if not isinstance(impl, str) or not impl.isidentifier():
-        raise ValueError(f"--impl takes the NAME every submission defines (e.g. Convolution), got {impl!r}")
-    if backward is not None and (not isinstance(backward, str) or not backward.isidentifier()):
-        raise ValueError(f"--backward takes the NAME of the backward every submission defines (e.g. "
-                         f"conv_backward), got {backward!r}")
+    _require_names(impl, backward)
     if sandbox not in SANDBOXES:
         raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
     limits = Limits(timeout=timeout, memory=memory, cpu=cpu)
@@ -347,6 +359,25 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
                     partial=bool(partial_credit), bounds=bounds)
 
 
+def _kind_settings(kind, impl, backward, conv_only, examples, seed, limits, sandbox, points):
+    """``prepare`` for a catalogue kind: its search and its reference decide what is graded."""
+    if conv_only:
+        raise ValueError(f"{', '.join(conv_only)} {'is' if len(conv_only) == 1 else 'are'} for conv and pooling "
+                         f"layers; {kind.name} is graded on the shapes its kind draws (gradcheck {kind.name} --help)")
+    if not kind.by_reference:
+        raise ValueError(f"{kind.name} cannot be graded: its gradients are checked against its own forward, and what "
+                         f"that forward must compute ({', '.join(kind.probed)}) is checked by probes that call the "
+                         "layer in gradcheck's own process, never a submission's")
+    _require_names(impl, backward)
+    examples = DEFAULT_EXAMPLES if examples is None else examples
+    if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
+        raise ValueError(f"examples must be an int >= 1, got {examples!r}")
+    if sandbox not in SANDBOXES:
+        raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
+    return Settings(kind.name, impl, "auto", {}, examples, default_seed() if seed is None else seed, "auto",
+                    "float64", limits, sandbox, backward=backward, points=_points(kind.name, points or {}))
+
+
 def _points(layer, given):
     """Every check of ``layer`` -> its points: those ``given``, 1 for the others."""
     checks = check_names(layer)
@@ -359,6 +390,14 @@ def _points(layer, given):
     if not any(points.values()):
         raise ValueError("points: every check is worth 0, so no submission could score; give some check a point")
     return points
+
+
+def _require_names(impl, backward):
+    if not isinstance(impl, str) or not impl.isidentifier():
+        raise ValueError(f"--impl takes the NAME every submission defines (e.g. Convolution), got {impl!r}")
+    if backward is not None and (not isinstance(backward, str) or not backward.isidentifier()):
+        raise ValueError(f"--backward takes the NAME of the backward every submission defines (e.g. "
+                         f"conv_backward), got {backward!r}")
 
 
 def one_line(text, limit=500):

@@ -74,6 +74,7 @@ import numpy as np
 from . import bwrap, protocol, users
 from ..adapters import (CONVENTIONS, IN_PLACE, REBINDING, Hyperparameters, Implementation, ImplementationError,
                         LoadError, Subject)
+from ..forms import Pair, UserError
 
 DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, in total
 DEFAULT_MEMORY = 2048  # MB of address space
@@ -448,7 +449,7 @@ class SandboxImplementation(Implementation):
     """
 
     def __init__(self, spec, layer, convention="auto", limits=None, stop_on_death=False, scratch=None,
-                 sandbox="bwrap", folder=None, shown=None, backward=None, uid=None):
+                 sandbox="bwrap", folder=None, shown=None, backward=None, uid=None, form=None):
         path, sep, name = spec.rpartition(":")
         if not sep or not path or not name:
             raise LoadError(f"--impl must be FILE:NAME, e.g. my_layers.py:Conv2d; got {spec!r}")
@@ -467,6 +468,7 @@ class SandboxImplementation(Implementation):
         self._root = None  # the copy's folder, as the child sees it: the folder its imports run from
         self._inside = None  # the folder in it that holds what was given (a package's own folder)
         self.layer = layer
+        self.form = form  # a catalogue kind's forms.Form: its layer is reached through pair(), not make()
         self.backward = backward  # the NAME of a forward function's backward, found in the submission
         self.requested_convention = convention
         self.limits = limits or Limits()
@@ -533,10 +535,11 @@ class SandboxImplementation(Implementation):
         self._fds = {"request": request_w, "reply": reply_r, "stdout": out_r, "stderr": err_r}
         for fd in self._fds.values():
             os.set_blocking(fd, False)
+        load = {"op": "load", "layer": self.layer, "convention": self.requested_convention} if self.form is None \
+            else {"op": "load_pair", "form": self.form.to_dict()}
         try:
-            reply, _ = self._exchange({"op": "load", "path": self._inside_path(), "name": self.name,
-                                       "layer": self.layer, "convention": self.requested_convention,
-                                       "backward": self.backward, "workdir": self._root}, (), "import")
+            reply, _ = self._exchange(dict(load, path=self._inside_path(), name=self.name, backward=self.backward,
+                                           workdir=self._root), (), "import")
         except (ImplementationError, SandboxDied) as error:
             self.close()
             why = f"the submission {self.fatal}" if self.fatal else str(error)
@@ -603,12 +606,71 @@ class SandboxImplementation(Implementation):
         weakref.finalize(subject, self._released.append, handle)  # the child drops it with the next request
         return subject
 
+    def pair(self):
+        """The catalogue kind's layer in the child (started with a ``form``) as a forms.Pair.
+
+        forward(*inputs) and backward(*douts, cache) (or backward(dout, *inputs) after a forward that returned no
+        cache) run in the child: what they returned comes back as arrays (None where the layer returned None, a
+        forms.UserError where it returned no array), a cache stays there, and what the layer changed in the arrays
+        it was given is changed here too, so that the checks see it.  What the layer raised is a UserError."""
+        if self.form is None:
+            raise RuntimeError("pair() is for a sandbox started with a catalogue kind's form")
+        def forward(*inputs):
+            return self._pair_forward(*inputs)
+        forward.__name__ = self.name
+        return Pair(forward, self._pair_backward)
+
+    def _pair_forward(self, *inputs):
+        reply, values = self._pair_call({"op": "pair_forward"}, inputs, inputs)
+        if reply.get("handle") is None:
+            return values[0]
+        cache = _Cache(reply["handle"], inputs)
+        weakref.finalize(cache, self._released.append, reply["handle"])  # the child drops it with the next request
+        return (*values, cache)
+
+    def _pair_backward(self, *args):
+        cache = args[-1] if args and isinstance(args[-1], _Cache) else None
+        sent = args[:-1] if cache else args
+        reply, values = self._pair_call({"op": "pair_backward", "handle": cache and cache.handle}, sent,
+                                        [*sent, *cache.inputs] if cache else sent)
+        return values[0] if reply["single"] else tuple(values)
+
+    def _pair_call(self, header, sent, given):
+        """(reply, the values the layer returned) of a pair op sending ``sent``; each array of ``given`` (what the
+        call was given: ``sent``, and a forward's inputs for its backward) changed as the child's copy was."""
+        stage = header["op"].split("_")[1]
+
+        def expect(reply):
+            values = reply.get("values")
+            if not isinstance(values, list) or not values or not all(
+                    value in ("array", "none") or (isinstance(value, dict) and isinstance(value.get("error"), str))
+                    for value in values) or type(reply.get("handle", 0)) is not int or \
+                    type(reply.get("single", False)) is not bool:
+                raise ValueError(f"the reply to {header['op']} is malformed")
+            return values.count("array") + len(given)
+        try:
+            reply, out = self._exchange(header, [np.asarray(array) for array in sent], stage, expect)
+        except ImplementationError as error:
+            raise UserError(clean(str(error))) from None
+        returned, after = out[:len(out) - len(given)], out[len(out) - len(given):]
+        if any(changed.shape != np.shape(array) for changed, array in zip(after, given)):
+            raise self._stopped_for(self._violation(stage, "an array it was given came back in another shape"))
+        for changed, array in zip(after, given):
+            if isinstance(array, np.ndarray):
+                array[...] = changed
+        arrays = iter(returned)
+        return reply, [next(arrays) if value == "array" else None if value == "none" else
+                       UserError(clean(value["error"])) for value in reply["values"]]
+
     # -- the exchange --------------------------------------------------------
     def _exchange(self, header, arrays, stage, expect=None, config=None):
         """Send one request, wait for its reply; (reply header, arrays) or ImplementationError.
 
         ``expect`` lists the element counts of the arrays the reply should
-        hold (it bounds how large a reply may be); None for no arrays.
+        hold (it bounds how large a reply may be); None for no arrays; or
+        it is ``expect(reply header) -> how many arrays``, ValueError for a
+        malformed header (the reply may then be FRAME_SLACK times as large as
+        the request's arrays).
         ``config`` is the configuration being checked, kept if the child dies.
         """
         if self.fatal is not None:
@@ -621,17 +683,15 @@ class SandboxImplementation(Implementation):
         if self._released:
             header["release"], self._released = self._released, []
         frame = protocol.encode(header, arrays)
-        limit = max(MIN_FRAME_LIMIT, FRAME_SLACK * 8 * sum(expect or ()))
+        sizes = [np.size(array) for array in arrays] if callable(expect) else expect or ()
+        limit = max(MIN_FRAME_LIMIT, FRAME_SLACK * 8 * sum(sizes))
         started = time.monotonic()
         deadline = started + max(0.0, self.limits.timeout - self.charged)
         try:
             self._send(frame, deadline, stage)
             reply, out = self._check_reply(header, self._receive(deadline, stage, limit), stage, expect)
         except _Dead as dead:
-            self._kill_for(dead, config)
-            if self.stop_on_death:
-                raise SandboxDied(dead.kind, dead.reason, config) from None
-            raise ImplementationError("sandbox", dead.kind, dead.reason) from None
+            raise self._stopped_for(dead, config) from None
         finally:
             self.charged += time.monotonic() - started
         if "error" in reply:
@@ -659,7 +719,10 @@ class SandboxImplementation(Implementation):
             detail = _error_fields(reply.get("error"), stage)
             raise _Dead("MemoryLimit", f"ran out of memory during {stage} ({detail[1]}: {detail[2]}) "
                                        f"under the memory limit of {self.limits.memory} MB")
-        wanted = 0 if "error" in reply or expect is None else len(expect)
+        try:
+            wanted = 0 if "error" in reply or expect is None else expect(reply) if callable(expect) else len(expect)
+        except ValueError as error:
+            raise self._violation(stage, str(error)) from None
         if len(arrays) != wanted:
             raise self._violation(stage, f"the reply holds {len(arrays)} arrays, expected {wanted}")
         if request["op"] == "make" and "error" not in reply and type(reply.get("handle")) is not int:
@@ -814,6 +877,13 @@ class SandboxImplementation(Implementation):
         lines = bytes(self.stderr_capture.head).decode("utf-8", "replace").splitlines()
         return clean(next((line for line in lines if line.startswith("bwrap: ")), ""), 300)
 
+    def _stopped_for(self, dead, config=None):
+        """Kill the child for ``dead``; what to raise: SandboxDied (``stop_on_death``), else ImplementationError."""
+        self._kill_for(dead, config)
+        if self.stop_on_death:
+            return SandboxDied(dead.kind, dead.reason, config)
+        return ImplementationError("sandbox", dead.kind, dead.reason)
+
     def _kill_for(self, dead, config=None):
         if self.fatal is None:
             self.fatal, self.fatal_kind, self.fatal_config = dead.reason, dead.kind, config
@@ -839,6 +909,10 @@ class SandboxImplementation(Implementation):
         self._process.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits for it again
 
     def _accept_load(self, reply):
+        if self.form is not None:
+            if reply.get("name") != self.name:
+                raise self._violation("import", "the reply to load is malformed")
+            return
         convention, pinned, name = reply.get("convention"), reply.get("pinned"), reply.get("name")
         restrict = reply.get("restrict", {})
         if convention not in CONVENTIONS[1:] or not isinstance(pinned, dict) or not isinstance(name, str) or \
@@ -848,6 +922,14 @@ class SandboxImplementation(Implementation):
             raise self._violation("import", "the reply to load is malformed")
         self.convention, self.pinned = convention, pinned
         self.restrict = {name: tuple(value) for name, value in restrict.items()}
+
+
+class _Cache:
+    """A pair's forward's cache, kept in the child under ``handle``; ``inputs`` are the arrays that forward was
+    given here (its backward may change them in place)."""
+
+    def __init__(self, handle, inputs):
+        self.handle, self.inputs = handle, inputs
 
 
 class SandboxSubject(Subject):

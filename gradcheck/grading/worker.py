@@ -18,6 +18,7 @@ import time
 
 from .. import api
 from ..adapters import LoadError
+from ..kinds import catalogue, check_pair
 from ..report import json_number
 from .child import die_with_parent
 from .grade import Job, Settings, SubmissionResult, failed, one_line
@@ -59,17 +60,19 @@ def grade_one(job, settings):
     """Grade one resolved submission in this process (its code runs in a sandbox child).
 
     A submission whose child dies (times out, runs out of memory, crashes,
-    exits) keeps the points of the checks it finished where it stopped: see ``fuzz.Stop``.
+    exits) keeps the points of the checks it finished where it stopped (see
+    ``fuzz.Stop``); one of a catalogue kind keeps none.
     """
     started = time.monotonic()
     result = SubmissionResult(job.name, job.path, False, 0, settings.max_score, file=job.file)
     if job.error:
         result.error = job.error
         return result
+    kind = catalogue().get(settings.layer)
     sandbox = SandboxImplementation(f"{job.file}:{settings.implementation}", settings.layer, settings.convention,
                                     settings.limits, stop_on_death=True, scratch=settings.scratch,
                                     sandbox=settings.sandbox, folder=job.folder, shown=student_path(job),
-                                    backward=settings.backward, uid=settings.uid)
+                                    backward=settings.backward, uid=settings.uid, form=kind and kind.form)
     try:
         try:
             sandbox.start()
@@ -78,27 +81,47 @@ def grade_one(job, settings):
                                               *(f"({note})" for note in sandbox.left_out)]))
             return result
         try:
-            plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed,
-                            method=settings.method, precision=settings.precision, divisible=settings.divisible,
-                            layout=settings.layout, backward=settings.backward, strict=True, convention_pins=False,
-                            stop_on=(SandboxDied,), **settings.dimensions)
+            run = _kind_run(kind, sandbox, job, settings) if kind else _run(sandbox, settings)
         except (ValueError, TypeError) as error:
             result.error = one_line(f"cannot be graded with these options: {error}")
             return result
-        report = plan.run(stop_on=(SandboxDied,))
+        report = run()
     finally:
         sandbox.close()
         result.stdout, result.stderr = sandbox.stdout, sandbox.stderr
         result.duration_s = time.monotonic() - started
-    report.notes.extend(sandbox.left_out)
-    result.report = report
-    result.checks = list(report.checks)
-    result.earned = settings.earned(report)
-    result.score = round(sum(result.earned.values()), 2)
-    result.passed = report.passed and not sandbox.fatal
+    if report is not None:
+        report.notes.extend(sandbox.left_out)
+        result.report = report
+        result.checks = list(report.checks)
+        result.earned = settings.earned(report)
+        result.score = round(sum(result.earned.values()), 2)
+        result.passed = report.passed and not sandbox.fatal
     if sandbox.fatal:
         result.error = one_line(sandbox.fatal)
     return result
+
+
+def _run(sandbox, settings):
+    """run() -> the conv or pooling layer's api.Report (a run the child's death stopped says where)."""
+    plan = api.plan(settings.layer, sandbox, examples=settings.examples, seed=settings.seed, method=settings.method,
+                    precision=settings.precision, divisible=settings.divisible, layout=settings.layout,
+                    backward=settings.backward, strict=True, convention_pins=False, stop_on=(SandboxDied,),
+                    **settings.dimensions)
+    return lambda: plan.run(stop_on=(SandboxDied,))
+
+
+def _kind_run(kind, sandbox, job, settings):
+    """run() -> the catalogue layer's generic.FunctionReport, or None when the child died: no check keeps points."""
+    words = (kind.name, "--impl", f"{student_path(job)}:{settings.implementation}",
+             *(("--backward", settings.backward) if settings.backward else ()))
+
+    def run():
+        try:
+            return check_pair(kind, sandbox.pair(), words=words, examples=settings.examples, seed=settings.seed)
+        except SandboxDied:
+            return None
+    return run
 
 
 def student_path(job):

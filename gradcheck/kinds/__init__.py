@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..compare import CheckResult
 from ..forms import Form, as_pair, layer_pair
-from ..generic import Finding, Mistake, Signature, check_function, impl_words
+from ..generic import CHECKS, Finding, Mistake, Signature, check_function, impl_words
 
 
 __all__ = ["Kind", "Mistake", "catalogue", "check_kind", "symbols"]
@@ -61,6 +60,11 @@ class Kind:
         return list(self.shapes)[self.arguments:]
 
     @property
+    def checks(self):
+        """The checks of its search, in order (its probes' are ``probed``)."""
+        return [*CHECKS, *(f"d{name}" for name in self.form.real)]
+
+    @property
     def form(self):
         """How the kind's layers are called (forms.Form): what the sandboxed child of ``gradcheck grade`` is told."""
         return Form(self.name, self.shapes, self.arguments, self.integers, self.booleans, self.loss, self.extra,
@@ -72,6 +76,7 @@ def symbols(kind):
     return Signature.parse(kind.shapes, kind.dims, kind.integers, kind.booleans).bounds
 
 
+@functools.cache
 def catalogue():
     """{name: Kind} of every module of this package."""
     kinds = {}
@@ -93,7 +98,7 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
 def check_pair(kind, pair, *, words, dims=None, examples=None, seed=None, probed=None):
     """``check_kind`` of a layer already made a forms.Pair (``gradcheck grade``'s, whose calls run in its sandbox);
     ``words`` are the command line that reproduces it, after "gradcheck".  The kind's probes call ``probed``, the
-    layer itself, in this process: without it, each of their checks is skipped, saying so."""
+    layer itself, in this process: without it, a note says which checks they would have made."""
     pair, adapted = kind.adapt(pair) if kind.adapt else (pair, "")
     options, note = kind.options(pair) if kind.options else ({}, "")
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind.form, **options), mistakes=kind.mistakes) \
@@ -107,18 +112,14 @@ def check_pair(kind, pair, *, words, dims=None, examples=None, seed=None, probed
     for result in report.checks:
         if not result.passed and result.name in kind.hints:
             result.hints.append(kind.hints[result.name])
-    for result in _probed(kind, probed):
+    if probed is None:
+        if kind.probed:
+            report.notes.append(f"not checked: {', '.join(kind.probed)} (the kind's probes call the layer in "
+                                f"gradcheck's own process, never a submission's: `gradcheck {kind.name}` checks them)")
+        return report
+    for result in (result for probe in kind.probes for result in probe(probed)):
         report.checks.append(result)
         report.notes += [note for note in result.notes if note not in report.notes]
         if not result.passed:
             report.findings.append(Finding([result.name], None, [result], reproduce=report.reproduce))
     return report
-
-
-def _probed(kind, layer):
-    """The CheckResults of the kind's probes on ``layer``; each skipped, saying why, when there is no layer."""
-    if layer is None:
-        return [CheckResult(name, "skip", f"not graded: {kind.name}'s probes call the layer in gradcheck's own "
-                                          f"process, never a submission's (`gradcheck {kind.name}` checks them)")
-                for name in kind.probed]
-    return [result for probe in kind.probes for result in probe(layer)]
