@@ -94,10 +94,13 @@ def _finding_cause(finding, submission):
 
 
 def _from_folder(submission, command):
-    """``command``, a reproduction command naming the submission's files as its student does, run from its folder."""
+    """``command``, a reproduction command naming the submission's files as its student does, run from its folder
+    (from here when that is where the grader runs)."""
     if not command:
         return ""
     folder = submission.path if os.path.isdir(submission.path) else os.path.dirname(submission.path) or "."
+    if os.path.abspath(folder) == os.getcwd():
+        return command
     return f"cd {shlex.quote(folder)} && {command}"
 
 
