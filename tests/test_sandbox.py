@@ -491,11 +491,12 @@ def npy(array, allow_pickle=False):
 
 
 def test_round_trip_keeps_dtypes_and_shapes():
-    arrays = [np.arange(6.0).reshape(2, 3), np.ones(3, np.float32), np.arange(4), np.array([True])]
+    arrays = [np.arange(6.0).reshape(2, 3), np.ones(3, np.float32), np.arange(4), np.array([True]),
+              np.array(2.5), np.arange(6.0).reshape(2, 3).T]  # a loss is 0-d; a transposed array is not C-ordered
     header, decoded = protocol.decode(protocol.encode({"id": 7}, arrays)[4:])
     assert header["id"] == 7
     for original, copy in zip(arrays, decoded):
-        assert copy.dtype == original.dtype and np.array_equal(copy, original)
+        assert copy.dtype == original.dtype and copy.shape == original.shape and np.array_equal(copy, original)
 
 
 @pytest.mark.parametrize("payload,message", [

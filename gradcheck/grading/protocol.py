@@ -28,7 +28,7 @@ def encode(header, arrays=()):
     blobs = []
     for array in arrays:
         stream = io.BytesIO()
-        np.lib.format.write_array(stream, np.ascontiguousarray(array), allow_pickle=False)
+        np.lib.format.write_array(stream, np.asarray(array, order="C"), allow_pickle=False)  # keeps a 0-d array 0-d
         blobs.append(stream.getvalue())
     head = json.dumps(dict(header, arrays=[len(blob) for blob in blobs])).encode()
     payload = b"".join([LENGTH.pack(len(head)), head, *blobs])
