@@ -72,6 +72,11 @@ class Form:
         return list(self.shapes)[self.arguments:]
 
     @property
+    def returned(self):
+        """The inputs whose gradients a class's backward returns: those of forward's arguments holding reals."""
+        return [name for name in list(self.shapes)[:self.arguments] if name in self.real]
+
+    @property
     def real(self):
         """The inputs holding real numbers: those that get a gradient."""
         return [name for name in self.shapes if name not in self.integers and name not in self.booleans]
@@ -84,6 +89,10 @@ class Form:
     def from_dict(cls, data):
         return cls(**dict(data, extra=tuple(data["extra"]), booleans=tuple(data["booleans"])))
 
+    def _returns(self):
+        names = [f"d{name}" for name in self.returned]
+        return "" if not names else f" -> {names[0]}" if len(names) == 1 else f" -> ({', '.join(names)})"
+
     def described(self):
         """The forms a layer may take, said for a user: 'a class NAME(W, b) with ..., or ...'."""
         arguments = ", ".join(list(self.shapes)[:self.arguments])
@@ -94,7 +103,7 @@ class Form:
         else:
             function = (f"a cs231n forward function ({self.name}_forward({', '.join(self.shapes)}) -> (out, cache)) "
                         "whose backward returns every gradient in order")
-            method = f"forward({arguments}) and backward(dout){' -> dx' if list(self.shapes)[0] in self.real else ''}{kept}"
+            method = f"forward({arguments}) and backward(dout){self._returns()}{kept}"
         made = ", ".join([*self.parameters, *map(repr, self.made_with.values())])
         told = f" ({', '.join(f'{name} {value!r}' for name, value in self.made_with.items())})" \
             if self.made_with else ""
@@ -163,7 +172,7 @@ def _named(function, name):
 
 
 def _class_pair(impl, form, options):
-    takes_real = form.real[0] in list(form.shapes)[:form.arguments]  # the first input is x, or word indices
+    returned = form.returned  # what backward returns: dx; (dx, dprev_h) for an RNN step; nothing for word indices
 
     def forward(*arrays):
         values = arrays[form.arguments:]
@@ -179,8 +188,20 @@ def _class_pair(impl, form, options):
             dx = call("backward", layer.backward, dout)
         gradients = [_gradient_of(layer, name, value) for name, value in zip(form.parameters, values)
                      if name in form.real]
-        return (dx, *gradients) if takes_real else tuple(gradients)
+        return (*_inputs_gradients(dx, returned), *gradients)
     return Pair(_named(forward, impl.__name__), backward_of)
+
+
+def _inputs_gradients(value, returned):
+    """What a class's backward returned as the gradients of the ``returned`` inputs: one array, or a tuple of
+    one for each when there are several (each a UserError, failing its check, when backward returned else)."""
+    if len(returned) < 2:
+        return [value] * len(returned)
+    if isinstance(value, tuple) and len(value) == len(returned):
+        return list(value)
+    error = UserError(f"backward must return ({', '.join(f'd{name}' for name in returned)}); it returned "
+                      f"{type(value).__name__}" + (f" of {len(value)}" if isinstance(value, tuple) else ""))
+    return [error] * len(returned)
 
 
 def _unit_backward(backward):

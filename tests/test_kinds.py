@@ -287,13 +287,13 @@ def test_a_forward_imported_from_elsewhere_is_checked_with_the_backward_of_the_f
 
 
 def test_a_class_for_a_kind_checked_as_functions_only_is_refused_with_the_form_it_takes(tmp_path, monkeypatch):
-    (tmp_path / "mine.py").write_text("class RNN:\n    def __init__(self, Wx, Wh, b):\n        pass\n")
+    (tmp_path / "mine.py").write_text("class TimeRNN:\n    def __init__(self, Wx, Wh, b):\n        pass\n")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["rnn_step", "--impl", "mine.py:RNN"])
+    result = CliRunner().invoke(main, ["rnn", "--impl", "mine.py:TimeRNN"])
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == ("gradcheck: error: rnn_step takes a cs231n forward function (rnn_step_forward(x, prev_h, "
-                             "Wx, Wh, b) -> (out, cache)) whose backward returns every gradient in order; RNN is a "
-                             "class, and the courses' classes of this kind share no form\n")
+    assert result.stderr == ("gradcheck: error: rnn takes a cs231n forward function (rnn_forward(x, h0, Wx, Wh, b) "
+                             "-> (out, cache)) whose backward returns every gradient in order; TimeRNN is a class, "
+                             "and the courses' classes of this kind share no form\n")
     (tmp_path / "time.py").write_text("class TimeSoftmaxWithLoss:\n    def forward(self, xs, ts):\n        pass\n")
     result = CliRunner().invoke(main, ["temporal_softmax_loss", "--impl", "time.py:TimeSoftmaxWithLoss"])
     assert result.exit_code == 2 and result.stderr == (

@@ -91,6 +91,33 @@ def rnn_step_backward(dnext_h, cache):
     return dtanh.dot(Wx.T), dtanh.dot(Wh.T), x.T.dot(dtanh), prev_h.T.dot(dtanh), np.sum(dtanh, axis=0)
 
 
+class RNN:
+    """One RNN step as "Deep Learning from Scratch 2" writes it: forward(x, h_prev), backward(dh_next) -> (dx,
+    dh_prev), the weights' gradients written into grads beside params."""
+
+    def __init__(self, Wx, Wh, b):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+
+    def forward(self, x, h_prev):
+        Wx, Wh, b = self.params
+        self.cache = (x, h_prev, np.tanh(h_prev @ Wh + x @ Wx + b))
+        return self.cache[2]
+
+    def backward(self, dh_next):
+        Wx, Wh, _ = self.params
+        x, h_prev, h_next = self.cache
+        dt = dh_next * (1 - h_next ** 2)
+        for grad, value in zip(self.grads, (x.T @ dt, h_prev.T @ dt, dt.sum(axis=0))):
+            grad[...] = value
+        return dt @ Wx.T, dt @ Wh.T
+
+
+class RNNReturnsDxAlone(RNN):
+    def backward(self, dh_next):
+        return super().backward(dh_next)[0]
+
+
 def rnn_forward(x, h0, Wx, Wh, b):
     h, cache = [h0], []
     for t in range(x.shape[1]):
@@ -202,13 +229,14 @@ RIGHT = {
     "TimeAffine": ("temporal_affine", TimeAffine, None),
     "temporal_affine_forward": ("temporal_affine", temporal_affine_forward, None),
     "rnn_step_forward": ("rnn_step", rnn_step_forward, None),
+    "RNN": ("rnn_step", RNN, None),
     "rnn_forward": ("rnn", rnn_forward, None),
     "lstm_forward": ("lstm", *lstm_functions()),
     "lstm_step_forward": ("lstm_step", *lstm_step_functions()),
 }
 
 
-@pytest.mark.parametrize("name,seed", on_every_seed(RIGHT, ("lstm_forward",)))
+@pytest.mark.parametrize("name,seed", on_every_seed(RIGHT, ("lstm_forward", "RNN")))
 def test_right_layers_pass_as_functions_and_as_a_class_on_every_seed(name, seed):
     kind, layer, backward = RIGHT[name]
     assert kinds.check_kind(CATALOGUE[kind], layer, backward=backward, seed=seed).passed
@@ -240,3 +268,10 @@ def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(nam
     assert failing(report) == checks
     assert hint in report.findings[0].results[0].hints
     assert fact is None or report.findings[0].facts[0].startswith(fact)
+
+
+def test_a_class_whose_backward_returns_one_of_its_two_input_gradients_fails_both_saying_what_it_must_return():
+    report = kinds.check_kind(CATALOGUE["rnn_step"], RNNReturnsDxAlone, seed=0)
+    assert failing(report) == ["dx", "dprev_h"]
+    assert {check.message for check in report.checks if not check.passed} == {
+        "backward must return (dx, dprev_h); it returned ndarray"}

@@ -1,14 +1,15 @@
 """rnn_step: one step of a vanilla RNN, next_h = tanh(x Wx + prev_h Wh + b).
 
-Functions only: cs231n's ``rnn_step_forward(x, prev_h, Wx, Wh, b) ->
-(next_h, cache)`` and ``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h,
-dWx, dWh, db)``.  Classes share no form for it (the "Deep Learning from
-Scratch 2" book's ``RNN(Wx, Wh, b)`` takes prev_h in ``forward(x, h_prev)``).
+cs231n's ``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)`` and
+``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``, or the
+"Deep Learning from Scratch 2" book's class ``RNN(Wx, Wh, b)``, whose
+``forward(x, h_prev)`` takes both inputs and whose ``backward(dh_next)``
+returns ``(dx, dh_prev)``, keeping dWx, dWh and db in ``grads``.
 """
 from reference_layers.recurrent import rnn_step_forward, rnn_step_loops_forward
 
 from . import Kind
 
-KIND = Kind("rnn_step", "next_h = tanh(x Wx + prev_h Wh + b): one step of a vanilla RNN (cs231n functions)",
+KIND = Kind("rnn_step", "next_h = tanh(x Wx + prev_h Wh + b): one step of a vanilla RNN",
             {"x": "N,D", "prev_h": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"},
-            (rnn_step_forward, rnn_step_loops_forward), classes=False)
+            (rnn_step_forward, rnn_step_loops_forward), arguments=2)
