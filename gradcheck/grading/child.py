@@ -220,8 +220,10 @@ class _Server:
             result, out = getattr(self, "op_" + op)(header, arrays)
             reply.update(result)
         except self.forms.UserError as error:
-            reply["error"] = self.adapters.ImplementationError.returned(STAGES[op], str(error)).to_dict()
+            reply["error"] = self._user_error(op, error)
             out = []
+            if reply["error"]["type"] == "MemoryError":  # the layer ran out of memory: fatal, as in make or forward
+                reply["fatal"] = "memory"
         except self.adapters.ImplementationError as error:
             reply["error"] = error.to_dict()
             out = []
@@ -238,6 +240,15 @@ class _Server:
         if isinstance(subject, self.adapters.Subject):
             reply["notes"] = sorted(str(note) for note in subject.notes)
         return encode(reply, out)
+
+    def _user_error(self, op, error):
+        """A pair's forms.UserError as an error dict: said in its one sentence, but a MemoryError the layer raised
+        (forms.call wraps it like any other exception), which keeps its type and message."""
+        details = error.details or {}
+        if details.get("type") == "MemoryError":
+            return self.adapters.ImplementationError(STAGES[op], "MemoryError", details.get("message", ""),
+                                                     details.get("location", "")).to_dict()
+        return self.adapters.ImplementationError.returned(STAGES[op], str(error)).to_dict()
 
     def _error(self, op, exc):
         try:

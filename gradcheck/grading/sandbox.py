@@ -610,9 +610,10 @@ class SandboxImplementation(Implementation):
         """The catalogue kind's layer in the child (started with a ``form``) as a forms.Pair.
 
         forward(*inputs) and backward(*douts, cache) (or backward(dout, *inputs) after a forward that returned no
-        cache) run in the child: what they returned comes back as arrays (None where the layer returned None, a
-        forms.UserError where it returned no array), a cache stays there, and what the layer changed in the arrays
-        it was given is changed here too, so that the checks see it.  What the layer raised is a UserError."""
+        cache) run in the child: what they returned comes back as arrays (None where the layer returned None; where
+        it returned no array, a forms.UserError saying so: raised by forward, in that gradient's place from
+        backward), a cache stays there, and what the layer changed in the arrays it was given is changed here too,
+        so that the checks see it.  What the layer raised is a UserError."""
         if self.form is None:
             raise RuntimeError("pair() is for a sandbox started with a catalogue kind's form")
         def forward(*inputs):
@@ -622,6 +623,9 @@ class SandboxImplementation(Implementation):
 
     def _pair_forward(self, *inputs):
         reply, values = self._pair_call({"op": "pair_forward"}, inputs, inputs)
+        unusable = next((value for value in values if isinstance(value, UserError)), None)
+        if unusable is not None:  # what forward returned is no array (a dict): its failure, as the child said it
+            raise unusable
         if reply.get("handle") is None:
             return values[0]
         cache = _Cache(reply["handle"], inputs)
