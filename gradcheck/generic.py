@@ -297,6 +297,7 @@ class FunctionReport:
     command: str = "fn"  # the gradcheck command: fn, or a catalogue kind's name
     against: str = "finite differences alone"  # or "its reference", for a catalogue kind
     notes: list = field(default_factory=list)  # what the reader must know: how the reference was chosen
+    passes: dict = field(default_factory=dict)  # check name -> of the ``examples`` searched, how many it passed on
 
     stopped = None  # never stopped early: a grade whose sandbox died has no report (grading.worker)
 
@@ -318,7 +319,7 @@ class FunctionReport:
                 "bounds": {symbol: list(span) for symbol, span in self.signature.bounds.items()},
                 "checks": [result.to_dict() for result in self.checks],
                 "findings": [finding.to_dict() for finding in self.findings], "notes": list(self.notes),
-                "reproduce": self.reproduce}
+                "reproduce": self.reproduce, "passes": dict(self.passes)}
 
     @classmethod
     def from_dict(cls, data):
@@ -328,7 +329,8 @@ class FunctionReport:
                               dict(data["integers"]), tuple(data["booleans"]))
         return cls(data["function"], signature, [CheckResult.from_dict(result) for result in data["checks"]],
                    [Finding.from_dict(finding) for finding in data["findings"]], data["examples_run"], data["seed"],
-                   data["reproduce"], list(data["values"]), data["command"], data["against"], list(data["notes"]))
+                   data["reproduce"], list(data["values"]), data["command"], data["against"], list(data["notes"]),
+                   dict(data["passes"]))
 
 
 @dataclass(frozen=True)
@@ -370,7 +372,7 @@ def check_function(forward, backward=None, shapes=None, dims=None, *, integers=N
     if outputs > 1:
         pair, reference = joined(pair, outputs), reference and joined(reference, outputs)
     report = _Search(pair, signature, seed, words, reference).run(examples)
-    report.notes = list(notes)
+    report.notes = [*notes, *report.notes]
     return report
 
 
@@ -456,11 +458,14 @@ class _Search:
                 overflowed[0].hints.append(OVERFLOW_HINT)
             finding.reproduce = self.command(example.sizes, example.seed)
             findings.append(finding)
-        checks = [self._verdict(name, seen, findings) for name in self.names]
         values = sorted({value_class(example.seed) for example in seen}, key=("usual", "large").index)
+        passes = {name: sum(any(r.name == name and r.status == "pass" for r in self.results(example))
+                            for example in seen) for name in self.names}
+        checks = [self._verdict(name, seen, findings) for name in self.names]
         return FunctionReport(self._spec(), self.signature, checks, findings, len(seen), self.seed,
                               self.command(None, self.seed), values, self.words[0],
-                              "finite differences alone" if self.reference is None else "its reference")
+                              "finite differences alone" if self.reference is None else "its reference",
+                              _not_made_everywhere(checks, passes, len(seen)), passes)
 
     def results(self, example):
         if example not in self.memo:
@@ -562,6 +567,20 @@ class _Search:
                 for symbol, value in bounds.items()]
         return shlex.join(["gradcheck", *self.words, *[word for dim in dims for word in ("--dim", dim)],
                            "--seed", str(seed)])
+
+
+def _not_made_everywhere(checks, passes, searched):
+    """Notes for the checks that passed where they were made but not on every configuration ``searched``."""
+    unmade = {}
+    for check in checks:
+        if check.status == "pass" and passes[check.name] < searched:
+            unmade.setdefault(passes[check.name], []).append(check.name)
+    return [f"{_listed(names)} passed where {'it was' if len(names) == 1 else 'they were'} made, on {count} of "
+            f"{searched} configurations: forward failed first on the others" for count, names in unmade.items()]
+
+
+def _listed(names):
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _examples(signature, usual=False):

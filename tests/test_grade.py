@@ -360,7 +360,7 @@ def test_fake_output_does_not_change_the_verdict(graded):
 def free_stride(student):
     """The stride bug of examples/wrong_conv.py graded honestly, from a submission that tells the grader it takes
     stride 1 only, and a layer whose constructor takes no stride, with the stride left to the search."""
-    paths = [student(name) for name in ("forge_pins", "no_stride_argument", "exit_when_exposed")]
+    paths = [student(name) for name in ("forge_pins", "no_stride_argument", "raise_when_exposed", "exit_when_exposed")]
     honest = student("forge_pins").parent / "honest"
     honest.mkdir(exist_ok=True)
     shutil.copyfile(REPOSITORY / "examples" / "wrong_conv.py", honest / "wrong_conv.py")
@@ -394,6 +394,15 @@ def test_dying_where_a_mistake_would_show_never_pays(free_stride):
     assert {"dX", "dW"} <= failed_checks(computing_on) and computing_on.score == 6
     assert died.error == "exited with status 0 during forward" and died.score <= computing_on.score
     assert {"dX", "dW"} <= failed_checks(died)  # they passed with stride 1, and were left unfinished with stride 2
+
+
+@pytest.mark.slow
+def test_refusing_where_a_mistake_would_show_never_pays(free_stride):
+    refused, computing_on = free_stride["raise_when_exposed"], free_stride["computing_on"]
+    assert refused.score == 0 and failed_checks(refused) == set(CHECKS)
+    assert next(check for check in refused.checks if check.name == "dX").message.startswith(
+        "passed on ")  # where stride was 1; not made where the layer refused stride 2 first
+    assert refused.score <= computing_on.score
 
 
 def failed_checks(submission):

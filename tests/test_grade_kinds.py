@@ -243,21 +243,17 @@ def test_a_forward_that_never_returns_times_out_and_scores_nothing(slow_graded):
 
 @needs_bwrap
 @pytest.mark.slow
-def test_a_layer_that_refuses_where_its_mistakes_show_fails_forward_for_it(slow_graded):
+def test_refusing_where_the_mistakes_show_never_pays(slow_graded):
+    """mean_loss computes every gradient divided by N (3 of 6); refuse_when_exposed computes the same but raises
+    for N > 1, where they would show: its gradients were made only where they are right, so none counts."""
     honest, refusing = slow_graded[1]["mean_loss"], slow_graded[1]["refuse_when_exposed"]
     assert (honest.score, failing(honest)) == (3, ["dx", "dW", "db"])
-    assert "forward" in failing(refusing) and refusing.reason.startswith(
+    assert (refusing.score, failing(refusing)) == (0, CHECKS)
+    assert refusing.reason.startswith(
         "forward: forward raised ValueError: batches of more than one row are not supported")
-
-
-@needs_bwrap
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="a layer that raises where its mistakes would show loses the forward check "
-                                       "alone: generic.run_checks skips the other checks of that configuration, and "
-                                       "a skip passes in the search's verdict, so its gradients are judged only where "
-                                       "they are right (5 of 6 here; conv grading does the same)")
-def test_refusing_where_the_mistakes_show_never_pays(slow_graded):
-    assert slow_graded[1]["refuse_when_exposed"].score <= slow_graded[1]["mean_loss"].score
+    made = {check.message for check in refusing.checks if check.name != "forward"}
+    assert made == {"passed on 2 of 4 configurations; not made on the others, where the layer failed an earlier "
+                    "check first (a check counts only if it passes on every configuration)"}
 
 
 @needs_bwrap

@@ -312,6 +312,24 @@ class GlobalAvgPoolKeepdims:
         return np.broadcast_to(dout, self.shape) / (self.shape[2] * self.shape[3])
 
 
+class AffineDbAveragedForOneRow(AffineDbAveraged):
+    """Wrong only where N > 1, and raises there: its db is never compared where it is wrong."""
+
+    def forward(self, x):
+        if len(x) > 1:
+            raise ValueError("one row at a time")
+        return super().forward(x)
+
+
+def test_a_check_not_made_everywhere_says_where_it_was_made_and_counts_its_passes():
+    report = kinds.check_kind(CATALOGUE["affine"], AffineDbAveragedForOneRow, seed=0)
+    assert failing(report) == ["forward"]
+    made = report.passes["db"]
+    assert 0 < made < report.examples and report.passes == dict.fromkeys(CATALOGUE["affine"].checks, made)
+    assert report.notes == [f"repeatable, no-mutation, dx, dW and db passed where they were made, on {made} of "
+                            f"{report.examples} configurations: forward failed first on the others"]
+
+
 def test_a_forward_of_the_wrong_shape_fails_forward_alone_and_a_configuration_outside_the_kind_is_refused():
     report = kinds.check_kind(CATALOGUE["global_avg_pool"], GlobalAvgPoolKeepdims, seed=0)
     assert [(check.name, check.status) for check in report.checks] == [

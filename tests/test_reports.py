@@ -197,7 +197,9 @@ def gradescope(graded, name):
 @pytest.mark.slow
 def test_gradescope_says_a_refusal_is_one_and_divisible_grades_the_layer_in_full(graded):
     tests = gradescope(graded, "fast")
-    assert graded["fast"][0].score == 7 and tests["forward"]["status"] == "failed"
+    # its other checks were not made where it refused: none counts (a refusal must never pay)
+    assert graded["fast"][0].score == 0 and {test["status"] for test in tests.values()} == {"failed"}
+    assert tests["dX"]["output"].startswith("passed on ")
     output = tests["forward"]["output"]
     assert "the layer refuses configurations only where the stride does not divide the padded input" in output
     assert "--divisible" in output and "floor division" not in output

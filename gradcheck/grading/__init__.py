@@ -74,7 +74,11 @@ What isolates what
   plain numeric dtypes and the sizes expected, in frames whose JSON header
   and length are checked, each read under a deadline; every comparison and
   verdict happens in the grading process.  What the child prints is only
-  captured output.
+  captured output.  Failing early buys nothing: where the layer dies, times
+  out or refuses a configuration (raises in forward, returns no array), the
+  checks not made there fail (``grade.counted_where_made``; a run that stops
+  keeps only the checks it finished), so no gradient is judged only where
+  it happens to be right.
 * **The run from a grading process**: each is a process of its own that
   sends one JSON result (size-capped, parsed with ``json``, rebuilt with
   ``from_dict``); it is killed past its deadline, and a watchdog bounds the

@@ -75,10 +75,15 @@ def _diagnoses(submission):
         yield key, texts, _finding_cause(finding, submission)
     if submission.error:
         return  # the checks it left unfinished fail because of the error, which has its group
+    alike = {}  # checks failing without a finding, by their message (several fail alike where none was made)
     for check in submission.checks:
         if check.status == "fail" and check.name not in diagnosed:
-            yield ("failure", (check.name,), _template(check.message)), [check.message], \
-                lambda texts, name=check.name: Cause("failure", [name], f"{name} fails: {texts[0]}")
+            alike.setdefault(_template(check.message), []).append(check)
+    for template, checks in alike.items():
+        names = [check.name for check in checks]
+        yield ("failure", tuple(names), template), [checks[0].message], \
+            lambda texts, names=names: Cause("failure", names, f"{' and '.join(names)} "
+                                                               f"fail{'s' if len(names) == 1 else ''}: {texts[0]}")
 
 
 def _finding_cause(finding, submission):

@@ -135,6 +135,21 @@ class SubmissionResult:
                    data.get("stdout", ""), data.get("stderr", ""), data.get("earned", {}))
 
 
+def counted_where_made(report):
+    """The report's checks as a grade counts them: a check that passed wherever it was made, but was not made
+    on every configuration searched (the layer failed an earlier check there first: it raised, refused the
+    configuration or returned no array), fails: a layer must never gain by failing early where its other
+    checks would fail."""
+    def counted(check):
+        made = report.passes.get(check.name)
+        if check.status != "pass" or made is None or made >= report.examples:
+            return check
+        return CheckResult(check.name, "fail", f"passed on {made} of {report.examples} configurations; not made on "
+                                               "the others, where the layer failed an earlier check first (a check "
+                                               "counts only if it passes on every configuration)")
+    return [counted(check) for check in report.checks]
+
+
 def _report_from_dict(data):
     """An api.Report (conv, pooling) or a generic.FunctionReport (a catalogue kind: it says what it was against)."""
     return FunctionReport.from_dict(data) if "against" in data else api.Report.from_dict(data)

@@ -21,7 +21,7 @@ from ..adapters import LoadError
 from ..kinds import catalogue, check_pair
 from ..report import json_number
 from .child import die_with_parent
-from .grade import Job, Settings, SubmissionResult, failed, one_line
+from .grade import Job, Settings, SubmissionResult, counted_where_made, failed, one_line
 from .sandbox import SandboxDied, SandboxImplementation
 
 IGNORED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTSTP",
@@ -92,6 +92,7 @@ def grade_one(job, settings):
         result.duration_s = time.monotonic() - started
     if report is not None:
         report.notes.extend(sandbox.left_out)
+        report.checks = counted_where_made(report)
         result.report = report
         result.checks = list(report.checks)
         result.earned = settings.earned(report)
