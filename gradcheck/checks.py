@@ -49,12 +49,20 @@ PROJECTIONS = 3  # random directions per screen
 
 
 def check_names(layer):
-    """The checks of ``layer``, in order: conv's or a pooling layer's, or the search's of a catalogue kind."""
+    """The checks of ``layer``, in order: conv's or a pooling layer's, or the search's of a catalogue kind; of
+    several kinds graded together ("affine,relu": ``grading.layers``), each kind's named "kind.check"."""
     if layer in ("conv", "maxpool", "avgpool"):
         return {"conv": CHECKS, "maxpool": MAXPOOL_CHECKS, "avgpool": POOL_CHECKS}[layer]
+    if "," in layer:
+        return tuple(kind_check(kind, name) for kind in layer.split(",") for name in check_names(kind))
     from .kinds import catalogue  # the catalogue's checks are generic's, which imports this module
 
     return tuple(catalogue()[layer].checks)
+
+
+def kind_check(kind, name):
+    """The name of check ``name`` of ``kind`` among several kinds' checks: "affine.dx"."""
+    return f"{kind}.{name}"
 
 
 def run_checks(config, inputs, implementation, *, method="auto", subject_name="", stop_on=(), only=None):

@@ -24,6 +24,7 @@ from .checks import METHODS
 from .config import parse_range
 from .grading import grade as grading
 from .grading.course import CourseError, load as load_course
+from .grading.layers import grade_layers, parse_layers
 from .grading.sandbox import SandboxUnavailable
 from .inputs import PRECISIONS
 from .userfiles import Source, find_backward
@@ -489,11 +490,16 @@ GRADING = stack(
                  metavar="FILE",
                  help="A course file (TOML): options by name, the [geometry] every submission is graded on, "
                       "[points] per check and Gradescope's [visibility] per check. The command line wins over it."),
-    click.option("--layer", type=click.Choice([*api.LAYERS, *kinds.catalogue()]), required=True,
+    click.option("--layer", type=click.Choice([*api.LAYERS, *kinds.catalogue()]),
                  help="The layer every submission implements: conv or a pooling layer, or a kind of "
-                      "`gradcheck list`."),
-    click.option("--impl", required=True, metavar="NAME",
-                 help="What every submission defines: a class, a factory or a cs231n forward function."),
+                      "`gradcheck list`.  [required unless --layers]"),
+    click.option("--impl", metavar="NAME",
+                 help="What every submission defines: a class, a factory or a cs231n forward function.  [required "
+                      "with --layer]"),
+    click.option("--layers", metavar="KIND[=NAME],...",
+                 help="Instead of --layer and --impl: several kinds of `gradcheck list` every submission defines, "
+                      "each graded as --layer KIND --impl NAME would (NAME: as cs231n names it, affine_forward or "
+                      "softmax_loss, unless given), their checks named KIND.CHECK."),
     click.option("--backward", metavar="NAME",
                  help="The backward of forward function NAME in every submission, when not found by its name."),
     CONVENTION, LAYOUT, DIMENSIONS, CONV_DIMENSIONS, SEARCH,
@@ -534,7 +540,8 @@ SHOW_ONE = click.option(
 @click.option("--fail-under", type=Points(), metavar="POINTS|full",
               help="Exit 1 when a submission scored below POINTS (full: below full marks), so that a grader that "
                    "reads exit codes scores it.  [default: exit 0 whatever the scores]")
-def grade(paths, course, layer, impl, output_format, output, hide_hints, show_one_failure, fail_under, **options):
+def grade(paths, course, layer, impl, layers, output_format, output, hide_hints, show_one_failure, fail_under,
+          **options):
     """Grade student submissions: each PATH is a .py file or a folder holding one.
 
     Every submission is fuzzed with the same seed, in a child process of its
@@ -555,10 +562,15 @@ def grade(paths, course, layer, impl, output_format, output, hide_hints, show_on
         else:
             raise BadInput("--hide-hints-until-due is for --format gradescope (Gradescope shows tests after the due "
                            f"date); got --format {output_format}")
-    visibility = course_visibility(course, layer, output_format)
+    several = graded_layers(layer, impl, layers)
+    visibility = course_visibility(course, ",".join(several) if several else layer, output_format)
     try:
         with grade_progress() as progress:
-            result = grading.grade(paths, layer, impl, progress=progress, points=course and course.points, **options)
+            if several:
+                result = grade_layers(paths, several, progress=progress, points=course and course.points, **options)
+            else:
+                result = grading.grade(paths, layer, impl, progress=progress, points=course and course.points,
+                                       **options)
     except (ValueError, TypeError, SandboxUnavailable) as error:
         raise BadInput(str(error)) from None
     write_output(output, {
@@ -573,6 +585,22 @@ def grade(paths, course, layer, impl, output_format, output, hide_hints, show_on
         "text": lambda stream: report.render_grade_text(result, report.make_console(stream)),
     }[output_format])
     return 0 if fail_under is None else below(result.submissions, fail_under)
+
+
+def graded_layers(layer, impl, layers):
+    """{kind: NAME} of ``--layers``, or None for ``--layer`` and ``--impl``; BadInput unless exactly one way is
+    given."""
+    if layers is None:
+        if layer is None or impl is None:
+            raise BadInput(f"give the layer every submission implements: --layer and --impl (missing "
+                           f"{'--layer' if layer is None else '--impl'}), or --layers KIND[=NAME],...")
+        return None
+    if layer is not None or impl is not None:
+        raise BadInput("--layers names every layer and its NAME: drop --layer and --impl")
+    try:
+        return parse_layers(layers)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
 
 
 def require_hidden_hints(show_one, hide_hints):
@@ -627,7 +655,7 @@ def below(submissions, fail_under):
                    "--hide-hints-until-due, no student can rerun the search before the due date).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), callback=writable_folder,
               default="autograder.zip", show_default=True, help="The bundle to write (replaced whole, at the end).")
-def autograder(output, course, hide_hints, show_one_failure, per_student, **options):
+def autograder(output, course, layer, impl, layers, hide_hints, show_one_failure, per_student, **options):
     """Write a Gradescope autograder bundle that grades every submission with these options.
 
     The zip holds setup.sh (installs Python 3 and this very gradcheck, from
@@ -641,8 +669,8 @@ def autograder(output, course, hide_hints, show_one_failure, per_student, **opti
 
     try:
         require_hidden_hints(show_one_failure, hide_hints)
-        made = bundle.build(course=course, hide_hints=hide_hints, show_one=show_one_failure, per_student=per_student,
-                            **options)
+        made = bundle.build(graded_layers(layer, impl, layers) or {layer: impl}, course=course, hide_hints=hide_hints,
+                            show_one=show_one_failure, per_student=per_student, **options)
     except (ValueError, TypeError, bundle.BundleError) as error:
         raise BadInput(str(error)) from None
     write_output(output, lambda stream: stream.write(made.data), binary=True)

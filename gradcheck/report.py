@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .adapters import NCHW
-from . import generic
+from . import api, generic
 from .generic import VALUES
 from .grading.causes import by_cause
 from .grading.course import VISIBILITIES
@@ -104,9 +104,9 @@ def configuration_text(finding, layout):
 
 
 def _layout_of(report):
-    """The layout a grade's report gives shapes in: its conv or pooling layer's; NCHW without a report, and for a
-    catalogue kind (its shapes are its symbols')."""
-    return NCHW if report is None or isinstance(report, generic.FunctionReport) else report.layout
+    """The layout a grade's report gives shapes in: its conv or pooling layer's; NCHW without a report, and for
+    catalogue kinds (their shapes are their symbols')."""
+    return report.layout if isinstance(report, api.Report) else NCHW
 
 
 def smallest_text(finding):
@@ -642,7 +642,10 @@ FUNCTION_TITLES = {
 
 
 def check_title(name, layer):
-    """A graded check's title: its name and what it checks."""
+    """A graded check's title: its name and what it checks (of several kinds graded together, its kind's first)."""
+    kind, joined, check = name.rpartition(".")
+    if joined:
+        return f"{kind} {check_title(check, kind)}"
     if layer in ("conv", "maxpool", "avgpool"):
         return CHECK_TITLES.get(name, name)
     return FUNCTION_TITLES.get(name, f"{name}: gradient of {name[1:]}")
@@ -691,6 +694,15 @@ def grade_to_csv(result):
                          submission.max_score, f"{submission.duration_s:.3f}", result.sandbox,
                          _cell(submission.error or ""), *(status.get(name, "error") for name in names)])
     return stream.getvalue()
+
+
+def _graded_text(result, separator):
+    """What ``result`` graded: the layer and NAME ("conv · Conv2d"), or each kind with its NAME ("affine
+    (affine_forward), relu (relu_forward)")."""
+    if "," not in result.layer:
+        return f"{result.layer}{separator}{result.implementation}"
+    return ", ".join(f"{kind} ({name})" for kind, name in zip(result.layer.split(","),
+                                                                result.implementation.split(",")))
 
 
 def _check_names(result):
@@ -843,10 +855,10 @@ def _gradescope_summary(submission, result, withheld, visibility, show_one=False
     stopped, what was printed (unless ``withheld``; then with ``show_one``, one place where it fails)."""
     report = submission.report
     seed = "" if withheld else f", seed {result.seed}"
-    lines = [f"gradcheck {result.layer}, {result.implementation}: {_shown_score(submission, result, visibility)}, "
+    lines = [f"gradcheck {_graded_text(result, ', ')}: {_shown_score(submission, result, visibility)}, "
              f"{_scoring(result)} ({result.examples} configurations{seed})."]
     lines += [f"{label.rstrip(':').capitalize()}: {text}." for label, text in scope_lines(report)] \
-        if report and not isinstance(report, generic.FunctionReport) else []
+        if isinstance(report, api.Report) else []
     if result.sandbox == "none":
         lines.append("Not isolated: your code ran without the bwrap sandbox (--sandbox none), as a plain process of "
                      "the grader's user, which it could interfere with.")
@@ -990,7 +1002,7 @@ def grade_summary(result):
     limits = result.limits
     return (f"{result.passed} of {len(result.submissions)} passed",
             (f" ({errors} could not be graded fully)" if errors else "") +
-            f" · {result.layer} · {result.implementation} · seed {result.seed} · {result.examples} configurations "
+            f" · {_graded_text(result, ' · ')} · seed {result.seed} · {result.examples} configurations "
             f"each · limits {limits.timeout:g} s, {limits.memory} MB · {result.duration_s:.1f} s")
 
 
@@ -1036,7 +1048,7 @@ def grade_to_html(result):
     page = ET.Element("html", lang="en")
     head = ET.SubElement(page, "head")
     ET.SubElement(head, "meta", charset="utf-8")
-    title = f"gradcheck grade: {result.layer} · {result.implementation}"
+    title = f"gradcheck grade: {_graded_text(result, ' · ')}"
     ET.SubElement(head, "title").text = title
     ET.SubElement(head, "style").text = HTML_STYLE
     body = ET.SubElement(page, "body")

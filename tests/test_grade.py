@@ -812,7 +812,7 @@ def test_cli_gradescope_and_classroom_want_one_path(cli, output_format):
 @pytest.mark.parametrize("args,message", [
     (["missing.py", "--layer", "conv", "--impl", "Convolution"], "does not exist"),
     ([REFERENCE, "--layer", "dense", "--impl", "Convolution"], "Invalid value for '--layer'"),
-    ([REFERENCE, "--layer", "conv"], "Missing option '--impl'"),
+    ([REFERENCE, "--layer", "conv"], "--layer and --impl (missing --impl), or --layers KIND[=NAME],..."),
     ([REFERENCE, "--layer", "maxpool", "--impl", "Pooling", "--filters", "2"], "pools have no filters"),
     ([REFERENCE, "--layer", "conv", "--impl", "Convolution", "--timeout", "0"], "--timeout"),
     ([REFERENCE, "--layer", "conv", "--impl", "Convolution", "--fail-under", "most"],

@@ -66,6 +66,7 @@ from importlib import metadata
 
 from ..config import pin_args
 from .grade import prepare
+from .layers import layers_text, prepare_layers
 from .sandbox import ROOT, sandbox_problem, user_problem
 
 MANIFEST = "gradcheck-autograder.json"
@@ -114,9 +115,10 @@ class Bundle:
                 + course)
 
 
-def build(*, layer, impl, sandbox="auto", hide_hints=False, show_one=False, seed=None, per_student=False, course=None,
+def build(layers, *, sandbox="auto", hide_hints=False, show_one=False, seed=None, per_student=False, course=None,
           **options):
-    """The bundle that grades every submission with these options (those of ``grade.prepare``); with
+    """The bundle that grades every submission for ``layers`` ({layer: NAME}: one, or several catalogue kinds
+    graded together as ``grading.layers`` does) with these options (those of ``grade.prepare``); with
     ``per_student``, each submission with a seed of its own (``student_seed``); with a ``course``
     (``course.Course``), its points and visibility per check (the file goes into the bundle as COURSE).
 
@@ -129,13 +131,20 @@ def build(*, layer, impl, sandbox="auto", hide_hints=False, show_one=False, seed
     if per_student and seed is not None:
         raise ValueError("--per-student-seeds derives every submission's seed from the students' ids: drop --seed")
     if course is not None:
-        course.for_layer(layer)
-    settings = prepare(layer, impl, seed=seed, sandbox=sandbox, points=course and course.points, **options)
-    arguments = ["--layer", layer, "--impl", impl, "--convention", settings.convention, "--layout", settings.layout,
-                 *pin_args(settings.dimensions),
-                 "--examples", str(settings.examples), "--seed", str(settings.seed), "--method", settings.method,
-                 "--precision", settings.precision, "--timeout", f"{settings.limits.timeout:g}",
-                 "--memory", str(settings.limits.memory)] + (["--divisible"] if settings.divisible else []) + \
+        course.for_layer(",".join(layers))
+    points = course and course.points
+    if len(layers) == 1:
+        (layer, impl), = layers.items()
+        settings = prepare(layer, impl, seed=seed, sandbox=sandbox, points=points, **options)
+        graded = ["--layer", layer, "--impl", impl, "--convention", settings.convention, "--layout",
+                  settings.layout, *pin_args(settings.dimensions)]
+    else:
+        settings = next(iter(prepare_layers(layers, points=points, seed=seed, sandbox=sandbox, **options).values()))
+        graded = ["--layers", layers_text(layers)]
+    arguments = graded + [
+        "--examples", str(settings.examples), "--seed", str(settings.seed), "--method", settings.method,
+        "--precision", settings.precision, "--timeout", f"{settings.limits.timeout:g}",
+        "--memory", str(settings.limits.memory)] + (["--divisible"] if settings.divisible else []) + \
         (["--backward", settings.backward] if settings.backward else []) + \
         (["--partial-credit"] if settings.partial else []) + \
         (["--hide-hints-until-due"] if hide_hints else []) + (["--show-one-failure"] if show_one else [])

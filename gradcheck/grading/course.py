@@ -18,13 +18,17 @@ autograder`` (``--course FILE``).  TOML::
     [visibility]                # Gradescope's, per check: visible (the default), hidden, after_due_date,
     dW = "after_due_date"       # after_published
 
+With ``layers = "affine,relu"`` (several kinds graded together) a check is
+named by its kind: ``[points.affine]`` with ``dx = 2``, or ``affine.dx = 2``
+in ``[points]``.
+
 An option given on the command line wins over the file's.  The checks named
 are validated against the layer's (``Course.for_layer``, ``grade.prepare``).
 """
 import sys
 from dataclasses import dataclass, field
 
-from ..checks import check_names
+from ..checks import check_names, kind_check
 from ..config import parse_range
 
 if sys.version_info >= (3, 11):
@@ -32,8 +36,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-OPTIONS = ("layer", "impl", "backward", "convention", "layout", "examples", "seed", "method", "fast", "precision",
-           "divisible", "timeout", "memory", "hide_hints", "show_one_failure", "partial_credit")
+OPTIONS = ("layer", "impl", "layers", "backward", "convention", "layout", "examples", "seed", "method", "fast",
+           "precision", "divisible", "timeout", "memory", "hide_hints", "show_one_failure", "partial_credit")
 GEOMETRY = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
 PAIRS = ("size", "kernel", "stride", "pad", "dilation")
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")  # Gradescope's, from most to least shown
@@ -85,9 +89,22 @@ def parse(data, path="course.toml", text=""):
     geometry = data.get("geometry", {})
     _known(path, "[geometry] ", geometry, GEOMETRY)
     options.update({name: _dimension(path, name, value) for name, value in geometry.items()})
-    points = data.get("points", {})
-    visibility = {name: _visibility(path, name, value) for name, value in data.get("visibility", {}).items()}
+    points = _by_check(data.get("points", {}))
+    visibility = {name: _visibility(path, name, value)
+                  for name, value in _by_check(data.get("visibility", {})).items()}
     return Course(path, options, points, visibility, text)
+
+
+def _by_check(table):
+    """``table`` by check name, a kind's own table (``[points.affine]``, or ``affine.dx = 2``) read as its checks'
+    joined names ("affine.dx": see ``grading.layers``)."""
+    flat = {}
+    for name, value in table.items():
+        if isinstance(value, dict):
+            flat.update({kind_check(name, check): points for check, points in value.items()})
+        else:
+            flat[name] = value
+    return flat
 
 
 def _known(path, where, table, names, what="key", of=""):

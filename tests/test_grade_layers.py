@@ -1,0 +1,169 @@
+"""gradcheck grade --layers: several catalogue kinds of each submission graded together, one run a kind, joined
+per submission with every check named by its kind ("affine.dx"), under the real bwrap sandbox."""
+import csv
+import io
+import json
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from gradcheck import report
+from gradcheck.cli import main
+from gradcheck.grading import autograder
+from gradcheck.grading.course import parse
+from gradcheck.grading.grade import grade
+from gradcheck.grading.layers import grade_layers, parse_layers, prepare_layers
+from gradcheck.grading.sandbox import sandbox_problem
+
+from test_grade import REPOSITORY
+
+EXAMPLES = REPOSITORY / "examples"
+LAYERS = {"affine": "affine_forward", "relu": "relu_forward"}
+AFFINE = ["forward", "repeatable", "no-mutation", "dx", "dW", "db"]
+RELU = ["forward", "repeatable", "no-mutation", "dx"]
+JOINED = [f"affine.{name}" for name in AFFINE] + [f"relu.{name}" for name in RELU]
+RELU_EXITS = '''import os
+
+
+def affine_forward(x, w, b):
+    return x @ w + b, (x, w)
+
+
+def affine_backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+
+
+def relu_forward(x):
+    os._exit(3)
+
+
+def relu_backward(dout, cache):
+    return dout
+'''
+
+pytestmark = [pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}"),
+              pytest.mark.xdist_group("test_grade_layers")]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """examples/affine_relu.py (right), examples/wrong_affine_relu.py (db averaged; relu changes x in place) and a
+    folder whose relu_forward exits, graded for affine and relu."""
+    folder = tmp_path_factory.mktemp("class") / "relu_exits"
+    folder.mkdir()
+    (folder / "layers.py").write_text(RELU_EXITS)
+    result = grade_layers([EXAMPLES / "affine_relu.py", EXAMPLES / "wrong_affine_relu.py", folder], dict(LAYERS),
+                          seed=0, examples=5, timeout=10, memory=512, workers=2)
+    return result, {submission.name: submission for submission in result.submissions}
+
+
+def failing(submission):
+    return [check.name for check in submission.checks if check.status == "fail"]
+
+
+def test_each_kind_is_graded_and_its_checks_are_named_by_it(graded):
+    result, by_name = graded
+    assert (result.layer, result.implementation, result.seed) == ("affine,relu", "affine_forward,relu_forward", 0)
+    assert list(result.points) == JOINED
+    right, wrong = by_name["affine_relu"], by_name["wrong_affine_relu"]
+    assert (right.score, right.max_score, right.passed) == (10, 10, True)
+    assert [check.name for check in right.checks] == JOINED
+    assert (wrong.score, failing(wrong)) == (8, ["affine.db", "relu.no-mutation"])
+    assert wrong.reason == "affine.db: 1 of 1 elements differ from the reference (100%) (and 1 more failing)"
+    (db,) = [finding for finding in wrong.report.findings if finding.names == ["affine.db"]]
+    assert db.rules == ["N > 1"] and db.reproduce.startswith("gradcheck affine --impl wrong_affine_relu.py:")
+
+
+def test_a_kind_whose_child_dies_scores_nothing_and_the_others_keep_their_points(graded):
+    died = graded[1]["relu_exits"]
+    assert died.score == 6 and died.error == "relu: exited with status 3 during forward"
+    assert [check.name for check in died.checks] == [f"affine.{name}" for name in AFFINE]
+    assert [died.earned_by(name) for name in JOINED] == [1] * 6 + [0] * 4
+
+
+def test_every_format_names_the_checks_by_their_kind(graded):
+    result, by_name = graded
+    rows = list(csv.DictReader(io.StringIO(report.grade_to_csv(result))))
+    assert list(rows[0])[7:] == JOINED and rows[2]["relu.dx"] == "error" and rows[1]["affine.db"] == "fail"
+    tests = json.loads(report.grade_to_gradescope(by_name["wrong_affine_relu"], result))["tests"]
+    assert [test["name"].split(":")[0] for test in tests] == [name.replace(".", " ") for name in JOINED]
+    assert [test["score"] for test in tests] == [1, 1, 1, 1, 1, 0, 1, 1, 0, 1]
+    assert "hint: db is the reference divided by N=2" in tests[5]["output"]
+    causes = [cause.label for cause in report.by_cause(result)]
+    assert "affine.db fails only when N > 1" in causes and "relu.no-mutation fails" in causes
+    text = io.StringIO()
+    report.render_grade_text(result, report.make_console(text))
+    assert " · affine (affine_forward), relu (relu_forward) · seed 0 · " in text.getvalue().replace("\n", " ")
+
+
+def test_one_kind_alone_is_graded_as_layer_and_impl_would():
+    alone = grade_layers([EXAMPLES / "affine_relu.py"], {"relu": "relu_forward"}, seed=0, examples=3, workers=1)
+    plain = grade([EXAMPLES / "affine_relu.py"], "relu", "relu_forward", seed=0, examples=3, workers=1)
+    assert alone.layer == "relu" and alone.submissions[0].earned == plain.submissions[0].earned == \
+        dict.fromkeys(RELU, 1)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("affine,nope", "--layers: 'nope' is not a kind of `gradcheck list`"),
+    ("affine,affine=Affine", "--layers names affine twice"),
+])
+def test_a_list_of_layers_that_cannot_be_graded_is_refused_saying_why(text, message):
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
+        parse_layers(text)
+
+
+def test_a_kind_alone_is_named_as_cs231n_names_it_and_options_that_do_not_fit_are_refused():
+    assert parse_layers("affine, softmax_loss ,relu=Relu") == {"affine": "affine_forward",
+                                                                "softmax_loss": "softmax_loss", "relu": "Relu"}
+    with pytest.raises(ValueError, match="^--backward names one backward"):
+        prepare_layers(dict(LAYERS), backward="affine_backward")
+    with pytest.raises(ValueError, match="^points: affine,relu has no check 'dx'; choose from affine.forward, "):
+        prepare_layers(dict(LAYERS), points={"dx": 2})
+    with pytest.raises(ValueError, match="^--stride is for conv and pooling layers"):
+        prepare_layers(dict(LAYERS), stride=2)
+    chosen = prepare_layers(dict(LAYERS), points={"affine.dx": 3})
+    assert chosen["affine"].seed == chosen["relu"].seed and chosen["affine"].points["dx"] == 3
+    assert chosen["relu"].points == dict.fromkeys(RELU, 1)
+
+
+def test_a_course_file_names_a_kinds_checks_in_its_own_table_or_joined():
+    course = parse({"layers": "affine,relu", "points": {"affine": {"dx": 3}, "relu.dx": 2},
+                    "visibility": {"affine": {"db": "after_due_date"}}})
+    assert course.options == {"layers": "affine,relu"}
+    assert course.points == {"affine.dx": 3, "relu.dx": 2} and course.visibility == {"affine.db": "after_due_date"}
+    assert course.for_layer("affine,relu") is course
+
+
+def test_the_command_takes_layers_or_layer_and_impl_never_both(tmp_path):
+    runner = CliRunner()
+    both = runner.invoke(main, ["grade", str(EXAMPLES / "affine_relu.py"), "--layers", "affine", "--layer", "relu"])
+    neither = runner.invoke(main, ["grade", str(EXAMPLES / "affine_relu.py"), "--impl", "relu_forward"])
+    assert (both.exit_code, both.stderr) == (2, "gradcheck: error: --layers names every layer and its NAME: drop "
+                                                "--layer and --impl\n")
+    assert (neither.exit_code, neither.stderr) == (2, "gradcheck: error: give the layer every submission implements: "
+                                                      "--layer and --impl (missing --layer), or --layers "
+                                                      "KIND[=NAME],...\n")
+    course = tmp_path / "course.toml"
+    course.write_text('layers = "affine,relu"\nseed = 0\nexamples = 3\n\n[points.affine]\ndb = 4\n')
+    graded = runner.invoke(main, ["grade", "--course", str(course), str(EXAMPLES / "wrong_affine_relu.py"),
+                                  "--format", "json"])
+    (submission,) = json.loads(graded.stdout)["submissions"]
+    assert graded.exit_code == 0 and (submission["score"], submission["max_score"]) == (8, 13)  # db's 4 lost, and 1
+
+
+@pytest.mark.slow
+def test_a_gradescope_bundle_freezes_the_layers_and_grades_with_them(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    built = CliRunner().invoke(main, ["autograder", "--layers", "affine,relu", "--seed", "0", "--examples", "3",
+                                      "--output", str(bundle)])
+    assert built.exit_code == 0, built.output
+    with zipfile.ZipFile(bundle) as archive:
+        arguments = json.loads(archive.read(autograder.MANIFEST))["arguments"]
+    assert arguments[:2] == ["--layers", "affine=affine_forward,relu=relu_forward"]
+    graded = CliRunner().invoke(main, ["grade", str(EXAMPLES / "wrong_affine_relu.py"), *arguments,
+                                       "--format", "gradescope"])
+    results = json.loads(graded.stdout)
+    assert graded.exit_code == 0 and results["score"] == 8 and len(results["tests"]) == len(JOINED)
+    assert results["output"].startswith("gradcheck affine (affine_forward), relu (relu_forward): score 8 of 10")
