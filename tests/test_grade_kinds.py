@@ -219,7 +219,6 @@ def test_a_kind_result_round_trips_through_json():
 
 
 @pytest.mark.parametrize("layer,options,message", [
-    ("dropout", {}, "dropout cannot be graded: its gradients are checked against its own forward"),
     ("affine", dict(stride=2), "--stride is for conv and pooling layers; affine is graded on the shapes its kind "
                                "draws"),
     ("affine", dict(partial_credit=True), "--partial-credit is for conv and pooling layers"),
@@ -228,6 +227,108 @@ def test_a_kind_result_round_trips_through_json():
 def test_what_a_kind_cannot_be_graded_with_is_refused_by_name(layer, options, message):
     with pytest.raises(ValueError, match="^" + re.escape(message)):
         prepare(layer, f"{layer}_forward", **options)
+
+
+# -- the probes: a layer's modes, called in the sandboxed child and judged here --------
+
+BATCHNORM = """import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode, eps, momentum = bn_param["mode"], bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    running_mean = bn_param.get("running_mean", np.zeros(x.shape[1]))
+    running_var = bn_param.get("running_var", np.zeros(x.shape[1]))
+    if mode == "train" or TEST_ON_THE_BATCH:
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        if mode == "train" and UPDATED:
+            running_mean = momentum * running_mean + (1 - momentum) * mean
+            running_var = momentum * running_var + (1 - momentum) * var
+    else:
+        mean, var = running_mean, running_var
+    bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
+    xhat = (x - mean) / np.sqrt(var + eps)
+    return gamma * xhat + beta, (xhat, gamma, np.sqrt(var + eps))
+
+
+def batchnorm_backward(dout, cache):
+    xhat, gamma, std = cache
+    dxhat = dout * gamma
+    dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+"""
+DROPOUT = """import numpy as np
+
+
+def dropout_forward(x, dropout_param):
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    np.random.seed(dropout_param["seed"])
+    mask = (np.random.rand(*x.shape) < p) / (p if SCALED else 1) if mode == "train" else None
+    return (x * mask if mode == "train" else x), mask
+
+
+def dropout_backward(dout, mask):
+    return dout * mask
+"""
+LYING = """
+import gradcheck.grading.child as child
+
+
+def claiming(self, header, arrays):  # the running averages a right layer keeps, and one value more
+    values, out = self._wire("read", [np.full(3, 0.5), np.full(3, 2.0), np.zeros(3)])
+    return {"values": values}, out
+
+
+child._Server.op_modes_kept = claiming
+"""
+# submission -> (kind, its source, the checks that fail, the hint of the first)
+MODES = {
+    "batchnorm_right": ("batchnorm", BATCHNORM.replace("TEST_ON_THE_BATCH", "False").replace("UPDATED", "True"),
+                        [], None),
+    "batchnorm_never_updated": ("batchnorm", BATCHNORM.replace("TEST_ON_THE_BATCH", "False").replace("UPDATED",
+                                                                                                     "False"),
+                                ["running-averages"], "train mode left running_mean and running_var at zero"),
+    "batchnorm_test_on_the_batch": ("batchnorm", BATCHNORM.replace("TEST_ON_THE_BATCH", "True").replace("UPDATED",
+                                                                                                        "True"),
+                                    ["test-mode"], "test mode normalizes with the batch's mean and variance"),
+    "dropout_right": ("dropout", DROPOUT.replace("SCALED", "True"), [], None),
+    "dropout_unscaled": ("dropout", DROPOUT.replace("SCALED", "False"), ["test-mode"],
+                         "train mode does not scale by 1/p and test mode returns x"),
+}
+LIAR = BATCHNORM.replace("TEST_ON_THE_BATCH", "False").replace("UPDATED", "False") + LYING  # never updates them
+
+
+@pytest.fixture(scope="module")
+def modes_graded(tmp_path_factory):
+    """Each submission of MODES graded for its kind under bwrap: {name: SubmissionResult}."""
+    folder = tmp_path_factory.mktemp("modes")
+    graded = {}
+    sources = {**{name: case[1] for name, case in MODES.items()}, "batchnorm_lying": LIAR}
+    for name, source in sources.items():
+        (folder / f"{name}.py").write_text(source)
+    for kind in ("batchnorm", "dropout"):
+        names = [name for name in sources if name.startswith(kind)]
+        result = grade([folder / f"{name}.py" for name in names], kind, f"{kind}_forward", seed=0, examples=3,
+                       timeout=20, memory=512, workers=2)
+        graded.update({submission.name: submission for submission in result.submissions})
+    return graded
+
+
+@needs_bwrap
+@pytest.mark.parametrize("name", MODES)
+def test_the_probes_of_a_kinds_modes_are_graded_from_the_sandbox(modes_graded, name):
+    kind, _, checks, hint = MODES[name]
+    graded = modes_graded[name]
+    assert [check.name for check in graded.checks] == catalogue()[kind].checks
+    assert (failing(graded), graded.score, graded.error) == (checks, graded.max_score - len(checks), None)
+    assert hint is None or next(c for c in graded.checks if c.name == checks[0]).hints[0].startswith(hint)
+    assert not any("not checked" in note for note in graded.report.notes)
+
+
+@needs_bwrap
+def test_a_child_that_says_more_than_the_probe_asked_scores_nothing(modes_graded):
+    assert (modes_graded["batchnorm_lying"].score, modes_graded["batchnorm_lying"].error) == (
+        0, "broke the sandbox protocol during read: the reply to modes_kept holds no 2 values (did it write to "
+           "gradcheck's channel?)")
 
 
 # -- slow: time limits, refusals, another kind, another isolation ----------------

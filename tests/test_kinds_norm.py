@@ -393,7 +393,7 @@ def torch_batchnorm_forward(x, gamma, beta, bn_param):
 def test_the_probes_agree_with_pytorch_whose_running_variance_is_the_unbiased_one(kind):
     pytest.importorskip("torch")
     (probe,) = CATALOGUE[kind].probes
-    running, test = probe(torch_batchnorm_forward)
+    running, test = probe(CATALOGUE[kind].modes(torch_batchnorm_forward))
     assert running.status == test.status == "pass" and running.notes == [batchnorm.UNBIASED]
 
 
@@ -435,20 +435,20 @@ def test_each_wrong_running_average_or_test_mode_fails_its_probe_alone_with_its_
 
 
 def test_the_unbiased_running_variance_is_accepted_with_a_note():
-    running, test = CATALOGUE["batchnorm"].probes[0](batchnorm_forward_unbiased)
+    running, test = CATALOGUE["batchnorm"].probes[0](CATALOGUE["batchnorm"].modes(batchnorm_forward_unbiased))
     assert (running.status, running.notes, test.status) == ("pass", [batchnorm.UNBIASED], "pass")
 
 
 def test_a_probe_a_layer_cannot_take_is_skipped_saying_why():
     (probe,) = CATALOGUE["batchnorm"].probes
-    running, test = probe(BatchNormalizationWithoutTrainFlag)
+    running, test = probe(CATALOGUE["batchnorm"].modes(BatchNormalizationWithoutTrainFlag))
     assert (running.status, test.status, test.message) == (
         "pass", "skip", "forward takes no train_flg: test mode was not checked")
-    running, test = probe(batchnorm_forward_train_only)
+    running, test = probe(CATALOGUE["batchnorm"].modes(batchnorm_forward_train_only))
     assert running.status == test.status == "skip"
     assert running.message == test.message == ("bn_param holds no running_mean or running_var after two train-mode "
                                                "forwards: running averages and test mode were not checked")
-    running, test = CATALOGUE["spatial_batchnorm"].probes[0](SpatialBatchNorm)
+    running, test = CATALOGUE["spatial_batchnorm"].probes[0](CATALOGUE["spatial_batchnorm"].modes(SpatialBatchNorm))
     assert running.message == test.message == ("SpatialBatchNorm holds no running_mean or running_var after two "
                                                "train-mode forwards: running averages and test mode were not checked")
 

@@ -24,7 +24,7 @@ What isolates what
   die with the sandbox (``--die-with-parent``; its pid namespace ends with
   it); it has no network, only a loopback of its own; its filesystem is a
   read-only view of the system libraries, the interpreter's standard
-  library, numpy and the ten files of gradcheck the child needs (no
+  library, numpy and the eleven files of gradcheck the child needs (no
   site-packages, no rest of gradcheck, no reference_layers, no /etc, no
   course folder, a read-only /dev), its own copy of its submission (see
   below), and a working directory that is a 64 MiB tmpfs.  Its environment

@@ -9,7 +9,7 @@ directory):
 =====================  ==================================================================
 ``/tmp``               a tmpfs of ``WORKDIR_LIMIT`` bytes: working directory, HOME, TMPDIR (as root, of
                        ``WORKDIR_ENTRIES`` files and folders too: see below)
-``/gradcheck/lib``     ``gradcheck/{__init__,adapters,userfiles,signatures,holdings,forms}.py`` and
+``/gradcheck/lib``     ``gradcheck/{__init__,adapters,userfiles,signatures,holdings,forms,modes}.py`` and
                        ``gradcheck/grading/{__init__,protocol,child,seccomp}.py`` (``CHILD_FILES``)
 ``/gradcheck/site``    numpy, with the libraries its wheel bundles (``numpy.libs``)
 ``/gradcheck/submission``  the submission's private copy
@@ -53,7 +53,7 @@ UNPRIVILEGED = 65534  # nobody: the uid and gid a root grader's child drops to, 
 WORKDIR_LIMIT = 64 << 20  # bytes of the child's working directory (a tmpfs)
 WORKDIR_ENTRIES = 4096  # files and folders in it, where the child mounts it itself (as root)
 LIB, SITE, SUBMISSION, WORKDIR = "/gradcheck/lib", "/gradcheck/site", "/gradcheck/submission", "/tmp"
-CHILD_FILES = ("__init__.py", "adapters.py", "userfiles.py", "signatures.py", "holdings.py", "forms.py",
+CHILD_FILES = ("__init__.py", "adapters.py", "userfiles.py", "signatures.py", "holdings.py", "forms.py", "modes.py",
                "grading/__init__.py", "grading/protocol.py", "grading/child.py", "grading/seccomp.py")
 LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/libx32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/libx32",
                 "/usr/local/lib")

@@ -36,7 +36,10 @@ and ``pair_backward`` (see ``sandbox.SandboxImplementation.pair``): each
 reply holds what the layer returned, as arrays (a value that is None, or
 that no array holds, said in ``values``), then every array the call was
 given as it is after the call, so that the grading process sees what the
-layer changed in place.  A forward's cache stays here, under a handle.
+layer changed in place.  A forward's cache stays here, under a handle.  The
+kind's probes build the layer with ``modes_make`` (a ``modes.ModesLayer``,
+kept here under a handle) and call it with ``modes_forward`` and
+``modes_kept`` (see ``sandbox.SandboxImplementation.modes``).
 """
 import json
 import os
@@ -47,7 +50,7 @@ from .protocol import LENGTH, decode, encode
 MS_NOSUID, MS_NODEV = 2, 4  # mount(2) flags
 STAGES = {"load": "import", "make": "construction", "forward": "forward", "backward": "backward",
           "read": "read", "write": "write", "evaluate": "forward", "load_pair": "import", "pair_forward": "forward",
-          "pair_backward": "backward"}
+          "pair_backward": "backward", "modes_make": "construction", "modes_forward": "forward", "modes_kept": "read"}
 
 
 def main(argv=None):
@@ -67,7 +70,7 @@ def main(argv=None):
         from . import seccomp
 
         seccomp.install()
-    from .. import adapters, forms  # noqa: F401 - import the adapters (and numpy) under the limits
+    from .. import adapters, forms, modes  # noqa: F401 - import the adapters (and numpy) under the limits
     sys.path[:] = [path for path in sys.path if path not in paths]
     # Keep our own references: the submission may replace os.read / os.write in its own process.
     read, write = os.read, os.write
@@ -202,11 +205,11 @@ class _Server:
     """The submission's implementation and the live subjects (layers) the parent made, by handle."""
 
     def __init__(self):
-        from .. import adapters, forms
+        from .. import adapters, forms, modes
 
-        self.adapters, self.forms = adapters, forms
+        self.adapters, self.forms, self.modes = adapters, forms, modes
         self.implementation = None
-        self.pair = None
+        self.impl = self.form = self.pair = None
         self.subjects = {}  # handle -> a layer (adapters.Subject), or a pair's forward's (cache, inputs)
         self.handles = 0
 
@@ -269,10 +272,10 @@ class _Server:
 
     def op_load_pair(self, header, arrays):
         def load(spec):
-            impl, module = self.adapters.load_object(spec, header.get("workdir"))
+            self.impl, module = self.adapters.load_object(spec, header.get("workdir"))
             source = self.adapters.Source(module, header["path"], header.get("workdir"))
-            self.pair = self.forms.layer_pair(impl, self.forms.Form.from_dict(header["form"]),
-                                              header.get("backward"), source)
+            self.form = self.forms.Form.from_dict(header["form"])
+            self.pair = self.forms.layer_pair(self.impl, self.form, header.get("backward"), source)
             return {"name": header["name"]}
         return self._loaded(header, load), []
 
@@ -345,6 +348,27 @@ class _Server:
         single = not isinstance(returned, (tuple, list))
         values, out = self._wire("backward", [returned] if single else list(returned))
         return {"values": values, "single": single}, out + given
+
+    def op_modes_make(self, header, arrays):
+        """The layer built with the parameters as a modes.ModesLayer, kept under a handle, for the kind's probes:
+        what it is (no arrays)."""
+        layer = self.modes.modes_layer(self.impl, self.form, *arrays)
+        self.handles += 1
+        self.subjects[self.handles] = layer
+        return {"values": [], "handle": self.handles, "keeper": str(layer.keeper), "from_class": layer.from_class,
+                "test_mode_missing": layer.test_mode_missing()}, []
+
+    def op_modes_forward(self, header, arrays):
+        """A ModesLayer's forward on x in train or test mode: what it returned."""
+        layer = self.subjects[header["handle"]]
+        values, out = self._wire("forward", [layer.forward(arrays[0], "test" if header["mode"] == "test" else "train")])
+        return {"values": values}, out
+
+    def op_modes_kept(self, header, arrays):
+        """What a ModesLayer keeps under the names asked for, in their order."""
+        kept = self.subjects[header["handle"]].kept([str(name) for name in header["names"]])
+        values, out = self._wire("read", list(kept.values()))
+        return {"values": values}, out
 
     def _wire(self, what, values):
         """(a marker for each value: "array", "none" or {"error": why}, the arrays) of what ``what`` returned."""

@@ -72,6 +72,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bwrap, protocol, users
+from .child import STAGES
 from ..adapters import (CONVENTIONS, IN_PLACE, REBINDING, Hyperparameters, Implementation, ImplementationError,
                         LoadError, Subject)
 from ..forms import Pair, UserError
@@ -642,29 +643,48 @@ class SandboxImplementation(Implementation):
     def _pair_call(self, header, sent, given):
         """(reply, the values the layer returned) of a pair op sending ``sent``; each array of ``given`` (what the
         call was given: ``sent``, and a forward's inputs for its backward) changed as the child's copy was."""
-        stage = header["op"].split("_")[1]
+        stage = STAGES[header["op"]]
 
         def expect(reply):
-            values = reply.get("values")
-            if not isinstance(values, list) or not values or not all(
-                    value in ("array", "none") or (isinstance(value, dict) and isinstance(value.get("error"), str))
-                    for value in values) or type(reply.get("handle", 0)) is not int or \
-                    type(reply.get("single", False)) is not bool:
+            if not reply.get("values") or type(reply.get("single", False)) is not bool:
                 raise ValueError(f"the reply to {header['op']} is malformed")
-            return values.count("array") + len(given)
-        try:
-            reply, out = self._exchange(header, [np.asarray(array) for array in sent], stage, expect)
-        except ImplementationError as error:
-            raise UserError(clean(str(error))) from None
+            return _returned(reply, header["op"]) + len(given)
+        reply, out = self._layer_call(header, sent, stage, expect)
         returned, after = out[:len(out) - len(given)], out[len(out) - len(given):]
         if any(changed.shape != np.shape(array) for changed, array in zip(after, given)):
             raise self._stopped_for(self._violation(stage, "an array it was given came back in another shape"))
         for changed, array in zip(after, given):
             if isinstance(array, np.ndarray):
                 array[...] = changed
-        arrays = iter(returned)
-        return reply, [next(arrays) if value == "array" else None if value == "none" else
-                       UserError(clean(value["error"])) for value in reply["values"]]
+        return reply, _values(reply, returned)
+
+    def _layer_call(self, header, sent, stage, expect):
+        """``_exchange`` of an op that calls the layer: what the layer raised is a UserError."""
+        try:
+            return self._exchange(header, [np.asarray(array) for array in sent], stage, expect)
+        except ImplementationError as error:
+            raise UserError(clean(str(error))) from None
+
+    def modes(self, *parameters):
+        """The catalogue kind's layer built in the child with ``parameters`` as a modes.ModesLayer, whose calls
+        run there: what the kind's probes call (``kinds.check_pair``'s ``make``)."""
+        def expect(reply):
+            if type(reply.get("handle")) is not int or type(reply.get("keeper")) is not str or \
+                    type(reply.get("from_class")) is not bool or \
+                    not isinstance(reply.get("test_mode_missing"), (str, type(None))):
+                raise ValueError("the reply to modes_make is malformed")
+            return _returned(reply, "modes_make")
+        reply, _ = self._layer_call({"op": "modes_make"}, parameters, "construction", expect)
+        return _SandboxModes(self, reply["handle"], reply["keeper"], reply["from_class"], reply["test_mode_missing"])
+
+    def modes_call(self, header, sent, count):
+        """The ``count`` values a ModesLayer's op ``header`` returned, sending ``sent``."""
+        def expect(reply):
+            if len(reply.get("values") or ()) != count:
+                raise ValueError(f"the reply to {header['op']} holds no {count} values")
+            return _returned(reply, header["op"])
+        reply, out = self._layer_call(header, sent, STAGES[header["op"]], expect)
+        return _values(reply, out)
 
     # -- the exchange --------------------------------------------------------
     def _exchange(self, header, arrays, stage, expect=None, config=None):
@@ -934,6 +954,46 @@ class _Cache:
 
     def __init__(self, handle, inputs):
         self.handle, self.inputs = handle, inputs
+
+
+class _SandboxModes:
+    """A modes.ModesLayer living in the sandbox's child under ``handle``; its methods, over the channel."""
+
+    def __init__(self, sandbox, handle, keeper, from_class, missing):
+        self.sandbox, self.handle, self.keeper, self.from_class, self.missing = \
+            sandbox, handle, clean(keeper, 80), from_class, missing and clean(missing)
+        weakref.finalize(self, sandbox._released.append, handle)  # the child drops it with the next request
+
+    def forward(self, x, mode):
+        (out,) = self.sandbox.modes_call({"op": "modes_forward", "handle": self.handle, "mode": mode}, [x], 1)
+        if isinstance(out, UserError):
+            raise out
+        return out
+
+    def kept(self, names):
+        values = self.sandbox.modes_call({"op": "modes_kept", "handle": self.handle, "names": list(names)}, [],
+                                         len(names))
+        return dict(zip(names, (None if isinstance(value, UserError) else value for value in values)))
+
+    def test_mode_missing(self):
+        return self.missing
+
+
+def _returned(reply, op):
+    """How many arrays the layer's values in ``reply`` (to ``op``) hold; ValueError when it is malformed."""
+    values, handle = reply.get("values"), reply.get("handle", 0)
+    if not isinstance(values, list) or type(handle) is not int or not all(
+            value in ("array", "none") or (isinstance(value, dict) and isinstance(value.get("error"), str))
+            for value in values):
+        raise ValueError(f"the reply to {op} is malformed")
+    return values.count("array")
+
+
+def _values(reply, arrays):
+    """The layer's values said in ``reply``: each array, None, or a UserError saying what it returned instead."""
+    arrays = iter(arrays)
+    return [next(arrays) if value == "array" else None if value == "none" else UserError(clean(value["error"]))
+            for value in reply["values"]]
 
 
 class SandboxSubject(Subject):

@@ -119,7 +119,8 @@ def _kind_run(kind, sandbox, job, settings):
 
     def run():
         try:
-            return check_pair(kind, sandbox.pair(), words=words, examples=settings.examples, seed=settings.seed)
+            return check_pair(kind, sandbox.pair(), sandbox.modes, words=words, examples=settings.examples,
+                              seed=settings.seed)
         except SandboxDied:
             return None
     return run

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..forms import Form, as_pair, layer_pair
+from ..modes import modes_layer
 from ..generic import CHECKS, Finding, Mistake, Signature, check_function, impl_words
 
 
@@ -49,7 +50,8 @@ class Kind:
     # parameters, in order, by what it is ({"dropout_ratio": 0.25}): passed by position
     seeded: bool = False  # numpy's global random state is seeded before each call: a random mask repeats
     by_reference: bool = True  # False: gradients against finite differences of the layer's own forward
-    probes: tuple = ()  # probe(impl) -> [CheckResult]: what the search cannot see (a mode, a rate), run once
+    probes: tuple = ()  # probe(make) -> [CheckResult]: what the search cannot see (a mode, a rate), run once on
+    # the layer ``make(*parameters)`` builds as a modes.ModesLayer (see ``modes``)
     probed: tuple = ()  # the names of the checks the probes report, in order
     outputs: int = 1  # a forward of several returns them, then its cache (an LSTM step: next_h, next_c, cache)
     hints: dict = dataclasses.field(default_factory=dict)  # check name -> the hint its failure gets (any layer's)
@@ -61,8 +63,12 @@ class Kind:
 
     @property
     def checks(self):
-        """The checks of its search, in order (its probes' are ``probed``)."""
-        return [*CHECKS, *(f"d{name}" for name in self.form.real)]
+        """The checks of a report on the kind, in order: its search's, then its probes' (``probed``)."""
+        return [*CHECKS, *(f"d{name}" for name in self.form.real), *self.probed]
+
+    def modes(self, impl):
+        """make(*parameters) -> ``impl`` built as a modes.ModesLayer, in this process: what the probes call."""
+        return functools.partial(modes_layer, impl, self.form)
 
     @property
     def form(self):
@@ -91,14 +97,14 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
     generic.FunctionReport.  ``backward`` names a forward function's partner when it is not found by its name in
     ``source`` (a userfiles.Source: the file the user named; default, the function's own module).  LoadError for
     a layer this kind cannot take."""
-    return check_pair(kind, layer_pair(impl, kind.form, backward, source), dims=dims, examples=examples, seed=seed,
-                      words=tuple(words) or (kind.name, *impl_words(impl, backward)), probed=impl)
+    return check_pair(kind, layer_pair(impl, kind.form, backward, source), kind.modes(impl), dims=dims,
+                      examples=examples, seed=seed, words=tuple(words) or (kind.name, *impl_words(impl, backward)))
 
 
-def check_pair(kind, pair, *, words, dims=None, examples=None, seed=None, probed=None):
-    """``check_kind`` of a layer already made a forms.Pair (``gradcheck grade``'s, whose calls run in its sandbox);
-    ``words`` are the command line that reproduces it, after "gradcheck".  The kind's probes call ``probed``, the
-    layer itself, in this process: without it, a note says which checks they would have made."""
+def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
+    """``check_kind`` of a layer already made a forms.Pair, and ``make(*parameters)``, what builds it as a
+    modes.ModesLayer for the kind's probes (``gradcheck grade``'s run in its sandbox); ``words`` are the command
+    line that reproduces it, after "gradcheck"."""
     pair, adapted = kind.adapt(pair) if kind.adapt else (pair, "")
     options, note = kind.options(pair) if kind.options else ({}, "")
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind.form, **options), mistakes=kind.mistakes) \
@@ -112,12 +118,7 @@ def check_pair(kind, pair, *, words, dims=None, examples=None, seed=None, probed
     for result in report.checks:
         if not result.passed and result.name in kind.hints:
             result.hints.append(kind.hints[result.name])
-    if probed is None:
-        if kind.probed:
-            report.notes.append(f"not checked: {', '.join(kind.probed)} (the kind's probes call the layer in "
-                                f"gradcheck's own process, never a submission's: `gradcheck {kind.name}` checks them)")
-        return report
-    for result in (result for probe in kind.probes for result in probe(probed)):
+    for result in (result for probe in kind.probes for result in probe(make)):
         report.checks.append(result)
         report.notes += [note for note in result.notes if note not in report.notes]
         if not result.passed:

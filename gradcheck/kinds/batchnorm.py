@@ -39,15 +39,12 @@ beta, momentum=0.9)`` keeps them as attributes of those names and takes
 forward takes no train_flg, has the probe it cannot take skipped, saying
 why.
 """
-import copy
-import inspect
-
 import numpy as np
 
 from reference_layers.normalization import EPS, BatchNormCompact, BatchNormStaged
 
 from ..compare import CheckResult
-from ..forms import Pair, UserError, call
+from ..forms import Pair, UserError
 from ..generic import finite_array
 from . import Kind, Mistake
 
@@ -102,87 +99,43 @@ def _dx(inputs, dout, mean=True, variance=True):
     return (dxhat - mean * dxhat.mean(axis=0) - variance * xhat * (dxhat * xhat).mean(axis=0)) / std
 
 
-class _Cs231nLayer:
-    """A cs231n forward function, given the same bn_param on every call: it keeps its running averages there."""
-
-    keeper = "bn_param"
-
-    def __init__(self, function, gamma, beta):
-        self.function, self.gamma, self.beta = function, gamma, beta
-        self.bn_param = copy.deepcopy(BN_PARAM)
-
-    def forward(self, x, mode):
-        self.bn_param["mode"] = mode
-        returned = call("forward", self.function, x.copy(), self.gamma.copy(), self.beta.copy(), self.bn_param)
-        return finite_array("forward", returned[0] if isinstance(returned, tuple) else returned)
-
-    def averages(self):
-        return {name: self.bn_param.get(name) for name in AVERAGES}
-
-    def without_test_mode(self):
-        return None
-
-
-class _DlfsLayer:
-    """A class built as DLFS's BatchNormalization(gamma, beta): its running averages are attributes, and its
-    forward takes train_flg second."""
-
-    def __init__(self, cls, gamma, beta):
-        self.keeper = cls.__name__
-        self.layer = call("the constructor", cls, gamma.copy(), beta.copy())
-
-    def forward(self, x, mode):
-        flag = () if mode == "train" else (False,)
-        return finite_array("forward", call("forward", self.layer.forward, x.copy(), *flag))
-
-    def averages(self):
-        return {name: getattr(self.layer, name, None) for name in AVERAGES}
-
-    def without_test_mode(self):
-        try:
-            inspect.signature(self.layer.forward).bind(None, False)
-        except TypeError:
-            return "forward takes no train_flg: test mode was not checked"
-        return None
-
-
-def layer_of(impl, gamma, beta):
-    """The layer ``impl`` (a class, or a cs231n forward function) built with gamma and beta, kept for calls in
-    either mode."""
-    return (_DlfsLayer if inspect.isclass(impl) else _Cs231nLayer)(impl, gamma, beta)
-
-
 def modes_probe(shape, axes, options):
-    """probe(impl) -> [running-averages, test-mode] CheckResults (see the module docstring) of a batch
-    normalization of x of ``shape`` over ``axes``; ``options`` is the kind's, which reads the eps of its train mode."""
+    """probe(make) -> [running-averages, test-mode] CheckResults (see the module docstring) of a batch
+    normalization of x of ``shape`` over ``axes``, the layer built by ``make(gamma, beta)`` as a
+    ``modes.ModesLayer`` (``Kind.modes``; in grading, in the sandboxed child); ``options`` is the kind's, which
+    reads the eps of its train mode."""
     rng = np.random.default_rng(0)
     x1, x2, x3 = (rng.normal(mean, scale, shape) for mean, scale in [(1.0, 1.0), (-2.0, 3.0), (0.5, 2.0)])
     features = np.mean(x1, axis=axes, keepdims=True).shape  # one running average a feature, as x broadcasts it
     gamma, beta = rng.uniform(0.5, 2.0, np.prod(features)), rng.standard_normal(np.prod(features))
 
-    def probe(impl):
+    def probe(make):
         try:
-            layer = layer_of(impl, gamma, beta)
-            layer.forward(x1, "train")
-            layer.forward(x2, "train")
+            layer = make(gamma, beta)
+            _forward(layer, x1, "train")
+            _forward(layer, x2, "train")
         except UserError as error:  # the layer's own failure: it shows again, in the search's checks
             return [CheckResult(name, "skip", f"the probe's forward failed: {error}") for name in PROBES]
         kept = {name: None if value is None else np.array(value, dtype=np.float64)
-                for name, value in layer.averages().items()}
+                for name, value in layer.kept(list(AVERAGES)).items()}
         missing = [name for name, value in kept.items() if value is None]
         if missing:
             why = (f"{layer.keeper} holds no {' or '.join(missing)} after two train-mode forwards: running averages "
                    "and test mode were not checked")
             return [CheckResult(name, "skip", why) for name in PROBES]
-        normalized = _normalizing(features, gamma, beta, _eps(impl, options))
+        normalized = _normalizing(features, gamma, beta, _eps(make, options))
         return [_running_averages(kept, [x1, x2], axes), _test_mode(layer, kept, x3, normalized, axes)]
     return probe
 
 
-def _eps(impl, options):
+def _forward(layer, x, mode):
+    return finite_array("forward", layer.forward(x, mode))
+
+
+def _eps(make, options):
     """The eps the search's reference takes: what the kind's ``options`` read off the layer's train mode."""
     def forward(x, gamma, beta):
-        return layer_of(impl, gamma, beta).forward(x, "train"), None
+        return _forward(make(gamma, beta), x, "train"), None
     return options(Pair(forward, None))[0]["eps"]
 
 
@@ -233,7 +186,7 @@ def _normalizing(features, gamma, beta, eps):
 
 def _test_mode(layer, kept, x, normalized, axes):
     """test-mode: a test-mode forward on ``x`` after the train-mode ones, which left ``kept``."""
-    why = layer.without_test_mode()
+    why = layer.test_mode_missing()
     if why:
         return CheckResult("test-mode", "skip", why)
     wrong_sizes = [name for name, value in kept.items() if value.size != x.mean(axis=axes).size]
@@ -241,7 +194,7 @@ def _test_mode(layer, kept, x, normalized, axes):
         return CheckResult("test-mode", "skip", f"{' and '.join(wrong_sizes)}: not one value a feature, so test mode "
                                                 "was not checked")
     try:
-        out = layer.forward(x, "test")
+        out = _forward(layer, x, "test")
     except UserError as error:
         return CheckResult("test-mode", "fail", f"test mode: {error}")
     problems, hints = [], []
@@ -250,7 +203,7 @@ def _test_mode(layer, kept, x, normalized, axes):
                         "running averages train mode left")
         if _close(out, normalized(x, x.mean(axis=axes), x.var(axis=axes))):
             hints.append(ON_THE_BATCH)
-    after = layer.averages()
+    after = layer.kept(list(AVERAGES))
     if not all(after[name] is not None and _close(np.asarray(after[name], dtype=np.float64), kept[name])
                for name in AVERAGES):
         problems.append("the running averages changed")

@@ -17,14 +17,12 @@ What those must be is checked once, on a probe of PROBE_SIZE elements:
 - ``test-mode``: the output in test mode is the expected output in train
   mode, x p * scale: x for inverted dropout, x p for plain dropout.
 """
-import inspect
-
 import numpy as np
 
 from reference_layers.dropout import Dropout, dropout_forward
 
 from ..compare import CheckResult
-from ..forms import UserError, call
+from ..forms import UserError
 from ..generic import finite_array
 from . import Kind
 
@@ -33,39 +31,27 @@ PROBE_SIZE = (200, 50)
 PROBED = ("keep-rate", "train-scale", "test-mode")
 
 
-def _train_and_test(impl):
-    """(x, out in train mode, out in test mode or a UserError saying why there is none) on the probe."""
+def _train_and_test(make):
+    """(x, out in train mode, out in test mode or a UserError saying why there is none, whether the layer is a
+    class) on the probe, the layer built by ``make()`` as a ``modes.ModesLayer``."""
     x = np.random.default_rng(0).standard_normal(PROBE_SIZE)  # no element is 0: out != 0 is the mask
-    if inspect.isclass(impl):
-        layer = call("the constructor", impl, 1 - KEEP)
-        np.random.seed(0)
-        train = call("forward", layer.forward, x.copy())
-        return x, finite_array("forward", train), _test_of_class(layer, x)
-    np.random.seed(0)
-    train = call("forward", impl, x.copy(), {"mode": "train", "p": KEEP, "seed": 0})[0]
-    test = call("forward", impl, x.copy(), {"mode": "test", "p": KEEP, "seed": 0})
-    return x, finite_array("forward", train), finite_array("forward", test[0] if isinstance(test, tuple) else test)
+    layer = make()
+    train = finite_array("forward", layer.forward(x, "train"))
+    why = layer.test_mode_missing()
+    test = UserError(why) if why else finite_array("forward", layer.forward(x, "test"))
+    return x, train, test, layer.from_class
 
 
-def _test_of_class(layer, x):
-    """forward(x, False): the DLFS book's train_flg; a UserError when forward takes no second argument."""
-    try:
-        inspect.signature(layer.forward).bind(x, False)
-    except TypeError:
-        return UserError("forward takes no train_flg: test mode was not checked")
-    return finite_array("forward", call("forward", layer.forward, x.copy(), False))
-
-
-def probes(impl):
+def probes(make):
     """[keep-rate, train-scale, test-mode] CheckResults (see the module docstring)."""
     try:
-        x, train, test = _train_and_test(impl)
+        x, train, test, from_class = _train_and_test(make)
     except UserError as error:
         return [CheckResult(name, "skip", f"the probe's forward failed: {error}") for name in PROBED]
     kept = train != 0
     scales = train[kept] / x[kept]
     scale = float(np.median(scales)) if kept.any() else 0.0
-    return [_keep_rate(kept, inspect.isclass(impl)), _train_scale(scales, scale), _test_mode(x, test, scale)]
+    return [_keep_rate(kept, from_class), _train_scale(scales, scale), _test_mode(x, test, scale)]
 
 
 def _keep_rate(kept, from_class):
