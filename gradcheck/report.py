@@ -918,14 +918,14 @@ def _printed_lines(submission):
 
 
 def _gradescope_refusals(report):
-    """What the submission refuses on purpose, and that grading, which is strict, scores the checks it refused 0."""
+    """What the submission refuses on purpose, and that grading, which is strict, fails every check there."""
     if report is None:
         return []
     refusals = [finding.refusal for finding in report.findings if finding.kind == "refusal"]
     if not refusals:
         return []
-    return [f"Your code refuses some configurations on purpose ({'; '.join(refusals)}). Grading is strict: a "
-            "check your code refused scores 0."]
+    return [f"Your code refuses some configurations on purpose ({'; '.join(refusals)}). Grading is strict: no check "
+            "can be made on a configuration your code refuses, so every check fails."]
 
 
 def grade_to_junit(result):
