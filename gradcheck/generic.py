@@ -655,11 +655,27 @@ def run_checks(pair, signature, sizes, seed, reference=None):
         if changed else CheckResult("no-mutation", "pass")
     if not np.array_equal(dout, copies["dout"], equal_nan=True):
         mutation.notes.append(DOUT_WRITTEN)
-    return [CheckResult("forward", "pass") if reference is None else
-            _named(_against("forward", out, expected_out, sizes), out, reference.mistakes, inputs_of(copies),
-                   copies["dout"]),
-            compare("repeatable", again, {"first call": out}, TOLERANCE),
-            mutation] + gradient_results
+    return [_forward_result(out, reference and expected_out, sizes, reference, inputs_of(copies), copies["dout"]),
+            _repeated(out, again), mutation] + gradient_results
+
+
+def _forward_result(out, expected, sizes, reference, inputs, dout):
+    """forward: its NaN or inf (the other checks go on: they may be right where forward overflows), else against
+    the reference's ``expected`` (without a reference, its gradients are held to it instead)."""
+    overflowed = non_finite("forward", out)
+    if overflowed:
+        return CheckResult("forward", "fail", overflowed)
+    if reference is None:
+        return CheckResult("forward", "pass")
+    return _named(_against("forward", out, expected, sizes), out, reference.mistakes, inputs, dout)
+
+
+def _repeated(out, again):
+    """repeatable: a second forward's output against the first's; a NaN or inf where the first had it repeats it."""
+    if out.shape == again.shape:
+        same = ~np.isfinite(out) & ((out == again) | (np.isnan(out) & np.isnan(again)))
+        out, again = np.where(same, 0.0, out), np.where(same, 0.0, again)
+    return compare("repeatable", again, {"first call": out}, TOLERANCE)
 
 
 def _named(result, actual, mistakes, inputs, dout):
@@ -720,7 +736,7 @@ def _forward(forward, inputs):
         raise UserError("forward returned None as its output: is it unfinished? return the output array")
     if not isinstance(out, (np.ndarray, list, float, int)):
         raise UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
-    return finite_array("forward", out), cache
+    return np.asarray(out, dtype=np.float64), cache
 
 
 def finite_array(what, value):
@@ -728,13 +744,21 @@ def finite_array(what, value):
     if value is None:
         raise UserError(f"{what} returned None: is it unfinished?")
     array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0 and not np.isfinite(array):
-        raise UserError(f"{what} returned {array}")
-    if not np.all(np.isfinite(array)):
-        first = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        raise UserError(f"{what} returned {int((~np.isfinite(array)).sum())} NaN or inf of {array.size} values "
-                        f"(the first at {list(first)}: {array[first]})")
+    problem = non_finite(what, array)
+    if problem:
+        raise UserError(problem)
     return array
+
+
+def non_finite(what, array):
+    """Where ``array``, what ``what`` returned, holds NaN or inf, in a sentence; None when it holds none."""
+    if np.all(np.isfinite(array)):
+        return None
+    if array.ndim == 0:
+        return f"{what} returned {array}"
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+    return (f"{what} returned {int((~np.isfinite(array)).sum())} NaN or inf of {array.size} values (the first at "
+            f"{list(first)}: {array[first]})")
 
 
 def _backward(backward, dout, cache, inputs, real):

@@ -94,7 +94,8 @@ def test_every_run_meets_large_values_where_exp_without_max_subtraction_overflow
     right = gradcheck.check_function(softmax, softmax_backward, {"x": "N,C"}, seed=0)
     assert right.passed and right.values == ["usual", "large"]
     report = gradcheck.check_function(naive_softmax, softmax_backward, {"x": "N,C"}, seed=0)
-    assert [r.name for r in report.checks if not r.passed] == ["forward"]
+    # its backward, from the NaN output, gives a NaN dx: checked where forward overflows, it fails too
+    assert [r.name for r in report.checks if not r.passed] == ["forward", "dx"]
     (finding,) = report.findings
     assert generic.value_class(finding.example.seed) == "large"
     assert "fails only when the inputs are large (around 1000) (passes with usual values, all else equal; no failure " \

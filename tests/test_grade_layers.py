@@ -98,6 +98,7 @@ def test_every_format_names_the_checks_by_their_kind(graded):
     assert " · affine (affine_forward), relu (relu_forward) · seed 0 · " in text.getvalue().replace("\n", " ")
 
 
+@pytest.mark.slow
 def test_one_kind_alone_is_graded_as_layer_and_impl_would():
     alone = grade_layers([EXAMPLES / "affine_relu.py"], {"relu": "relu_forward"}, seed=0, examples=3, workers=1)
     plain = grade([EXAMPLES / "affine_relu.py"], "relu", "relu_forward", seed=0, examples=3, workers=1)
@@ -136,7 +137,7 @@ def test_a_course_file_names_a_kinds_checks_in_its_own_table_or_joined():
     assert course.for_layer("affine,relu") is course
 
 
-def test_the_command_takes_layers_or_layer_and_impl_never_both(tmp_path):
+def test_the_command_takes_layers_or_layer_and_impl_never_both():
     runner = CliRunner()
     both = runner.invoke(main, ["grade", str(EXAMPLES / "affine_relu.py"), "--layers", "affine", "--layer", "relu"])
     neither = runner.invoke(main, ["grade", str(EXAMPLES / "affine_relu.py"), "--impl", "relu_forward"])
@@ -145,6 +146,11 @@ def test_the_command_takes_layers_or_layer_and_impl_never_both(tmp_path):
     assert (neither.exit_code, neither.stderr) == (2, "gradcheck: error: give the layer every submission implements: "
                                                       "--layer and --impl (missing --layer), or --layers "
                                                       "KIND[=NAME],...\n")
+
+
+@pytest.mark.slow
+def test_a_course_file_grades_its_layers_with_its_points(tmp_path):
+    runner = CliRunner()
     course = tmp_path / "course.toml"
     course.write_text('layers = "affine,relu"\nseed = 0\nexamples = 3\n\n[points.affine]\ndb = 4\n')
     graded = runner.invoke(main, ["grade", "--course", str(course), str(EXAMPLES / "wrong_affine_relu.py"),

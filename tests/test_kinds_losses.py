@@ -224,7 +224,8 @@ class EmbeddingAssigned(Embedding):
 
 OVERFLOW = generic.OVERFLOW_HINT
 WRONG = {  # layer -> (kind, layer, the checks that fail, a hint of its first finding)
-    "SoftmaxWithLossNoMax": ("softmax_loss", DLFS.SoftmaxWithLossNoMax, ["forward"], OVERFLOW),
+    # its dx, from the NaN softmax, is NaN too where forward overflows
+    "SoftmaxWithLossNoMax": ("softmax_loss", DLFS.SoftmaxWithLossNoMax, ["forward", "dx"], OVERFLOW),
     "softmax_loss (summed)": ("softmax_loss", softmax_loss_summed, ["forward"], hint("softmax_loss", 0)),
     "softmax_loss (no -1)": ("softmax_loss", softmax_loss_no_minus_one, ["dx"], hint("softmax_loss", 1)),
     "softmax_loss (dx not averaged)": ("softmax_loss", softmax_loss_dx_not_averaged, ["dx"],
