@@ -662,7 +662,7 @@ def run_checks(pair, signature, sizes, seed, reference=None):
 def _forward_result(out, expected, sizes, reference, inputs, dout):
     """forward: its NaN or inf (the other checks go on: they may be right where forward overflows), else against
     the reference's ``expected`` (without a reference, its gradients are held to it instead)."""
-    overflowed = non_finite("forward", out)
+    overflowed = _non_finite("forward", out)
     if overflowed:
         return CheckResult("forward", "fail", overflowed)
     if reference is None:
@@ -744,13 +744,13 @@ def finite_array(what, value):
     if value is None:
         raise UserError(f"{what} returned None: is it unfinished?")
     array = np.asarray(value, dtype=np.float64)
-    problem = non_finite(what, array)
+    problem = _non_finite(what, array)
     if problem:
         raise UserError(problem)
     return array
 
 
-def non_finite(what, array):
+def _non_finite(what, array):
     """Where ``array``, what ``what`` returned, holds NaN or inf, in a sentence; None when it holds none."""
     if np.all(np.isfinite(array)):
         return None
