@@ -3,6 +3,7 @@ per submission with every check named by its kind ("affine.dx"), under the real 
 import csv
 import io
 import json
+import xml.etree.ElementTree as ET
 import zipfile
 
 import pytest
@@ -96,6 +97,14 @@ def test_every_format_names_the_checks_by_their_kind(graded):
     text = io.StringIO()
     report.render_grade_text(result, report.make_console(text))
     assert " · affine (affine_forward), relu (relu_forward) · seed 0 · " in text.getvalue().replace("\n", " ")
+    classroom = json.loads(report.grade_to_classroom(by_name["wrong_affine_relu"], result))
+    assert (classroom["max_score"], sum(test["score"] for test in classroom["tests"])) == (10, 8)
+    suites = ET.fromstring(report.grade_to_junit(result))
+    cases = suites[1].findall("testcase")
+    assert [case.get("name") for case in cases] == [*JOINED, "submission"]
+    assert [case.get("name") for case in cases if case.find("failure") is not None] == ["affine.db",
+                                                                                       "relu.no-mutation"]
+    assert "<title>gradcheck grade: affine (affine_forward), relu (relu_forward)</title>" in report.grade_to_html(result)
 
 
 @pytest.mark.slow

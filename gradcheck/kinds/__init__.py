@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..forms import Form, as_pair, layer_pair
-from ..modes import modes_layer
 from ..generic import CHECKS, Finding, Mistake, Signature, check_function, impl_words
+from ..modes import modes_layer
 
 
 __all__ = ["Kind", "Mistake", "catalogue", "check_kind", "symbols"]
