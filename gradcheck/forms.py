@@ -66,6 +66,7 @@ class Form:
     # order, by what it is ({"dropout_ratio": 0.25}): passed by position
     seeded: bool = False  # numpy's global random state is seeded before each forward: a random mask repeats
     classes: bool = True  # False: cs231n functions only (the courses' classes share no form for the kind)
+    function: str = ""  # what cs231n calls its forward, when not NAME_forward (see ``cs231n_name``)
 
     @property
     def parameters(self):
@@ -89,6 +90,11 @@ class Form:
     def from_dict(cls, data):
         return cls(**dict(data, extra=tuple(data["extra"]), booleans=tuple(data["booleans"])))
 
+    @property
+    def cs231n_name(self):
+        """What cs231n calls the kind's forward function: ``function``, else NAME_forward (a loss: NAME)."""
+        return self.function or (self.name if self.loss else f"{self.name}_forward")
+
     def _returns(self):
         names = [f"d{name}" for name in self.returned]
         return "" if not names else f" -> {names[0]}" if len(names) == 1 else f" -> ({', '.join(names)})"
@@ -98,10 +104,10 @@ class Form:
         arguments = ", ".join(list(self.shapes)[:self.arguments])
         kept = "".join(f", d{name} kept" for name in self.parameters if name in self.real)
         if self.loss:
-            function = f"a cs231n function {self.name}({arguments}) -> (loss, dx)"
+            function = f"a cs231n function {self.cs231n_name}({arguments}) -> (loss, dx)"
             method = f"forward({arguments}) -> loss and backward(dout=1) -> dx"
         else:
-            function = (f"a cs231n forward function ({self.name}_forward({', '.join(self.shapes)}) -> (out, cache)) "
+            function = (f"a cs231n forward function ({self.cs231n_name}({', '.join(self.shapes)}) -> (out, cache)) "
                         "whose backward returns every gradient in order")
             method = f"forward({arguments}) and backward(dout){self._returns()}{kept}"
         made = ", ".join([*self.parameters, *map(repr, self.made_with.values())])

@@ -125,8 +125,9 @@ def test_a_list_of_layers_that_cannot_be_graded_is_refused_saying_why(text, mess
 
 
 def test_a_kind_alone_is_named_as_cs231n_names_it_and_options_that_do_not_fit_are_refused():
-    assert parse_layers("affine, softmax_loss ,relu=Relu") == {"affine": "affine_forward",
-                                                                "softmax_loss": "softmax_loss", "relu": "Relu"}
+    assert parse_layers("affine, softmax_loss ,relu=Relu,groupnorm,embedding") == {
+        "affine": "affine_forward", "softmax_loss": "softmax_loss", "relu": "Relu",
+        "groupnorm": "spatial_groupnorm_forward", "embedding": "word_embedding_forward"}
     with pytest.raises(ValueError, match="^--backward names one backward"):
         prepare_layers(dict(LAYERS), backward="affine_backward")
     with pytest.raises(ValueError, match="^points: affine,relu has no check 'dx'; choose from affine.forward, "):

@@ -18,8 +18,8 @@ from .grade import GradeResult, SubmissionResult, grade, prepare
 
 def parse_layers(text):
     """``"affine,relu=Relu"`` -> {kind: the NAME each submission defines for it}: a kind alone is named as cs231n
-    names its functions (``affine_forward``; a loss by its own name, ``softmax_loss``).  ValueError saying what
-    is wrong."""
+    names its forward (``affine_forward``, ``spatial_groupnorm_forward``; a loss by its own name,
+    ``softmax_loss``).  ValueError saying what is wrong."""
     layers = {}
     for item in text.split(","):
         kind, _, name = (part.strip() for part in item.partition("="))
@@ -28,7 +28,7 @@ def parse_layers(text):
                              "separated by commas: affine,relu=Relu)")
         if kind in layers:
             raise ValueError(f"--layers names {kind} twice")
-        layers[kind] = name or (kind if catalogue()[kind].form.loss else f"{kind}_forward")
+        layers[kind] = name or catalogue()[kind].form.cs231n_name
     return layers
 
 

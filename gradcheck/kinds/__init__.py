@@ -56,6 +56,7 @@ class Kind:
     outputs: int = 1  # a forward of several returns them, then its cache (an LSTM step: next_h, next_c, cache)
     hints: dict = dataclasses.field(default_factory=dict)  # check name -> the hint its failure gets (any layer's)
     adapt: object = None  # adapt(pair) -> (pair, a note): the user's pair fitted to a course's other input shapes
+    function: str = ""  # what cs231n calls its forward, when not NAME_forward (spatial_groupnorm_forward)
 
     @property
     def parameters(self):
@@ -74,7 +75,7 @@ class Kind:
     def form(self):
         """How the kind's layers are called (forms.Form): what the sandboxed child of ``gradcheck grade`` is told."""
         return Form(self.name, self.shapes, self.arguments, self.integers, self.booleans, self.loss, self.extra,
-                    self.made_with, self.seeded, self.classes)
+                    self.made_with, self.seeded, self.classes, self.function)
 
 
 def symbols(kind):

@@ -26,4 +26,4 @@ KIND = Kind(
         Mistake("dW", _buffered,
                 "dW keeps one gradient of a repeated word: dW[x] += dout (or =) applies a repeated index once; "
                 "np.add.at(dW, x, dout) adds every occurrence"),
-    ), integers={"x": "V"})
+    ), integers={"x": "V"}, function="word_embedding_forward")

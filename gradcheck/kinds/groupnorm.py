@@ -84,4 +84,4 @@ KIND = Kind(
                 "C/G*H*W values"),
     ), extra=(GROUPS, {"eps": EPS}), made_with={"G": GROUPS},
     options=eps_options(functools.partial(GroupNormCompact, G=GROUPS), _probe, "group normalization"),
-    adapt=as_given)
+    adapt=as_given, function="spatial_groupnorm_forward")
