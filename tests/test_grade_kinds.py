@@ -314,6 +314,7 @@ def modes_graded(tmp_path_factory):
 
 
 @needs_bwrap
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODES)
 def test_the_probes_of_a_kinds_modes_are_graded_from_the_sandbox(modes_graded, name):
     kind, _, checks, hint = MODES[name]
@@ -325,6 +326,7 @@ def test_the_probes_of_a_kinds_modes_are_graded_from_the_sandbox(modes_graded, n
 
 
 @needs_bwrap
+@pytest.mark.slow
 def test_a_child_that_says_more_than_the_probe_asked_scores_nothing(modes_graded):
     assert (modes_graded["batchnorm_lying"].score, modes_graded["batchnorm_lying"].error) == (
         0, "broke the sandbox protocol during read: the reply to modes_kept holds no 2 values (did it write to "

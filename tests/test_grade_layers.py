@@ -1,5 +1,6 @@
 """gradcheck grade --layers: several catalogue kinds of each submission graded together, one run a kind, joined
-per submission with every check named by its kind ("affine.dx"), under the real bwrap sandbox."""
+per submission with every check named by its kind ("affine.dx"), under the real bwrap sandbox (the grading runs
+are in the slow suite)."""
 import csv
 import io
 import json
@@ -64,6 +65,7 @@ def failing(submission):
     return [check.name for check in submission.checks if check.status == "fail"]
 
 
+@pytest.mark.slow
 def test_each_kind_is_graded_and_its_checks_are_named_by_it(graded):
     result, by_name = graded
     assert (result.layer, result.implementation, result.seed) == ("affine,relu", "affine_forward,relu_forward", 0)
@@ -77,6 +79,7 @@ def test_each_kind_is_graded_and_its_checks_are_named_by_it(graded):
     assert db.rules == ["N > 1"] and db.reproduce.startswith("gradcheck affine --impl wrong_affine_relu.py:")
 
 
+@pytest.mark.slow
 def test_a_kind_whose_child_dies_scores_nothing_and_the_others_keep_their_points(graded):
     died = graded[1]["relu_exits"]
     assert died.score == 6 and died.error == "relu: exited with status 3 during forward"
@@ -84,6 +87,7 @@ def test_a_kind_whose_child_dies_scores_nothing_and_the_others_keep_their_points
     assert [died.earned_by(name) for name in JOINED] == [1] * 6 + [0] * 4
 
 
+@pytest.mark.slow
 def test_every_format_names_the_checks_by_their_kind(graded):
     result, by_name = graded
     rows = list(csv.DictReader(io.StringIO(report.grade_to_csv(result))))
