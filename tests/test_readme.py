@@ -110,7 +110,18 @@ def test_command(workdir, command, code, output):
         return
     assert result.returncode == code, shown
     if output is not None:
-        assert "\n".join(line.rstrip() for line in shown.rstrip().splitlines()) == output
+        assert without_roundoff("\n".join(line.rstrip() for line in shown.rstrip().splitlines())) == \
+            without_roundoff(output)
+
+
+ROUNDOFF = re.compile(r"\b\d\.\d\de-(0[6-9]|[1-9]\d)\b")  # an error below 1e-5 as reports print it (2.33e-10)
+
+
+def without_roundoff(text):
+    """``text`` with each error below 1e-5 made one word: the rounding of a right layer's sums differs with the
+    machine's BLAS and SIMD (2.91e-10 where the README was made, 2.33e-10 on an AVX2-only AMD EPYC), its
+    failures do not."""
+    return ROUNDOFF.sub("(roundoff)", text)
 
 
 @pytest.mark.parametrize("number", range(len(blocks("python"))))
