@@ -67,6 +67,9 @@ class Form:
     seeded: bool = False  # numpy's global random state is seeded before each forward: a random mask repeats
     classes: bool = True  # False: cs231n functions only (the courses' classes share no form for the kind)
     function: str = ""  # what cs231n calls its forward, when not NAME_forward (see ``cs231n_name``)
+    outputs: int = 1  # how many arrays forward returns (an LSTM step: next_h, next_c), then, from a function, a cache
+    gates: tuple = ()  # (the kind's gate order, a class's): a class takes each parameter's last axis as gate blocks
+    # in its order (the DLFS 2 book's LSTM: "fgio", where cs231n's functions take "ifog"); see ``gates_moved``
 
     @property
     def parameters(self):
@@ -88,7 +91,8 @@ class Form:
 
     @classmethod
     def from_dict(cls, data):
-        return cls(**dict(data, extra=tuple(data["extra"]), booleans=tuple(data["booleans"])))
+        return cls(**dict(data, extra=tuple(data["extra"]), booleans=tuple(data["booleans"]),
+                          gates=tuple(data["gates"])))
 
     @property
     def cs231n_name(self):
@@ -106,13 +110,19 @@ class Form:
         if self.loss:
             function = f"a cs231n function {self.cs231n_name}({arguments}) -> (loss, dx)"
             method = f"forward({arguments}) -> loss and backward(dout=1) -> dx"
-        else:
+        elif self.outputs == 1:
             function = (f"a cs231n forward function ({self.cs231n_name}({', '.join(self.shapes)}) -> (out, cache)) "
                         "whose backward returns every gradient in order")
             method = f"forward({arguments}) and backward(dout){self._returns()}{kept}"
+        else:
+            function = (f"a cs231n forward function ({self.cs231n_name}({', '.join(self.shapes)}) -> ({self.outputs} "
+                        "outputs, cache)) whose backward takes a dout for each and returns every gradient in order")
+            method = (f"forward({arguments}) -> its {self.outputs} outputs and backward(a dout for each)"
+                      f"{self._returns()}{kept}")
         made = ", ".join([*self.parameters, *map(repr, self.made_with.values())])
-        told = f" ({', '.join(f'{name} {value!r}' for name, value in self.made_with.items())})" \
-            if self.made_with else ""
+        told = [f"{name} {value!r}" for name, value in self.made_with.items()]
+        told += [f"gates in the order {', '.join(self.gates[1])}"] if self.gates else []
+        told = f" ({', '.join(told)})" if told else ""
         return f"a class NAME({made}){told} with {method}, or {function}" if self.classes else function
 
 
@@ -181,21 +191,41 @@ def _class_pair(impl, form, options):
     returned = form.returned  # what backward returns: dx; (dx, dprev_h) for an RNN step; nothing for word indices
 
     def forward(*arrays):
-        values = arrays[form.arguments:]
+        values = [gates_moved(value, *form.gates) if form.gates else value for value in arrays[form.arguments:]]
         layer = call("the constructor", functools.partial(impl, **options), *values, *form.made_with.values())
-        return call("forward", layer.forward, *arrays[:form.arguments]), (layer, values)
+        out = call("forward", layer.forward, *arrays[:form.arguments])
+        return (*_outputs(out, form.outputs), (layer, values))
 
-    def backward_of(dout, built):
-        layer, values = built
+    def backward_of(*douts_and_built):
+        *douts, (layer, values) = douts_and_built
         if form.loss:
             unit = call("backward", _unit_backward(layer.backward))
-            dx = dout * np.asarray(unit, dtype=np.float64) if unit is not None else unit
+            dx = douts[0] * np.asarray(unit, dtype=np.float64) if unit is not None else unit
         else:
-            dx = call("backward", layer.backward, dout)
-        gradients = [_gradient_of(layer, name, value) for name, value in zip(form.parameters, values)
+            dx = call("backward", layer.backward, *douts)
+        gradients = [_gradient_of(layer, name, value, form.gates) for name, value in zip(form.parameters, values)
                      if name in form.real]
         return (*_inputs_gradients(dx, returned), *gradients)
     return Pair(_named(forward, impl.__name__), backward_of)
+
+
+def gates_moved(array, source, target):
+    """``array`` with the blocks of its last axis, the gates in the order ``source`` names ("ifog": i, f, o, g),
+    laid out in the order ``target`` names; as it is when its last axis does not split so."""
+    if not isinstance(array, np.ndarray) or array.ndim == 0 or array.shape[-1] % len(source):
+        return array
+    blocks = dict(zip(source, np.split(array, len(source), axis=-1)))
+    return np.concatenate([blocks[gate] for gate in target], axis=-1)
+
+
+def _outputs(out, count):
+    """What a class's forward returned as its ``count`` outputs (a UserError when it returned else)."""
+    if count == 1:
+        return (out,)
+    if isinstance(out, tuple) and len(out) == count:
+        return out
+    raise UserError(f"forward must return its {count} outputs as a tuple; it returned {type(out).__name__}"
+                    + (f" of {len(out)}" if isinstance(out, tuple) else ""))
 
 
 def _inputs_gradients(value, returned):
@@ -220,10 +250,10 @@ def _unit_backward(backward):
     return functools.partial(backward, 1.0) if needs_dout else backward
 
 
-def _gradient_of(layer, name, value):
+def _gradient_of(layer, name, value, gates=()):
     """The layer's gradient of parameter ``name`` (given as ``value``): its attribute d<name> (any case: dW or
-    dw), or the entry of ``grads`` where ``params`` holds ``value``; a UserError (that check fails) when there
-    is none or several."""
+    dw), or the entry of ``grads`` where ``params`` holds ``value``, its gate blocks put back in the kind's order
+    (``gates``: the kind's order, the class's); a UserError (that check fails) when there is none or several."""
     wanted = f"d{name}".lower()
     found = [found for attribute, found in vars(layer).items() if attribute.lower() == wanted]
     params, grads = getattr(layer, "params", None), getattr(layer, "grads", None)
@@ -232,4 +262,4 @@ def _gradient_of(layer, name, value):
     if len(found) != 1:
         return UserError(f"backward must leave the gradient of {name} in self.d{name} (or in self.grads, beside "
                          f"{name} in self.params); {type(layer).__name__} has {'none' if not found else 'several'}")
-    return found[0]
+    return gates_moved(found[0], *reversed(gates)) if gates else found[0]

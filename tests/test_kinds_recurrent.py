@@ -2,11 +2,15 @@
 (with finite differences and the other: tests/test_kinds.py); a student's right layers pass, as cs231n
 functions and (temporal affine) as a class; each wrong layer fails its checks alone, with its hint, on every
 seed."""
+import inspect
+
 import numpy as np
 import pytest
 
 from gradcheck import generic, kinds
 from gradcheck.forms import as_pair
+from gradcheck.grading.grade import grade
+from gradcheck.grading.sandbox import sandbox_problem
 from gradcheck.kinds.lstm import NOT_CARRIED
 from gradcheck.kinds.lstm_step import WITHOUT_DNEXT_C
 from gradcheck.kinds.rnn import NOT_ACCUMULATED
@@ -201,6 +205,50 @@ def lstm_step_functions(order="ifog", with_dnext_c=True):
     return lstm_step_forward, lstm_step_backward
 
 
+class LSTM:
+    """One LSTM step as "Deep Learning from Scratch 2" writes it: the gates of a in the order f, g, i, o,
+    forward(x, h_prev, c_prev) -> (h_next, c_next), backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev), the
+    weights' gradients written into grads beside params; ``order`` and ``with_dc_next`` make it wrong."""
+
+    order, with_dc_next = "fgio", True
+
+    def __init__(self, Wx, Wh, b):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+
+    def forward(self, x, h_prev, c_prev):
+        Wx, Wh, b = self.params
+        a = dict(zip(self.order, np.split(x @ Wx + h_prev @ Wh + b, 4, axis=1)))
+        f, g, i, o = sigmoid(a["f"]), np.tanh(a["g"]), sigmoid(a["i"]), sigmoid(a["o"])
+        c_next = f * c_prev + g * i
+        self.cache = (x, h_prev, c_prev, f, g, i, o, np.tanh(c_next))
+        return o * self.cache[-1], c_next
+
+    def backward(self, dh_next, dc_next):
+        Wx, Wh, _ = self.params
+        x, h_prev, c_prev, f, g, i, o, tanh_c = self.cache
+        ds = dh_next * o * (1 - tanh_c ** 2) + (dc_next if self.with_dc_next else 0)
+        da = {"f": ds * c_prev * f * (1 - f), "g": ds * i * (1 - g ** 2), "i": ds * g * i * (1 - i),
+              "o": dh_next * tanh_c * o * (1 - o)}
+        da = np.hstack([da[gate] for gate in self.order])
+        for grad, value in zip(self.grads, (x.T @ da, h_prev.T @ da, da.sum(axis=0))):
+            grad[...] = value
+        return da @ Wx.T, da @ Wh.T, ds * f
+
+
+class LSTMInCs231nOrder(LSTM):
+    order = "ifog"
+
+
+class LSTMWithoutDcNext(LSTM):
+    with_dc_next = False
+
+
+class LSTMReturningHAlone(LSTM):
+    def forward(self, x, h_prev, c_prev):
+        return super().forward(x, h_prev, c_prev)[0]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("formulation", CATALOGUE["lstm_step"].formulations, ids=lambda f: f.__name__)
 def test_each_lstm_step_agrees_with_pytorch(formulation):
@@ -233,10 +281,11 @@ RIGHT = {
     "rnn_forward": ("rnn", rnn_forward, None),
     "lstm_forward": ("lstm", *lstm_functions()),
     "lstm_step_forward": ("lstm_step", *lstm_step_functions()),
+    "LSTM": ("lstm_step", LSTM, None),
 }
 
 
-@pytest.mark.parametrize("name,seed", on_every_seed(RIGHT, ("lstm_forward", "RNN")))
+@pytest.mark.parametrize("name,seed", on_every_seed(RIGHT, ("lstm_forward", "RNN", "LSTM")))
 def test_right_layers_pass_as_functions_and_as_a_class_on_every_seed(name, seed):
     kind, layer, backward = RIGHT[name]
     assert kinds.check_kind(CATALOGUE[kind], layer, backward=backward, seed=seed).passed
@@ -258,10 +307,12 @@ WRONG = {
                                           CATALOGUE["lstm_step"].mistakes[0].hint, None),
     "lstm_step without dnext_c": ("lstm_step", *lstm_step_functions(with_dnext_c=False),
                                   ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"], WITHOUT_DNEXT_C, None),
+    "LSTM without dc_next": ("lstm_step", LSTMWithoutDcNext, None, ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"],
+                             WITHOUT_DNEXT_C, None),
 }
 
 
-@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, ("rnn_backward_each_step_alone",)))
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, ("rnn_backward_each_step_alone", "LSTM without dc_next")))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
     kind, forward, backward, checks, hint, fact = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], forward, backward=backward, seed=seed)
@@ -275,3 +326,40 @@ def test_a_class_whose_backward_returns_one_of_its_two_input_gradients_fails_bot
     assert failing(report) == ["dx", "dprev_h"]
     assert {check.message for check in report.checks if not check.passed} == {
         "backward must return (dx, dprev_h); it returned ndarray"}
+
+
+def test_a_dlfs2_lstm_reading_cs231n_gate_order_fails_forward_and_every_gradient():
+    """Given its weights in its own order f, g, i, o, the class that reads them as i, f, o, g is wrong
+    everywhere; no hint is given (none of the named orders is what it computes)."""
+    report = kinds.check_kind(CATALOGUE["lstm_step"], LSTMInCs231nOrder, seed=0)
+    assert failing(report) == ["forward", "dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"]
+
+
+def test_a_class_whose_forward_returns_one_of_its_two_outputs_fails_forward_saying_what_it_must_return():
+    report = kinds.check_kind(CATALOGUE["lstm_step"], LSTMReturningHAlone, seed=0)
+    assert "forward" in failing(report)
+    assert report.checks[0].message == "forward must return its 2 outputs as a tuple; it returned ndarray"
+
+
+def test_where_a_class_of_other_gates_differs_is_said_in_the_kinds_gate_order():
+    note = "dWx, dWh, db: positions are in the gate order i, f, o, g; a class's gradients (its gates f, g, i, o) " \
+           "are moved to that order before they are compared"
+    assert note in kinds.check_kind(CATALOGUE["lstm_step"], LSTMWithoutDcNext, seed=0).notes
+    assert note not in kinds.check_kind(CATALOGUE["lstm_step"], LSTM, seed=0).notes
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
+def test_a_dlfs2_lstm_class_is_graded_in_its_own_gate_order_under_the_sandbox(tmp_path):
+    """The class is made in the sandboxed child from the form the grading process sends (its gate order
+    included): the right one gets every point, the one without dc_next loses the six gradients, with its hint."""
+    header = "import numpy as np\n\n\n" + inspect.getsource(sigmoid) + "\n\n"
+    (tmp_path / "right.py").write_text(header + inspect.getsource(LSTM))
+    (tmp_path / "wrong.py").write_text(header + inspect.getsource(LSTM).replace(
+        'order, with_dc_next = "fgio", True', 'order, with_dc_next = "fgio", False'))
+    right, wrong = grade([tmp_path / "right.py", tmp_path / "wrong.py"], "lstm_step", "LSTM", seed=0, examples=5,
+                         timeout=10, memory=512, workers=2).submissions
+    assert (right.score, right.passed) == (9, True)
+    assert (wrong.score, [check.name for check in wrong.checks if not check.passed]) == (
+        3, ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"])
+    assert WITHOUT_DNEXT_C in wrong.report.findings[0].results[0].hints

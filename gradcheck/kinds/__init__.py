@@ -57,6 +57,7 @@ class Kind:
     hints: dict = dataclasses.field(default_factory=dict)  # check name -> the hint its failure gets (any layer's)
     adapt: object = None  # adapt(pair) -> (pair, a note): the user's pair fitted to a course's other input shapes
     function: str = ""  # what cs231n calls its forward, when not NAME_forward (spatial_groupnorm_forward)
+    gates: tuple = ()  # (the kind's gate order, a class's): see forms.Form
 
     @property
     def parameters(self):
@@ -75,7 +76,7 @@ class Kind:
     def form(self):
         """How the kind's layers are called (forms.Form): what the sandboxed child of ``gradcheck grade`` is told."""
         return Form(self.name, self.shapes, self.arguments, self.integers, self.booleans, self.loss, self.extra,
-                    self.made_with, self.seeded, self.classes, self.function)
+                    self.made_with, self.seeded, self.classes, self.function, self.outputs, self.gates)
 
 
 def symbols(kind):
@@ -119,6 +120,11 @@ def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
     for result in report.checks:
         if not result.passed and result.name in kind.hints:
             result.hints.append(kind.hints[result.name])
+    gated = [f"d{name}" for name in kind.parameters]
+    if kind.gates and any(not result.passed and result.name in gated for result in report.checks):
+        report.notes.append(f"{', '.join(gated)}: positions are in the gate order {', '.join(kind.gates[0])}; a "
+                            f"class's gradients (its gates {', '.join(kind.gates[1])}) are moved to that order "
+                            "before they are compared")
     for result in (result for probe in kind.probes for result in probe(make)):
         report.checks.append(result)
         report.notes += [note for note in result.notes if note not in report.notes]

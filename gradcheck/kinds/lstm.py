@@ -18,8 +18,11 @@ import numpy as np
 from reference_layers.recurrent import lstm_einsum_forward, lstm_forward, lstm_step_backward, lstm_step_forward
 
 from . import Kind, Mistake
+from ..forms import gates_moved
 
 CS231N_ORDER = "ifog"
+DLFS2_ORDER = "fgio"  # the "Deep Learning from Scratch 2" book's
+OTHER_ORDERS = (("ifgo", "PyTorch's"), (DLFS2_ORDER, 'the "Deep Learning from Scratch 2" book\'s'))  # read instead
 NOT_CARRIED = ("dc of step t leaves out f_{t+1} * dc_{t+1}, what step t+1 sends back through prev_c: the cell "
                "state's gradient is carried back through time, as h's is")
 
@@ -31,13 +34,9 @@ def _arrays(inputs):
 def _read_in_order(order):
     """The forward of a layer that reads the four blocks of a as the gates ``order`` names: cs231n's forward with
     the blocks of Wx, Wh and b moved to where it reads those gates."""
-    def moved(weights):
-        blocks = dict(zip(order, np.split(weights, 4, axis=-1)))
-        return np.concatenate([blocks[gate] for gate in CS231N_ORDER], axis=-1)
-
     def computes(inputs, dh):
         x, h0, Wx, Wh, b = _arrays(inputs)
-        return lstm_forward(x, h0, moved(Wx), moved(Wh), moved(b))[0]
+        return lstm_forward(x, h0, *(gates_moved(weights, order, CS231N_ORDER) for weights in (Wx, Wh, b)))[0]
     return computes
 
 
@@ -65,8 +64,7 @@ def _cell_gradient_not_carried(inputs, dh):
 KIND = Kind(
     "lstm", "an LSTM over T steps from h0, c0 = 0, gates i, f, o, g of x_t Wx + h_{t-1} Wh + b (cs231n functions)",
     {"x": "N,T,D", "h0": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"}, (lstm_forward, lstm_einsum_forward), (
-        Mistake("forward", _read_in_order("ifgo"), _order_hint("ifgo", "PyTorch's")),
-        Mistake("forward", _read_in_order("fgio"), _order_hint("fgio", 'the "Deep Learning from Scratch 2" book\'s')),
+        *(Mistake("forward", _read_in_order(order), _order_hint(order, whose)) for order, whose in OTHER_ORDERS),
         *(Mistake(gradient, lambda inputs, dh, gradient=gradient: _cell_gradient_not_carried(inputs, dh)[gradient],
                   NOT_CARRIED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")),
     ), classes=False)
