@@ -70,10 +70,13 @@ class Form:
     outputs: int = 1  # how many arrays forward returns (an LSTM step: next_h, next_c), then, from a function, a cache
     gates: tuple = ()  # (the kind's gate order, a class's): a class takes each parameter's last axis as gate blocks
     # in its order (the DLFS 2 book's LSTM: "fgio", where cs231n's functions take "ifog"); see ``gates_moved``
+    state: dict = field(default_factory=dict)  # input -> where a class keeps its gradient ({"h0": "dh"}): a class
+    # is given these inputs by set_state(...) before forward (the DLFS 2 book's TimeRNN), not by its constructor
 
     @property
     def parameters(self):
-        return list(self.shapes)[self.arguments:]
+        """What a class's constructor takes, in order: the inputs after forward's arguments but its state."""
+        return [name for name in list(self.shapes)[self.arguments:] if name not in self.state]
 
     @property
     def returned(self):
@@ -106,7 +109,8 @@ class Form:
     def described(self):
         """The forms a layer may take, said for a user: 'a class NAME(W, b) with ..., or ...'."""
         arguments = ", ".join(list(self.shapes)[:self.arguments])
-        kept = "".join(f", d{name} kept" for name in self.parameters if name in self.real)
+        kept = "".join(f", d{name} kept in {attribute}" for name, attribute in self.state.items())
+        kept += "".join(f", d{name} kept" for name in self.parameters if name in self.real)
         if self.loss:
             function = f"a cs231n function {self.cs231n_name}({arguments}) -> (loss, dx)"
             method = f"forward({arguments}) -> loss and backward(dout=1) -> dx"
@@ -119,6 +123,8 @@ class Form:
                         "outputs, cache)) whose backward takes a dout for each and returns every gradient in order")
             method = (f"forward({arguments}) -> its {self.outputs} outputs and backward(a dout for each)"
                       f"{self._returns()}{kept}")
+        if self.state:
+            method = f"set_state({', '.join(self.state)}), {method}"
         made = ", ".join([*self.parameters, *map(repr, self.made_with.values())])
         told = [f"{name} {value!r}" for name, value in self.made_with.items()]
         told += [f"gates in the order {', '.join(self.gates[1])}"] if self.gates else []
@@ -188,11 +194,14 @@ def _named(function, name):
 
 
 def _class_pair(impl, form, options):
-    returned = form.returned  # what backward returns: dx; (dx, dprev_h) for an RNN step; nothing for word indices
+    names = list(form.shapes)
 
     def forward(*arrays):
-        values = [gates_moved(value, *form.gates) if form.gates else value for value in arrays[form.arguments:]]
+        given = dict(zip(names, arrays))
+        values = [gates_moved(given[name], *form.gates) if form.gates else given[name] for name in form.parameters]
         layer = call("the constructor", functools.partial(impl, **options), *values, *form.made_with.values())
+        if form.state:
+            call("set_state", _method(layer, "set_state", form), *(given[name] for name in form.state))
         out = call("forward", layer.forward, *arrays[:form.arguments])
         return (*_outputs(out, form.outputs), (layer, values))
 
@@ -203,10 +212,30 @@ def _class_pair(impl, form, options):
             dx = douts[0] * np.asarray(unit, dtype=np.float64) if unit is not None else unit
         else:
             dx = call("backward", layer.backward, *douts)
-        gradients = [_gradient_of(layer, name, value, form.gates) for name, value in zip(form.parameters, values)
-                     if name in form.real]
-        return (*_inputs_gradients(dx, returned), *gradients)
+        gradients = dict(zip(form.returned, _inputs_gradients(dx, form.returned)))
+        gradients.update({name: _kept(layer, name, attribute) for name, attribute in form.state.items()})
+        gradients.update({name: _gradient_of(layer, name, value, form.gates)
+                          for name, value in zip(form.parameters, values) if name in form.real})
+        return tuple(gradients[name] for name in form.real)
     return Pair(_named(forward, impl.__name__), backward_of)
+
+
+def _method(layer, name, form):
+    """The layer's method ``name``; a UserError saying what the form needs of it when it has none."""
+    method = call(f"reading {name}", getattr, layer, name, None)
+    if not callable(method):
+        raise UserError(f"{type(layer).__name__} has no {name}() method: {form.name} takes {form.described()}")
+    return method
+
+
+def _kept(layer, name, attribute):
+    """The gradient of the state input ``name`` the layer keeps in ``attribute`` after backward (a UserError, that
+    check failing, when it keeps none)."""
+    value = call(f"reading {attribute}", getattr, layer, attribute, None)
+    if value is None:
+        return UserError(f"backward must leave the gradient of {name} in self.{attribute}; "
+                         f"{type(layer).__name__} has none")
+    return value
 
 
 def gates_moved(array, source, target):

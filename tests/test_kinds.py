@@ -1,6 +1,7 @@
 """The layer catalogue: every kind's reference formulations agree with each other, with finite differences and
 with PyTorch; a layer of a kind, as a class or a cs231n pair of functions, is checked against the reference and
 its named mistakes are named."""
+import json
 import os
 
 import numpy as np
@@ -287,18 +288,26 @@ def test_a_forward_imported_from_elsewhere_is_checked_with_the_backward_of_the_f
 
 
 def test_a_class_for_a_kind_checked_as_functions_only_is_refused_with_the_form_it_takes(tmp_path, monkeypatch):
-    (tmp_path / "mine.py").write_text("class TimeRNN:\n    def __init__(self, Wx, Wh, b):\n        pass\n")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["rnn", "--impl", "mine.py:TimeRNN"])
-    assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == ("gradcheck: error: rnn takes a cs231n forward function (rnn_forward(x, h0, Wx, Wh, b) "
-                             "-> (out, cache)) whose backward returns every gradient in order; TimeRNN is a class, "
-                             "and the courses' classes of this kind share no form\n")
     (tmp_path / "time.py").write_text("class TimeSoftmaxWithLoss:\n    def forward(self, xs, ts):\n        pass\n")
     result = CliRunner().invoke(main, ["temporal_softmax_loss", "--impl", "time.py:TimeSoftmaxWithLoss"])
     assert result.exit_code == 2 and result.stderr == (
         "gradcheck: error: temporal_softmax_loss takes a cs231n function temporal_softmax_loss(x, y, mask) -> (loss, "
         "dx); TimeSoftmaxWithLoss is a class, and the courses' classes of this kind share no form\n")
+
+
+def test_a_class_of_a_kind_given_its_state_by_set_state_fails_forward_without_one(tmp_path, monkeypatch):
+    (tmp_path / "mine.py").write_text("class TimeRNN:\n    def __init__(self, Wx, Wh, b, stateful):\n        pass\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["rnn", "--impl", "mine.py:TimeRNN", "--examples", "1", "--format", "json"])
+    assert result.exit_code == 1
+    forward = json.loads(result.stdout)["checks"][0]
+    assert (forward["name"], forward["status"]) == ("forward", "fail")
+    assert forward["message"] == (
+        "TimeRNN has no set_state() method: rnn takes a class NAME(Wx, Wh, b, True) (stateful True) with "
+        "set_state(h0), forward(x) and backward(dout) -> dx, dh0 kept in dh, dWx kept, dWh kept, db kept, or a "
+        "cs231n forward function (rnn_forward(x, h0, Wx, Wh, b) -> (out, cache)) whose backward returns every "
+        "gradient in order")
 
 
 class GlobalAvgPoolKeepdims:

@@ -249,6 +249,90 @@ class LSTMReturningHAlone(LSTM):
         return super().forward(x, h_prev, c_prev)[0]
 
 
+class TimeRNN:
+    """The DLFS 2 book's RNN over a sequence, made of its RNN steps: its first h kept as state (set_state), dh0 kept
+    in dh after backward, its outputs in float32 buffers as the book fills them; ``carry`` False makes it wrong
+    (each step's backward given dhs[:, t] alone)."""
+
+    carry = True
+
+    def __init__(self, Wx, Wh, b, stateful=False):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.stateful, self.h, self.dh = stateful, None, None
+
+    def set_state(self, h):
+        self.h = h
+
+    def forward(self, xs):
+        N, T, _ = xs.shape
+        H = self.params[1].shape[0]
+        if not self.stateful or self.h is None:
+            self.h = np.zeros((N, H))
+        self.layers, hs = [], np.empty((N, T, H), dtype="f")
+        for t in range(T):
+            self.layers.append(RNN(*self.params))
+            self.h = hs[:, t] = self.layers[-1].forward(xs[:, t], self.h)
+        return hs
+
+    def backward(self, dhs):
+        dxs, dh, grads = np.empty(dhs.shape[:2] + self.params[0].shape[:1], dtype="f"), 0, [0, 0, 0]
+        for t in reversed(range(dhs.shape[1])):
+            dxs[:, t], dh = self.layers[t].backward(dhs[:, t] + (dh if self.carry else 0))
+            grads = [total + grad for total, grad in zip(grads, self.layers[t].grads)]
+        for kept, grad in zip(self.grads, grads):
+            kept[...] = grad
+        self.dh = dh
+        return dxs
+
+
+class TimeRNNEachStepAlone(TimeRNN):
+    carry = False
+
+
+class TimeLSTM:
+    """The DLFS 2 book's LSTM over a sequence, made of its LSTM steps (gates f, g, i, o): h0 by set_state, c0 = 0,
+    dh0 kept in dh; ``carry_cell`` False makes it wrong (dc not carried back through time)."""
+
+    carry_cell = True
+
+    def __init__(self, Wx, Wh, b, stateful=False):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.stateful, self.h, self.c, self.dh = stateful, None, None, None
+
+    def set_state(self, h, c=None):
+        self.h, self.c = h, c
+
+    def forward(self, xs):
+        N, T, _ = xs.shape
+        H = self.params[1].shape[0]
+        if not self.stateful or self.h is None:
+            self.h = np.zeros((N, H))
+        if not self.stateful or self.c is None:
+            self.c = np.zeros((N, H))
+        self.layers, hs = [], np.empty((N, T, H), dtype="f")
+        for t in range(T):
+            self.layers.append(LSTM(*self.params))
+            self.h, self.c = self.layers[-1].forward(xs[:, t], self.h, self.c)
+            hs[:, t] = self.h
+        return hs
+
+    def backward(self, dhs):
+        dxs, dh, dc, grads = np.empty(dhs.shape[:2] + self.params[0].shape[:1], dtype="f"), 0, 0, [0, 0, 0]
+        for t in reversed(range(dhs.shape[1])):
+            dxs[:, t], dh, dc = self.layers[t].backward(dhs[:, t] + dh, dc if self.carry_cell else 0)
+            grads = [total + grad for total, grad in zip(grads, self.layers[t].grads)]
+        for kept, grad in zip(self.grads, grads):
+            kept[...] = grad
+        self.dh = dh
+        return dxs
+
+
+class TimeLSTMCellNotCarried(TimeLSTM):
+    carry_cell = False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("formulation", CATALOGUE["lstm_step"].formulations, ids=lambda f: f.__name__)
 def test_each_lstm_step_agrees_with_pytorch(formulation):
@@ -282,10 +366,12 @@ RIGHT = {
     "lstm_forward": ("lstm", *lstm_functions()),
     "lstm_step_forward": ("lstm_step", *lstm_step_functions()),
     "LSTM": ("lstm_step", LSTM, None),
+    "TimeRNN": ("rnn", TimeRNN, None),
+    "TimeLSTM": ("lstm", TimeLSTM, None),
 }
 
 
-@pytest.mark.parametrize("name,seed", on_every_seed(RIGHT, ("lstm_forward", "RNN", "LSTM")))
+@pytest.mark.parametrize("name,seed", on_every_seed(RIGHT, ("lstm_forward", "RNN", "LSTM", "TimeLSTM")))
 def test_right_layers_pass_as_functions_and_as_a_class_on_every_seed(name, seed):
     kind, layer, backward = RIGHT[name]
     assert kinds.check_kind(CATALOGUE[kind], layer, backward=backward, seed=seed).passed
@@ -309,10 +395,13 @@ WRONG = {
                                   ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"], WITHOUT_DNEXT_C, None),
     "LSTM without dc_next": ("lstm_step", LSTMWithoutDcNext, None, ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"],
                              WITHOUT_DNEXT_C, None),
+    "TimeRNN each step alone": ("rnn", TimeRNNEachStepAlone, None, GRADIENTS, NOT_ACCUMULATED, THROUGH_TIME),
+    "TimeLSTM without dc carried": ("lstm", TimeLSTMCellNotCarried, None, GRADIENTS, NOT_CARRIED, THROUGH_TIME),
 }
 
 
-@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, ("rnn_backward_each_step_alone", "LSTM without dc_next")))
+@pytest.mark.parametrize("name,seed", on_every_seed(WRONG, ("rnn_backward_each_step_alone", "LSTM without dc_next",
+                                                    "TimeLSTM without dc carried")))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
     kind, forward, backward, checks, hint, fact = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], forward, backward=backward, seed=seed)

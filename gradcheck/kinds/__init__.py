@@ -58,10 +58,11 @@ class Kind:
     adapt: object = None  # adapt(pair) -> (pair, a note): the user's pair fitted to a course's other input shapes
     function: str = ""  # what cs231n calls its forward, when not NAME_forward (spatial_groupnorm_forward)
     gates: tuple = ()  # (the kind's gate order, a class's): see forms.Form
+    state: dict = dataclasses.field(default_factory=dict)  # input -> where a class keeps its gradient: see forms.Form
 
     @property
     def parameters(self):
-        return list(self.shapes)[self.arguments:]
+        return self.form.parameters
 
     @property
     def checks(self):
@@ -76,7 +77,7 @@ class Kind:
     def form(self):
         """How the kind's layers are called (forms.Form): what the sandboxed child of ``gradcheck grade`` is told."""
         return Form(self.name, self.shapes, self.arguments, self.integers, self.booleans, self.loss, self.extra,
-                    self.made_with, self.seeded, self.classes, self.function, self.outputs, self.gates)
+                    self.made_with, self.seeded, self.classes, self.function, self.outputs, self.gates, self.state)
 
 
 def symbols(kind):

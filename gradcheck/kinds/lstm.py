@@ -2,11 +2,14 @@
 
 At each step a = x[:, t] Wx + h[:, t - 1] Wh + b, i, f, o = sigmoid of
 a[:, :H], a[:, H:2H], a[:, 2H:3H], g = tanh(a[:, 3H:]); c_t = f c_{t-1} + i g
-and h[:, t] = o tanh(c_t).  Functions only: cs231n's ``lstm_forward(x, h0,
-Wx, Wh, b) -> (h, cache)`` and ``lstm_backward(dh, cache) -> (dx, dh0, dWx,
-dWh, db)``.  Classes share no form for it (the "Deep Learning from Scratch
-2" book's ``TimeLSTM(Wx, Wh, b)`` keeps h0 as its own state, and reads its
-gates in another order).
+and h[:, t] = o tanh(c_t).  cs231n's ``lstm_forward(x, h0, Wx, Wh, b) -> (h,
+cache)`` and ``lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``, or the
+"Deep Learning from Scratch 2" book's class ``TimeLSTM(Wx, Wh, b,
+stateful)``, which keeps h0 as its own state and reads its gates in the
+order f, g, i, o: it is built stateful with its weights in that order, given
+h0 by ``set_state(h0)`` (c0 = 0), and keeps dh0 in ``dh`` after
+``backward(dh) -> dx``; its gradients in ``grads`` are moved back to
+cs231n's order before they are compared.
 
 The named mistakes: the gates read in another course's order (PyTorch's
 i, f, g, o; the DLFS 2 book's f, g, i, o), which changes the output, and the
@@ -62,9 +65,10 @@ def _cell_gradient_not_carried(inputs, dh):
 
 
 KIND = Kind(
-    "lstm", "an LSTM over T steps from h0, c0 = 0, gates i, f, o, g of x_t Wx + h_{t-1} Wh + b (cs231n functions)",
+    "lstm", "an LSTM over T steps from h0, c0 = 0, of x_t Wx + h_{t-1} Wh + b (cs231n's gates i, f, o, g; DLFS "
+            "2's class f, g, i, o)",
     {"x": "N,T,D", "h0": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"}, (lstm_forward, lstm_einsum_forward), (
         *(Mistake("forward", _read_in_order(order), _order_hint(order, whose)) for order, whose in OTHER_ORDERS),
         *(Mistake(gradient, lambda inputs, dh, gradient=gradient: _cell_gradient_not_carried(inputs, dh)[gradient],
                   NOT_CARRIED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")),
-    ), classes=False)
+    ), made_with={"stateful": True}, gates=(CS231N_ORDER, DLFS2_ORDER), state={"h0": "dh"})

@@ -1,9 +1,11 @@
 """rnn: a vanilla RNN over a sequence, h[:, t] = tanh(x[:, t] Wx + h[:, t - 1] Wh + b) from h0.
 
-Functions only: cs231n's ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` and
-``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``.  Classes share no
-form for it (the "Deep Learning from Scratch 2" book's ``TimeRNN(Wx, Wh, b)``
-keeps h0 as its own state, not an input).
+cs231n's ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` and
+``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``, or the "Deep Learning
+from Scratch 2" book's class ``TimeRNN(Wx, Wh, b, stateful)``, which keeps h0
+as its own state: it is built stateful, given h0 by ``set_state(h0)``, and
+keeps dh0 in ``dh`` after ``backward(dh) -> dx``; dWx, dWh and db in
+``grads``.
 
 The named mistake is backprop through time without the time: each step's
 backward gets dh[:, t] alone, not dh[:, t] plus the dprev_h that step t + 1
@@ -31,7 +33,8 @@ def _each_step_alone(inputs, dh):
 
 
 KIND = Kind(
-    "rnn", "h_t = tanh(x_t Wx + h_{t-1} Wh + b) from h0: a vanilla RNN over T steps (cs231n functions)",
+    "rnn", "h_t = tanh(x_t Wx + h_{t-1} Wh + b) from h0: a vanilla RNN over T steps",
     {"x": "N,T,D", "h0": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"}, (rnn_forward, rnn_einsum_forward),
     tuple(Mistake(gradient, lambda inputs, dh, gradient=gradient: _each_step_alone(inputs, dh)[gradient],
-                  NOT_ACCUMULATED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")), classes=False)
+                  NOT_ACCUMULATED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")),
+    made_with={"stateful": True}, state={"h0": "dh"})
