@@ -173,6 +173,7 @@ def test_a_gradcheck_not_installed_from_source_is_refused_with_the_fix(tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # builds a bundle
 def test_run_autograder_writes_results_even_when_gradcheck_cannot_run(bundle, tmp_path):
     root = lay_out(bundle[0], tmp_path / "autograder", CLASS / "alice.py")
     done = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,

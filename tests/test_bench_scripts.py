@@ -109,6 +109,20 @@ def test_bench_grading_rejects_a_bad_count():
 
 
 @pytest.mark.slow  # seconds; .ci/run runs it
+def test_bench_accuracy_runs_and_reports_every_measurement():
+    """Five configurations a layer: the README's figures take the default 300 (minutes on 2 cores)."""
+    done = run(str(BENCHMARKS / "bench_accuracy.py"), "--configs", "5", timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    out = done.stdout
+    for text in ("float64: step ", "float32: step ", "configurations of conv, maxpool, avgpool",
+                 "largest error / tolerance bound", "finite differences", "one-sided disagreement",
+                 "float32 layer's own gradient", "relative error in every element is caught"):
+        assert text in out, f"{text!r} missing from:\n{out}"
+    assert out.rstrip().splitlines()[-1].startswith("PASS: ") == (done.returncode == 0), out
+
+
+@pytest.mark.slow  # seconds; .ci/run runs it
 def test_bench_catalogue_times_a_kind_beside_the_main_job():
     done = run(str(BENCHMARKS / "bench_catalogue.py"), "--kinds", "relu")
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr

@@ -271,6 +271,7 @@ def test_no_command_prints_help_and_exits_2(run):
     assert code == 2 and "Commands:" in err
 
 
+@pytest.mark.slow  # searches through the CLI
 def test_pins_that_some_configuration_satisfies_run(run):
     """A 4-wide input with a 3-wide kernel and no padding leaves no room for dilation 2: it is drawn to fit."""
     code, out, err = run("conv", "--size", "4", "--kernel", "3", "--pad", "0", "--seed", "0", "--format", "json")
@@ -279,6 +280,7 @@ def test_pins_that_some_configuration_satisfies_run(run):
     assert covered["dilation"] == [[1, 1], [1, 1]] and covered["size"] == [[4, 4], [4, 4]]
 
 
+@pytest.mark.slow  # searches through the CLI
 def test_a_per_axis_pin_runs_for_a_layer_that_says_it_takes_pairs(run):
     code, out, err = run("conv", "--stride", "2x1", "--seed", "0", "--examples", "5", "--format", "json")
     assert code == 0, out + err

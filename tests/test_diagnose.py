@@ -1,6 +1,7 @@
 """Hints name the mistake a mutant really makes, and only when a measurement backs them: on the check's own numbers,
 or on the layer run once more (``diagnose.Probe``) where the failing configuration cannot tell causes apart."""
 import numpy as np
+import pytest
 
 import gradcheck
 from gradcheck import diagnose
@@ -11,6 +12,7 @@ from gradcheck.inputs import make_inputs
 from mutants import causes, conv, standalone
 
 
+@pytest.mark.slow  # seconds
 def test_the_json_hints_are_the_first_findings():
     """The hints named in the registry (``Mutant.hint``) are tested with the mutants; here, where JSON puts them."""
     report = gradcheck.check("conv", conv.ConvDbAveraged, seed=0)

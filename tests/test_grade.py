@@ -43,9 +43,10 @@ PIN_ARGS = ["--batch", "1", "--channels", "2", "--filters", "2", "--examples", "
 ONE_CONFIGURATION = ["--size", "4", "--kernel", "3", "--stride", "1", "--pad", "1"]  # no search: it is not tested here
 SECRET = "s3cret-of-the-grader"
 
-# One worker of pytest-xdist runs this module, so that its module fixtures (whole class runs) are made once.
+# One worker of pytest-xdist runs this module, so that its module fixtures (whole class runs) are made once; the
+# slow suite runs it (its class runs under bwrap were a fifth of the fast suite's time).
 pytestmark = [pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}"),
-              pytest.mark.xdist_group("test_grade")]
+              pytest.mark.xdist_group("test_grade"), pytest.mark.slow]
 
 # submission -> words its one-line reason must hold, graded under bwrap
 EXPECTED = {

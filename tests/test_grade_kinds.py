@@ -33,7 +33,7 @@ CHECKS = ["forward", "repeatable", "no-mutation", "dx", "dW", "db"]
 HINT = "db is the reference divided by N=2, everywhere: a mean where a sum belongs?"
 
 # One worker of pytest-xdist runs this module, so that its module fixtures (whole class runs) are made once.
-pytestmark = pytest.mark.xdist_group("test_grade_kinds")
+pytestmark = [pytest.mark.xdist_group("test_grade_kinds"), pytest.mark.slow]  # whole class runs: the slow suite's
 needs_bwrap = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no bwrap sandbox here: {sandbox_problem()}")
 
 # submission (graded as affine_forward) -> (its score of 6, the checks that fail, words its one-line reason holds)

@@ -136,6 +136,7 @@ def test_a_layer_too_wrong_for_any_probe_is_checked_in_its_conventions_layout(tm
 
 
 # -- the deeplearning.ai convention: what it cannot vary ------------------------------------------------------------
+@pytest.mark.slow  # seconds
 def test_dlai_kernels_are_square_and_its_pools_unpadded_and_every_format_says_so(run):
     code, out, err = run("conv", "--impl", f"{CHANNELS_LAST}:conv_forward", "--kernel", "3x2")
     assert code == 2 and err == ("gradcheck: error: conv_forward (dlai convention) takes square kernels only, so it "
@@ -251,6 +252,7 @@ def test_an_nhwc_failure_shows_its_worst_element_configuration_and_map_in_the_la
     assert "x (1, 3, 1, 1), W (1, 1, 1, 1)" in message
 
 
+@pytest.mark.slow  # seconds
 def test_a_wrong_gradient_shape_is_said_as_the_layer_made_it():
     rep = check("conv", layers.ConvHWIOFiltersFirstDw)
     for finding in rep.findings:

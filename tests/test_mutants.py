@@ -51,7 +51,7 @@ QUICK = {
     "ConvDxIgnoresStride", "ConvDbAveraged", "ConvAccumulatesGrads", "ConvStaleCol", "ConvCopiesWeights",
     "ConvMutatesX", "ConvRaisesInBackward", "ConvReturnsList", "MaxPoolMaskAllTies", "AvgPoolCountExcludePad",
     "ConvPositional", "conv_forward", "ConvBackwardNone", "conv_forward_hparams", "dlai conv_forward",
-    "conv_forward_minus_pad", "MaxPoolDxSpreads", "ConvIntOutput", "ConvIm2colDLfS",
+    "MaxPoolDxSpreads", "ConvIntOutput", "ConvIm2colDLfS",
     "ConvFFT", "MaxPoolLoops", "AvgPoolStrided",
 }
 
@@ -327,9 +327,23 @@ def assert_rules_hold(mutant, seed):
                 assert not wrong, (fact, options, [(f.names, f.config.describe()) for f in wrong])
 
 
+def rule_cases(mutants):
+    """(wrong layer, seed) for RULE_SEEDS of SEEDS a layer, the seeds rotating from one layer to the next, so
+    that every seed's rules are re-checked on some of the layers."""
+    wrong = [m for m in mutants if m.fails]
+    return [pytest.param(m, SEEDS[(index + k) % len(SEEDS)], id=f"{m.name}-{SEEDS[(index + k) % len(SEEDS)]}",
+                         marks=[pytest.mark.xdist_group(m.name)]) for index, m in enumerate(wrong)
+            for k in range(RULE_SEEDS)]
+
+
+# Seeds a layer whose printed rules are searched again: a pinned search per rule costs seconds, and this test on
+# all five seeds was a third of .ci/run's time (the product tests each rule before printing it; this is a check of
+# that from outside, on another seed).
+RULE_SEEDS = 2
+
+
 @pytest.mark.slow  # a search per rule: tests/test_fuzz.py tests the mechanism in the fast suite
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("mutant", cases(MUTANTS, only=lambda m: m.fails))
+@pytest.mark.parametrize("mutant,seed", rule_cases(MUTANTS))
 def test_every_rule_holds_when_checked_by_pinning(mutant, seed):
     """A printed rule is a claim about every configuration: a search of its opposite finds no failure (for a
     refusal: no refusal) of the finding's checks."""
@@ -438,6 +452,7 @@ def test_right_layers_pass_at_float32_precision(mutant, seed):
     assert rep.passed, f"{mutant.name}, seed {seed}:\n{table(rep)}"
 
 
+@pytest.mark.slow  # two whole checks
 def test_a_float32_layer_fails_at_float64_and_passes_at_float32():
     mutant = next(m for m in MUTANTS if m.cls is conv.ConvFloat32)
     rep = report(mutant)

@@ -102,6 +102,7 @@ def assert_strategies_agree(config, seed, wrts, precision):
 
 @settings(max_examples=15, deadline=None)
 @given(strategies.conv_configs(), strategies.seeds())
+@pytest.mark.slow  # seconds; the pooling strategies agree in the fast suite
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 def test_conv_strategies_agree(precision, config, seed):
     assert_strategies_agree(config, seed, ("x", "W", "b"), precision)

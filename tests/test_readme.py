@@ -78,16 +78,19 @@ def environment():
 
 
 SLOW = ("python benchmarks/", "gradcheck grade ", "gradcheck autograder ", "pytest examples ")
-# Run with smaller arguments by tests/test_bench_scripts.py: its whole sweep repeats tests/test_mutants.py's.
-SMOKE_TESTED = ("python benchmarks/bench_detection.py --seeds 10",)
+# Run with smaller arguments by tests/test_bench_scripts.py (seconds, where these take minutes on 2 cores and the
+# detection sweep repeats tests/test_mutants.py's): their figures come from a run by hand, as the README says.
+SMOKE_TESTED = ("python benchmarks/bench_detection.py --seeds 10", "python benchmarks/bench_accuracy.py",
+                "python benchmarks/bench_grading.py", "python benchmarks/bench_engine.py",
+                "python benchmarks/bench_catalogue.py")
 
 
 def cases():
     """The README's commands but those .ci/run runs itself and those SMOKE_TESTED.  The benchmarks (minutes), the
     grading commands (sandboxes, a time-out), the plugin's run of examples/ (a plain pytest runs tests/ only: this
-    command is how the slow suite runs examples/test_examples.py) and the checks whose output the README does not
-    show (one to five seconds each, for an exit code; tests/test_loading.py checks the same layers in process) are
-    marked slow: the fast suite runs the commands whose whole output the README shows, and the quick ones."""
+    command is how the slow suite runs examples/test_examples.py) and the conv and pooling checks (one to five
+    seconds each; tests/test_cli.py and tests/test_loading.py check such layers in the fast suite) are marked slow:
+    the fast suite runs the other commands (the catalogue's, gradcheck fn and net, --help)."""
     return [pytest.param(command, code, output, id=command,
                          marks=[pytest.mark.slow] if _slow(command, output) else [])
             for command, code, output in commands() if command not in RUN_BY_CI + SMOKE_TESTED]
@@ -95,7 +98,7 @@ def cases():
 
 def _slow(command, output):
     checks = "gradcheck conv " in command or "gradcheck pool " in command
-    return command.startswith(SLOW) or (output is None and checks and "--help" not in command)
+    return command.startswith(SLOW) or (checks and "--help" not in command)
 
 
 @pytest.mark.parametrize("command,code,output", cases())

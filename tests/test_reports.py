@@ -46,6 +46,7 @@ def row(out, name):
 
 
 # -- shapes ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # seconds
 def test_an_empty_dx_from_a_pad_slice_is_a_shape_with_its_trigger_and_the_fix_in_every_format():
     rep = check("conv", styles.conv_forward_unpad_slice)
     out = text(rep)
@@ -78,6 +79,7 @@ def test_a_refusal_is_reported_as_one_with_its_line_and_no_gradient_hint_in_ever
     assert "the layer refuses configurations only where" in failure
 
 
+@pytest.mark.slow  # seconds
 def test_divisible_checks_such_a_layer_where_it_accepts_and_reproduces_with_divisible():
     rep = check("conv", styles.conv_forward_strides, divisible=True)
     assert rep.passed and rep.options["divisible"] is True
@@ -107,6 +109,7 @@ def test_a_second_bug_in_the_same_check_is_a_second_finding_in_every_format():
     assert junit_failures(rep)["dX"].count("reproduce: ") == 2
 
 
+@pytest.mark.slow  # seconds
 def test_a_false_fact_is_not_printed_as_a_rule():
     """The layer fails with 1 filter too (from batch 4 on): 'fails only when filters > 1' would be false."""
     rep = check("conv", styles.ConvDxTwoBugs)
@@ -121,6 +124,7 @@ def test_a_dw_reshaped_without_its_transpose_is_not_said_to_pass_with_as_many_fi
     assert not gradcheck.check("conv", conv.ConvDWReshapeNoTranspose, channels=2, filters=2, seed=0).passed
 
 
+@pytest.mark.slow  # seconds
 def test_a_kernel_height_and_width_swap_is_not_called_a_hard_coded_3x3():
     rep = check("conv", styles.ConvCol2imKernelSwapped)
     facts = [fact for f in rep.findings for fact in f.triggers]
@@ -233,6 +237,7 @@ def test_gradescope_says_how_a_function_pair_was_called_and_what_a_forward_forgo
     assert output.startswith("forward returned None: return the output array")
 
 
+@pytest.mark.slow  # seconds
 def test_the_cli_grades_with_divisible():
     result = CliRunner().invoke(main, ["grade", str(STANDALONE), "--layer", "conv", "--impl", "conv_forward_strides",
                                        "--divisible", "--seed", "0", "--examples", "5", "--format", "json"])

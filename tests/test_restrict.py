@@ -27,6 +27,8 @@ from gradcheck.restrict import accepted_space
 from gradcheck.testing import assert_conv_gradients
 from mutants import standalone
 
+pytestmark = pytest.mark.slow  # a restricted search costs seconds: the slow suite runs them all
+
 STANDALONE = Path(__file__).parent / "mutants" / "standalone.py"
 SPEC = f"{STANDALONE}:ConvSquareKernels"
 SQUARE_ASSERT = next(number for number, line in enumerate(STANDALONE.read_text().splitlines(), 1)

@@ -67,6 +67,7 @@ def sandbox():
         implementation.close()
 
 
+@pytest.mark.slow  # whole checks through the sandbox: the slow suite's
 @pytest.mark.parametrize("spec,layer,convention", [
     (f"{EXAMPLES / 'reference_style.py'}:Convolution", "conv", "reference"),
     (f"{EXAMPLES / 'cs231n_style.py'}:conv_forward_naive", "conv", "function"),
@@ -81,6 +82,7 @@ def test_correct_layers_pass_through_the_sandbox(sandbox, spec, layer, conventio
     assert implementation.fatal is None
 
 
+@pytest.mark.slow  # whole checks through the sandbox: the slow suite's
 def test_same_verdict_as_in_process(hostile):
     """The sandbox changes where the layer runs, not what the engine finds."""
     spec = hostile("wrong_db")
@@ -103,6 +105,7 @@ def test_replies_are_plain_float_arrays_whatever_the_layer_returns(hostile, sand
     assert type(subject.read("dW")) is np.ndarray
 
 
+@pytest.mark.slow  # whole checks through the sandbox: the slow suite's
 def test_hang_is_killed_at_the_time_limit_and_later_calls_fail_fast(hostile, sandbox):
     implementation = sandbox(hostile("hang"), timeout=2)
     subject = implementation.make(CONFIG, params())
@@ -119,6 +122,7 @@ def test_hang_is_killed_at_the_time_limit_and_later_calls_fail_fast(hostile, san
     assert time.monotonic() - started < 0.1
 
 
+@pytest.mark.slow  # whole checks through the sandbox: the slow suite's
 def test_cpu_limit(hostile, sandbox):
     implementation = sandbox(hostile("hang"), timeout=30, cpu=1)
     subject = implementation.make(CONFIG, params())

@@ -205,6 +205,7 @@ CONTAINER = ROOT / "tests" / "container.sh"
 HIDE_AND_RUN = 'mount --bind /dev/null "$1" && shift && exec bash "$@"'
 
 
+@pytest.mark.slow  # a simulated container
 @pytest.mark.skipif(os.geteuid() != 0, reason="the simulated Gradescope container needs root")
 def test_where_libseccomp_is_missing_grading_refuses_to_run_and_says_what_to_install():
     """In the simulated Gradescope container (bwrap cannot run there) with libseccomp's file hidden: a child as

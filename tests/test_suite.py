@@ -1,6 +1,8 @@
 """The test suite's own machinery, which its time rests on."""
+import pytest
 
 
+@pytest.mark.slow  # two xdist workers in a pytester run
 def test_the_tests_of_one_xdist_group_share_a_worker(pytester):
     """Under --dist loadgroup every test of a group runs in one worker, so that what a module computes once
     (a layer's reports, a graded class) is computed once; pytest 9.2 silently broke this (setup.cfg)."""
