@@ -131,7 +131,6 @@ def test_bounds_hold_in_every_configuration_any_part_of_the_search_runs():
     assert not any("stride" in fact for finding in report.findings for fact in finding.triggers)
 
 
-@pytest.mark.slow  # a search per rule
 def test_the_rules_printed_are_those_a_pinned_search_confirms():
     """With stride 1 pinned only the dB bug shows, with batch 1 only the dX bug: each finding's rule is the
     pin that hides it, and nothing else is printed as a rule."""

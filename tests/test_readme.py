@@ -92,11 +92,11 @@ def cases():
     seconds each; tests/test_cli.py and tests/test_loading.py check such layers in the fast suite) are marked slow:
     the fast suite runs the other commands (the catalogue's, gradcheck fn and net, --help)."""
     return [pytest.param(command, code, output, id=command,
-                         marks=[pytest.mark.slow] if _slow(command, output) else [])
+                         marks=[pytest.mark.slow] if _slow(command) else [])
             for command, code, output in commands() if command not in RUN_BY_CI + SMOKE_TESTED]
 
 
-def _slow(command, output):
+def _slow(command):
     checks = "gradcheck conv " in command or "gradcheck pool " in command
     return command.startswith(SLOW) or (checks and "--help" not in command)
 
