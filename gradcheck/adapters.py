@@ -95,8 +95,8 @@ from .holdings import (GRAD_ALIASES, GRAD_DICTS, Ambiguous, NotFound, as_shape, 
                        gradient_place, gradient_shaped, known_place, place_text, rebind_place, snapshot_arrays,
                        squeezed, value_at, weight_places)
 from .signatures import (BUILD_ROLES, DEFAULTS, GEOMETRY_NAMES, PER_AXIS_NAMES, POOL_BUILD_ROLES, ROLE_NAMES, SHOWN,
-                         BackwardCall, backward_call, compact, geometry_names, parameters_of, positional_room,
-                         role_of, takes, takes_with, uncallable)
+                         BackwardCall, NoUpdate, backward_call, compact, geometry_names, parameters_of,
+                         positional_room, role_of, takes, takes_with, uncallable)
 from .userfiles import LoadError, Source, find_backward, load_module
 from .userfiles import user_location as _user_location
 
@@ -380,7 +380,7 @@ class ObjectStyle(Subject):
 
     def _neutralize(self):
         if hasattr(self.layer, "optimizer"):
-            self.layer.optimizer = _NoUpdate()
+            self.layer.optimizer = NoUpdate()
             self.notes.add("the layer's optimizer was replaced by a no-op: gradients are taken at the weights "
                            "before any update")
         if hasattr(getattr(self.layer, "activation", None), "forward"):
@@ -670,7 +670,7 @@ def _role_value(role, config, params):
         return params[role]
     return {"input_shape": lambda: (config.channels, *config.size), "channels": lambda: config.channels,
             "filters": lambda: params["W"].shape[0] if "W" in params else config.filters,
-            "lr": lambda: 0.0, "optimizer": _NoUpdate}.get(role, lambda: getattr(config, role))()
+            "lr": lambda: 0.0, "optimizer": NoUpdate}.get(role, lambda: getattr(config, role))()
 
 
 class _Way:
@@ -836,7 +836,7 @@ def _require_methods(layer_object, name):
             for p in parameters[1:]:
                 role = role_of(p.name, ("lr", "optimizer"))
                 if role and p.kind is not p.POSITIONAL_ONLY:
-                    keywords[p.name] = 0.0 if role == "lr" else _NoUpdate()
+                    keywords[p.name] = 0.0 if role == "lr" else NoUpdate()
         if takes_with(function, 1, keywords if method == "backward" else {}):
             continue
         shown = f"its {method}({', '.join(p.name for p in parameters)})"
@@ -1131,13 +1131,6 @@ def _forward_returns(implementation, layer):
     return True
 
 
-class _NoUpdate:
-    """Stands in for a DIVE optimizer: update(layer) changes nothing and returns the layer."""
-
-    def update(self, layer):
-        return layer
-
-
 class _Identity:
     """Stands in for a DIVE activation."""
 
@@ -1149,7 +1142,7 @@ class _Identity:
 
 
 def _shown_value(value):
-    return "a no-op optimizer" if isinstance(value, _NoUpdate) else f"{value:g}"
+    return "a no-op optimizer" if isinstance(value, NoUpdate) else f"{value:g}"
 
 
 # -- loading FILE:NAME ---------------------------------------------------------------------------------------------

@@ -4,18 +4,22 @@ A ``Form`` is what a kind says about calling its layers (the shapes of its
 inputs, what its class's constructor and a cs231n forward take besides the
 arrays, whether it is a loss); ``layer_pair(impl, form)`` makes a ``Pair``
 of the user's layer in the form ``gradcheck.generic`` checks.  This module
-imports only numpy and ``userfiles``, so that ``gradcheck grade``'s
-sandboxed child can hold it: there the user's layer is called, and every
-check is made in the grading process (``grading.sandbox.SandboxPair``).
+imports only numpy and gradcheck's other child files, so that ``gradcheck
+grade``'s sandboxed child can hold it: there the user's layer is called, and every
+check is made in the grading process (``grading.sandbox.Sandbox.pair``).
 """
 import copy
 import dataclasses
 import functools
 import inspect
+import re
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .holdings import (GRAD_DICTS, GRADIENT_WORDS, Ambiguous, array_places, as_shape, one_of, place_name,
+                       place_text, squeezed, value_at)
+from .signatures import ROLE_NAMES, NoUpdate, parameters_of, role_of
 from .userfiles import LoadError, Source, find_backward, user_location
 
 
@@ -27,6 +31,7 @@ class Pair:
     forward: object
     backward: object
     mistakes: tuple = ()
+    note: str = ""  # how the layer is called, when a report should say it (a class making its own weights)
 
 
 class UserError(Exception):
@@ -125,11 +130,13 @@ class Form:
                       f"{self._returns()}{kept}")
         if self.state:
             method = f"set_state({', '.join(self.state)}), {method}"
-        made = ", ".join([*self.parameters, *map(repr, self.made_with.values())])
+        after = [*map(repr, self.made_with.values())]
         told = [f"{name} {value!r}" for name, value in self.made_with.items()]
         told += [f"gates in the order {', '.join(self.gates[1])}"] if self.gates else []
-        told = f" ({', '.join(told)})" if told else ""
-        return f"a class NAME({made}){told} with {method}, or {function}" if self.classes else function
+        made = f"NAME({', '.join([*self.parameters, *after])})" + (f" ({', '.join(told)})" if told else "")
+        if self.parameters:
+            made += f", or NAME({', '.join([*sizes(self), *after])}) making its own {', '.join(self.parameters)},"
+        return f"a class {made} with {method}, or {function}" if self.classes else function
 
 
 def layer_pair(impl, form, backward=None, source=None):
@@ -195,18 +202,19 @@ def _named(function, name):
 
 def _class_pair(impl, form, options):
     names = list(form.shapes)
+    making = Making.of(impl, form, options)
 
     def forward(*arrays):
         given = dict(zip(names, arrays))
         values = [gates_moved(given[name], *form.gates) if form.gates else given[name] for name in form.parameters]
-        layer = call("the constructor", functools.partial(impl, **options), *values, *form.made_with.values())
+        layer, held = making.build(values)
         if form.state:
             call("set_state", _method(layer, "set_state", form), *(given[name] for name in form.state))
         out = call("forward", layer.forward, *arrays[:form.arguments])
-        return (*_outputs(out, form.outputs), (layer, values))
+        return (*_outputs(out, form.outputs), (layer, held, values))
 
     def backward_of(*douts_and_built):
-        *douts, (layer, values) = douts_and_built
+        *douts, (layer, held, values) = douts_and_built
         if form.loss:
             unit = call("backward", _unit_backward(layer.backward))
             dx = douts[0] * np.asarray(unit, dtype=np.float64) if unit is not None else unit
@@ -214,10 +222,189 @@ def _class_pair(impl, form, options):
             dx = call("backward", layer.backward, *douts)
         gradients = dict(zip(form.returned, _inputs_gradients(dx, form.returned)))
         gradients.update({name: _kept(layer, name, attribute) for name, attribute in form.state.items()})
-        gradients.update({name: _gradient_of(layer, name, value, form.gates)
-                          for name, value in zip(form.parameters, values) if name in form.real})
+        gradients.update({name: making.gradient(layer, name, array, value)
+                          for name, array, value in zip(form.parameters, held, values) if name in form.real})
         return tuple(gradients[name] for name in form.real)
-    return Pair(_named(forward, impl.__name__), backward_of)
+    return Pair(_named(forward, impl.__name__), backward_of, note=making.note)
+
+
+@dataclass(frozen=True)
+class Making:
+    """How a class of a form is built for its parameters' values: given them (the courses' ``Affine(W, b)``),
+    or, when ``places`` says where it keeps its own (``Affine(input_size, output_size)``), given their sizes
+    (``sizes``), the values then written into its own arrays.  ``options``: keywords for the constructor."""
+
+    impl: type
+    form: Form
+    options: dict = field(default_factory=dict)
+    places: dict = None  # parameter -> where (holdings' place) a class making its own weights keeps it
+    tried: str = ""  # why the class could not be built with sizes, where that was tried and failed
+
+    @classmethod
+    def of(cls, impl, form, options=None):
+        """How ``impl`` is built: with the values, unless its constructor's first parameter names no parameter
+        of the form and, built with the sizes on a configuration where no two parameters' shapes agree, it keeps
+        one array of each parameter's shape (b as (1, M) too); then with the sizes."""
+        making = cls(impl, form, options or {})
+        if not form.parameters or _takes_values(impl, form):
+            return making
+        probe = {symbol: 3 + index for index, symbol in enumerate(sizes(form))}
+        try:
+            return dataclasses.replace(making, places=making.own_places(probe))
+        except (UserError, Ambiguous) as why:
+            return dataclasses.replace(making, tried=f"built with sizes ({making.sized()}) = "
+                                                     f"({', '.join(map(str, probe.values()))}) instead, {why}")
+
+    def sized(self):
+        return ", ".join(sizes(self.form))
+
+    def stand_ins(self):
+        """[(parameter, role)] of the constructor's parameters a class making its own weights must be given but
+        sizes and ``made_with`` fill no place of: an optimizer (DIVE's FC(n_nodes1, n_nodes2, initializer,
+        optimizer)), an initializer, a learning rate."""
+        filled = len(sizes(self.form)) + len(self.form.made_with)
+        parameters = [p for p in parameters_of(self.impl) or [] if p.kind is not p.VAR_POSITIONAL][filled:]
+        found = [(p.name, role_of(p.name, STAND_INS)) for p in parameters
+                 if p.default is p.empty and p.kind is not p.VAR_KEYWORD and p.name not in self.options]
+        return [(name, role) for name, role in found if role]
+
+    def _constructed(self, *arguments, sized=False):
+        """The class built with ``arguments`` and ``made_with`` (``sized``: the sizes, then the stand-ins)."""
+        keywords = {name: STAND_INS[role][0]() for name, role in self.stand_ins()} if sized else {}
+        return call("the constructor", functools.partial(self.impl, **self.options, **keywords), *arguments,
+                    *self.form.made_with.values())
+
+    def own_places(self, probe):
+        """{parameter: place} of the arrays the class keeps, built with the ``probe`` sizes ({symbol: size})."""
+        layer = self._constructed(*probe.values(), sized=True)
+        arrays = array_places(layer)
+        places = {}
+        for name in self.form.parameters:
+            shape = _shape(self.form.shapes[name], probe)
+            fitting = [(p, a) for p, a in arrays if squeezed(a.shape) == squeezed(shape)]
+            place = one_of([(p, a) for p, a in fitting if p[1] not in GRAD_DICTS] or fitting,
+                           (_named_as(name), lambda n: n not in GRADIENT_WORDS),
+                           lambda found, name=name, shape=shape: f"it keeps {len(found)} arrays of {name}'s shape "
+                           f"{shape}: {', '.join(found)}, and their names do not tell which holds {name}")
+            if place is None:
+                kept = ", ".join(f"{place_text(p)} {a.shape}" for p, a in arrays) or "no array"
+                raise UserError(f"it keeps no array of {name}'s shape {shape} (it keeps {kept})")
+            places[name] = place
+        return places
+
+    @property
+    def note(self):
+        """What a report says of a class making its own weights; "" for one given them."""
+        if self.places is None:
+            return ""
+        name = self.impl.__name__
+        given = "".join(f", {parameter}={STAND_INS[role][1]}" for parameter, role in self.stand_ins())
+        return (f"{name} makes its own {', '.join(self.places)}: it is built as {name}({self.sized()}{given}) for "
+                f"each configuration, and the configuration's values are written into its "
+                f"{', '.join(f'self.{place_text(place)}' for place in self.places.values())}")
+
+    def build(self, values):
+        """(the layer, the arrays of its parameters it computes with) for the parameters' ``values``."""
+        if self.places is None:
+            try:
+                return self._constructed(*values), values
+            except UserError as error:
+                raise UserError(f"{error}; {self.tried}" if self.tried else str(error), error.details) from None
+        symbols = _sizes_of(self.form, values)
+        layer = self._constructed(*(symbols[symbol] for symbol in sizes(self.form)), sized=True)
+        return layer, [_written(layer, name, self.places[name], value)
+                       for name, value in zip(self.form.parameters, values)]
+
+    def gradient(self, layer, name, array, value):
+        """The layer's gradient of parameter ``name`` (the layer computes with ``array``, given as ``value``),
+        in ``value``'s shape; a UserError (that check fails) when it keeps none or several."""
+        place = self.places[name] if self.places else None
+        found = _gradient_of(layer, name, array, self.form.gates, place)
+        return as_shape(found, value.shape) if place and isinstance(found, np.ndarray) else found
+
+
+class ZerosInitializer:
+    """Stands in for a DIVE initializer: any of its methods (``W(n1, n2)``, ``B(n2)``), or itself called, gives
+    zeros of the shape asked for (the configuration's values are written in after)."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __call__(self, *shape):
+        return np.zeros(shape[0] if len(shape) == 1 else shape)
+
+
+def own_weights_note(text, form, name):
+    """``text`` when it is the note ``Making.note`` writes for a class ``name`` of ``form``, else "": what the
+    grading process takes from its child, where only the names of the class's own attributes may vary."""
+    place = r"self\.\w+(?:\['\w+'\]|\[\d+\])?"
+    stand_in = "|".join(re.escape(said) for _, said in STAND_INS.values())
+    pattern = (rf"{re.escape(name)} makes its own {re.escape(', '.join(form.parameters))}: it is built as "
+               rf"{re.escape(name)}\({re.escape(', '.join(sizes(form)))}(?:, \w+=(?:{stand_in}))*\) for each "
+               rf"configuration, and the configuration's values are written into its {place}(?:, {place})*")
+    return text if re.fullmatch(pattern, text, re.ASCII) else ""
+
+
+STAND_INS = {"optimizer": (NoUpdate, "a no-op optimizer"), "initializer": (ZerosInitializer, "an initializer of zeros"),
+             "lr": (float, "0")}  # role -> (what makes what a class making its own weights is given, said how)
+
+
+def sizes(form):
+    """The symbols of the form's parameters' shapes, in the order they first appear: what a class making its
+    own weights takes (affine's W (D, M): Affine(D, M); an LSTM's Wx (D, 4H): LSTM(D, H))."""
+    return list(dict.fromkeys(symbol for name in form.parameters for _, symbol in _axes(form.shapes[name])
+                              if symbol))
+
+
+def _axes(spec):
+    """[(coefficient, symbol)] of a shape spec: "D,4H" -> [(1, "D"), (4, "H")]; a length alone has no symbol."""
+    axes = []
+    for term in spec.split(","):
+        digits = len(term) - len(term.lstrip("0123456789"))
+        axes.append((int(term[:digits] or 1), term[digits:]))
+    return axes
+
+
+def _shape(spec, symbols):
+    return tuple(coefficient * symbols[symbol] if symbol else coefficient for coefficient, symbol in _axes(spec))
+
+
+def _sizes_of(form, values):
+    """{symbol: size} read off the parameters' ``values``."""
+    found = {}
+    for name, value in zip(form.parameters, values):
+        for (coefficient, symbol), length in zip(_axes(form.shapes[name]), np.shape(value)):
+            if symbol:
+                found.setdefault(symbol, length // coefficient)
+    return found
+
+
+def _takes_values(impl, form):
+    """Whether ``impl``'s constructor takes the parameters' values: its first parameter is named as one of them
+    (W, w, weights, gamma, Wx, ...), or its parameters cannot be read or say nothing."""
+    parameters = [p for p in parameters_of(impl) or [] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return not parameters or any(_named_as(name)(parameters[0].name) for name in form.parameters)
+
+
+def _named_as(name):
+    """Whether a name says it holds parameter ``name``: the name itself, any case; W's and b's usual names for
+    the weights (W, gamma) and the bias (b, beta)."""
+    role = "W" if name.lower() in ("w", "gamma") else "b" if name.lower() in ("b", "beta") else None
+    return lambda other: other.lower() == name.lower() or (role is not None and other in ROLE_NAMES[role])
+
+
+def _written(layer, name, place, value):
+    """The array at ``place`` of a class that made its own weights, holding ``value`` (written in place, so that
+    every name the layer keeps it by sees it); a UserError when the array there is not of the value's shape."""
+    array = value_at(layer, place)
+    if not isinstance(array, np.ndarray) or squeezed(array.shape) != squeezed(value.shape):
+        kept = f"shape {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+        raise UserError(f"{type(layer).__name__} was built for {name} of shape {value.shape}, but its "
+                        f"self.{place_text(place)} holds {kept}")
+    call(f"writing {name} into self.{place_text(place)}", array.__setitem__, Ellipsis, value.reshape(array.shape))
+    return array
 
 
 def _method(layer, name, form):
@@ -279,16 +466,28 @@ def _unit_backward(backward):
     return functools.partial(backward, 1.0) if needs_dout else backward
 
 
-def _gradient_of(layer, name, value, gates=()):
-    """The layer's gradient of parameter ``name`` (given as ``value``): its attribute d<name> (any case: dW or
-    dw), or the entry of ``grads`` where ``params`` holds ``value``, its gate blocks put back in the kind's order
+def _gradient_of(layer, name, value, gates=(), place=None):
+    """The layer's gradient of parameter ``name`` (the layer computes with ``value``): its attribute d<name> (any
+    case: dW or dw; d<what it keeps it in> for a class keeping its own at ``place``: dweights), or the entry of
+    ``grads`` where ``params`` (a list or a dict) holds ``value``, its gate blocks put back in the kind's order
     (``gates``: the kind's order, the class's); a UserError (that check fails) when there is none or several."""
-    wanted = f"d{name}".lower()
-    found = [found for attribute, found in vars(layer).items() if attribute.lower() == wanted]
-    params, grads = getattr(layer, "params", None), getattr(layer, "grads", None)
-    if not found and isinstance(params, list) and isinstance(grads, list) and len(params) == len(grads):
-        found = [grad for param, grad in zip(params, grads) if param is value]
+    wanted = {f"d{name}".lower()} | ({f"d{place_name(place)}".lower()} if place else set())
+    found = [found for attribute, found in vars(layer).items() if attribute.lower() in wanted]
+    if not found:
+        found = _paired_gradients(layer, value)
     if len(found) != 1:
-        return UserError(f"backward must leave the gradient of {name} in self.d{name} (or in self.grads, beside "
-                         f"{name} in self.params); {type(layer).__name__} has {'none' if not found else 'several'}")
+        kept = f"self.d{name}" + (f" or self.d{place_name(place)}" if place and place_name(place) != name else "")
+        return UserError(f"backward must leave the gradient of {name} in {kept} (or in self.grads, beside {name} "
+                         f"in self.params); {type(layer).__name__} has {'none' if not found else 'several'}")
     return gates_moved(found[0], *reversed(gates)) if gates else found[0]
+
+
+def _paired_gradients(layer, value):
+    """The entries of the layer's ``grads`` beside ``value`` in its ``params``: both lists ("Deep Learning from
+    Scratch 2"), or both dicts (by key)."""
+    params, grads = getattr(layer, "params", None), getattr(layer, "grads", None)
+    if isinstance(params, list) and isinstance(grads, list) and len(params) == len(grads):
+        return [grad for param, grad in zip(params, grads) if param is value]
+    if isinstance(params, dict) and isinstance(grads, dict):
+        return [grads[key] for key, param in params.items() if param is value and key in grads]
+    return []

@@ -18,7 +18,7 @@ import inspect
 
 import numpy as np
 
-from .forms import call
+from .forms import Making, call
 
 
 def modes_layer(impl, form, *parameters):
@@ -66,7 +66,7 @@ class _ClassModes:
     def __init__(self, cls, form, parameters):
         self.form = form
         self.keeper = cls.__name__
-        self.layer = call("the constructor", cls, *(p.copy() for p in parameters), *form.made_with.values())
+        self.layer, _ = Making.of(cls, form).build([p.copy() for p in parameters])
 
     def forward(self, x, mode):
         _seed(self.form)
@@ -86,7 +86,7 @@ class _ClassModes:
 def _numbers(value):
     """``value`` as a float64 array, or None when it holds no numbers."""
     try:
-        return None if value is None else np.asarray(value, dtype=np.float64)
+        return None if value is None else np.array(value, dtype=np.float64)  # a copy: a layer may update it in place
     except (TypeError, ValueError):
         return None
 

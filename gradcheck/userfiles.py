@@ -320,11 +320,12 @@ def user_location(exc):
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{_relative(exc.filename)}:{exc.lineno}: {(exc.text or '').strip()}"
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not os.path.abspath(f.filename).startswith(_NOT_USER_CODE) and not f.filename.startswith("<")]
-    if not frames:
+              if not os.path.abspath(f.filename).startswith(_NOT_USER_CODE) and os.path.isfile(f.filename)]
+    if not frames:  # a compiled module's frames name files that are not there (numpy/random/_common.pyx)
         return ""
     frame = frames[-1]
-    return f"{_relative(frame.filename)}:{frame.lineno}: {(frame.line or '').strip()}"
+    line = (frame.line or "").strip()
+    return f"{_relative(frame.filename)}:{frame.lineno}" + (f": {line}" if line else "")
 
 
 def _relative(path):

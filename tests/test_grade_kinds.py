@@ -85,6 +85,7 @@ CLASSES = {
     "no_db_class": (5, ["db"], "db: backward must leave the gradient of b in self.db (or in self.grads, beside b "
                                "in self.params); Affine has none"),
     "wrong_db_class": (5, ["db"], "db: 1 of 1 elements differ from the reference (100%)"),  # in the slow run
+    "forge_note": (5, ["db"], "db: 1 of 1 elements differ from the reference (100%)"),  # a class of its own weights
 }
 SLOW_CLASSES = ("wrong_db_class",)
 
@@ -167,6 +168,15 @@ def test_the_honest_mistake_gets_its_hint_and_where_it_shows(graded):
 def test_the_honest_mistake_in_a_class_gets_its_hint(slow_classes):
     (db,) = [check for check in slow_classes["wrong_db_class"].checks if check.name == "db"]
     assert db.hints == [HINT]
+
+
+@needs_bwrap
+def test_a_note_the_child_forges_is_not_printed(classes):
+    """The child's note on how it built a class making its own weights is taken only when it is what forms would
+    write; a forged one is dropped, and the layer is graded on what it computes."""
+    forged = classes["forge_note"]
+    assert "patched gradcheck.grading.child.encode" in forged.stdout
+    assert forged.report.notes == [] and "full points" not in json.dumps(forged.to_dict())
 
 
 def render_text(result):
@@ -286,7 +296,7 @@ MODES = {
                         [], None),
     "batchnorm_never_updated": ("batchnorm", BATCHNORM.replace("TEST_ON_THE_BATCH", "False").replace("UPDATED",
                                                                                                      "False"),
-                                ["running-averages"], "train mode left running_mean and running_var at zero"),
+                                ["running-averages"], "train mode left running_mean and running_var as the layer"),
     "batchnorm_test_on_the_batch": ("batchnorm", BATCHNORM.replace("TEST_ON_THE_BATCH", "True").replace("UPDATED",
                                                                                                         "True"),
                                     ["test-mode"], "test mode normalizes with the batch's mean and variance"),

@@ -304,8 +304,8 @@ def test_a_class_of_a_kind_given_its_state_by_set_state_fails_forward_without_on
     forward = json.loads(result.stdout)["checks"][0]
     assert (forward["name"], forward["status"]) == ("forward", "fail")
     assert forward["message"] == (
-        "TimeRNN has no set_state() method: rnn takes a class NAME(Wx, Wh, b, True) (stateful True) with "
-        "set_state(h0), forward(x) and backward(dout) -> dx, dh0 kept in dh, dWx kept, dWh kept, db kept, or a "
+        "TimeRNN has no set_state() method: rnn takes a class NAME(Wx, Wh, b, True) (stateful True), or NAME(D, H, "
+        "True) making its own Wx, Wh, b, with set_state(h0), forward(x) and backward(dout) -> dx, dh0 kept in dh, dWx kept, dWh kept, db kept, or a "
         "cs231n forward function (rnn_forward(x, h0, Wx, Wh, b) -> (out, cache)) whose backward returns every "
         "gradient in order")
 

@@ -276,7 +276,7 @@ class _Server:
             source = self.adapters.Source(module, header["path"], header.get("workdir"))
             self.form = self.forms.Form.from_dict(header["form"])
             self.pair = self.forms.layer_pair(self.impl, self.form, header.get("backward"), source)
-            return {"name": header["name"]}
+            return {"name": header["name"], "note": self.pair.note}
         return self._loaded(header, load), []
 
     def _loaded(self, header, load):

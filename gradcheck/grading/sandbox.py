@@ -75,7 +75,7 @@ from . import bwrap, protocol, users
 from .child import STAGES
 from ..adapters import (CONVENTIONS, IN_PLACE, REBINDING, Hyperparameters, Implementation, ImplementationError,
                         LoadError, Subject)
-from ..forms import Pair, UserError
+from ..forms import Pair, UserError, own_weights_note
 
 DEFAULT_TIMEOUT = 60.0  # seconds of wall-clock time for the submission's code, in total
 DEFAULT_MEMORY = 2048  # MB of address space
@@ -470,6 +470,7 @@ class SandboxImplementation(Implementation):
         self._inside = None  # the folder in it that holds what was given (a package's own folder)
         self.layer = layer
         self.form = form  # a catalogue kind's forms.Form: its layer is reached through pair(), not make()
+        self.note = ""  # how the child builds the kind's layer (forms.Pair.note), when it is what forms would say
         self.backward = backward  # the NAME of a forward function's backward, found in the submission
         self.requested_convention = convention
         self.limits = limits or Limits()
@@ -620,7 +621,7 @@ class SandboxImplementation(Implementation):
         def forward(*inputs):
             return self._pair_forward(*inputs)
         forward.__name__ = self.name
-        return Pair(forward, self._pair_backward)
+        return Pair(forward, self._pair_backward, note=self.note)
 
     def _pair_forward(self, *inputs):
         reply, values = self._pair_call({"op": "pair_forward"}, inputs, inputs)
@@ -934,8 +935,9 @@ class SandboxImplementation(Implementation):
 
     def _accept_load(self, reply):
         if self.form is not None:
-            if reply.get("name") != self.name:
+            if reply.get("name") != self.name or not isinstance(reply.get("note"), str):
                 raise self._violation("import", "the reply to load is malformed")
+            self.note = own_weights_note(reply["note"], self.form, self.name)  # only the words we would write
             return
         convention, pinned, name = reply.get("convention"), reply.get("pinned"), reply.get("name")
         restrict = reply.get("restrict", {})

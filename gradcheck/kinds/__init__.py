@@ -115,7 +115,7 @@ def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
     report = check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
                             integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs,
                             examples=examples, seed=seed, words=words, reference=reference,
-                            notes=[text for text in (adapted, note) if text])
+                            notes=[text for text in (pair.note, adapted, note) if text])
     if not kind.by_reference:
         report.against = "finite differences of its own forward"
     for result in report.checks:

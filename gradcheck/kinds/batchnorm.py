@@ -15,16 +15,19 @@ search holds no state between calls, so ``modes_probe`` (spatial batch norm
 uses it too) checks them once, on one layer kept across three forwards: in
 train mode on batches x1 and x2, then in test mode on x3.
 
-- ``running-averages``: from zeros, each train-mode forward makes
-  running = momentum * running + (1 - momentum) * the batch's statistic,
-  momentum 0.9: running_mean = 0.09 mean(x1) + 0.1 mean(x2), and
-  running_var the same of the variances, biased (divided by the m values
+- ``running-averages``: from where the layer starts them (zeros, as
+  cs231n and DLFS do when they keep none before the first forward; a class
+  that makes them when built, as PyTorch's running_var of ones, from
+  those), each train-mode forward makes running = momentum * running +
+  (1 - momentum) * the batch's statistic, momentum 0.9: from zeros,
+  running_mean = 0.09 mean(x1) + 0.1 mean(x2), and running_var the same
+  of the variances, biased (divided by the m values
   a feature has in a batch), as cs231n and DLFS compute them.  The
   unbiased variance (divided by m - 1) is accepted too, with a note: it
   is the batch norm paper's estimate for inference and PyTorch's, and
   differs by a factor m / (m - 1) that real batches make negligible.
   Hints name momentum on the batch's term (0.1 old + 0.9 batch) and
-  averages left at zero.
+  averages left where they started.
 - ``test-mode``: out = gamma (x3 - running_mean) / sqrt(running_var + eps)
   + beta, with the running averages the layer kept (a wrong average fails
   the first probe alone) and the eps its train mode uses; the running
@@ -55,7 +58,7 @@ AVERAGES = {"running_mean": "mean", "running_var": "variance"}  # each running a
 PROBES = ("running-averages", "test-mode")
 UPDATE = "running = momentum * running + (1 - momentum) * the batch's statistic"
 SWAPPED = "momentum multiplies the batch's statistic in {names}, and 1 - momentum the old value: " + UPDATE
-NEVER_UPDATED = "train mode left {names} at zero: every train-mode forward updates the running averages, " + UPDATE
+NEVER_UPDATED = "train mode left {names} as the layer started them: every train-mode forward updates the running averages, " + UPDATE
 UNBIASED = ("running_var averages the unbiased variance of each batch (divided by m - 1 for m values), as the batch "
             "norm paper and PyTorch do; cs231n and DLFS divide by m: either is accepted")
 ON_THE_BATCH = "test mode normalizes with the batch's mean and variance: use running_mean and running_var"
@@ -112,6 +115,7 @@ def modes_probe(shape, axes, options):
     def probe(make):
         try:
             layer = make(gamma, beta)
+            started = layer.kept(list(AVERAGES))
             _forward(layer, x1, "train")
             _forward(layer, x2, "train")
         except UserError as error:  # the layer's own failure: it shows again, in the search's checks
@@ -124,7 +128,8 @@ def modes_probe(shape, axes, options):
                    "and test mode were not checked")
             return [CheckResult(name, "skip", why) for name in PROBES]
         normalized = _normalizing(features, gamma, beta, _eps(make, options))
-        return [_running_averages(kept, [x1, x2], axes), _test_mode(layer, kept, x3, normalized, axes)]
+        starts = {name: _start(started[name], kept[name]) for name in AVERAGES}
+        return [_running_averages(kept, [x1, x2], axes, starts), _test_mode(layer, kept, x3, normalized, axes)]
     return probe
 
 
@@ -139,38 +144,49 @@ def _eps(make, options):
     return options(Pair(forward, None))[0]["eps"]
 
 
-def _running_averages(kept, batches, axes):
-    """running-averages: each of ``kept`` after train-mode forwards on ``batches``, what it is and what it should be."""
+def _start(started, kept):
+    """Where a running average started: what the layer kept before its first forward, when that is numbers of
+    the shape it keeps after; else zeros."""
+    if started is None or np.shape(started) != kept.shape:
+        return np.zeros_like(kept)
+    return np.array(started, dtype=np.float64)
+
+
+def _running_averages(kept, batches, axes, starts):
+    """running-averages: each of ``kept`` after train-mode forwards on ``batches`` from ``starts``, what it is and
+    what it should be."""
     conventions = {"running_mean": {"right": [x.mean(axis=axes) for x in batches]},
                    "running_var": {"right": [x.var(axis=axes) for x in batches],
                                    "unbiased": [x.var(axis=axes, ddof=1) for x in batches]}}
-    verdicts = {name: _verdict(kept[name].ravel(), conventions[name]) for name in AVERAGES}
+    verdicts = {name: _verdict(kept[name].ravel(), conventions[name], starts[name].ravel()) for name in AVERAGES}
     notes = [UNBIASED] if verdicts["running_var"] == "unbiased" else []
     wrong = [name for name, verdict in verdicts.items() if verdict not in ("right", "unbiased")]
     if not wrong:
         return CheckResult("running-averages", "pass", notes=notes)
-    first, expected = wrong[0], _averaged(conventions[wrong[0]]["right"], MOMENTUM)
+    first = wrong[0]
+    expected = _averaged(conventions[first]["right"], MOMENTUM, starts[first].ravel())
     message = (f"after two train-mode forwards {first} is {_shown(kept[first])}, where momentum * running + "
-               f"(1 - momentum) * the batch's {AVERAGES[first]}, from zeros, gives {_shown(expected)}")
+               f"(1 - momentum) * the batch's {AVERAGES[first]}, from {_start_shown(starts[first])}, gives "
+               f"{_shown(expected)}")
     hints = [hint.format(names=" and ".join(names)) for hint, names in [
         (SWAPPED, [name for name in wrong if verdicts[name] == "swapped"]),
-        (NEVER_UPDATED, [name for name in wrong if verdicts[name] == "zero"])] if names]
+        (NEVER_UPDATED, [name for name in wrong if verdicts[name] == "unchanged"])] if names]
     return CheckResult("running-averages", "fail", message, notes=notes, hints=hints)
 
 
-def _verdict(value, conventions):
-    """What the running average ``value`` is, given each accepted convention's statistics of the batches: that
-    convention's name, "swapped" (momentum on the batch's term), "zero", or None."""
+def _verdict(value, conventions, start):
+    """What the running average ``value`` is, given each accepted convention's statistics of the batches and
+    where it started: that convention's name, "swapped" (momentum on the batch's term), "unchanged", or None."""
     for name, statistics in conventions.items():
-        if _close(value, _averaged(statistics, MOMENTUM)):
+        if _close(value, _averaged(statistics, MOMENTUM, start)):
             return name
-    if any(_close(value, _averaged(statistics, 1 - MOMENTUM)) for statistics in conventions.values()):
+    if any(_close(value, _averaged(statistics, 1 - MOMENTUM, start)) for statistics in conventions.values()):
         return "swapped"
-    return "zero" if _close(value, np.zeros_like(conventions["right"][0])) else None
+    return "unchanged" if _close(value, start) else None
 
 
-def _averaged(statistics, momentum):
-    running = np.zeros_like(statistics[0])
+def _averaged(statistics, momentum, start):
+    running = start
     for statistic in statistics:
         running = momentum * running + (1 - momentum) * statistic
     return running
@@ -215,6 +231,10 @@ def _test_mode(layer, kept, x, normalized, axes):
 
 def _close(value, expected):
     return value.shape == expected.shape and np.allclose(value, expected, rtol=1e-9, atol=1e-12)
+
+
+def _start_shown(start):
+    return "zeros" if not start.any() else "ones" if np.all(start == 1) else _shown(start)
 
 
 def _shown(array):
