@@ -27,6 +27,7 @@ from .grading.course import CourseError, load as load_course
 from .grading.layers import grade_layers, parse_layers
 from .grading.sandbox import SandboxUnavailable
 from .inputs import PRECISIONS
+from .strategies import hypothesis_files_in_cache
 from .userfiles import Source, find_backward
 
 FORMATS = ("text", "json", "junit")
@@ -215,12 +216,15 @@ def output_options(formats, help_text=None):
 @click.group(cls=OneLineErrors)
 @click.version_option(package_name="gradcheck")
 def main():
-    """Prove or disprove that a NumPy conv or pooling layer computes its gradients right.
+    """Prove or disprove that a layer written in NumPy computes its gradients right.
 
-    Checks forward, dX, dW and dB against finite differences and the
-    reference layers on Hypothesis-fuzzed shapes, strides and padding, and
-    shrinks every failure to the smallest configuration that shows it.
+    Checks a conv or pooling layer, any kind of the catalogue (gradcheck
+    list) or any forward/backward pair (gradcheck fn) against finite
+    differences and reference layers, on shapes (and strides and padding)
+    Hypothesis draws, and shrinks every failure to the smallest
+    configuration that shows it.
     """
+    hypothesis_files_in_cache()
 
 
 @main.command()

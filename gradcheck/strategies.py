@@ -53,14 +53,25 @@ is printed only when a search over square inputs finds no failure.
 """
 import itertools
 import math
+import os
 from dataclasses import dataclass
 
 from hypothesis import reject, strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from reference_layers.geometry import Window, as_int, as_pair
 
 from .config import Config, pair_text
 from .inputs import make_inputs
+
+
+def hypothesis_files_in_cache():
+    """What Hypothesis writes as it runs (a cache of the constants it reads in the user's code) goes to
+    $XDG_CACHE_HOME/gradcheck/hypothesis (~/.cache by default), not to a .hypothesis folder wherever gradcheck
+    runs: the command line and grading's workers call this; a test suite keeps its own settings."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    set_hypothesis_home_dir(os.path.join(cache, "gradcheck", "hypothesis"))
+
 
 COUNTS = {"small": (1, 3), "large": (4, 8)}
 KERNELS = {"small": (1, 5), "large": (7, 7)}

@@ -1,5 +1,6 @@
 """The gradcheck command line: verdicts, exit codes, one-line errors and the report formats."""
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -356,3 +357,38 @@ def test_a_layer_that_loops_at_import_stops_at_the_timeout_with_one_line(tmp_pat
     assert done.returncode == 1 and done.stdout == "", done.stdout + done.stderr
     assert done.stderr == ("gradcheck: error: the time limit of 1 s (--timeout) was reached while hangs.py:Pool was "
                            "imported (or probed): does it run at import, or loop?\n")
+
+
+AFFINE_CLASS = '''
+import numpy as np
+
+
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW, self.db = self.x.T @ dout, dout.sum(axis=0)
+        return dout @ self.W.T
+'''
+
+
+@pytest.mark.slow
+def test_a_check_and_a_grade_leave_nothing_in_the_folder_they_run_in(tmp_path):
+    """Hypothesis writes a cache of the constants it reads in user code; gradcheck sends it to
+    $XDG_CACHE_HOME/gradcheck/hypothesis, not to a .hypothesis folder in the student's assignment."""
+    folder, cache = tmp_path / "assignment", tmp_path / "cache"
+    folder.mkdir()
+    (folder / "layers.py").write_text(AFFINE_CLASS)
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    for args in (["affine", "--impl", "layers.py:Affine"], ["grade", "--layer", "affine", "--impl", "Affine",
+                                                           "--sandbox", "none", "layers.py"]):
+        done = subprocess.run([sys.executable, "-m", "gradcheck", *args], capture_output=True, text=True,
+                              cwd=folder, env=env, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(path.name for path in folder.iterdir()) == ["layers.py"], args
+    assert (cache / "gradcheck" / "hypothesis").is_dir()

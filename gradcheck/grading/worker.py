@@ -20,6 +20,7 @@ from .. import api
 from ..adapters import LoadError
 from ..kinds import catalogue, check_pair
 from ..report import json_number
+from ..strategies import hypothesis_files_in_cache
 from .child import die_with_parent
 from .grade import Job, Settings, SubmissionResult, counted_where_made, failed, one_line
 from .sandbox import SandboxDied, SandboxImplementation
@@ -39,6 +40,7 @@ def main(argv=None):
     for name in IGNORED_SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_IGN)
     settings = Settings.from_dict(json.loads(argv[1]))
+    hypothesis_files_in_cache()
     for line in sys.stdin:
         message = json.loads(line)
         result = grade_safely(Job(**message["job"]), settings)
