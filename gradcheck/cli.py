@@ -570,11 +570,8 @@ def grade(paths, course, layer, impl, layers, output_format, output, hide_hints,
     visibility = course_visibility(course, ",".join(several) if several else layer, output_format)
     try:
         with grade_progress() as progress:
-            if several:
-                result = grade_layers(paths, several, progress=progress, points=course and course.points, **options)
-            else:
-                result = grading.grade(paths, layer, impl, progress=progress, points=course and course.points,
-                                       **options)
+            result = grade_layers(paths, several or {layer: impl}, progress=progress, points=course and course.points,
+                                  geometry=course and course.geometry, **options)
     except (ValueError, TypeError, SandboxUnavailable) as error:
         raise BadInput(str(error)) from None
     write_output(output, {

@@ -174,7 +174,7 @@ def pool_configs(mode, *, batch=None, channels=None, size=None, kernel=None, str
     """
     if mode not in ("max", "avg"):
         raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
-    if (bounds or {}).get("filters") or (bounds or {}).get("dilation"):
+    if {"filters", "dilation"} & set(dict(bounds or {})):  # bounds: a dict, or its items
         raise ValueError("pools have no filters or dilation to bound; leave them out")
     restrict = Restrictions.of(divisible, square, False, overlapping, padded, bounds)
     return _configs(mode + "pool", _Pins.of(True, per_axis, restrict, size=size, kernel=kernel, stride=stride,

@@ -80,6 +80,12 @@ def test_pool_reference_layers_pass(run, mode):
     assert code == 0, out + err
 
 
+def test_a_pool_window_kept_within_a_range_runs(run):
+    """A range pin reaches the pools' configurations as the items of a dict (it raised AttributeError there)."""
+    code, out, err = run("pool", "--mode", "max", "--kernel", "2..3", "--examples", "3", "--seed", "0")
+    assert code == 0 and "within: kernel 2..3" in out, out + err
+
+
 def test_wrong_layer_exits_1_with_counterexample_triggers_map_and_reproduction(run, student):
     code, out, _ = run("conv", "--impl", student, "--seed", "3")
     assert code == 1

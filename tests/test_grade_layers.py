@@ -143,6 +143,33 @@ def test_a_kind_alone_is_named_as_cs231n_names_it_and_options_that_do_not_fit_ar
     assert chosen["relu"].points == dict.fromkeys(RELU, 1)
 
 
+def test_conv_and_pooling_are_layers_of_a_list_named_as_cs231n_names_them():
+    assert parse_layers("conv,maxpool,avgpool=avg_pool_forward,affine") == {
+        "conv": "conv_forward_naive", "maxpool": "max_pool_forward_naive", "avgpool": "avg_pool_forward",
+        "affine": "affine_forward"}
+    with pytest.raises(ValueError, match="^--layers: cs231n has no average pool to name it after: write avgpool=NAME"):
+        parse_layers("avgpool,affine")
+
+
+def test_conv_and_poolings_options_are_theirs_and_a_layers_own_geometry_is_its_alone():
+    chosen = prepare_layers({"conv": "conv_forward_naive", "maxpool": "max_pool_forward_naive", **LAYERS},
+                            stride=2, filters=3, precision="float32", geometry={"maxpool": {"pad": 0}})
+    assert (chosen["conv"].dimensions, chosen["conv"].precision) == ({"stride": 2, "filters": 3, "dilation": 1},
+                                                                     "float32")
+    assert (chosen["maxpool"].dimensions, chosen["maxpool"].precision) == ({"stride": 2, "pad": 0}, "float32")
+    assert chosen["affine"].layer == "affine" and len({settings.seed for settings in chosen.values()}) == 1
+
+
+@pytest.mark.parametrize("geometry,message", [
+    ({"maxpool": {"pad": 0}}, "course.toml: has no table '[geometry.maxpool]' for conv,affine; choose from "
+                              "[geometry.conv]"),
+    ({"avgpool": {"filters": 2}}, "course.toml: [geometry.avgpool] has no key 'filters'; choose from batch, "),
+])
+def test_a_layers_own_geometry_is_for_a_conv_or_pooling_layer_graded(geometry, message):
+    with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("(", r"\(")):
+        parse({"layers": "conv,affine", "geometry": geometry}).for_layer("conv,affine")
+
+
 def test_a_course_file_names_a_kinds_checks_in_its_own_table_or_joined():
     course = parse({"layers": "affine,relu", "points": {"affine": {"dx": 3}, "relu.dx": 2},
                     "visibility": {"affine": {"db": "after_due_date"}}})
@@ -187,3 +214,36 @@ def test_a_gradescope_bundle_freezes_the_layers_and_grades_with_them(tmp_path):
     results = json.loads(graded.stdout)
     assert graded.exit_code == 0 and results["score"] == 8 and len(results["tests"]) == len(JOINED)
     assert results["output"].startswith("gradcheck affine (affine_forward), relu (relu_forward): score 8 of 10")
+
+
+WRONG_DB = ("db = dout.sum(axis=(0, 2, 3))", "db = dout.mean(axis=(0, 2, 3))")
+WHOLE = {"conv": "conv_forward_naive", "maxpool": "max_pool_forward_naive", **LAYERS}
+
+
+@pytest.mark.slow
+def test_a_whole_assignment_is_graded_conv_and_pooling_with_the_catalogues_kinds(tmp_path):
+    """cs231n's assignment 2 in one file (examples/cs231n_style.py and examples/affine_relu.py): conv on the
+    geometry the command gives, max pool on its own ([geometry.maxpool]: cs231n's takes no padding); a wrong conv
+    db loses conv.dB alone."""
+    whole = (EXAMPLES / "cs231n_style.py").read_text() + (EXAMPLES / "affine_relu.py").read_text()
+    (tmp_path / "right.py").write_text(whole)
+    (tmp_path / "wrong.py").write_text(whole.replace(*WRONG_DB))
+    right, wrong = grade_layers([tmp_path / "right.py", tmp_path / "wrong.py"], dict(WHOLE), seed=0, examples=5,
+                                timeout=20, memory=512, workers=2, stride=range(1, 3),
+                                geometry={"maxpool": {"pad": 0}}).submissions
+    assert (right.score, right.max_score, right.error) == (24, 24, None)
+    assert [check.name for check in wrong.checks if not check.passed] == ["conv.dB"]
+    assert wrong.report.findings[0].names == ["conv.dB"] and "conv.dW" in [check.name for check in wrong.checks]
+    assert wrong.report.findings[0].reproduce.startswith("gradcheck conv ")
+
+
+@pytest.mark.slow
+def test_a_bundle_of_conv_and_the_catalogue_carries_convs_options(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    built = CliRunner().invoke(main, ["autograder", "--layers", "conv,maxpool,affine", "--stride", "1..2",
+                                      "--seed", "0", "--examples", "3", "--output", str(bundle)])
+    assert built.exit_code == 0, built.output
+    with zipfile.ZipFile(bundle) as archive:
+        arguments = json.loads(archive.read(autograder.MANIFEST))["arguments"]
+    assert arguments[:8] == ["--layers", "conv=conv_forward_naive,maxpool=max_pool_forward_naive,affine=affine_forward",
+                             "--convention", "auto", "--layout", "auto", "--stride", "1..2"]

@@ -20,7 +20,14 @@ autograder`` (``--course FILE``).  TOML::
 
 With ``layers = "affine,relu"`` (several kinds graded together) a check is
 named by its kind: ``[points.affine]`` with ``dx = 2``, or ``affine.dx = 2``
-in ``[points]``.
+in ``[points]``.  With conv and pooling layers among them, ``[geometry]``
+holds for each, and a layer's own table holds for it alone, over
+``[geometry]`` and the command line (cs231n's max pool takes no padding)::
+
+    layers = "conv,maxpool,affine,relu"
+
+    [geometry.maxpool]
+    pad = 0
 
 An option given on the command line wins over the file's.  The checks named
 are validated against the layer's (``Course.for_layer``, ``grade.prepare``).
@@ -29,7 +36,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..checks import check_names, kind_check
-from ..config import parse_range
+from ..config import LAYERS, parse_range
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +46,7 @@ else:  # pragma: no cover - Python 3.10
 OPTIONS = ("layer", "impl", "layers", "backward", "convention", "layout", "examples", "seed", "method", "fast",
            "precision", "divisible", "timeout", "memory", "hide_hints", "show_one_failure", "partial_credit")
 GEOMETRY = ("batch", "channels", "filters", "size", "kernel", "stride", "pad", "dilation")
+POOL_GEOMETRY = tuple(name for name in GEOMETRY if name not in ("filters", "dilation"))
 PAIRS = ("size", "kernel", "stride", "pad", "dilation")
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")  # Gradescope's, from most to least shown
 TABLES = ("geometry", "points", "visibility")
@@ -58,11 +66,15 @@ class Course:
     points: dict = field(default_factory=dict)
     visibility: dict = field(default_factory=dict)
     text: str = ""
+    geometry: dict = field(default_factory=dict)  # a conv or pooling layer -> its own [geometry.LAYER] pins
 
     def for_layer(self, layer):
-        """This course, once every check its [visibility] names is one of ``layer``'s (``grade.prepare``
-        validates the points); CourseError otherwise."""
+        """This course, once every check its [visibility] names is one of ``layer``'s and every layer its
+        [geometry.LAYER] names is graded (``grade.prepare`` validates the points); CourseError otherwise."""
         _known(self.path, "[visibility] ", self.visibility, check_names(layer), what="check", of=f" of {layer}")
+        graded = [kind for kind in layer.split(",") if kind in LAYERS]
+        _known(self.path, "", {f"[geometry.{kind}]": kind for kind in self.geometry},
+               [f"[geometry.{kind}]" for kind in graded], what="table", of=f" for {layer}")
         return self
 
 
@@ -87,12 +99,21 @@ def parse(data, path="course.toml", text=""):
         if name in data and not isinstance(data[name], dict):
             raise CourseError(f"{path}: {name} must be a table ([{name}]), got {data[name]!r}")
     geometry = data.get("geometry", {})
-    _known(path, "[geometry] ", geometry, GEOMETRY)
-    options.update({name: _dimension(path, name, value) for name, value in geometry.items()})
+    _known(path, "[geometry] ", geometry, GEOMETRY + LAYERS)
+    options.update({name: _dimension(path, name, value) for name, value in geometry.items() if name in GEOMETRY})
+    own = {kind: _own_geometry(path, kind, table) for kind, table in geometry.items() if kind in LAYERS}
     points = _by_check(data.get("points", {}))
     visibility = {name: _visibility(path, name, value)
                   for name, value in _by_check(data.get("visibility", {})).items()}
-    return Course(path, options, points, visibility, text)
+    return Course(path, options, points, visibility, text, own)
+
+
+def _own_geometry(path, kind, table):
+    """The pins of a conv or pooling layer's own [geometry.KIND] table (a pool has no filters or dilation)."""
+    if not isinstance(table, dict):
+        raise CourseError(f"{path}: geometry.{kind} must be a table ([geometry.{kind}]), got {table!r}")
+    _known(path, f"[geometry.{kind}] ", table, GEOMETRY if kind == "conv" else POOL_GEOMETRY)
+    return {name: _dimension(path, name, value) for name, value in table.items()}
 
 
 def _by_check(table):

@@ -10,25 +10,35 @@ loaded, scores 0 on its own checks and says why; the other kinds keep theirs.
 """
 from dataclasses import dataclass, replace
 
+from .. import generic
 from ..checks import check_names, kind_check
+from ..config import LAYERS
 from ..fuzz import default_seed
 from ..kinds import catalogue
-from .grade import GradeResult, SubmissionResult, grade, prepare
+from .grade import PINS, GradeResult, SubmissionResult, grade, prepare
+
+
+CONV_ONLY = ("filters", "dilation")
+CONV_OPTIONS = ("convention", "layout", "fast", "method", "precision", "divisible", "partial_credit", *PINS)
+# what conv and pooling are graded with and a catalogue kind refuses (grade.prepare)
+CS231N_NAMES = {"conv": "conv_forward_naive", "maxpool": "max_pool_forward_naive"}  # assignment 2's; no avg pool
 
 
 def parse_layers(text):
-    """``"affine,relu=Relu"`` -> {kind: the NAME each submission defines for it}: a kind alone is named as cs231n
-    names its forward (``affine_forward``, ``spatial_groupnorm_forward``; a loss by its own name,
-    ``softmax_loss``).  ValueError saying what is wrong."""
+    """``"conv,maxpool,affine,relu=Relu"`` -> {kind: the NAME each submission defines for it}: a kind alone is
+    named as cs231n names its forward (``conv_forward_naive``, ``affine_forward``, ``spatial_groupnorm_forward``;
+    a loss by its own name, ``softmax_loss``).  ValueError saying what is wrong."""
     layers = {}
     for item in text.split(","):
         kind, _, name = (part.strip() for part in item.partition("="))
-        if kind not in catalogue():
+        if kind not in (*LAYERS, *catalogue()):
             raise ValueError(f"--layers: {kind!r} is not a kind of `gradcheck list` (write KIND or KIND=NAME, "
-                             "separated by commas: affine,relu=Relu)")
+                             "separated by commas: conv,affine,relu=Relu)")
         if kind in layers:
             raise ValueError(f"--layers names {kind} twice")
-        layers[kind] = name or catalogue()[kind].form.cs231n_name
+        if not name and kind == "avgpool":
+            raise ValueError("--layers: cs231n has no average pool to name it after: write avgpool=NAME")
+        layers[kind] = name or CS231N_NAMES.get(kind) or catalogue()[kind].form.cs231n_name
     return layers
 
 
@@ -37,36 +47,54 @@ def layers_text(layers):
     return ",".join(f"{kind}={name}" for kind, name in layers.items())
 
 
-def prepare_layers(layers, *, points=None, **options):
+def prepare_layers(layers, *, points=None, geometry=None, **options):
     """{kind: the grade.Settings it is graded with} for ``layers`` ({kind: NAME}), every kind validated and given
-    the same seed; ``points`` maps the joined names ("affine.dx") to what passing each is worth.  The options
-    are ``grade.prepare``'s but ``backward`` (each kind's backward is found by its name)."""
+    the same seed; ``points`` maps the joined names ("affine.dx") to what passing each is worth, ``geometry`` a
+    conv or pooling layer to its own pins (a course file's [geometry.KIND]).  The options are ``grade.prepare``'s
+    but ``backward`` (each kind's backward is found by its name): conv's and pooling's go to them alone."""
     if not layers:
         raise ValueError("--layers needs at least one kind")
     if options.get("backward") is not None:
         raise ValueError("--backward names one backward; with --layers each kind's backward is found by its name")
     options["seed"] = default_seed() if options.get("seed") is None else options["seed"]
     shares = _points_per_kind(layers, points or {})
-    return {kind: prepare(kind, name, points=shares[kind], **options) for kind, name in layers.items()}
+    return {kind: prepare(kind, name, points=shares[kind], **_options_for(kind, layers, options, geometry or {}))
+            for kind, name in layers.items()}
 
 
-def grade_layers(paths, layers, *, workers=None, progress=None, deadline=None, points=None, **options):
+def _options_for(kind, layers, options, geometry):
+    """The options a kind of ``layers`` is graded with: among conv and pooling layers, the geometry and the
+    options of theirs are theirs alone (a pool's: but filters and dilation), a layer's own ``geometry`` over
+    them; with none among them, every kind is given every option, and a kind of the catalogue refuses theirs by
+    name."""
+    if not set(layers) & set(LAYERS):
+        return options
+    if kind not in LAYERS:
+        return {name: value for name, value in options.items() if name not in CONV_OPTIONS}
+    shared = {name: value for name, value in options.items() if kind == "conv" or name not in CONV_ONLY}
+    return {**shared, **geometry.get(kind, {})}
+
+
+def grade_layers(paths, layers, *, workers=None, progress=None, deadline=None, points=None, geometry=None,
+                 **options):
     """Grade every submission in ``paths`` for each kind of ``layers`` ({kind: NAME}); one GradeResult whose
     layer is the kinds joined by commas and whose checks are named "kind.check" (of one kind alone, the grade of
     ``grade.grade``, its checks named as usual).
 
-    ``points`` and the options are ``prepare_layers``'; ``workers``,
+    ``points``, ``geometry`` and the options are ``prepare_layers``'; ``workers``,
     ``progress`` and ``deadline`` are ``grade.grade``'s, for each kind's run.
     Every kind is validated before any is graded.
     """
+    geometry = geometry or {}
     if len(layers) == 1:
         (kind, name), = layers.items()
         return grade(paths, kind, name, workers=workers, progress=progress, deadline=deadline, points=points,
-                     **options)
-    chosen = prepare_layers(layers, points=points, **options)
+                     **{**options, **geometry.get(kind, {})})
+    chosen = prepare_layers(layers, points=points, geometry=geometry, **options)
     options["seed"] = next(iter(chosen.values())).seed
     results = {kind: grade(paths, kind, name, workers=workers, deadline=deadline, points=chosen[kind].points,
-                           progress=progress and _counting_on(progress, done, len(layers)), **options)
+                           progress=progress and _counting_on(progress, done, len(layers)),
+                           **_options_for(kind, layers, options, geometry))
                for done, (kind, name) in enumerate(layers.items())}
     return _joined(layers, results)
 
@@ -134,9 +162,7 @@ class LayersReport:
 
     @property
     def findings(self):
-        return [replace(finding, names=[kind_check(kind, name) for name in finding.names],
-                        results=[_named(kind, result) for result in finding.results])
-                for kind, report in self._living for finding in report.findings]
+        return [_named_finding(kind, finding) for kind, report in self._living for finding in report.findings]
 
     @property
     def notes(self):
@@ -155,3 +181,13 @@ class LayersReport:
 
 def _named(kind, check):
     return replace(check, name=kind_check(kind, check.name))
+
+
+def _named_finding(kind, finding):
+    """``finding`` with its checks named "kind.check": a catalogue kind's (generic.Finding), or conv's or a
+    pooling layer's (fuzz.Finding)."""
+    if isinstance(finding, generic.Finding):
+        return replace(finding, names=[kind_check(kind, name) for name in finding.names],
+                       results=[_named(kind, result) for result in finding.results])
+    return replace(finding, checks=[_named(kind, check) for check in finding.checks],
+                   also_failing=[kind_check(kind, name) for name in finding.also_failing])
