@@ -336,7 +336,9 @@ class FunctionReport:
 @dataclass(frozen=True)
 class Mistake:
     """A named mistake: what ``computes(inputs, dout)`` gives for ``check`` (forward's output, or a gradient:
-    dx, dW, ...) instead of the right value, and the ``hint`` shown when a layer's value is that one."""
+    dx, dW, ...) instead of the right value, and the ``hint`` shown when a layer's value is that one.  A catalogue
+    kind's mistake may take keywords of the kind's options (``eps=EPS``): it is given the values read off the
+    layer, as the reference is (``kinds.check_pair``)."""
 
     check: str
     computes: object

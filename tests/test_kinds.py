@@ -128,7 +128,7 @@ class BatchNorm:
 
 
 class BatchNormNoVarianceTerm(BatchNorm):
-    eps = 1e-5  # cs231n's, which the hints are computed with
+    """The book's eps, 1e-6: the mistakes are computed with the eps read off the layer, as the reference is."""
 
     def backward(self, dout):
         super().backward(dout)
@@ -137,8 +137,6 @@ class BatchNormNoVarianceTerm(BatchNorm):
 
 
 class BatchNormDgammaOverFeatures(BatchNorm):
-    eps = 1e-5
-
     def backward(self, dout):
         dx = super().backward(dout)
         self.dgamma = np.sum(self.xn * dout, axis=1)
@@ -305,7 +303,8 @@ def test_a_class_of_a_kind_given_its_state_by_set_state_fails_forward_without_on
     assert (forward["name"], forward["status"]) == ("forward", "fail")
     assert forward["message"] == (
         "TimeRNN has no set_state() method: rnn takes a class NAME(Wx, Wh, b, True) (stateful True), or NAME(D, H, "
-        "True) making its own Wx, Wh, b, with set_state(h0), forward(x) and backward(dout) -> dx, dh0 kept in dh, dWx kept, dWh kept, db kept, or a "
+        "True) making its own Wx, Wh, b, with set_state(h0), forward(x) and backward(dout) -> dx, dh0 kept in dh, "
+        "dWx kept, dWh kept, db kept, or a "
         "cs231n forward function (rnn_forward(x, h0, Wx, Wh, b) -> (out, cache)) whose backward returns every "
         "gradient in order")
 

@@ -70,9 +70,8 @@ class LayerNorm:
 
 
 class LayerNormAlongTheRows(LayerNorm):
-    """Every sum over axis 1, dgamma's and dbeta's too, and dx without its mean term."""
-
-    eps = 1e-5  # cs231n's, which the hints are computed with
+    """Every sum over axis 1, dgamma's and dbeta's too, and dx without its mean term (the book's eps: the hints
+    are computed with the eps read off the layer)."""
 
     def backward(self, dout):
         super().backward(dout)

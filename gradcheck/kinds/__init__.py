@@ -104,13 +104,21 @@ def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=No
                       examples=examples, seed=seed, words=tuple(words) or (kind.name, *impl_words(impl, backward)))
 
 
+def _given(mistake, options):
+    """``mistake`` computed with the options read off the layer that its ``computes`` takes (eps)."""
+    taken = {name: value for name, value in options.items()
+             if name in inspect.signature(mistake.computes).parameters}
+    return dataclasses.replace(mistake, computes=functools.partial(mistake.computes, **taken)) if taken else mistake
+
+
 def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
     """``check_kind`` of a layer already made a forms.Pair, and ``make(*parameters)``, what builds it as a
     modes.ModesLayer for the kind's probes (``gradcheck grade``'s run in its sandbox); ``words`` are the command
     line that reproduces it, after "gradcheck"."""
     pair, adapted = kind.adapt(pair) if kind.adapt else (pair, "")
     options, note = kind.options(pair) if kind.options else ({}, "")
-    reference = dataclasses.replace(as_pair(kind.formulations[0], kind.form, **options), mistakes=kind.mistakes) \
+    reference = dataclasses.replace(as_pair(kind.formulations[0], kind.form, **options),
+                                    mistakes=tuple(_given(mistake, options) for mistake in kind.mistakes)) \
         if kind.by_reference else None
     report = check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
                             integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs,

@@ -58,7 +58,8 @@ AVERAGES = {"running_mean": "mean", "running_var": "variance"}  # each running a
 PROBES = ("running-averages", "test-mode")
 UPDATE = "running = momentum * running + (1 - momentum) * the batch's statistic"
 SWAPPED = "momentum multiplies the batch's statistic in {names}, and 1 - momentum the old value: " + UPDATE
-NEVER_UPDATED = "train mode left {names} as the layer started them: every train-mode forward updates the running averages, " + UPDATE
+NEVER_UPDATED = ("train mode left {names} as the layer started them: every train-mode forward updates the running "
+                 "averages, " + UPDATE)
 UNBIASED = ("running_var averages the unbiased variance of each batch (divided by m - 1 for m values), as the batch "
             "norm paper and PyTorch do; cs231n and DLFS divide by m: either is accepted")
 ON_THE_BATCH = "test mode normalizes with the batch's mean and variance: use running_mean and running_var"
@@ -89,15 +90,15 @@ def eps_options(reference, arrange, what):
     return options
 
 
-def _normalized(inputs):
+def _normalized(inputs, eps):
     x = inputs["x"]
-    std = np.sqrt(x.var(axis=0) + EPS)
+    std = np.sqrt(x.var(axis=0) + eps)
     return (x - x.mean(axis=0)) / std, std
 
 
-def _dx(inputs, dout, mean=True, variance=True):
-    """dx with the mean term, the variance term, or neither left out (cs231n's eps)."""
-    xhat, std = _normalized(inputs)
+def _dx(inputs, dout, eps, mean=True, variance=True):
+    """dx with the mean term, the variance term, or neither left out."""
+    xhat, std = _normalized(inputs, eps)
     dxhat = dout * inputs["gamma"]
     return (dxhat - mean * dxhat.mean(axis=0) - variance * xhat * (dxhat * xhat).mean(axis=0)) / std
 
@@ -248,13 +249,13 @@ KIND = Kind(
     "batchnorm", "batch normalization in training mode, out = gamma (x - mean) / sqrt(var + eps) + beta; its running "
                  "averages and test mode probed",
     {"x": "N,D", "gamma": "D", "beta": "D"}, (BatchNormCompact, BatchNormStaged), (
-        Mistake("dx", lambda inputs, dout: _dx(inputs, dout, mean=False),
+        Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, mean=False),
                 "dx leaves out -mean(dxhat): the batch mean depends on every x of its column"),
-        Mistake("dx", lambda inputs, dout: _dx(inputs, dout, variance=False),
+        Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, variance=False),
                 "dx leaves out -xhat * mean(dxhat * xhat): the batch variance depends on every x of its column"),
-        Mistake("dx", lambda inputs, dout: _dx(inputs, dout, mean=False, variance=False),
+        Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, mean=False, variance=False),
                 "dx is dout * gamma / std: the batch mean and variance depend on x too"),
-        Mistake("dgamma", lambda inputs, dout: (dout * _normalized(inputs)[0]).sum(axis=1),
+        Mistake("dgamma", lambda inputs, dout, eps=EPS: (dout * _normalized(inputs, eps)[0]).sum(axis=1),
                 "dgamma is summed over the features (axis 1): sum over the batch (axis 0)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=1),
                 "dbeta is summed over the features (axis 1): sum over the batch (axis 0)"),

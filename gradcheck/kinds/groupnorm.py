@@ -27,19 +27,19 @@ GROUPS = 2
 PER_SAMPLE = (1, 2, 3)  # C, H and W: a sample's values
 
 
-def _grouped(inputs):
+def _grouped(inputs, eps):
     """(xhat, std) of x laid out (N, G, C/G H W): one row a group."""
     x = inputs["x"]
-    return normalize(x.reshape(len(x), GROUPS, -1), 2, EPS)
+    return normalize(x.reshape(len(x), GROUPS, -1), 2, eps)
 
 
-def _layer_norm(inputs, dout):
-    return inputs["gamma"] * normalize(inputs["x"], PER_SAMPLE, EPS)[0] + inputs["beta"]
+def _layer_norm(inputs, dout, eps=EPS):
+    return inputs["gamma"] * normalize(inputs["x"], PER_SAMPLE, eps)[0] + inputs["beta"]
 
 
-def _dx_divided_by_sample(inputs, dout):
+def _dx_divided_by_sample(inputs, dout, eps=EPS):
     """dx with the group's sums divided by C H W, a sample's size, instead of C/G H W, a group's."""
-    xhat, std = _grouped(inputs)
+    xhat, std = _grouped(inputs, eps)
     dxhat = (dout * inputs["gamma"]).reshape(xhat.shape)
     sums = dxhat.sum(axis=2, keepdims=True) + xhat * (dxhat * xhat).sum(axis=2, keepdims=True)
     return ((dxhat - sums / dout[0].size) / std).reshape(dout.shape)

@@ -13,13 +13,13 @@ from . import Kind, Mistake
 from .batchnorm import eps_options
 
 
-def _xhat(inputs):
-    return normalize(inputs["x"], 1, EPS)[0]
+def _xhat(inputs, eps):
+    return normalize(inputs["x"], 1, eps)[0]
 
 
-def _dx(inputs, dout, mean=True, variance=True):
-    """dx with the mean term or the variance term left out (cs231n's eps)."""
-    xhat, std = normalize(inputs["x"], 1, EPS)
+def _dx(inputs, dout, eps, mean=True, variance=True):
+    """dx with the mean term or the variance term left out."""
+    xhat, std = normalize(inputs["x"], 1, eps)
     dxhat = dout * inputs["gamma"]
     return (dxhat - mean * dxhat.mean(axis=1, keepdims=True)
             - variance * xhat * (dxhat * xhat).mean(axis=1, keepdims=True)) / std
@@ -28,12 +28,12 @@ def _dx(inputs, dout, mean=True, variance=True):
 KIND = Kind(
     "layernorm", "layer normalization: each row of x (N, D) normalized over its features, out = gamma xhat + beta",
     {"x": "N,D", "gamma": "D", "beta": "D"}, (LayerNormCompact, LayerNormViaBatchNorm), (
-        Mistake("dx", lambda inputs, dout: _dx(inputs, dout, mean=False),
+        Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, mean=False),
                 "dx leaves out -mean(dxhat) over the row: the row's mean depends on every x of its row"),
-        Mistake("dx", lambda inputs, dout: _dx(inputs, dout, variance=False),
+        Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, variance=False),
                 "dx leaves out -xhat * mean(dxhat * xhat) over the row: the row's variance depends on every x of its "
                 "row"),
-        Mistake("dgamma", lambda inputs, dout: (dout * _xhat(inputs)).sum(axis=1),
+        Mistake("dgamma", lambda inputs, dout, eps=EPS: (dout * _xhat(inputs, eps)).sum(axis=1),
                 "dgamma is summed over the features (axis 1), as the statistics are: gamma has one value a feature, "
                 "so sum over the batch (axis 0)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=1),

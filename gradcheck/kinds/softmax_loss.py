@@ -49,7 +49,8 @@ def _probabilities(x):
 KIND = Kind(
     "softmax_loss", "loss = -mean(log softmax(x)[y]): x (N, C), labels y (N) in 0..C-1",
     {"x": "N,C", "y": "N"}, (SoftmaxLossVectorized, SoftmaxLossLoops), (
-        Mistake("forward", lambda inputs, dout: len(inputs["x"]) * SoftmaxLossVectorized().forward(**inputs),
+        Mistake("forward",
+                lambda inputs, dout, guard=0.0: len(inputs["x"]) * SoftmaxLossVectorized(guard).forward(**inputs),
                 "the loss is summed over the batch: divide it by N (a mean, as the gradient's 1/N assumes)"),
         Mistake("dx", lambda inputs, dout: dout * _probabilities(inputs["x"]) / len(inputs["x"]),
                 "dx is softmax(x) / N: subtract 1 at each row's label, dx = (p - onehot(y)) / N"),

@@ -20,16 +20,17 @@ from . import Kind, Mistake
 from .batchnorm import BN_PARAM, PROBES, eps_options, modes_probe
 
 
-def _channels_mixed(inputs, dout):
+def _channels_mixed(inputs, dout, eps=EPS):
     """Batch norm of x.reshape(N H W, C), reshaped straight back: each column mixes the channels."""
     x = inputs["x"]
-    return BatchNormCompact(inputs["gamma"], inputs["beta"]).forward(x.reshape(-1, x.shape[1])).reshape(x.shape)
+    return BatchNormCompact(inputs["gamma"], inputs["beta"], eps=eps).forward(x.reshape(-1, x.shape[1])) \
+        .reshape(x.shape)
 
 
-def _dx_divided_by_n(inputs, dout):
+def _dx_divided_by_n(inputs, dout, eps=EPS):
     """dx with the channel's sums divided by N instead of N H W."""
     x = inputs["x"]
-    xhat, std = normalize(x, PER_CHANNEL, EPS)
+    xhat, std = normalize(x, PER_CHANNEL, eps)
     dxhat = dout * inputs["gamma"][:, None, None]
     sums = dxhat.sum(axis=PER_CHANNEL, keepdims=True) + xhat * (dxhat * xhat).sum(axis=PER_CHANNEL, keepdims=True)
     return (dxhat - sums / len(x)) / std
@@ -48,7 +49,8 @@ KIND = Kind(
                 "last first, x.transpose(0, 2, 3, 1).reshape(-1, C), and back after"),
         Mistake("dx", _dx_divided_by_n,
                 "dx divides the channel's sums by N: a channel's mean and variance are over its N*H*W values"),
-        Mistake("dgamma", lambda inputs, dout: (dout * normalize(inputs["x"], PER_CHANNEL, EPS)[0]).sum(axis=0),
+        Mistake("dgamma",
+                lambda inputs, dout, eps=EPS: (dout * normalize(inputs["x"], PER_CHANNEL, eps)[0]).sum(axis=0),
                 "dgamma is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=0),
                 "dbeta is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
