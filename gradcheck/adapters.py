@@ -95,7 +95,7 @@ from .holdings import (GRAD_ALIASES, GRAD_DICTS, Ambiguous, NotFound, as_shape, 
                        gradient_place, gradient_shaped, known_place, place_text, rebind_place, snapshot_arrays,
                        squeezed, value_at, weight_places)
 from .signatures import (BUILD_ROLES, DEFAULTS, GEOMETRY_NAMES, PER_AXIS_NAMES, POOL_BUILD_ROLES, ROLE_NAMES, SHOWN,
-                         BackwardCall, NoUpdate, backward_call, compact, geometry_names, parameters_of,
+                         BackwardCall, Identity, NoUpdate, backward_call, compact, geometry_names, parameters_of,
                          positional_room, role_of, takes, takes_with, uncallable)
 from .userfiles import LoadError, Source, find_backward, load_module
 from .userfiles import user_location as _user_location
@@ -384,7 +384,7 @@ class ObjectStyle(Subject):
             self.notes.add("the layer's optimizer was replaced by a no-op: gradients are taken at the weights "
                            "before any update")
         if hasattr(getattr(self.layer, "activation", None), "forward"):
-            self.layer.activation = _Identity()
+            self.layer.activation = Identity()
             self.notes.add("the layer's activation was replaced by the identity: the convolution alone is checked")
 
 
@@ -1129,16 +1129,6 @@ def _forward_returns(implementation, layer):
     except ImplementationError:
         return False
     return True
-
-
-class _Identity:
-    """Stands in for a DIVE activation."""
-
-    def forward(self, a):
-        return a
-
-    def backward(self, da):
-        return da
 
 
 def _shown_value(value):

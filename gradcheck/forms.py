@@ -19,7 +19,7 @@ import numpy as np
 
 from .holdings import (GRAD_DICTS, GRADIENT_WORDS, Ambiguous, array_places, as_shape, one_of, place_name,
                        place_text, squeezed, value_at)
-from .signatures import ROLE_NAMES, NoUpdate, parameters_of, role_of
+from .signatures import ROLE_NAMES, Identity, NoUpdate, parameters_of, role_of
 from .userfiles import LoadError, Source, find_backward, user_location
 
 
@@ -261,7 +261,8 @@ class Making:
     def stand_ins(self):
         """[(parameter, role)] of the constructor's parameters a class making its own weights must be given but
         sizes and ``made_with`` fill no place of: an optimizer (DIVE's FC(n_nodes1, n_nodes2, initializer,
-        optimizer)), an initializer, a learning rate."""
+        optimizer)), an initializer, an activation (checked as the identity: the affine part alone), a learning
+        rate."""
         filled = len(sizes(self.form)) + len(self.form.made_with)
         parameters = [p for p in parameters_of(self.impl) or [] if p.kind is not p.VAR_POSITIONAL][filled:]
         found = [(p.name, role_of(p.name, STAND_INS)) for p in parameters
@@ -347,8 +348,9 @@ def own_weights_note(text, form, name):
     return text if re.fullmatch(pattern, text, re.ASCII) else ""
 
 
+# role -> (what makes what a class making its own weights is given for it, said so)
 STAND_INS = {"optimizer": (NoUpdate, "a no-op optimizer"), "initializer": (ZerosInitializer, "an initializer of zeros"),
-             "lr": (float, "0")}  # role -> (what makes what a class making its own weights is given, said how)
+             "activation": (Identity, "the identity"), "lr": (float, "0")}
 
 
 def sizes(form):

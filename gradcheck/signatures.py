@@ -47,6 +47,7 @@ ROLE_NAMES = {  # what else a constructor, or a backward function, may take
     "lr": ("lr", "learning_rate", "eta", "alpha", "step_size", "lr_rate", "learningrate"),
     "optimizer": ("optimizer", "optimiser", "optim", "opt"),
     "initializer": ("initializer", "initialiser", "init", "weight_initializer", "initializer_w"),
+    "activation": ("activation", "activation_function", "activator", "act"),
     "dout": ("dout", "dZ", "dz", "dA", "da", "dy", "dY", "dH", "dh", "grad", "grad_output", "grad_out", "output_grad",
              "out_grad", "d_out", "delta", "dvalues", "upstream", "gradient", "top_grad", "dL", "dO"),
     "x": ("x", "X", "A_prev", "a_prev", "x_in", "inputs", "input", "input_data", "A", "a", "Z_prev", "images", "img"),
@@ -277,6 +278,16 @@ def call_text(name, parameters, layer, in_backward=False):
             value = ("self.pool_h", "self.pool_w")[axis] if layer != "conv" else f"self.W.shape[{2 + axis}]"
         shown.append(f"{p.name}={value}")
     return f"{name}({', '.join(shown)})"
+
+
+class Identity:
+    """Stands in for a DIVE activation."""
+
+    def forward(self, a):
+        return a
+
+    def backward(self, da):
+        return da
 
 
 class NoUpdate:

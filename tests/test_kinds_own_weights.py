@@ -173,6 +173,20 @@ class FC:
         return dZ
 
 
+class FCActivated(FC):
+    """The sprint's variant taking its activation too: given the identity, the affine part is checked."""
+
+    def __init__(self, n_nodes1, n_nodes2, initializer, optimizer, activation):
+        super().__init__(n_nodes1, n_nodes2, initializer, optimizer)
+        self.activation = activation
+
+    def forward(self, X):
+        return self.activation.forward(super().forward(X))
+
+    def backward(self, dA):
+        return super().backward(self.activation.backward(dA))
+
+
 class FCdWTransposed(FC):
     def backward(self, dA):
         dZ = super().backward(dA)
@@ -256,6 +270,8 @@ def test_a_dive_layer_is_given_an_initializer_of_zeros_and_an_optimizer_that_doe
         "FC makes its own W, b: it is built as FC(D, M, initializer=an initializer of zeros, optimizer=a no-op "
         "optimizer) for each configuration, and the configuration's values are written into its self.W, self.B")
     assert failing(kinds.check_kind(CATALOGUE["affine"], FCdWTransposed, seed=0)) == ["dW"]
+    activated = kinds.check_kind(CATALOGUE["affine"], FCActivated, seed=0)
+    assert activated.passed and "optimizer=a no-op optimizer, activation=the identity)" in activated.notes[0]
 
 
 def test_a_class_whose_arrays_cannot_be_told_apart_fails_forward_saying_what_was_tried():
