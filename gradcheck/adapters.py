@@ -85,7 +85,6 @@ decides it by a probe, outside the sandbox), by default the convention's own.
 """
 import ast
 import inspect
-import sys
 import textwrap
 from dataclasses import dataclass, fields
 

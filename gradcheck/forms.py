@@ -58,7 +58,7 @@ def call(what, function, *args):
 
 @dataclass(frozen=True)
 class Form:
-    """How a layer of the kind ``name`` is called (see ``gradcheck.kinds.Kind``, which holds these fields)."""
+    """How a layer of the kind ``name`` is called (``gradcheck.kinds.Kind.form``)."""
 
     name: str
     shapes: dict  # input name -> its axes: what forward takes first, then the parameters the class takes, in order

@@ -32,9 +32,9 @@ def assert_agrees_with_torch(kind, formulation, torch_layer, sizes, gradient_ato
     at each of ``sizes`` (a value for every symbol of the kind's shapes), in float64."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    signature = generic.Signature.parse(kind.shapes)
+    signature = generic.Signature.parse(kind.form.shapes)
     for values in sizes:
-        inputs = {name: rng.standard_normal(signature.shape(name, values)) for name in kind.shapes}
+        inputs = {name: rng.standard_normal(signature.shape(name, values)) for name in kind.form.shapes}
         tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}
         out = torch_layer(torch, *tensors.values())
         dout = rng.standard_normal(tuple(out.shape))

@@ -42,12 +42,12 @@ def test_each_formulation_agrees_with_finite_differences_and_with_the_first(kind
     """Never checked against itself: against finite differences of its own forward, and against the first
     formulation (the first against the second)."""
     pair = as_pair(formulation, kind.form)
-    declared = dict(dims=kind.dims, integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs, seed=seed)
-    assert generic.check_function(pair.forward, pair.backward, kind.shapes, **declared).passed
+    declared = dict(dims=kind.dims, integers=kind.form.integers, booleans=kind.form.booleans, outputs=kind.form.outputs, seed=seed)
+    assert generic.check_function(pair.forward, pair.backward, kind.form.shapes, **declared).passed
     if kind.by_reference:
         other = kind.formulations[1] if formulation is kind.formulations[0] else kind.formulations[0]
         reference = as_pair(other, kind.form)
-        assert generic.check_function(pair.forward, pair.backward, kind.shapes, **declared,
+        assert generic.check_function(pair.forward, pair.backward, kind.form.shapes, **declared,
                                       reference=reference).passed
     else:  # dropout's formulations draw different masks: each is held to its probes instead
         assert all(result.status == "pass" for probe in kind.probes for result in probe(kind.modes(formulation)))

@@ -105,10 +105,10 @@ def test_every_configuration_the_kind_draws_is_valid(name):
     kind = CATALOGUE[name]
     bounds = kinds.symbols(kind)
     geometry = [symbol for symbol in bounds if symbol in ("H", "W", "KH", "KW")]
-    signature = generic.Signature.parse(kind.shapes, kind.dims)
+    signature = generic.Signature.parse(kind.form.shapes, kind.dims)
     for values in itertools.product(*(range(bounds[symbol][0], bounds[symbol][1] + 1) for symbol in geometry)):
         sizes = dict(dict.fromkeys(bounds, 1), **dict(zip(geometry, values)))
-        inputs = [np.ones(signature.shape(key, sizes)) for key in kind.shapes]
+        inputs = [np.ones(signature.shape(key, sizes)) for key in kind.form.shapes]
         assert min(OUT_SHAPES[name](sizes)) >= 1, sizes
         for formulation in kind.formulations:
             out, _ = as_pair(formulation, kind.form).forward(*inputs)

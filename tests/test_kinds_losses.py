@@ -35,7 +35,7 @@ def torch_loss(torch, name, x, labels, mask):
     return (words * mask.reshape(-1)).sum() / x.shape[0]
 
 
-LOSSES = [(kind, cls) for kind, cls in FORMULATIONS if kind.loss]
+LOSSES = [(kind, cls) for kind, cls in FORMULATIONS if kind.form.loss]
 
 
 @pytest.mark.slow

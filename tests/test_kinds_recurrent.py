@@ -339,7 +339,7 @@ def test_each_lstm_step_agrees_with_pytorch(formulation):
     """Its two outputs, next_h and next_c, each against PyTorch's, and every gradient given a dout for each."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    signature = generic.Signature.parse(CATALOGUE["lstm_step"].shapes)
+    signature = generic.Signature.parse(CATALOGUE["lstm_step"].form.shapes)
     for sizes in SIZES:
         inputs = {name: rng.standard_normal(signature.shape(name, sizes)) for name in signature.shapes}
         tensors = {name: torch.tensor(value, requires_grad=True) for name, value in inputs.items()}

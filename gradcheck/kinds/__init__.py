@@ -1,10 +1,11 @@
 """The layer catalogue beyond conv and pooling: one module a kind, found in this package by the KIND it defines.
 
-A Kind says what the layer computes, the shapes of its inputs (x first,
-then its parameters in the order its class takes them; symbols as
-``gradcheck fn`` declares them) and its reference formulations, classes of
-``reference_layers`` written as "Deep Learning from Scratch" writes its
-layers.  ``gradcheck KIND --impl FILE:NAME`` checks a user's layer of that
+A Kind says what the layer computes, how its layers are called (its
+``forms.Form``: the shapes of its inputs, x first, then its parameters in
+the order its class takes them, symbols as ``gradcheck fn`` declares them;
+what its classes and cs231n functions take besides) and its reference
+formulations, classes of ``reference_layers`` written as "Deep Learning
+from Scratch" writes its layers.  ``gradcheck KIND --impl FILE:NAME`` checks a user's layer of that
 kind, a class like the references (``Affine(W, b)``, ``forward(x)``,
 ``backward(dout) -> dx``, gradients in ``dW``, ``db``) or a cs231n pair of
 functions (``affine_forward(x, w, b) -> (out, cache)``,
@@ -13,15 +14,12 @@ gradient against the first reference's, over the shapes the search draws
 (``generic``: smallest failing configuration, tested facts, reproduce
 command).  Adding a kind is adding a module here.
 """
-import copy
 import dataclasses
 import functools
 import importlib
 import inspect
 import pkgutil
 from dataclasses import dataclass
-
-import numpy as np
 
 from ..forms import Form, as_pair, layer_pair
 from ..generic import CHECKS, Finding, Mistake, Signature, check_function, impl_words
@@ -33,36 +31,23 @@ __all__ = ["Kind", "Mistake", "catalogue", "check_kind", "symbols"]
 
 @dataclass(frozen=True)
 class Kind:
-    name: str
     summary: str
-    shapes: dict  # input name -> its axes: what forward takes first, then the parameters the class takes, in order
+    form: Form  # how its layers are called: its name, its inputs' shapes (x first, then the parameters in the
+    # order its class takes them; symbols as ``gradcheck fn`` declares them), what its class and functions take
     formulations: tuple  # reference classes, independent of each other
     mistakes: tuple = ()  # generic.Mistake: what students compute instead, and the hint that names it
-    extra: tuple = ()  # what a cs231n forward function takes after the arrays (a bn_param dict), copied each call
     options: object = None  # options(pair): (keywords for the reference's constructor, a note), read off the layer
-    arguments: int = 1  # how many inputs a class's forward takes (x; x and the labels for a loss)
-    integers: dict = dataclasses.field(default_factory=dict)  # inputs holding integers below a bound: {"y": "C"}
-    booleans: tuple = ()  # inputs holding True/False (a mask)
-    loss: bool = False  # forward returns a scalar loss; see forms.as_pair
     dims: dict = dataclasses.field(default_factory=dict)  # a symbol's range when not 1..4: {"C": "2..4"}
-    classes: bool = True  # False: cs231n functions only (the courses' classes share no form for the kind)
-    made_with: dict = dataclasses.field(default_factory=dict)  # what a class's constructor takes after the
-    # parameters, in order, by what it is ({"dropout_ratio": 0.25}): passed by position
-    seeded: bool = False  # numpy's global random state is seeded before each call: a random mask repeats
     by_reference: bool = True  # False: gradients against finite differences of the layer's own forward
     probes: tuple = ()  # probe(make) -> [CheckResult]: what the search cannot see (a mode, a rate), run once on
     # the layer ``make(*parameters)`` builds as a modes.ModesLayer (see ``modes``)
     probed: tuple = ()  # the names of the checks the probes report, in order
-    outputs: int = 1  # a forward of several returns them, then its cache (an LSTM step: next_h, next_c, cache)
     hints: dict = dataclasses.field(default_factory=dict)  # check name -> the hint its failure gets (any layer's)
     adapt: object = None  # adapt(pair) -> (pair, a note): the user's pair fitted to a course's other input shapes
-    function: str = ""  # what cs231n calls its forward, when not NAME_forward (spatial_groupnorm_forward)
-    gates: tuple = ()  # (the kind's gate order, a class's): see forms.Form
-    state: dict = dataclasses.field(default_factory=dict)  # input -> where a class keeps its gradient: see forms.Form
 
     @property
-    def parameters(self):
-        return self.form.parameters
+    def name(self):
+        return self.form.name
 
     @property
     def checks(self):
@@ -73,16 +58,10 @@ class Kind:
         """make(*parameters) -> ``impl`` built as a modes.ModesLayer, in this process: what the probes call."""
         return functools.partial(modes_layer, impl, self.form)
 
-    @property
-    def form(self):
-        """How the kind's layers are called (forms.Form): what the sandboxed child of ``gradcheck grade`` is told."""
-        return Form(self.name, self.shapes, self.arguments, self.integers, self.booleans, self.loss, self.extra,
-                    self.made_with, self.seeded, self.classes, self.function, self.outputs, self.gates, self.state)
-
 
 def symbols(kind):
     """{symbol: (lowest, highest)} of the kind's shapes (N, D, M), by default."""
-    return Signature.parse(kind.shapes, kind.dims, kind.integers, kind.booleans).bounds
+    return Signature.parse(kind.form.shapes, kind.dims, kind.form.integers, kind.form.booleans).bounds
 
 
 @functools.cache
@@ -120,8 +99,8 @@ def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind.form, **options),
                                     mistakes=tuple(_given(mistake, options) for mistake in kind.mistakes)) \
         if kind.by_reference else None
-    report = check_function(pair.forward, pair.backward, kind.shapes, {**kind.dims, **(dims or {})},
-                            integers=kind.integers, booleans=kind.booleans, outputs=kind.outputs,
+    report = check_function(pair.forward, pair.backward, kind.form.shapes, {**kind.dims, **(dims or {})},
+                            integers=kind.form.integers, booleans=kind.form.booleans, outputs=kind.form.outputs,
                             examples=examples, seed=seed, words=words, reference=reference,
                             notes=[text for text in (pair.note, adapted, note) if text])
     if not kind.by_reference:
@@ -129,10 +108,10 @@ def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
     for result in report.checks:
         if not result.passed and result.name in kind.hints:
             result.hints.append(kind.hints[result.name])
-    gated = [f"d{name}" for name in kind.parameters]
-    if kind.gates and any(not result.passed and result.name in gated for result in report.checks):
-        report.notes.append(f"{', '.join(gated)}: positions are in the gate order {', '.join(kind.gates[0])}; a "
-                            f"class's gradients (its gates {', '.join(kind.gates[1])}) are moved to that order "
+    gated = [f"d{name}" for name in kind.form.parameters]
+    if kind.form.gates and any(not result.passed and result.name in gated for result in report.checks):
+        report.notes.append(f"{', '.join(gated)}: positions are in the gate order {', '.join(kind.form.gates[0])}; a "
+                            f"class's gradients (its gates {', '.join(kind.form.gates[1])}) are moved to that order "
                             "before they are compared")
     for result in (result for probe in kind.probes for result in probe(make)):
         report.checks.append(result)

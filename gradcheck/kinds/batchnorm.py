@@ -47,7 +47,7 @@ import numpy as np
 from reference_layers.normalization import EPS, BatchNormCompact, BatchNormStaged
 
 from ..compare import CheckResult
-from ..forms import Pair, UserError
+from ..forms import Form, Pair, UserError
 from ..generic import finite_array
 from . import Kind, Mistake
 
@@ -246,9 +246,10 @@ OPTIONS = eps_options(BatchNormCompact, lambda x: (x, np.ones(x.shape[1]), np.ze
                       "batch normalization")
 
 KIND = Kind(
-    "batchnorm", "batch normalization in training mode, out = gamma (x - mean) / sqrt(var + eps) + beta; its running "
-                 "averages and test mode probed",
-    {"x": "N,D", "gamma": "D", "beta": "D"}, (BatchNormCompact, BatchNormStaged), (
+    "batch normalization in training mode, out = gamma (x - mean) / sqrt(var + eps) + beta; its running "
+    "averages and test mode probed",
+    Form("batchnorm", {"x": "N,D", "gamma": "D", "beta": "D"}, extra=(BN_PARAM,)),
+    (BatchNormCompact, BatchNormStaged), (
         Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, mean=False),
                 "dx leaves out -mean(dxhat): the batch mean depends on every x of its column"),
         Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, variance=False),
@@ -259,5 +260,5 @@ KIND = Kind(
                 "dgamma is summed over the features (axis 1): sum over the batch (axis 0)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=1),
                 "dbeta is summed over the features (axis 1): sum over the batch (axis 0)"),
-    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((8, 3), 0, OPTIONS),),
+    ), options=OPTIONS, probes=(modes_probe((8, 3), 0, OPTIONS),),
     probed=PROBES)

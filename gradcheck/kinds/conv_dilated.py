@@ -14,6 +14,7 @@ import numpy as np
 
 from reference_layers.conv_variants import ConvDilatedAsConv, ConvDilatedLoops
 
+from ..forms import Form
 from . import Kind, Mistake
 
 STRIDE, PAD, DILATION = 1, 0, 2
@@ -32,14 +33,15 @@ def _undilated(inputs, dout):
 
 
 KIND = Kind(
-    "conv_dilated", "convolution, dilation 2, stride 1, pad 0: x (N, C, H, W), w (F, C, KH, KW), b (F), "
-                    "out (N, F, H - 2 (KH - 1), W - 2 (KW - 1))",
-    {"x": "N,C,H,W", "w": "F,C,KH,KW", "b": "F"}, (ConvDilatedAsConv, ConvDilatedLoops), (
+    "convolution, dilation 2, stride 1, pad 0: x (N, C, H, W), w (F, C, KH, KW), b (F), "
+    "out (N, F, H - 2 (KH - 1), W - 2 (KW - 1))",
+    Form("conv_dilated", {"x": "N,C,H,W", "w": "F,C,KH,KW", "b": "F"}, extra=(GEOMETRY,), made_with=GEOMETRY),
+    (ConvDilatedAsConv, ConvDilatedLoops), (
         Mistake("dx", lambda inputs, dout: _undilated(inputs, dout)[0],
                 "dx scatters dout into undilated windows, taps 1 apart: forward read x[n, c, i + 2s, j + 2t], and "
                 "dx goes back there, taps 2 apart"),
         Mistake("dw", lambda inputs, dout: _undilated(inputs, dout)[1],
                 "dw reads x in undilated windows, taps 1 apart: dw[f, c, s, t] is the sum of dout[n, f, i, j] * "
                 "x[n, c, i + 2s, j + 2t], taps 2 apart as forward read them"),
-    ), extra=(GEOMETRY,), made_with=GEOMETRY,
+    ),
     dims={"H": "3..5", "W": "3..5", "KH": "1..2", "KW": "1..2"})

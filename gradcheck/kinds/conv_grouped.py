@@ -14,6 +14,7 @@ import numpy as np
 
 from reference_layers.conv_variants import ConvGroupedAsConv, ConvGroupedLoops
 
+from ..forms import Form
 from . import Kind, Mistake
 
 STRIDE, PAD, GROUPS = 1, 0, 2
@@ -31,14 +32,15 @@ def _every_filter_every_group(inputs, dout):
 
 
 KIND = Kind(
-    "conv_grouped", "convolution in 2 groups, stride 1, pad 0: x (N, 2C, H, W), w (2F, C, KH, KW), b (2F), "
-                    "out (N, 2F, H - KH + 1, W - KW + 1)",
-    {"x": "N,2C,H,W", "w": "2F,C,KH,KW", "b": "2F"}, (ConvGroupedAsConv, ConvGroupedLoops), (
+    "convolution in 2 groups, stride 1, pad 0: x (N, 2C, H, W), w (2F, C, KH, KW), b (2F), "
+    "out (N, 2F, H - KH + 1, W - KW + 1)",
+    Form("conv_grouped", {"x": "N,2C,H,W", "w": "2F,C,KH,KW", "b": "2F"}, extra=(GEOMETRY,), made_with=GEOMETRY),
+    (ConvGroupedAsConv, ConvGroupedLoops), (
         Mistake("dx", lambda inputs, dout: _every_filter_every_group(inputs, dout)[0],
                 "dx gives each input channel the gradient of every filter: channel c of group g gets it from group "
                 "g's F filters alone, w[g F:(g + 1) F]"),
         Mistake("dw", lambda inputs, dout: _every_filter_every_group(inputs, dout)[1],
                 "dw sums each filter's gradient over the channels of every group: a filter of group g reads group "
                 "g's C channels alone, x[:, g C:(g + 1) C]"),
-    ), extra=(GEOMETRY,), made_with=GEOMETRY,
+    ),
     dims={"H": "2..4", "W": "2..4", "KH": "1..2", "KW": "1..2"})

@@ -14,6 +14,7 @@ as ``ConvTranspose(W, b, 2, 0)`` (stride, pad), its gradients in dW, db.
 """
 from reference_layers.conv_variants import ConvTransposeAsConv, ConvTransposeLoops
 
+from ..forms import Form
 from . import Kind, Mistake
 
 STRIDE, PAD = 2, 0
@@ -39,9 +40,10 @@ def _gradients(inputs, dout, w):
 
 
 KIND = Kind(
-    "conv_transpose", "transposed convolution, stride 2, pad 0: x (N, C, H, W), w (C, F, KH, KW), b (F), "
-                      "out (N, F, (H - 1) 2 + KH, (W - 1) 2 + KW)",
-    {"x": "N,C,H,W", "w": "C,F,KH,KW", "b": "F"}, (ConvTransposeAsConv, ConvTransposeLoops), (
+    "transposed convolution, stride 2, pad 0: x (N, C, H, W), w (C, F, KH, KW), b (F), "
+    "out (N, F, (H - 1) 2 + KH, (W - 1) 2 + KW)",
+    Form("conv_transpose", {"x": "N,C,H,W", "w": "C,F,KH,KW", "b": "F"}, extra=(GEOMETRY,), made_with=GEOMETRY),
+    (ConvTransposeAsConv, ConvTransposeLoops), (
         Mistake("forward", lambda inputs, dout: _layer(inputs, _flipped(inputs["w"])).forward(inputs["x"]),
                 "forward applies w rotated by 180 degrees (the kernel slid unflipped over the upsampled x): each "
                 "x[n, c, i, j] adds x[n, c, i, j] * w[c, f, s, t] at out[n, f, 2i + s, 2j + t]"),
@@ -55,4 +57,4 @@ KIND = Kind(
         Mistake("dw", lambda inputs, dout: _gradients(inputs, dout, inputs["w"])[1].transpose(1, 0, 2, 3),
                 "dw has its first two axes swapped, conv's layout (F, C, KH, KW): a transposed convolution's w, "
                 "and dw, are (C, F, KH, KW)"),
-    ), extra=(GEOMETRY,), made_with=GEOMETRY)
+    ))

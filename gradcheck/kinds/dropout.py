@@ -22,7 +22,7 @@ import numpy as np
 from reference_layers.dropout import Dropout, dropout_forward
 
 from ..compare import CheckResult
-from ..forms import UserError
+from ..forms import Form, UserError
 from ..generic import finite_array
 from . import Kind
 
@@ -87,8 +87,8 @@ def _test_mode(x, test, scale):
     result = CheckResult("test-mode", "fail", f"test mode is not the expected output of train mode, x * p * "
                                               f"{scale:.4g} (train mode's scale)")
     if test.shape == x.shape and np.allclose(test, x, rtol=1e-12) and np.isclose(scale, 1.0):
-        result.hints = [f"train mode does not scale by 1/p and test mode returns x: scale the kept elements by 1/p "
-                        f"in train mode (inverted dropout), or x by p in test mode (plain dropout)"]
+        result.hints = ["train mode does not scale by 1/p and test mode returns x: scale the kept elements by 1/p "
+                        "in train mode (inverted dropout), or x by p in test mode (plain dropout)"]
     elif test.shape == x.shape and np.allclose(test, x * KEEP, rtol=1e-12) and np.isclose(scale, 1 / KEEP):
         result.hints = ["test mode scales by p, but train mode already scaled by 1/p (inverted dropout): in test "
                         "mode return x as it is"]
@@ -102,9 +102,10 @@ def options(pair):
 
 
 KIND = Kind(
-    "dropout", f"train mode, each element kept with p = {KEEP}: out = x * mask * scale (1/p inverted, or 1)",
-    {"x": "N,D"}, (dropout_forward, Dropout), extra=({"mode": "train", "p": KEEP, "seed": 0},),
-    made_with={"dropout_ratio": 1 - KEEP}, seeded=True, by_reference=False, probes=(probes,), probed=PROBED,
+    f"train mode, each element kept with p = {KEEP}: out = x * mask * scale (1/p inverted, or 1)",
+    Form("dropout", {"x": "N,D"}, extra=({"mode": "train", "p": KEEP, "seed": 0},),
+         made_with={"dropout_ratio": 1 - KEEP}, seeded=True),
+    (dropout_forward, Dropout), by_reference=False, probes=(probes,), probed=PROBED,
     options=options,
     hints={"repeatable": "the mask differs from call to call: draw it from numpy's global random state "
                          "(np.random.rand), which gradcheck seeds before every call, or seed it with "

@@ -10,6 +10,7 @@ import numpy as np
 
 from reference_layers.embedding import EmbeddingAddAt, EmbeddingOneHot
 
+from ..forms import Form
 from . import Kind, Mistake
 
 
@@ -21,9 +22,10 @@ def _buffered(inputs, dout):
 
 
 KIND = Kind(
-    "embedding", "out = W[x]: word indices x (N, T) in 0..V-1, W (V, D), out (N, T, D)",
-    {"x": "N,T", "W": "V,D"}, (EmbeddingAddAt, EmbeddingOneHot), (
+    "out = W[x]: word indices x (N, T) in 0..V-1, W (V, D), out (N, T, D)",
+    Form("embedding", {"x": "N,T", "W": "V,D"}, integers={"x": "V"}, function="word_embedding_forward"),
+    (EmbeddingAddAt, EmbeddingOneHot), (
         Mistake("dW", _buffered,
                 "dW keeps one gradient of a repeated word: dW[x] += dout (or =) applies a repeated index once; "
                 "np.add.at(dW, x, dout) adds every occurrence"),
-    ), integers={"x": "V"}, function="word_embedding_forward")
+    ))

@@ -11,6 +11,7 @@ import numpy as np
 
 from reference_layers.conv_variants import GlobalAvgPoolLoops, GlobalAvgPoolMean
 
+from ..forms import Form
 from . import Kind, Mistake
 
 
@@ -19,8 +20,8 @@ def _undivided(inputs, dout):
 
 
 KIND = Kind(
-    "global_avg_pool", "out[n, c] = mean of x[n, c] over H and W: x (N, C, H, W), out (N, C)",
-    {"x": "N,C,H,W"}, (GlobalAvgPoolMean, GlobalAvgPoolLoops), (
+    "out[n, c] = mean of x[n, c] over H and W: x (N, C, H, W), out (N, C)",
+    Form("global_avg_pool", {"x": "N,C,H,W"}), (GlobalAvgPoolMean, GlobalAvgPoolLoops), (
         Mistake("forward", lambda inputs, dout: inputs["x"].sum(axis=(2, 3)),
                 "forward sums x over H and W: global average pooling takes the mean, the sum divided by H*W"),
         Mistake("dx", _undivided,

@@ -20,6 +20,7 @@ import numpy as np
 
 from reference_layers.normalization import EPS, GroupNormCompact, GroupNormViaBatchNorm, normalize
 
+from ..forms import Form
 from . import Kind, Mistake
 from .batchnorm import eps_options
 
@@ -74,14 +75,16 @@ def _probe(columns):
 
 
 KIND = Kind(
-    "groupnorm", "group normalization of x (N, C, H, W): a sample's G = 2 groups of C/G channels normalized apart",
-    {"x": "N,2K,H,W", "gamma": "1,2K,1,1", "beta": "1,2K,1,1"}, (GroupNormCompact, GroupNormViaBatchNorm), (
+    "group normalization of x (N, C, H, W): a sample's G = 2 groups of C/G channels normalized apart",
+    Form("groupnorm", {"x": "N,2K,H,W", "gamma": "1,2K,1,1", "beta": "1,2K,1,1"}, extra=(GROUPS, {"eps": EPS}),
+         made_with={"G": GROUPS}, function="spatial_groupnorm_forward"),
+    (GroupNormCompact, GroupNormViaBatchNorm), (
         Mistake("forward", _layer_norm,
                 "forward normalizes each sample over all its channels (layer norm): group norm normalizes each of its "
                 "G groups of C/G channels apart"),
         Mistake("dx", _dx_divided_by_sample,
                 "dx divides the group's sums by C*H*W, a sample's size: a group's mean and variance are over its "
                 "C/G*H*W values"),
-    ), extra=(GROUPS, {"eps": EPS}), made_with={"G": GROUPS},
+    ),
     options=eps_options(functools.partial(GroupNormCompact, G=GROUPS), _probe, "group normalization"),
-    adapt=as_given, function="spatial_groupnorm_forward")
+    adapt=as_given)

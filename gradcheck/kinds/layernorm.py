@@ -9,6 +9,7 @@ import numpy as np
 
 from reference_layers.normalization import EPS, LayerNormCompact, LayerNormViaBatchNorm, normalize
 
+from ..forms import Form
 from . import Kind, Mistake
 from .batchnorm import eps_options
 
@@ -26,8 +27,9 @@ def _dx(inputs, dout, eps, mean=True, variance=True):
 
 
 KIND = Kind(
-    "layernorm", "layer normalization: each row of x (N, D) normalized over its features, out = gamma xhat + beta",
-    {"x": "N,D", "gamma": "D", "beta": "D"}, (LayerNormCompact, LayerNormViaBatchNorm), (
+    "layer normalization: each row of x (N, D) normalized over its features, out = gamma xhat + beta",
+    Form("layernorm", {"x": "N,D", "gamma": "D", "beta": "D"}, extra=({"eps": EPS},)),
+    (LayerNormCompact, LayerNormViaBatchNorm), (
         Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, mean=False),
                 "dx leaves out -mean(dxhat) over the row: the row's mean depends on every x of its row"),
         Mistake("dx", lambda inputs, dout, eps=EPS: _dx(inputs, dout, eps, variance=False),
@@ -39,5 +41,5 @@ KIND = Kind(
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=1),
                 "dbeta is summed over the features (axis 1), as the statistics are: beta has one value a feature, "
                 "so sum over the batch (axis 0)"),
-    ), extra=({"eps": EPS},),
+    ),
     options=eps_options(LayerNormCompact, lambda x: (x.T, np.ones(len(x)), np.zeros(len(x))), "layer normalization"))

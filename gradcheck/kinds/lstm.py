@@ -20,8 +20,8 @@ import numpy as np
 
 from reference_layers.recurrent import lstm_einsum_forward, lstm_forward, lstm_step_backward, lstm_step_forward
 
+from ..forms import Form, gates_moved
 from . import Kind, Mistake
-from ..forms import gates_moved
 
 CS231N_ORDER = "ifog"
 DLFS2_ORDER = "fgio"  # the "Deep Learning from Scratch 2" book's
@@ -65,10 +65,12 @@ def _cell_gradient_not_carried(inputs, dh):
 
 
 KIND = Kind(
-    "lstm", "an LSTM over T steps from h0, c0 = 0, of x_t Wx + h_{t-1} Wh + b (cs231n's gates i, f, o, g; DLFS "
-            "2's class f, g, i, o)",
-    {"x": "N,T,D", "h0": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"}, (lstm_forward, lstm_einsum_forward), (
+    "an LSTM over T steps from h0, c0 = 0, of x_t Wx + h_{t-1} Wh + b (cs231n's gates i, f, o, g; DLFS "
+    "2's class f, g, i, o)",
+    Form("lstm", {"x": "N,T,D", "h0": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"}, made_with={"stateful": True},
+         gates=(CS231N_ORDER, DLFS2_ORDER), state={"h0": "dh"}),
+    (lstm_forward, lstm_einsum_forward), (
         *(Mistake("forward", _read_in_order(order), _order_hint(order, whose)) for order, whose in OTHER_ORDERS),
         *(Mistake(gradient, lambda inputs, dh, gradient=gradient: _cell_gradient_not_carried(inputs, dh)[gradient],
                   NOT_CARRIED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")),
-    ), made_with={"stateful": True}, gates=(CS231N_ORDER, DLFS2_ORDER), state={"h0": "dh"})
+    ))

@@ -21,8 +21,8 @@ import numpy as np
 
 from reference_layers.recurrent import lstm_step_backward, lstm_step_forward, lstm_step_gates_forward
 
+from ..forms import Form, gates_moved
 from . import Kind, Mistake
-from ..forms import gates_moved
 from .lstm import CS231N_ORDER, DLFS2_ORDER, OTHER_ORDERS, _order_hint
 
 WITHOUT_DNEXT_C = ("the cell's gradient leaves out dnext_c: next_c reaches the loss through the next step too, "
@@ -49,11 +49,13 @@ def _without_dnext_c(inputs, dout):
 
 
 KIND = Kind(
-    "lstm_step", "next_c = f prev_c + i g, next_h = o tanh(next_c): one LSTM step (cs231n's gates i, f, o, g; "
-                 "DLFS 2's class f, g, i, o)",
-    {"x": "N,D", "prev_h": "N,H", "prev_c": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"},
+    "next_c = f prev_c + i g, next_h = o tanh(next_c): one LSTM step (cs231n's gates i, f, o, g; "
+    "DLFS 2's class f, g, i, o)",
+    Form("lstm_step", {"x": "N,D", "prev_h": "N,H", "prev_c": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"},
+         arguments=3, outputs=2, gates=(CS231N_ORDER, DLFS2_ORDER)),
+    
     (lstm_step_forward, lstm_step_gates_forward), (
         *(Mistake("forward", _read_in_order(order), _order_hint(order, whose)) for order, whose in OTHER_ORDERS),
         *(Mistake(gradient, lambda inputs, dout, gradient=gradient: _without_dnext_c(inputs, dout)[gradient],
                   WITHOUT_DNEXT_C) for gradient in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")),
-    ), arguments=3, outputs=2, gates=(CS231N_ORDER, DLFS2_ORDER))
+    ))

@@ -15,6 +15,7 @@ import numpy as np
 
 from reference_layers.recurrent import rnn_einsum_forward, rnn_forward, rnn_step_backward, rnn_step_forward
 
+from ..forms import Form
 from . import Kind, Mistake
 
 NOT_ACCUMULATED = ("the gradient of h at step t is dh[:, t] plus what step t+1 sends back through prev_h: "
@@ -33,8 +34,9 @@ def _each_step_alone(inputs, dh):
 
 
 KIND = Kind(
-    "rnn", "h_t = tanh(x_t Wx + h_{t-1} Wh + b) from h0: a vanilla RNN over T steps",
-    {"x": "N,T,D", "h0": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"}, (rnn_forward, rnn_einsum_forward),
+    "h_t = tanh(x_t Wx + h_{t-1} Wh + b) from h0: a vanilla RNN over T steps",
+    Form("rnn", {"x": "N,T,D", "h0": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"}, made_with={"stateful": True},
+         state={"h0": "dh"}),
+    (rnn_forward, rnn_einsum_forward),
     tuple(Mistake(gradient, lambda inputs, dh, gradient=gradient: _each_step_alone(inputs, dh)[gradient],
-                  NOT_ACCUMULATED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")),
-    made_with={"stateful": True}, state={"h0": "dh"})
+                  NOT_ACCUMULATED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")))

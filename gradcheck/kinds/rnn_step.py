@@ -8,8 +8,9 @@ returns ``(dx, dh_prev)``, keeping dWx, dWh and db in ``grads``.
 """
 from reference_layers.recurrent import rnn_step_forward, rnn_step_loops_forward
 
+from ..forms import Form
 from . import Kind
 
-KIND = Kind("rnn_step", "next_h = tanh(x Wx + prev_h Wh + b): one step of a vanilla RNN",
-            {"x": "N,D", "prev_h": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"},
-            (rnn_step_forward, rnn_step_loops_forward), arguments=2)
+KIND = Kind("next_h = tanh(x Wx + prev_h Wh + b): one step of a vanilla RNN",
+            Form("rnn_step", {"x": "N,D", "prev_h": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"}, arguments=2),
+            (rnn_step_forward, rnn_step_loops_forward))

@@ -13,6 +13,7 @@ import numpy as np
 
 from reference_layers.losses import SoftmaxLossLoops, SoftmaxLossVectorized
 
+from ..forms import Form
 from . import Kind, Mistake
 
 SMALLEST_GUARD = 1e-12  # below, a probe's rounding: no guard
@@ -47,11 +48,12 @@ def _probabilities(x):
 
 
 KIND = Kind(
-    "softmax_loss", "loss = -mean(log softmax(x)[y]): x (N, C), labels y (N) in 0..C-1",
-    {"x": "N,C", "y": "N"}, (SoftmaxLossVectorized, SoftmaxLossLoops), (
+    "loss = -mean(log softmax(x)[y]): x (N, C), labels y (N) in 0..C-1",
+    Form("softmax_loss", {"x": "N,C", "y": "N"}, arguments=2, integers={"y": "C"}, loss=True),
+    (SoftmaxLossVectorized, SoftmaxLossLoops), (
         Mistake("forward",
                 lambda inputs, dout, guard=0.0: len(inputs["x"]) * SoftmaxLossVectorized(guard).forward(**inputs),
                 "the loss is summed over the batch: divide it by N (a mean, as the gradient's 1/N assumes)"),
         Mistake("dx", lambda inputs, dout: dout * _probabilities(inputs["x"]) / len(inputs["x"]),
                 "dx is softmax(x) / N: subtract 1 at each row's label, dx = (p - onehot(y)) / N"),
-    ), options=options, arguments=2, integers={"y": "C"}, loss=True, dims={"C": "2..4"})
+    ), options=options, dims={"C": "2..4"})

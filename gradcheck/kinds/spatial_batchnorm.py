@@ -16,6 +16,7 @@ import numpy as np
 from reference_layers.normalization import (EPS, PER_CHANNEL, BatchNormCompact, SpatialBatchNormCompact,
                                             SpatialBatchNormViaBatchNorm, normalize)
 
+from ..forms import Form
 from . import Kind, Mistake
 from .batchnorm import BN_PARAM, PROBES, eps_options, modes_probe
 
@@ -41,9 +42,10 @@ OPTIONS = eps_options(SpatialBatchNormCompact,
                       "spatial batch normalization")
 
 KIND = Kind(
-    "spatial_batchnorm", "batch normalization in training mode of x (N, C, H, W), each channel over N, H and W; its "
-                         "running averages and test mode probed",
-    {"x": "N,C,H,W", "gamma": "C", "beta": "C"}, (SpatialBatchNormCompact, SpatialBatchNormViaBatchNorm), (
+    "batch normalization in training mode of x (N, C, H, W), each channel over N, H and W; its "
+    "running averages and test mode probed",
+    Form("spatial_batchnorm", {"x": "N,C,H,W", "gamma": "C", "beta": "C"}, extra=(BN_PARAM,)),
+    (SpatialBatchNormCompact, SpatialBatchNormViaBatchNorm), (
         Mistake("forward", _channels_mixed,
                 "forward normalizes the columns of x.reshape(N*H*W, C), which mix the channels: move the channels "
                 "last first, x.transpose(0, 2, 3, 1).reshape(-1, C), and back after"),
@@ -54,5 +56,5 @@ KIND = Kind(
                 "dgamma is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=0),
                 "dbeta is summed over the batch alone (axis 0): sum over N, H and W (axes 0, 2, 3)"),
-    ), extra=(BN_PARAM,), options=OPTIONS, probes=(modes_probe((2, 3, 2, 2), PER_CHANNEL, OPTIONS),),
+    ), options=OPTIONS, probes=(modes_probe((2, 3, 2, 2), PER_CHANNEL, OPTIONS),),
     probed=PROBES)

@@ -9,6 +9,7 @@ import numpy as np
 
 from reference_layers.losses import SvmLossLoops, SvmLossVectorized
 
+from ..forms import Form
 from . import Kind, Mistake
 
 
@@ -29,12 +30,13 @@ def _label_minus_one(inputs, dout):
 
 
 KIND = Kind(
-    "svm_loss", "loss = mean over n of sum over j != y of max(0, x[j] - x[y] + 1): x (N, C), labels y (N)",
-    {"x": "N,C", "y": "N"}, (SvmLossVectorized, SvmLossLoops), (
+    "loss = mean over n of sum over j != y of max(0, x[j] - x[y] + 1): x (N, C), labels y (N)",
+    Form("svm_loss", {"x": "N,C", "y": "N"}, arguments=2, integers={"y": "C"}, loss=True),
+    (SvmLossVectorized, SvmLossLoops), (
         Mistake("forward", lambda inputs, dout: SvmLossVectorized().forward(**inputs) + 1.0,
                 "the loss counts each label's own margin, always 1: leave j == y out of the sum"),
         Mistake("forward", lambda inputs, dout: len(inputs["x"]) * SvmLossVectorized().forward(**inputs),
                 "the loss is summed over the batch: divide it by N (a mean, as the gradient's 1/N assumes)"),
         Mistake("dx", _label_minus_one,
                 "dx at each row's label is -1/N: it is minus the number of margins that count in the row, / N"),
-    ), arguments=2, integers={"y": "C"}, loss=True, dims={"C": "2..4"})
+    ), dims={"C": "2..4"})

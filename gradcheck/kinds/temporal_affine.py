@@ -1,7 +1,9 @@
 """temporal_affine: out[:, t] = x[:, t] W + b, the same affine map at every time step (cs231n's scores of an RNN)."""
 from reference_layers.recurrent import TemporalAffineEinsum, temporal_affine_forward
 
+from ..forms import Form
 from . import Kind
 
-KIND = Kind("temporal_affine", "out[:, t] = x[:, t] W + b at every step: x (N, T, D), W (D, M), b (M)",
-            {"x": "N,T,D", "W": "D,M", "b": "M"}, (temporal_affine_forward, TemporalAffineEinsum))
+KIND = Kind("out[:, t] = x[:, t] W + b at every step: x (N, T, D), W (D, M), b (M)",
+            Form("temporal_affine", {"x": "N,T,D", "W": "D,M", "b": "M"}),
+            (temporal_affine_forward, TemporalAffineEinsum))

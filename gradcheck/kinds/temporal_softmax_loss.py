@@ -12,6 +12,7 @@ import numpy as np
 
 from reference_layers.losses import TemporalSoftmaxLossLoops, TemporalSoftmaxLossVectorized
 
+from ..forms import Form
 from . import Kind, Mistake
 
 
@@ -28,10 +29,12 @@ def _per_counted_step(inputs, dout):
 
 
 KIND = Kind(
-    "temporal_softmax_loss", "loss = -sum over counted steps of log softmax(x)[y], / N: x (N, T, V), y and mask (N, T)",
-    {"x": "N,T,V", "y": "N,T", "mask": "N,T"}, (TemporalSoftmaxLossVectorized, TemporalSoftmaxLossLoops), (
+    "loss = -sum over counted steps of log softmax(x)[y], / N: x (N, T, V), y and mask (N, T)",
+    Form("temporal_softmax_loss", {"x": "N,T,V", "y": "N,T", "mask": "N,T"}, arguments=3, integers={"y": "V"},
+         booleans=("mask",), loss=True, classes=False),
+    (TemporalSoftmaxLossVectorized, TemporalSoftmaxLossLoops), (
         Mistake("forward", _per_counted_step,
                 "the loss is divided by the number of counted steps: sum over the steps, divide by N only"),
         Mistake("dx", lambda inputs, dout: dout * _dx_of_every_step(inputs),
                 "dx is not masked: a step where mask is False adds nothing to the loss, so its gradient is 0"),
-    ), arguments=3, integers={"y": "V"}, booleans=("mask",), loss=True, classes=False)
+    ))
