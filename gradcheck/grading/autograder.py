@@ -117,7 +117,7 @@ class Bundle:
 
 def build(layers, *, sandbox="auto", hide_hints=False, show_one=False, seed=None, per_student=False, course=None,
           **options):
-    """The bundle that grades every submission for ``layers`` ({layer: NAME}: one, or several catalogue kinds
+    """The bundle that grades every submission for ``layers`` ({layer: NAME}: one, or several layers
     graded together as ``grading.layers`` does) with these options (those of ``grade.prepare``); with
     ``per_student``, each submission with a seed of its own (``student_seed``); with a ``course``
     (``course.Course``), its points and visibility per check (the file goes into the bundle as COURSE).

@@ -1,4 +1,4 @@
-"""Several catalogue layers of each submission graded together: ``gradcheck grade --layers affine,relu,...``.
+"""Several layers of each submission graded together: ``gradcheck grade --layers conv,maxpool,affine,relu,...``.
 
 Each kind is graded by a run of its own (``grade.grade``: a sandboxed child
 per submission and kind, with the run's limits), every run with the same
@@ -7,6 +7,8 @@ check C is named "K.C" ("affine.dx"): so are its points and visibility in a
 course file ("affine.dx" = 2, or ``[points.affine]`` with ``dx = 2``), its
 column, test and cause.  A kind whose child died, or whose layer could not be
 loaded, scores 0 on its own checks and says why; the other kinds keep theirs.
+Conv and the pools are such kinds too, graded on their own engine, with the
+geometry and the options that are theirs (``_options_for``).
 """
 from dataclasses import dataclass, replace
 
@@ -19,8 +21,8 @@ from .grade import PINS, GradeResult, SubmissionResult, grade, prepare
 
 
 CONV_ONLY = ("filters", "dilation")
-CONV_OPTIONS = ("convention", "layout", "fast", "method", "precision", "divisible", "partial_credit", *PINS)
 # what conv and pooling are graded with and a catalogue kind refuses (grade.prepare)
+CONV_OPTIONS = ("convention", "layout", "fast", "method", "precision", "divisible", "partial_credit", *PINS)
 CS231N_NAMES = {"conv": "conv_forward_naive", "maxpool": "max_pool_forward_naive"}  # assignment 2's; no avg pool
 
 
@@ -145,12 +147,17 @@ def _printed(grades, stream):
 
 @dataclass
 class LayersReport:
-    """One submission's reports on several kinds ({kind: generic.FunctionReport, or None where its child
-    died}), read as one report whose checks and findings are named "kind.check"."""
+    """One submission's reports on several kinds ({kind: a catalogue kind's generic.FunctionReport, conv's or a
+    pool's api.Report, or None where its child died}), read as one report whose checks and findings are named
+    "kind.check"."""
 
     reports: dict
 
-    stopped = None  # a kind's run never stops partway: its child's death leaves it no report
+    @property
+    def stopped(self):
+        """Where a conv or pooling run stopped partway (a catalogue kind's never does: its child's death leaves
+        it no report), or None."""
+        return next((report.stopped for _, report in self._living if getattr(report, "stopped", None)), None)
 
     @property
     def _living(self):
