@@ -295,4 +295,3 @@ class NoUpdate:
 
     def update(self, layer):
         return layer
-

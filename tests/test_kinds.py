@@ -42,7 +42,8 @@ def test_each_formulation_agrees_with_finite_differences_and_with_the_first(kind
     """Never checked against itself: against finite differences of its own forward, and against the first
     formulation (the first against the second)."""
     pair = as_pair(formulation, kind.form)
-    declared = dict(dims=kind.dims, integers=kind.form.integers, booleans=kind.form.booleans, outputs=kind.form.outputs, seed=seed)
+    declared = dict(dims=kind.dims, integers=kind.form.integers, booleans=kind.form.booleans,
+                    outputs=kind.form.outputs, seed=seed)
     assert generic.check_function(pair.forward, pair.backward, kind.form.shapes, **declared).passed
     if kind.by_reference:
         other = kind.formulations[1] if formulation is kind.formulations[0] else kind.formulations[0]
