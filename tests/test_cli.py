@@ -2,6 +2,7 @@
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -365,31 +366,14 @@ def test_a_layer_that_loops_at_import_stops_at_the_timeout_with_one_line(tmp_pat
                            "imported (or probed): does it run at import, or loop?\n")
 
 
-AFFINE_CLASS = '''
-import numpy as np
-
-
-class Affine:
-    def __init__(self, W, b):
-        self.W, self.b = W, b
-
-    def forward(self, x):
-        self.x = x
-        return x @ self.W + self.b
-
-    def backward(self, dout):
-        self.dW, self.db = self.x.T @ dout, dout.sum(axis=0)
-        return dout @ self.W.T
-'''
-
-
 @pytest.mark.slow
 def test_a_check_and_a_grade_leave_nothing_in_the_folder_they_run_in(tmp_path):
     """Hypothesis writes a cache of the constants it reads in user code; gradcheck sends it to
     $XDG_CACHE_HOME/gradcheck/hypothesis, not to a .hypothesis folder in the student's assignment."""
     folder, cache = tmp_path / "assignment", tmp_path / "cache"
     folder.mkdir()
-    (folder / "layers.py").write_text(AFFINE_CLASS)
+    shutil.copy(os.path.join(os.path.dirname(__file__), os.pardir, "examples", "dlfs_layers.py"),
+                folder / "layers.py")
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     for args in (["affine", "--impl", "layers.py:Affine"], ["grade", "--layer", "affine", "--impl", "Affine",
                                                            "--sandbox", "none", "layers.py"]):

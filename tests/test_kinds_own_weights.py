@@ -14,7 +14,7 @@ from gradcheck.grading.grade import grade
 from gradcheck.grading.sandbox import sandbox_problem
 from gradcheck.kinds.batchnorm import NEVER_UPDATED
 from kind_checks import failing, on_every_seed
-from test_kinds_recurrent import LSTM
+from test_kinds_recurrent import LSTM, RNN
 
 CATALOGUE = kinds.catalogue()
 
@@ -63,26 +63,12 @@ class Linear:
         return dout @ self.params["weight"].T
 
 
-class RNN:
+class RNNOwn(RNN):
     """The DLFS 2 book's RNN, making its own weights in ``params`` (lists, as the book keeps them)."""
 
     def __init__(self, input_size, hidden_size):
-        Wx, Wh, b = np.random.randn(input_size, hidden_size), np.random.randn(hidden_size, hidden_size), \
-            np.zeros(hidden_size)
-        self.params = [Wx, Wh, b]
-        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-
-    def forward(self, x, h_prev):
-        Wx, Wh, b = self.params
-        self.cache = (x, h_prev, np.tanh(h_prev @ Wh + x @ Wx + b))
-        return self.cache[2]
-
-    def backward(self, dh_next):
-        Wx, Wh, _ = self.params
-        x, h_prev, h_next = self.cache
-        dt = dh_next * (1 - h_next ** 2)
-        self.grads[0][...], self.grads[1][...], self.grads[2][...] = x.T @ dt, h_prev.T @ dt, dt.sum(axis=0)
-        return dt @ Wx.T, dt @ Wh.T
+        super().__init__(np.random.randn(input_size, hidden_size), np.random.randn(hidden_size, hidden_size),
+                         np.zeros(hidden_size))
 
 
 class LSTMOwn(LSTM):
@@ -140,16 +126,6 @@ class Embedding:
     def backward(self, dout):
         self.grads[0][...] = 0
         np.add.at(self.grads[0], self.idx, dout)
-
-
-class SGD:
-    def __init__(self, lr):
-        self.lr = lr
-
-    def update(self, layer):
-        layer.W -= self.lr * layer.dW
-        layer.B -= self.lr * layer.dB
-        return layer
 
 
 class FC:
@@ -222,7 +198,7 @@ class AffineOfItsOwnNames:
         return dout @ self.matrix.T
 
 
-RIGHT = {"Affine": ("affine", Affine), "Linear": ("affine", Linear), "RNN": ("rnn_step", RNN),
+RIGHT = {"Affine": ("affine", Affine), "Linear": ("affine", Linear), "RNNOwn": ("rnn_step", RNNOwn),
          "LSTMOwn": ("lstm_step", LSTMOwn), "BatchNorm": ("batchnorm", BatchNorm),
          "Embedding": ("embedding", Embedding), "AffineOfItsOwnNames": ("affine", AffineOfItsOwnNames),
          "FC": ("affine", FC)}
