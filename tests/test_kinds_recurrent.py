@@ -11,7 +11,7 @@ from gradcheck import generic, kinds
 from gradcheck.forms import as_pair
 from gradcheck.grading.grade import grade
 from gradcheck.grading.sandbox import sandbox_problem
-from gradcheck.kinds.lstm import NOT_CARRIED
+from gradcheck.kinds.lstm import NOT_CARRIED, class_order_hint
 from gradcheck.kinds.lstm_step import WITHOUT_DNEXT_C
 from gradcheck.kinds.rnn import NOT_ACCUMULATED
 from kind_checks import assert_agrees_with_torch, failing, on_every_seed
@@ -294,7 +294,7 @@ class TimeLSTM:
     """The DLFS 2 book's LSTM over a sequence, made of its LSTM steps (gates f, g, i, o): h0 by set_state, c0 = 0,
     dh0 kept in dh; ``carry_cell`` False makes it wrong (dc not carried back through time)."""
 
-    carry_cell = True
+    carry_cell, step = True, LSTM
 
     def __init__(self, Wx, Wh, b, stateful=False):
         self.params = [Wx, Wh, b]
@@ -313,7 +313,7 @@ class TimeLSTM:
             self.c = np.zeros((N, H))
         self.layers, hs = [], np.empty((N, T, H), dtype="f")
         for t in range(T):
-            self.layers.append(LSTM(*self.params))
+            self.layers.append(self.step(*self.params))
             self.h, self.c = self.layers[-1].forward(xs[:, t], self.h, self.c)
             hs[:, t] = self.h
         return hs
@@ -331,6 +331,10 @@ class TimeLSTM:
 
 class TimeLSTMCellNotCarried(TimeLSTM):
     carry_cell = False
+
+
+class TimeLSTMInCs231nOrder(TimeLSTM):
+    step = LSTMInCs231nOrder
 
 
 @pytest.mark.slow
@@ -397,11 +401,17 @@ WRONG = {
                              WITHOUT_DNEXT_C, None),
     "TimeRNN each step alone": ("rnn", TimeRNNEachStepAlone, None, GRADIENTS, NOT_ACCUMULATED, THROUGH_TIME),
     "TimeLSTM without dc carried": ("lstm", TimeLSTMCellNotCarried, None, GRADIENTS, NOT_CARRIED, THROUGH_TIME),
+    # given its weights in its own order f, g, i, o, the DLFS 2 class that reads them as i, f, o, g is wrong everywhere
+    "LSTM in cs231n's gate order": ("lstm_step", LSTMInCs231nOrder, None,
+                                    ["forward", "dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"],
+                                    class_order_hint("ifog", "cs231n's"), None),
+    "TimeLSTM in cs231n's gate order": ("lstm", TimeLSTMInCs231nOrder, None, ["forward", *GRADIENTS],
+                                        class_order_hint("ifog", "cs231n's"), None),
 }
 
 
 @pytest.mark.parametrize("name,seed", on_every_seed(WRONG, ("rnn_backward_each_step_alone", "LSTM without dc_next",
-                                                    "TimeLSTM without dc carried")))
+                                                    "TimeLSTM without dc carried", "LSTM in cs231n's gate order")))
 def test_each_wrong_layer_fails_its_checks_alone_with_its_hint_on_every_seed(name, seed):
     kind, forward, backward, checks, hint, fact = WRONG[name]
     report = kinds.check_kind(CATALOGUE[kind], forward, backward=backward, seed=seed)
@@ -415,13 +425,6 @@ def test_a_class_whose_backward_returns_one_of_its_two_input_gradients_fails_bot
     assert failing(report) == ["dx", "dprev_h"]
     assert {check.message for check in report.checks if not check.passed} == {
         "backward must return (dx, dprev_h); it returned ndarray"}
-
-
-def test_a_dlfs2_lstm_reading_cs231n_gate_order_fails_forward_and_every_gradient():
-    """Given its weights in its own order f, g, i, o, the class that reads them as i, f, o, g is wrong
-    everywhere; no hint is given (none of the named orders is what it computes)."""
-    report = kinds.check_kind(CATALOGUE["lstm_step"], LSTMInCs231nOrder, seed=0)
-    assert failing(report) == ["forward", "dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"]
 
 
 def test_a_class_whose_forward_returns_one_of_its_two_outputs_fails_forward_saying_what_it_must_return():

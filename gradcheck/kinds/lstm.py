@@ -12,7 +12,8 @@ h0 by ``set_state(h0)`` (c0 = 0), and keeps dh0 in ``dh`` after
 cs231n's order before they are compared.
 
 The named mistakes: the gates read in another course's order (PyTorch's
-i, f, g, o; the DLFS 2 book's f, g, i, o), which changes the output, and the
+i, f, g, o; the DLFS 2 book's f, g, i, o; a DLFS 2 class reading cs231n's
+or PyTorch's order), which changes the output, and the
 cell state's gradient not carried back through time (dc of step t without
 f_{t+1} dc_{t+1}), which changes every gradient once T > 1.
 """
@@ -26,6 +27,7 @@ from . import Kind, Mistake
 CS231N_ORDER = "ifog"
 DLFS2_ORDER = "fgio"  # the "Deep Learning from Scratch 2" book's
 OTHER_ORDERS = (("ifgo", "PyTorch's"), (DLFS2_ORDER, 'the "Deep Learning from Scratch 2" book\'s'))  # read instead
+CLASS_READS = (("ifog", "cs231n's"), ("ifgo", "PyTorch's"))  # what a class given the DLFS 2 order reads instead
 NOT_CARRIED = ("dc of step t leaves out f_{t+1} * dc_{t+1}, what step t+1 sends back through prev_c: the cell "
                "state's gradient is carried back through time, as h's is")
 
@@ -46,6 +48,28 @@ def _read_in_order(order):
 def _order_hint(order, whose):
     return (f"the gates are read in {whose} order {', '.join(order)}: cs231n's weights hold them as i, f, o, g "
             "(i, f, o = sigmoid of a[:, :H], a[:, H:2H], a[:, 2H:3H]; g = tanh(a[:, 3H:]))")
+
+
+def read_by_class(order):
+    """The order a class reads its gates in, as cs231n's weights name them, when it is given its weights in the
+    DLFS 2 book's order and reads them in ``order``: gate k takes the block where that order puts the gate
+    DLFS2_ORDER[order.index(k)]."""
+    position = {gate: CS231N_ORDER.index(DLFS2_ORDER[order.index(gate)]) for gate in order}
+    return "".join(sorted(order, key=position.get))
+
+
+def class_order_hint(order, whose):
+    return (f"the class reads its gates in {whose} order {', '.join(order)}, but a class of this kind is given its "
+            "weights in the \"Deep Learning from Scratch 2\" book's order f, g, i, o: f = sigmoid(a[:, :H]), "
+            "g = tanh(a[:, H:2H]), i = sigmoid(a[:, 2H:3H]), o = sigmoid(a[:, 3H:])")
+
+
+def order_mistakes(read_in_order):
+    """The forward mistakes of reading the gates in another order: a function in another course's, a class in
+    another than the one it is given."""
+    return (*(Mistake("forward", read_in_order(order), _order_hint(order, whose)) for order, whose in OTHER_ORDERS),
+            *(Mistake("forward", read_in_order(read_by_class(order)), class_order_hint(order, whose))
+              for order, whose in CLASS_READS))
 
 
 def _cell_gradient_not_carried(inputs, dh):
@@ -70,7 +94,7 @@ KIND = Kind(
     Form("lstm", {"x": "N,T,D", "h0": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"}, made_with={"stateful": True},
          gates=(CS231N_ORDER, DLFS2_ORDER), state={"h0": "dh"}),
     (lstm_forward, lstm_einsum_forward), (
-        *(Mistake("forward", _read_in_order(order), _order_hint(order, whose)) for order, whose in OTHER_ORDERS),
+        *order_mistakes(_read_in_order),
         *(Mistake(gradient, lambda inputs, dh, gradient=gradient: _cell_gradient_not_carried(inputs, dh)[gradient],
                   NOT_CARRIED) for gradient in ("dx", "dh0", "dWx", "dWh", "db")),
     ))

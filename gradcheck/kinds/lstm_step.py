@@ -23,7 +23,7 @@ from reference_layers.recurrent import lstm_step_backward, lstm_step_forward, ls
 
 from ..forms import Form, gates_moved
 from . import Kind, Mistake
-from .lstm import CS231N_ORDER, DLFS2_ORDER, OTHER_ORDERS, _order_hint
+from .lstm import CS231N_ORDER, DLFS2_ORDER, order_mistakes
 
 WITHOUT_DNEXT_C = ("the cell's gradient leaves out dnext_c: next_c reaches the loss through the next step too, "
                    "so dc = dnext_c + dnext_h * o * (1 - tanh(next_c)^2)")
@@ -53,9 +53,8 @@ KIND = Kind(
     "DLFS 2's class f, g, i, o)",
     Form("lstm_step", {"x": "N,D", "prev_h": "N,H", "prev_c": "N,H", "Wx": "D,4H", "Wh": "H,4H", "b": "4H"},
          arguments=3, outputs=2, gates=(CS231N_ORDER, DLFS2_ORDER)),
-    
     (lstm_step_forward, lstm_step_gates_forward), (
-        *(Mistake("forward", _read_in_order(order), _order_hint(order, whose)) for order, whose in OTHER_ORDERS),
+        *order_mistakes(_read_in_order),
         *(Mistake(gradient, lambda inputs, dout, gradient=gradient: _without_dnext_c(inputs, dout)[gradient],
                   WITHOUT_DNEXT_C) for gradient in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")),
     ))
