@@ -67,7 +67,7 @@ from hypothesis import HealthCheck, Phase, find, given, seed as hypothesis_seed,
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
 from . import numeric
-from .compare import EPS64, CheckResult, Tolerance, compare
+from .compare import EPS64, FLOAT32, CheckResult, Tolerance, compare
 from .config import parse_range
 from .fuzz import DEFAULT_EXAMPLES, TRIGGER_EXAMPLES, TRIGGER_ROUNDS, TRIGGER_SEEDS, default_seed
 from .forms import Pair, UserError, call
@@ -624,12 +624,12 @@ def run_checks(pair, signature, sizes, seed, reference=None):
     def inputs_of(arrays):
         return {name: arrays[name].copy() for name in inputs}
     try:
-        out, cache = _forward(pair.forward, inputs)
-        again, _ = _forward(pair.forward, inputs_of(copies))
+        out, cache, narrow_out = _forward(pair.forward, inputs)
+        again = _forward(pair.forward, inputs_of(copies))[0]
     except UserError as error:
         return [CheckResult("forward", "fail", str(error), error=error.details)] + skipped
     if reference is not None:
-        expected_out, reference_cache = _reference(lambda: _forward(reference.forward, inputs_of(copies)), sizes)
+        expected_out, reference_cache, _ = _reference(lambda: _forward(reference.forward, inputs_of(copies)), sizes)
         if out.shape != expected_out.shape:  # no dout fits both: forward fails alone
             return [_named(_against("forward", out, expected_out, sizes), out, reference.mistakes,
                            inputs_of(copies), None)] + skipped
@@ -637,9 +637,9 @@ def run_checks(pair, signature, sizes, seed, reference=None):
     copies["dout"] = dout.copy()
     if reference is not None:
         expected = _reference(lambda: _backward(reference.backward, copies["dout"], reference_cache,
-                                                inputs_of(copies), real), sizes)
+                                                inputs_of(copies), real), sizes)[0]
     try:
-        gradients = _backward(pair.backward, dout, cache, inputs, real)
+        gradients, narrow = _backward(pair.backward, dout, cache, inputs, real)
     except UserError as error:
         gradient_results = [CheckResult(name, "fail", str(error), error=error.details) for name in gradient_names]
     else:
@@ -651,13 +651,17 @@ def run_checks(pair, signature, sizes, seed, reference=None):
                 return _gradient(pair.forward, name, gradients[name], inputs_of(copies), copies["dout"], seed, sizes)
             return _named(_against(f"d{name}", gradients[name], expected[name], sizes), gradients[name],
                           reference.mistakes, inputs_of(copies), copies["dout"])
-        gradient_results = [judged(name) for name in real]
+        gradient_results = [_said_narrow(judged(name), f"d{name}", narrow[name],
+                                         reference and (gradients[name], expected[name])) for name in real]
+        if reference is None:  # the finite differences are of forward's values
+            gradient_results = [_said_narrow(result, "forward", narrow_out) for result in gradient_results]
     changed = [name for name, array in inputs.items() if not np.array_equal(array, copies[name], equal_nan=True)]
     mutation = CheckResult("no-mutation", "fail", f"forward or backward changed {', '.join(changed)} in place") \
         if changed else CheckResult("no-mutation", "pass")
     if not np.array_equal(dout, copies["dout"], equal_nan=True):
         mutation.notes.append(DOUT_WRITTEN)
-    return [_forward_result(out, reference and expected_out, sizes, reference, inputs_of(copies), copies["dout"]),
+    return [_said_narrow(_forward_result(out, reference and expected_out, sizes, reference, inputs_of(copies),
+                                         copies["dout"]), "forward", narrow_out, reference and (out, expected_out)),
             _repeated(out, again), mutation] + gradient_results
 
 
@@ -731,14 +735,53 @@ def _reshaped(check, gradient, shape):
 
 
 def _forward(forward, inputs):
-    """(out as a float64 array, cache or None when forward returned out alone)."""
+    """(out as a float64 array, cache or None when forward returned out alone, the narrower float dtype out came
+    in or None: ``narrowness``)."""
     returned = call("forward", forward, *inputs.values())
     out, cache = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
     if out is None:
         raise UserError("forward returned None as its output: is it unfinished? return the output array")
     if not isinstance(out, (np.ndarray, list, float, int)):
         raise UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
-    return np.asarray(out, dtype=np.float64), cache
+    return np.asarray(out, dtype=np.float64), cache, narrowness(out)
+
+
+def narrowness(value):
+    """The name of ``value``'s dtype when it is a float narrower than float64 (float32), else None."""
+    dtype = getattr(value, "dtype", None)
+    return dtype.name if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8 else None
+
+
+def _said_narrow(result, what, dtype, compared=None):
+    """``result``, where ``what`` (its own array, or forward's that it differenced) came back as ``dtype``
+    (float32) from float64 inputs: a note of that when its own array passed; a hint when it failed, saying so
+    when every difference from the reference (``compared``: the layer's array and the reference's) is within
+    float32's rounding, as ``compare.FLOAT32`` takes it."""
+    if dtype is None or result.status == "skip":
+        return result
+    given = f"{what} came back as {dtype} from float64 inputs"
+    look = "compute in float64 (look for dtype='f', np.float32 or astype)"
+    if result.passed:
+        if what == result.name:
+            result.notes.append(f"{given}: its rounding stayed within the check's tolerance here ({TOLERANCE.rtol:g} "
+                                f"of each value and {TOLERANCE.atol:g} of the largest), but the layer computes in "
+                                f"{dtype} somewhere")
+    elif what != result.name:
+        result.hints.append(f"{given}, and finite differences of it divide its rounding by the step "
+                            f"({TOLERANCE.step:g}): {look} to check the gradients")
+    elif compared is not None and _within_float32(result.name, *compared):
+        result.hints.append(f"{given}, and every difference from the reference is within float32's rounding "
+                            f"({FLOAT32.rtol:g} of each value and of the largest), which {dtype} can account for "
+                            f"alone; {look}")
+    else:
+        result.hints.append(f"{given}: {look} to check it at float64's tolerance")
+    return result
+
+
+def _within_float32(check, actual, expected):
+    return actual.shape == expected.shape and compare(
+        check, actual, {"reference": expected}, FLOAT32,
+        slack={"reference": FLOAT32.slack(magnitude=np.maximum(1.0, np.abs(expected)))}).passed
 
 
 def finite_array(what, value):
@@ -764,17 +807,17 @@ def _non_finite(what, array):
 
 
 def _backward(backward, dout, cache, inputs, real):
-    """{name: its gradient} for the ``real`` inputs from backward(dout, cache), or backward(dout, *inputs)
-    without a cache; a UserError in place of a gradient (a class's adapter found none) is kept, for that check
-    alone to fail."""
+    """({name: its gradient as a float64 array} for the ``real`` inputs from backward(dout, cache), or
+    backward(dout, *inputs) without a cache, {name: the narrower float dtype it came in}); a UserError in place
+    of a gradient (a class's adapter found none) is kept, for that check alone to fail."""
     returned = call("backward", backward, dout, cache) if cache is not None else \
         call("backward", backward, dout, *inputs.values())
     grads = returned if isinstance(returned, (tuple, list)) else (returned,)
     if len(grads) != len(real):
         raise UserError(f"backward must return {len(real)} gradient{'s' * (len(real) > 1)} "
                          f"(d{', d'.join(real)}, in the order forward takes them), got {len(grads)}")
-    return {name: grad if isinstance(grad, UserError) else np.asarray(grad, dtype=np.float64)
-            for name, grad in zip(real, grads)}
+    return ({name: grad if isinstance(grad, UserError) else np.asarray(grad, dtype=np.float64)
+             for name, grad in zip(real, grads)}, {name: narrowness(grad) for name, grad in zip(real, grads)})
 
 
 def _scale_hints(check, analytic, expected, sizes, against="the finite differences"):
@@ -786,7 +829,10 @@ def _scale_hints(check, analytic, expected, sizes, against="the finite differenc
         return []
     ratios = analytic[counted] / expected[counted]
     factor = float(np.median(ratios))
-    if factor == 0 or not np.allclose(ratios, factor, rtol=1e-4, atol=0):
+    # one factor everywhere: the ratios agree to 1e-4 of it, and far more closely than it is to 1 (ratios of 1
+    # give or take rounding are no factor)
+    spread = min(1e-4 * abs(factor), 1e-2 * abs(factor - 1))
+    if factor == 0 or abs(factor - 1) < 1e-4 or not np.allclose(ratios, factor, rtol=0, atol=spread):
         return []
     if np.isclose(factor, -1.0, rtol=1e-4):
         return [f"{check} is {against} with the sign flipped, everywhere"]
