@@ -831,8 +831,8 @@ def _scale_hints(check, analytic, expected, sizes, against="the finite differenc
     factor = float(np.median(ratios))
     # one factor everywhere: the ratios agree to 1e-4 of it, and far more closely than it is to 1 (ratios of 1
     # give or take rounding are no factor)
-    spread = min(1e-4 * abs(factor), 1e-2 * abs(factor - 1))
-    if factor == 0 or abs(factor - 1) < 1e-4 or not np.allclose(ratios, factor, rtol=0, atol=spread):
+    if not np.isfinite(factor) or factor == 0 or abs(factor - 1) < 1e-4 or \
+            not np.allclose(ratios, factor, rtol=0, atol=min(1e-4 * abs(factor), 1e-2 * abs(factor - 1))):
         return []
     if np.isclose(factor, -1.0, rtol=1e-4):
         return [f"{check} is {against} with the sign flipped, everywhere"]
