@@ -34,7 +34,6 @@ from gradcheck.checks import Expected  # noqa: E402
 from gradcheck.compare import TOLERANCES  # noqa: E402
 from gradcheck.evaluate import Evaluator  # noqa: E402
 from gradcheck.inputs import make_inputs  # noqa: E402
-from reference_layers import FORMULATIONS  # noqa: E402
 
 GRADIENTS = {"dX": "x", "dW": "W", "dB": "b"}
 LAYERS = ("conv", "maxpool", "avgpool")
@@ -50,7 +49,7 @@ def measure(config, data_seed, precision, worst, detected):
     inputs = make_inputs(config, data_seed, precision)
     expected = Expected(config, inputs)
     computed = _computed(config, inputs)
-    implementation = reference_style(FORMULATIONS[config.layer][0], config.layer)
+    implementation = reference_style(config.kind.formulations[0], config.layer)
     subject = implementation.make(config, {k: v.copy() for k, v in inputs.params.items()})
     out = np.asarray(subject.forward(inputs.x.copy()), dtype=np.float64)
     forward_bound = tolerance.bound(expected.out, tolerance.slack(expected.magnitudes["forward"]))

@@ -3,7 +3,6 @@ import inspect
 import shlex
 from dataclasses import dataclass, field
 
-from reference_layers import FORMULATIONS
 from reference_layers.geometry import as_int
 
 from . import guard, layout as layouts
@@ -11,7 +10,7 @@ from .adapters import (LAYOUTS, NCHW, Implementation, Layout, implementation_of,
                        natural_layout, reference_style, restriction)
 from .checks import METHODS
 from .compare import CheckResult
-from .config import LAYERS, Config, as_ranges, cli_args, dimension_text, split_ranges
+from .config import Config, as_ranges, cli_args, dimension_text, split_ranges, windowed_kind
 from .fuzz import DEFAULT_EXAMPLES, FAILURE, REFUSAL, Finding, Space, Stop, default_seed, run_search
 from .inputs import PRECISIONS
 from .restrict import Restriction, accepted_opposites, accepted_space
@@ -291,8 +290,7 @@ def plan(layer, impl=None, *, batch=None, channels=None, filters=None, size=None
     """Validate the options of ``check`` and load ``impl``; raise on anything wrong, run nothing but the probe
     that decides the layout the layer reads (``gradcheck.layout.choose``; an exception of a type in
     ``stop_on`` ends that probe, as it ends ``Plan.run``)."""
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+    windowed_kind(layer)  # a ValueError naming the layers there are
     method = _method(method, fast)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -422,7 +420,7 @@ def _implementations(layer, impl, convention, backward=None):
     if impl is None:
         if backward is not None:
             raise ValueError("backward names the backward of a forward function given as impl; leave it out")
-        formulations = FORMULATIONS[layer]
+        formulations = windowed_kind(layer).formulations
         return {cls.__name__: reference_style(cls, layer, [other for other in formulations if other is not cls])
                 for cls in formulations}, ""
     if isinstance(impl, Implementation):

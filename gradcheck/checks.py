@@ -35,9 +35,6 @@ from .adapters import ImplementationError, is_refusal
 from .compare import TOLERANCES, CheckResult, compare
 from .evaluate import Evaluator, JointEvaluator
 
-CHECKS = ("forward", "dX", "dW", "dB", "repeatable", "no-mutation", "weights-live", "fresh-cache")
-MAXPOOL_CHECKS = ("forward", "dX", "repeatable", "no-mutation", "fresh-cache", "ties")
-POOL_CHECKS = ("forward", "dX", "repeatable", "no-mutation", "fresh-cache")
 GRADIENTS = {"dX": "x", "dW": "W", "dB": "b"}  # check name -> what it differentiates
 GRADIENT_NAMES = {wrt: name for name, wrt in GRADIENTS.items()}
 METHODS = ("auto", "structured", "projection", "dense")
@@ -49,13 +46,11 @@ PROJECTIONS = 3  # random directions per screen
 
 
 def check_names(layer):
-    """The checks of ``layer``, in order: conv's or a pooling layer's, or the search's of a catalogue kind; of
-    several kinds graded together ("affine,relu": ``grading.layers``), each kind's named "kind.check"."""
-    if layer in ("conv", "maxpool", "avgpool"):
-        return {"conv": CHECKS, "maxpool": MAXPOOL_CHECKS, "avgpool": POOL_CHECKS}[layer]
+    """The checks of the kind ``layer``, in order; of several kinds graded together ("affine,relu":
+    ``grading.layers``), each kind's named "kind.check"."""
     if "," in layer:
         return tuple(kind_check(kind, name) for kind in layer.split(",") for name in check_names(kind))
-    from .kinds import catalogue  # the catalogue's checks are generic's, which imports this module
+    from .kinds import catalogue  # the kinds' modules import the engine, which imports this one
 
     return tuple(catalogue()[layer].checks)
 

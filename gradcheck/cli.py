@@ -16,7 +16,6 @@ import tempfile
 
 import click
 
-from reference_layers import FORMULATIONS
 
 from . import api, generic, kinds, network, report
 from .adapters import CONVENTIONS, LAYOUTS, LoadError, load_object
@@ -329,11 +328,8 @@ def write_function_report(result, output_format, output):
 @main.command(name="list")
 def list_kinds():
     """Print the catalogue of layer kinds gradcheck checks, with their reference formulations."""
-    computes = {"conv": "2-D convolution (gradcheck conv)", "maxpool": "max pooling (gradcheck pool --mode max)",
-                "avgpool": "average pooling (gradcheck pool --mode avg)"}
-    rows = [(name, computes[name], ", ".join(cls.__name__ for cls in layers)) for name, layers in FORMULATIONS.items()]
-    rows += [(kind.name, kind.summary, ", ".join(cls.__name__ for cls in kind.formulations))
-             for kind in kinds.catalogue().values()]
+    rows = [(kind.name, kind.summary, ", ".join(cls.__name__ for cls in kind.formulations))
+            for kind in kinds.catalogue().values()]
     report.render_rows(("kind", "computes", "reference formulations"), rows, report.make_console())
     return 0
 
@@ -364,7 +360,8 @@ def kind_command(kind):
 
 
 for _kind in kinds.catalogue().values():
-    kind_command(_kind)
+    if isinstance(_kind, kinds.Kind):  # conv's and the pools' are `gradcheck conv` and `gradcheck pool`
+        kind_command(_kind)
 
 
 class Shape(click.ParamType):
@@ -494,7 +491,7 @@ GRADING = stack(
                  metavar="FILE",
                  help="A course file (TOML): options by name, the [geometry] every submission is graded on, "
                       "[points] per check and Gradescope's [visibility] per check. The command line wins over it."),
-    click.option("--layer", type=click.Choice([*api.LAYERS, *kinds.catalogue()]),
+    click.option("--layer", type=click.Choice([*kinds.catalogue()]),
                  help="The layer every submission implements: conv or a pooling layer, or a kind of "
                       "`gradcheck list`.  [required unless --layers]"),
     click.option("--impl", metavar="NAME",

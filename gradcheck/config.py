@@ -1,10 +1,17 @@
 """One layer configuration: the shapes and window geometry a check runs at."""
 from dataclasses import asdict, dataclass, replace
 
-from reference_layers import FORMULATIONS
 from reference_layers.geometry import Window, as_int, as_pair
 
-LAYERS = ("conv", "maxpool", "avgpool")
+
+def windowed_kind(layer):
+    """The ``kinds.WindowedKind`` named ``layer`` (conv, maxpool, avgpool); ValueError naming those there are."""
+    from .kinds import windowed  # the kinds' modules import the engine, which imports this one
+
+    kinds = windowed()
+    if layer not in kinds:
+        raise ValueError(f"layer must be one of {', '.join(kinds)}, got {layer!r}")
+    return kinds[layer]
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,7 @@ class Config:
                    as_pair(pad, "pad", 0))
 
     def __post_init__(self):
-        if self.layer not in LAYERS:
-            raise ValueError(f"layer must be one of {', '.join(LAYERS)}; got {self.layer!r}")
+        windowed_kind(self.layer)  # a ValueError naming the layers there are
         if self.is_conv and self.filters < 1:
             raise ValueError(f"filters must be >= 1 for conv, got {self.filters!r}")
         if not self.is_conv:
@@ -53,6 +59,10 @@ class Config:
                 raise ValueError("pools have no dilation; leave it at 1")
             self.window.require_pool_padding()
         self.window.output_shape(*self.size)  # raises when the window cannot fit
+
+    @property
+    def kind(self):
+        return windowed_kind(self.layer)
 
     @property
     def is_conv(self):
@@ -94,7 +104,7 @@ class Config:
 
         ``params`` (W and b for conv) are held by reference, not copied.
         """
-        cls = cls or FORMULATIONS[self.layer][0]
+        cls = cls or self.kind.formulations[0]
         if self.is_conv:
             return cls(params["W"], params["b"], self.stride, self.pad, self.dilation)
         return cls(*self.kernel, self.stride, self.pad)
@@ -141,7 +151,7 @@ class Config:
 
 def cli_args(layer, dims):
     """gradcheck command-line words for ``layer`` with the dimensions ``dims`` (ints or pairs) pinned."""
-    return (["conv"] if layer == "conv" else ["pool", "--mode", layer[:3]]) + pin_args(dims)
+    return [*windowed_kind(layer).command, *pin_args(dims)]
 
 
 def pin_args(dims):

@@ -21,6 +21,7 @@ from . import api, generic
 from .generic import VALUES
 from .grading.causes import by_cause
 from .grading.course import VISIBILITIES
+from .kinds import windowed
 from .layout import describe, sentence
 
 MAP_SLICES = 4  # (sample, channel) slices drawn per mismatch map
@@ -646,7 +647,7 @@ def check_title(name, layer):
     kind, joined, check = name.rpartition(".")
     if joined:
         return f"{kind} {check_title(check, kind)}"
-    if layer in ("conv", "maxpool", "avgpool"):
+    if layer in windowed():
         return CHECK_TITLES.get(name, name)
     return FUNCTION_TITLES.get(name, f"{name}: gradient of {name[1:]}")
 

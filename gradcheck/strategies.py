@@ -61,7 +61,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from reference_layers.geometry import Window, as_int, as_pair
 
-from .config import Config, pair_text
+from .config import Config, pair_text, windowed_kind
 from .inputs import make_inputs
 
 
@@ -81,9 +81,6 @@ MAX_SIDE = 32
 LARGE_PAD = 2  # conv pads reach this far beyond the kernel
 DILATIONS = (1, 2)
 BUDGET = 60_000  # output elements the checks of one example may compute (calls x outputs per call)
-# Output-sized evaluations of one example: the checks' forward and backward calls plus a projection screen of
-# every gradient (1 + 2 * 3 evaluations each), the most "auto" finite differences cost beyond small examples.
-CALLS = {"conv": 8 + 3 * 7, "maxpool": 6 + 7, "avgpool": 6 + 7}
 LARGE_WEIGHT = 2  # in a large example, large values make up about this many times as many candidates as the rest
 GEOMETRY = ("dilation", "kernel", "stride", "pad", "size")
 COUNTED = ("batch", "channels", "filters")
@@ -451,10 +448,10 @@ def _per_output_cost(layer, counts, geometry):
     The ties check of max pooling adds a forward and a backward per class of
     outputs with disjoint windows, ceil(extent / stride) along each axis.
     """
-    calls = CALLS[layer]
+    calls = windowed_kind(layer).calls
     if layer == "maxpool":
         calls += 2 * math.prod(math.ceil(k / s) for k, s in zip(geometry["kernel"], geometry["stride"]))
-    depth = counts["filters"] if layer == "conv" else counts["channels"]
+    depth = counts["filters"] if windowed_kind(layer).weights else counts["channels"]
     return calls * counts["batch"] * depth
 
 

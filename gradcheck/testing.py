@@ -22,9 +22,8 @@ that defines the layer, relative to the current directory).
 import io
 
 from .api import check
-from .config import LAYERS
 from .generic import check_function
-from .kinds import catalogue, check_kind
+from .kinds import Kind, catalogue, check_kind, windowed
 from .report import failure_text, make_console, render_function_text
 
 
@@ -83,10 +82,10 @@ def assert_kind_gradients(kind, impl, *, backward=None, dims=None, examples=None
 
 def _kind_named(name):
     """The catalogue's Kind called ``name``; ValueError naming the kinds."""
-    kinds = catalogue()
+    kinds = {name: kind for name, kind in catalogue().items() if isinstance(kind, Kind)}
     if isinstance(name, str) and name in kinds:
         return kinds[name]
-    elsewhere = f"; {name} is checked with assert_gradients({name!r}, impl)" if name in LAYERS else ""
+    elsewhere = f"; {name} is checked with assert_gradients({name!r}, impl)" if name in windowed() else ""
     raise ValueError(f"kind must be one of {', '.join(kinds)}, got {name!r}{elsewhere}")
 
 

@@ -4,7 +4,7 @@
 Convention ("Deep Learning from Scratch"): NCHW float arrays, ``forward(x) -> out``,
 ``backward(dout) -> dx``, parameter gradients in ``dW`` and ``db``.
 ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` name the fastest formulation;
-``FORMULATIONS`` lists every formulation of each layer.
+each kind of ``gradcheck.kinds`` lists every formulation of its layer.
 """
 from .conv import Conv2dIm2col, Conv2dLoops, Conv2dRotatedKernel
 from .geometry import Window
@@ -14,14 +14,8 @@ Conv2d = Conv2dIm2col
 MaxPool2d = MaxPool2dIm2col
 AvgPool2d = AvgPool2dIm2col
 
-FORMULATIONS = {
-    "conv": (Conv2dIm2col, Conv2dLoops, Conv2dRotatedKernel),
-    "maxpool": (MaxPool2dIm2col, MaxPool2dLoops),
-    "avgpool": (AvgPool2dIm2col, AvgPool2dLoops),
-}
-
 __all__ = [
-    "Conv2d", "MaxPool2d", "AvgPool2d", "FORMULATIONS", "Window",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "Window",
     "Conv2dIm2col", "Conv2dLoops", "Conv2dRotatedKernel",
     "MaxPool2dIm2col", "MaxPool2dLoops", "AvgPool2dIm2col", "AvgPool2dLoops",
 ]

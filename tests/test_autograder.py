@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gradcheck.checks import CHECKS
+from gradcheck.kinds.conv import KIND as CONV
 from gradcheck.cli import main
 from gradcheck.grading import autograder, course
 from gradcheck.grading.sandbox import ROOT, sandbox_problem
@@ -244,7 +244,7 @@ def check_spec(results):
     assert results["score"] == sum(test["score"] for test in results["tests"])
     assert all(test["visibility"] in VISIBILITIES and isinstance(test["number"], str) for test in results["tests"])
     scored = [test for test in results["tests"] if test["max_score"] > 0]
-    assert [test["name"].split(":")[0] for test in scored] == list(CHECKS)
+    assert [test["name"].split(":")[0] for test in scored] == list(CONV.checks)
     assert {test["visibility"] for test in scored} == {"visible"} and sum(t["max_score"] for t in scored) == 8
     hidden = [test for test in results["tests"] if test["max_score"] == 0]
     assert all(test["visibility"] == "after_due_date" and test["score"] == 0 for test in hidden)
@@ -493,7 +493,7 @@ def reporter_points(job, outputs):
 
 def classroom_points():
     """Each check's points, as the template's course file sets them (a check it leaves out: 1)."""
-    return dict(dict.fromkeys(CHECKS, 1), **course.load(CLASSROOM / "course.toml").points)
+    return dict(dict.fromkeys(CONV.checks, 1), **course.load(CLASSROOM / "course.toml").points)
 
 
 def grade_as_classroom(repository, student):
@@ -514,7 +514,7 @@ def test_the_classroom_workflow_gives_the_course_files_points_per_check(tmp_path
     got, most, statuses, tests = grade_as_classroom(tmp_path / "repository", student)
     assert (got, most) == (points, sum(classroom_points().values())) and statuses == ["pass" if got == most else "fail"]
     assert [test["score"] for test in tests] == [classroom_points()[name] * (test["status"] == "pass")
-                                                for name, test in zip(CHECKS, tests)]
+                                                for name, test in zip(CONV.checks, tests)]
     if points < most:  # the template's backward is not written yet: forward and weights-live pass, dX says why
         assert [test["name"].split(":")[0] for test in tests if test["status"] == "pass"] == ["forward", "weights-live"]
         (dx,) = [test for test in tests if test["name"].startswith("dX")]
@@ -597,15 +597,15 @@ def visible_before_the_due_date(results):
 def test_a_course_graded_through_gradescope_with_its_points_and_visibility(installed, the_class):
     """Each student of a small class through the bundle (hints held back, per-student seeds, the course file's
     points and visibility): scores, and what they see before and after the due date."""
-    points = dict(forward=2, dX=4, dW=4, dB=2, **dict.fromkeys(CHECKS[4:], 1))
+    points = dict(forward=2, dX=4, dW=4, dB=2, **dict.fromkeys(CONV.checks[4:], 1))
     secret = "c0" * 32
     seeds = set()
     for number, (name, (_, failing)) in enumerate(STUDENTS.items()):
         results = run_autograder(installed, the_class[name], f"course-{name}", edit=with_course(COURSE, secret, number))
         tests = {test["name"].split(":")[0]: test for test in results["tests"] if "." not in test["number"]}
         assert results["score"] == sum(points.values()) - sum(points[check] for check in failing), name
-        assert [(tests[check]["max_score"], tests[check]["score"] > 0) for check in CHECKS] == [
-            (points[check], check not in failing) for check in CHECKS], name
+        assert [(tests[check]["max_score"], tests[check]["score"] > 0) for check in CONV.checks] == [
+            (points[check], check not in failing) for check in CONV.checks], name
         assert tests["dW"]["visibility"] == "after_due_date"
         shown = sum(points.values()) - points["dW"]
         assert f"score {shown - sum(points[c] for c in failing)} of {shown} on the checks shown now (the score of " \

@@ -11,7 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from gradcheck.checks import CHECKS, POOL_CHECKS
+from gradcheck.kinds.avgpool import KIND as AVGPOOL
+from gradcheck.kinds.conv import KIND as CONV
 from gradcheck.cli import main
 
 STUDENT_CONV = '''
@@ -117,7 +118,7 @@ def test_json_report_has_the_documented_fields(run, student):
     report = json.loads(out)
     assert {"passed", "layer", "config", "checks", "counterexample", "triggers", "hints", "reproduce"} <= set(report)
     assert report["passed"] is False and report["layer"] == "conv"
-    assert [c["name"] for c in report["checks"]] == list(CHECKS)
+    assert [c["name"] for c in report["checks"]] == list(CONV.checks)
     dx = next(c for c in report["checks"] if c["name"] == "dX")
     assert {"name", "passed", "max_abs_error", "max_rel_error", "mismatched", "worst_index"} <= set(dx)
     assert dx["mismatched"] >= 1 and len(dx["worst_index"]) == 4
@@ -170,7 +171,7 @@ def test_junit_has_one_testcase_per_check(run, student):
     _, out, _ = run("conv", "--impl", student, "--examples", "10", "--seed", "3", "--format", "junit")
     suite = ET.fromstring(out.encode()).find("testsuite")
     cases = suite.findall("testcase")
-    assert [case.get("name") for case in cases] == list(CHECKS)
+    assert [case.get("name") for case in cases] == list(CONV.checks)
     assert suite.get("failures") == "1"
     failed = [case for case in cases if case.find("failure") is not None]
     assert [case.get("name") for case in failed] == ["dX"]
@@ -181,7 +182,7 @@ def test_pool_junit_lists_the_pool_checks(run):
     _, out, _ = run("pool", "--mode", "avg", "--kernel", "2", "--seed", "0", "--format", "junit",
                     "--examples", "3")
     names = {case.get("name").split(".")[-1] for case in ET.fromstring(out.encode()).iter("testcase")}
-    assert names == set(POOL_CHECKS)
+    assert names == set(AVGPOOL.checks)
 
 
 def test_output_option_writes_the_report_to_a_file(run, tmp_path):

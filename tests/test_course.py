@@ -9,7 +9,7 @@ from dataclasses import asdict
 import pytest
 from click.testing import CliRunner
 
-from gradcheck.checks import CHECKS
+from gradcheck.kinds.conv import KIND as CONV
 from gradcheck.cli import main
 from gradcheck.grading import autograder
 from gradcheck.grading.course import CourseError, load, parse
@@ -106,7 +106,7 @@ def test_visibility_names_checks_of_the_layer():
     ({"dx": 2}, "points: conv has no check 'dx'; choose from forward, dX"),
     ({"dX": -1}, "points: dX must be a whole number of points >= 0, got -1"),
     ({"dX": 1.5}, "points: dX must be a whole number of points >= 0, got 1.5"),
-    (dict.fromkeys(CHECKS, 0), "every check is worth 0"),
+    (dict.fromkeys(CONV.checks, 0), "every check is worth 0"),
 ])
 def test_points_are_validated(points, message):
     with pytest.raises(ValueError, match=message):
@@ -115,7 +115,8 @@ def test_points_are_validated(points, message):
 
 def test_a_check_left_out_is_worth_one_point():
     settings = prepare("conv", "Convolution", seed=0, points={"dX": 3, "fresh-cache": 0})
-    assert settings.points == dict(dict.fromkeys(CHECKS, 1), dX=3, **{"fresh-cache": 0}) and settings.max_score == 9
+    assert settings.points == dict(dict.fromkeys(CONV.checks, 1), dX=3, **{"fresh-cache": 0})
+    assert settings.max_score == 9
 
 
 # -- gradcheck grade --course --------------------------------------------------------------
@@ -136,7 +137,7 @@ def test_gradescope_gives_each_test_its_points_and_visibility_and_the_summary_sh
     results = json.loads(out)
     tests = {test["name"].split(":")[0]: test for test in results["tests"]}
     assert code == 0 and results["score"] == 9.0, err
-    assert [(tests[name]["score"], tests[name]["max_score"], tests[name]["visibility"]) for name in CHECKS] == [
+    assert [(tests[name]["score"], tests[name]["max_score"], tests[name]["visibility"]) for name in CONV.checks] == [
         (1, 1, "visible"), (3, 3, "visible"), (1, 1, "after_due_date"), (0, 4, "hidden"),
         *[(1, 1, "visible")] * 4]
     assert "differ from the reference" in tests["dB"]["output"]  # the hidden test holds all the failure says

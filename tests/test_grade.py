@@ -24,7 +24,7 @@ from click.testing import CliRunner
 import gradcheck
 import reference_layers
 from gradcheck import api, report
-from gradcheck.checks import CHECKS
+from gradcheck.kinds.conv import KIND as CONV
 from gradcheck.compare import CheckResult
 from gradcheck.cli import main
 from gradcheck.grading.grade import SubmissionResult, grade, prepare
@@ -252,7 +252,7 @@ def test_each_hostile_submission_fails_with_a_clear_reason(class_run, name):
     if name in FATAL:
         assert row["error"] and row["score"] == KEPT.get(name, 0)
     else:  # an ordinary failure: graded check by check
-        assert row["error"] is None and row["score"] < row["max_score"] == len(CHECKS)
+        assert row["error"] is None and row["score"] < row["max_score"] == len(CONV.checks)
 
 
 @pytest.mark.parametrize("name", ATTACKS)
@@ -260,7 +260,7 @@ def test_attackers_get_no_more_than_their_computation_deserves(class_run, name):
     if class_run["isolation"] == "user" and name in UNBOUNDED_AS_USER:
         pytest.skip(UNBOUNDED_AS_USER[name])
     row, honest = class_run["rows"][name], class_run["rows"]["wrong_db"]
-    assert row["passed"] is False and row["score"] <= honest["score"] == len(CHECKS) - 1
+    assert row["passed"] is False and row["score"] <= honest["score"] == len(CONV.checks) - 1
     assert ATTACKS[name] in reason(row)
 
 
@@ -400,7 +400,7 @@ def test_dying_where_a_mistake_would_show_never_pays(free_stride):
 @pytest.mark.slow
 def test_refusing_where_a_mistake_would_show_never_pays(free_stride):
     refused, computing_on = free_stride["raise_when_exposed"], free_stride["computing_on"]
-    assert refused.score == 0 and failed_checks(refused) == set(CHECKS)
+    assert refused.score == 0 and failed_checks(refused) == set(CONV.checks)
     assert next(check for check in refused.checks if check.name == "dX").message.startswith(
         "passed on ")  # where stride was 1; not made where the layer refused stride 2 first
     assert refused.score <= computing_on.score
@@ -550,7 +550,7 @@ def test_json_has_the_documented_fields(mixed):
         assert set(row) == {"name", "passed", "score", "max_score", "checks", "earned", "error", "duration_s",
                             "layout"}
     assert rows[0]["passed"] is True and rows[0]["score"] == rows[0]["max_score"] == 8 and rows[0]["error"] is None
-    assert [c["name"] for c in rows[1]["checks"]] == list(CHECKS)
+    assert [c["name"] for c in rows[1]["checks"]] == list(CONV.checks)
     assert rows[1]["passed"] is False and rows[1]["score"] == 7 == sum(rows[1]["earned"].values())
     assert rows[1]["earned"]["dB"] == 0 and rows[2]["earned"] == {}
     assert rows[2]["error"].startswith("could not load Convolution") and rows[2]["checks"] == []
@@ -558,25 +558,25 @@ def test_json_has_the_documented_fields(mixed):
 
 def test_csv_one_row_per_submission(mixed):
     rows = list(csv.DictReader(io.StringIO(report.grade_to_csv(mixed))))
-    assert list(rows[0]) == ["name", "passed", "score", "max_score", "duration_s", "sandbox", "error", *CHECKS]
+    assert list(rows[0]) == ["name", "passed", "score", "max_score", "duration_s", "sandbox", "error", *CONV.checks]
     assert {row["sandbox"] for row in rows} == {"bwrap"}
     assert [(r["name"], r["passed"], r["score"]) for r in rows] == [
         ("reference_style", "true", "8"), ("wrong_db", "false", "7"), ("exit_at_import", "false", "0")]
     assert rows[1]["dB"] == "fail" and rows[1]["dX"] == "pass"
-    assert "SystemExit" in rows[2]["error"] and {rows[2][name] for name in CHECKS} == {"error"}
+    assert "SystemExit" in rows[2]["error"] and {rows[2][name] for name in CONV.checks} == {"error"}
 
 
 def test_junit_one_suite_per_submission_with_the_same_cases(mixed):
     suites = ET.fromstring(report.grade_to_junit(mixed).encode()).findall("testsuite")
     assert [s.get("name") for s in suites] == ["reference_style", "wrong_db", "exit_at_import"]
     for suite in suites:
-        assert [c.get("name") for c in suite.findall("testcase")] == [*CHECKS, "submission"]
-        assert suite.get("tests") == str(len(CHECKS) + 1)
+        assert [c.get("name") for c in suite.findall("testcase")] == [*CONV.checks, "submission"]
+        assert suite.get("tests") == str(len(CONV.checks) + 1)
     assert suites[0].find("testcase[@name='submission']/error") is None
     assert suites[1].get("failures") == "1" and suites[1].get("errors") == "0"
     assert suites[1].find("testcase[@name='dB']/failure").text.splitlines()[-1].endswith(
         "--impl wrong_db.py:Convolution --seed 0")
-    assert suites[2].get("errors") == str(len(CHECKS) + 1)
+    assert suites[2].get("errors") == str(len(CONV.checks) + 1)
     assert suites[2].find("testcase[@name='submission']/error").get("message").startswith("could not load")
     assert suites[2].find("testcase[@name='dX']/error").get("message").startswith("not run: could not load")
 
@@ -584,9 +584,9 @@ def test_junit_one_suite_per_submission_with_the_same_cases(mixed):
 def test_csv_and_junit_columns_for_a_submission_that_died(graded):
     died = dataclasses.replace(graded[0], submissions=[graded[1]["exit_in_backward"]])
     (row,) = csv.DictReader(io.StringIO(report.grade_to_csv(died)))
-    assert [row[name] for name in CHECKS] == ["pass", "fail"] + ["skip"] * 6 and row["score"] == "1"
+    assert [row[name] for name in CONV.checks] == ["pass", "fail"] + ["skip"] * 6 and row["score"] == "1"
     (suite,) = ET.fromstring(report.grade_to_junit(died).encode()).findall("testsuite")
-    assert [c.get("name") for c in suite.findall("testcase")] == [*CHECKS, "submission"]
+    assert [c.get("name") for c in suite.findall("testcase")] == [*CONV.checks, "submission"]
     assert suite.get("errors") == "1" and suite.get("failures") == "1" and suite.get("skipped") == "6"
 
 

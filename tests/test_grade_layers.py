@@ -147,7 +147,7 @@ def test_conv_and_pooling_are_layers_of_a_list_named_as_cs231n_names_them():
     assert parse_layers("conv,maxpool,avgpool=avg_pool_forward,affine") == {
         "conv": "conv_forward_naive", "maxpool": "max_pool_forward_naive", "avgpool": "avg_pool_forward",
         "affine": "affine_forward"}
-    with pytest.raises(ValueError, match="^--layers: cs231n has no average pool to name it after: write avgpool=NAME"):
+    with pytest.raises(ValueError, match="^--layers: cs231n has no avgpool to name it after: write avgpool=NAME"):
         parse_layers("avgpool,affine")
 
 

@@ -33,7 +33,6 @@ from gradcheck.config import Config
 from gradcheck.fuzz import refused, variations
 from gradcheck.inputs import make_inputs
 from mutants import Mutant, causes, conv, correct, geometry, layouts, pool, styles, values
-from reference_layers import FORMULATIONS
 
 MUTANTS = (conv.MUTANTS + pool.MUTANTS + styles.MUTANTS + layouts.MUTANTS + causes.MUTANTS + geometry.MUTANTS
            + values.MUTANTS)
@@ -271,7 +270,7 @@ def wrong_against_reference(implementation, config, arrays, names):
     """The checks of ``names`` whose array differs from the loops reference's (Conv2dLoops, MaxPool2dLoops,
     AvgPool2dLoops) on ``arrays``, or that raised."""
     x, params, dout = arrays
-    reference = config.reference_layer({k: v.copy() for k, v in params.items()}, FORMULATIONS[config.layer][1])
+    reference = config.reference_layer({k: v.copy() for k, v in params.items()}, config.kind.formulations[1])
     expected = {"forward": reference.forward(x.copy()), "dX": reference.backward(dout.copy())}
     if config.is_conv:
         expected.update(dW=reference.dW, dB=reference.db)

@@ -6,8 +6,8 @@ from hypothesis.errors import NoSuchExample
 
 from gradcheck.config import Config
 from gradcheck.inputs import make_inputs
+from gradcheck.kinds import windowed
 from gradcheck.strategies import configs, seeds
-from reference_layers import FORMULATIONS
 
 # The formulations agree to ~1e-15; a few ulps of slack on values of order 10.
 TOLERANCE = {"rtol": 1e-12, "atol": 1e-12}
@@ -91,7 +91,7 @@ def run(cls, config, inputs):
 
 def assert_formulations_agree(config, seed):
     inputs = make_inputs(config, seed)
-    first, *others = FORMULATIONS[config.layer]
+    first, *others = config.kind.formulations
     expected = run(first, config, inputs)
     for cls in others:
         for name, actual in run(cls, config, inputs).items():
@@ -131,7 +131,7 @@ def test_avgpool_formulations_agree(config, seed):
     assert_formulations_agree(config, seed)
 
 
-@pytest.mark.parametrize("cls", FORMULATIONS["conv"], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", windowed()["conv"].formulations, ids=lambda cls: cls.__name__)
 @given(config=configs("conv"), seed=seeds())
 def test_conv_backward_overwrites_parameter_gradients(cls, config, seed):
     inputs = make_inputs(config, seed)
@@ -144,7 +144,7 @@ def test_conv_backward_overwrites_parameter_gradients(cls, config, seed):
     np.testing.assert_allclose(layer.db, first_db, **TOLERANCE)
 
 
-@pytest.mark.parametrize("cls", FORMULATIONS["conv"], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", windowed()["conv"].formulations, ids=lambda cls: cls.__name__)
 @given(config=configs("conv"), seed=seeds())
 def test_conv_forward_sees_in_place_parameter_update(cls, config, seed):
     inputs = make_inputs(config, seed)
@@ -163,7 +163,7 @@ def test_float32_in_float32_out(layer):
     config = EXAMPLES[layer][0]
     inputs = make_inputs(config, 0)
     params = {name: value.astype(np.float32) for name, value in inputs.params.items()}
-    for cls in FORMULATIONS[layer]:
+    for cls in windowed()[layer].formulations:
         layer_ = build(cls, config, params)
         arrays = {"out": layer_.forward(inputs.x.astype(np.float32)),
                   "dx": layer_.backward(inputs.dout.astype(np.float32))}

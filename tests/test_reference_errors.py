@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from reference_layers import FORMULATIONS
+from gradcheck.kinds import windowed
 
-CONVS = FORMULATIONS["conv"]
-POOLS = FORMULATIONS["maxpool"] + FORMULATIONS["avgpool"]
+CONVS = windowed()["conv"].formulations
+POOLS = windowed()["maxpool"].formulations + windowed()["avgpool"].formulations
 LAYERS = CONVS + POOLS
 
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 
 from gradcheck.inputs import make_inputs
+from gradcheck.kinds import windowed
 from gradcheck.strategies import configs, seeds
-from reference_layers import FORMULATIONS
 
 torch = pytest.importorskip("torch", reason="torch is needed to compare the reference layers against PyTorch")
 F = torch.nn.functional
@@ -14,7 +14,7 @@ TOLERANCE = {"rtol": 1e-12, "atol": 1e-12}
 
 
 def formulations(layer):
-    return pytest.mark.parametrize("cls", FORMULATIONS[layer], ids=lambda cls: cls.__name__)
+    return pytest.mark.parametrize("cls", windowed()[layer].formulations, ids=lambda cls: cls.__name__)
 
 
 def tensor(array):

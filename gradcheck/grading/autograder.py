@@ -64,7 +64,8 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 
-from ..config import LAYERS, pin_args
+from ..config import pin_args
+from ..kinds import windowed
 from .grade import PINS, prepare
 from .layers import layers_text, prepare_layers
 from .sandbox import ROOT, sandbox_problem, user_problem
@@ -141,9 +142,9 @@ def build(layers, *, sandbox="auto", hide_hints=False, show_one=False, seed=None
     else:
         chosen = prepare_layers(layers, points=points, seed=seed, sandbox=sandbox,
                                 geometry=course and course.geometry, **options)
-        settings = next((chosen[kind] for kind in LAYERS if kind in chosen), next(iter(chosen.values())))
+        settings = next((chosen[kind] for kind in windowed() if kind in chosen), next(iter(chosen.values())))
         graded = ["--layers", layers_text(layers)]
-        if settings.layer in LAYERS:  # conv's and pooling's options, theirs alone; their own tables: the course's
+        if settings.layer in windowed():  # conv's and pooling's options, theirs alone; their own tables: the course's
             graded += ["--convention", settings.convention, "--layout", settings.layout,
                        *pin_args({name: options[name] for name in PINS if options.get(name) is not None})]
     arguments = graded + [

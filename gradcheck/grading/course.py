@@ -36,7 +36,8 @@ import sys
 from dataclasses import dataclass, field
 
 from ..checks import check_names, kind_check
-from ..config import LAYERS, parse_range
+from ..config import parse_range
+from ..kinds import windowed
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,7 +73,7 @@ class Course:
         """This course, once every check its [visibility] names is one of ``layer``'s and every layer its
         [geometry.LAYER] names is graded (``grade.prepare`` validates the points); CourseError otherwise."""
         _known(self.path, "[visibility] ", self.visibility, check_names(layer), what="check", of=f" of {layer}")
-        graded = [kind for kind in layer.split(",") if kind in LAYERS]
+        graded = [kind for kind in layer.split(",") if kind in windowed()]
         _known(self.path, "", {f"[geometry.{kind}]": kind for kind in self.geometry},
                [f"[geometry.{kind}]" for kind in graded], what="table", of=f" for {layer}")
         return self
@@ -99,9 +100,9 @@ def parse(data, path="course.toml", text=""):
         if name in data and not isinstance(data[name], dict):
             raise CourseError(f"{path}: {name} must be a table ([{name}]), got {data[name]!r}")
     geometry = data.get("geometry", {})
-    _known(path, "[geometry] ", geometry, GEOMETRY + LAYERS)
+    _known(path, "[geometry] ", geometry, GEOMETRY + tuple(windowed()))
     options.update({name: _dimension(path, name, value) for name, value in geometry.items() if name in GEOMETRY})
-    own = {kind: _own_geometry(path, kind, table) for kind, table in geometry.items() if kind in LAYERS}
+    own = {kind: _own_geometry(path, kind, table) for kind, table in geometry.items() if kind in windowed()}
     points = _by_check(data.get("points", {}))
     visibility = {name: _visibility(path, name, value)
                   for name, value in _by_check(data.get("visibility", {})).items()}

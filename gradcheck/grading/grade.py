@@ -54,10 +54,10 @@ from .. import api
 from ..adapters import CONVENTIONS, LAYOUTS
 from ..checks import check_names
 from ..compare import CheckResult
-from ..config import LAYERS, as_ranges, split_ranges
+from ..config import as_ranges, split_ranges
 from ..fuzz import DEFAULT_EXAMPLES, default_seed
 from ..generic import FunctionReport
-from ..kinds import catalogue
+from ..kinds import Kind, catalogue, windowed
 from . import users
 from .sandbox import (DEFAULT_MEMORY, DEFAULT_TIMEOUT, FIX, ROOT, Limits, SandboxUnavailable, sandbox_problem,
                       user_problem)
@@ -342,7 +342,7 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
     a check left out: 1); with ``partial_credit``, a failed check earns them
     times the share of configurations it passed on (``Settings.earned``).
     """
-    if layer in catalogue():
+    if isinstance(catalogue().get(layer), Kind):
         conv_only = {"--convention": convention != "auto", "--layout": layout != "auto", "--fast": fast,
                      "--method": method != "auto", "--precision": precision != "float64", "--divisible": divisible,
                      "--partial-credit": partial_credit,
@@ -350,8 +350,8 @@ def prepare(layer, impl, *, convention="auto", layout="auto", batch=None, channe
                                                                                     kernel, stride, pad, dilation))}}
         return _kind_settings(catalogue()[layer], impl, backward, [name for name, given in conv_only.items() if given],
                               examples, seed, Limits(timeout=timeout, memory=memory, cpu=cpu), sandbox, points)
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(LAYERS)} or a kind of `gradcheck list`, got {layer!r}")
+    if layer not in windowed():
+        raise ValueError(f"layer must be one of {', '.join(windowed())} or a kind of `gradcheck list`, got {layer!r}")
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
     if layout not in LAYOUTS:

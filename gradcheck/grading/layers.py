@@ -14,16 +14,14 @@ from dataclasses import dataclass, replace
 
 from .. import generic
 from ..checks import check_names, kind_check
-from ..config import LAYERS
 from ..fuzz import default_seed
-from ..kinds import catalogue
+from ..kinds import catalogue, windowed
 from .grade import PINS, GradeResult, SubmissionResult, grade, prepare
 
 
 CONV_ONLY = ("filters", "dilation")
 # what conv and pooling are graded with and a catalogue kind refuses (grade.prepare)
 CONV_OPTIONS = ("convention", "layout", "fast", "method", "precision", "divisible", "partial_credit", *PINS)
-CS231N_NAMES = {"conv": "conv_forward_naive", "maxpool": "max_pool_forward_naive"}  # assignment 2's; no avg pool
 
 
 def parse_layers(text):
@@ -33,14 +31,14 @@ def parse_layers(text):
     layers = {}
     for item in text.split(","):
         kind, _, name = (part.strip() for part in item.partition("="))
-        if kind not in (*LAYERS, *catalogue()):
+        if kind not in catalogue():
             raise ValueError(f"--layers: {kind!r} is not a kind of `gradcheck list` (write KIND or KIND=NAME, "
                              "separated by commas: conv,affine,relu=Relu)")
         if kind in layers:
             raise ValueError(f"--layers names {kind} twice")
-        if not name and kind == "avgpool":
-            raise ValueError("--layers: cs231n has no average pool to name it after: write avgpool=NAME")
-        layers[kind] = name or CS231N_NAMES.get(kind) or catalogue()[kind].form.cs231n_name
+        if not name and not catalogue()[kind].cs231n_name:
+            raise ValueError(f"--layers: cs231n has no {kind} to name it after: write {kind}=NAME")
+        layers[kind] = name or catalogue()[kind].cs231n_name
     return layers
 
 
@@ -69,11 +67,11 @@ def _options_for(kind, layers, options, geometry):
     options of theirs are theirs alone (a pool's: but filters and dilation), a layer's own ``geometry`` over
     them; with none among them, every kind is given every option, and a kind of the catalogue refuses theirs by
     name."""
-    if not set(layers) & set(LAYERS):
+    if not set(layers) & set(windowed()):
         return options
-    if kind not in LAYERS:
+    if kind not in windowed():
         return {name: value for name, value in options.items() if name not in CONV_OPTIONS}
-    shared = {name: value for name, value in options.items() if kind == "conv" or name not in CONV_ONLY}
+    shared = {name: value for name, value in options.items() if windowed()[kind].weights or name not in CONV_ONLY}
     return {**shared, **geometry.get(kind, {})}
 
 

@@ -1,6 +1,10 @@
-"""The layer catalogue beyond conv and pooling: one module a kind, found in this package by the KIND it defines.
+"""The layer catalogue: one module a kind, found in this package by the KIND it defines.
 
-A Kind says what the layer computes, how its layers are called (its
+Conv and the pools (``conv``, ``maxpool``, ``avgpool``) are ``WindowedKind``s:
+a window slides over x (N, C, H, W), and ``gradcheck conv`` and ``gradcheck
+pool`` check them on the windowed engine (``gradcheck.api``: geometry strata,
+structured finite differences, ties, their own hints).  Every other kind is a
+``Kind``: it says what the layer computes, how its layers are called (its
 ``forms.Form``: the shapes of its inputs, x first, then its parameters in
 the order its class takes them, symbols as ``gradcheck fn`` declares them;
 what its classes and cs231n functions take besides) and its reference
@@ -26,7 +30,7 @@ from ..generic import CHECKS, Finding, Mistake, Signature, check_function, impl_
 from ..modes import modes_layer
 
 
-__all__ = ["Kind", "Mistake", "catalogue", "check_kind", "symbols"]
+__all__ = ["Kind", "Mistake", "WindowedKind", "catalogue", "check_kind", "symbols", "windowed"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class Kind:
         return self.form.name
 
     @property
+    def cs231n_name(self):
+        return self.form.cs231n_name
+
+    @property
     def checks(self):
         """The checks of a report on the kind, in order: its search's, then its probes' (``probed``)."""
         return [*CHECKS, *(f"d{name}" for name in self.form.real), *self.probed]
@@ -59,6 +67,20 @@ class Kind:
         return functools.partial(modes_layer, impl, self.form)
 
 
+@dataclass(frozen=True)
+class WindowedKind:
+    """A layer whose window slides over x (N, C, H, W): conv and the pools, checked on the windowed engine."""
+
+    name: str
+    summary: str
+    command: tuple  # the gradcheck command that checks it, before its pins: ("pool", "--mode", "max")
+    formulations: tuple  # reference classes of reference_layers, independent of each other; the first is used
+    checks: tuple  # the names of its checks (``gradcheck.checks``), in order
+    calls: int  # output-sized evaluations one configuration's checks make: the search's budget (``strategies``)
+    weights: bool = False  # it takes W (F, C, KH, KW) and b (F): filters and dilation are dimensions of it
+    cs231n_name: str = ""  # what cs231n's assignment calls its forward, when it has one
+
+
 def symbols(kind):
     """{symbol: (lowest, highest)} of the kind's shapes (N, D, M), by default."""
     return Signature.parse(kind.form.shapes, kind.dims, kind.form.integers, kind.form.booleans).bounds
@@ -66,12 +88,18 @@ def symbols(kind):
 
 @functools.cache
 def catalogue():
-    """{name: Kind} of every module of this package."""
+    """{name: Kind or WindowedKind} of every module of this package, by name."""
     kinds = {}
     for module in pkgutil.iter_modules(__path__):
         kind = importlib.import_module(f"{__name__}.{module.name}").KIND
         kinds[kind.name] = kind
     return dict(sorted(kinds.items()))
+
+
+@functools.cache
+def windowed():
+    """{name: WindowedKind} of the catalogue: conv and the pools."""
+    return {name: kind for name, kind in catalogue().items() if isinstance(kind, WindowedKind)}
 
 
 def check_kind(kind, impl, *, backward=None, source=None, dims=None, examples=None, seed=None, words=()):
