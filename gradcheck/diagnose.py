@@ -28,16 +28,9 @@ def forward_hints(actual, expected, config, inputs, probe=None):
     An output that is not finite is measured only for a read past the end of x."""
     if not np.isfinite(actual).all():
         return _read_past_x_hints(probe)
-    if config.layer == "maxpool" and config.pad != (0, 0) and _close(actual, _pool_padded_with_zeros(config, inputs)):
-        return ["forward pads with zeros: max pooling must pad with -inf so that padding never wins "
-                "(with negative inputs a zero pad becomes the maximum)"]
-    if config.layer == "avgpool" and config.pad != (0, 0) and _close(actual, _average_of_unpadded(config, inputs)):
-        return ["forward divides each window by its number of unpadded elements: the padding counts in the "
-                f"divisor, which is always the pool area {config.kernel[0]}x{config.kernel[1]}"]
-    if config.layer == "maxpool" and _close(actual, _average_pool(config, inputs)["forward"]):
-        return ["forward averages each window: max pooling takes each window's maximum (np.max), not its mean"]
+    own = config.kind.forward_hints
     zeros = ["forward returns all zeros"] if actual.size and not actual.any() and expected.any() else []
-    return _first(lambda: _flip_hints("forward", actual, config, inputs, probe),
+    return _first(lambda: own(actual, expected, config, inputs, probe) if own else [],
                   lambda: _truncation_hints("forward", actual, expected, config, inputs, probe), lambda: zeros,
                   lambda: _read_past_x_hints(probe),
                   lambda: _rounding_hints("forward", actual, expected, inputs.precision),
@@ -56,24 +49,20 @@ def hidden_forward_hints(config, inputs, probe):
     answers = probe.on(config, scaled) if probe is not None else None
     if answers is None or "forward" not in answers[1]:
         return []
-    actual, expected = answers[1]["forward"], _reference_answers(config, scaled)["forward"]
-    if actual.shape != expected.shape or _close(actual, expected):
+    actual, expected = answers[1]["forward"], reference_answers(config, scaled)["forward"]
+    if actual.shape != expected.shape or close(actual, expected):
         return []
     return forward_hints(actual, expected, config, scaled, probe)
 
 
 def gradient_hints(name, actual, expected, result, config, inputs, probe=None):
     """Why a gradient (dX, dW or dB) differs from the expected one: the specific measurements that
-    hold, or else the first generic one (constant ratio, batch, order)."""
-    hints = _flip_hints(name, actual, config, inputs, probe, expected) if name in ("dX", "dW") else []
+    hold (the kind's own first), or else the first generic one (constant ratio, batch, order)."""
+    own = config.kind.gradient_hints
+    hints = own(name, actual, expected, config, inputs, probe) if own else []
     if name == "dX":
         hints += _padding_hints(actual, result, config, inputs)
         hints += _overlap_hints(actual, expected, result, config, inputs)
-        if config.layer == "maxpool" and _close(actual, _average_pool(config, inputs)["dX"]):
-            hints.append("dX spreads each window's gradient evenly over it, as average pooling does: max pooling "
-                         "sends all of it to the window's maximum")
-    if name == "dW":
-        hints += _other_pad_dw_hints(actual, config, inputs)
     hints += _truncation_hints(name, actual, expected, config, inputs, probe)
     return hints or _first(lambda: _rounding_hints(name, actual, expected, inputs.precision),
                            lambda: _ratio_hints(name, actual, expected, config),
@@ -278,20 +267,18 @@ def refusal_hints(conditions):
 
 
 def _ratio_hints(name, actual, expected, config):
-    """actual = r * expected everywhere: named when r is 1/N, N, -1 or the pool area, else the number."""
+    """actual = r * expected everywhere: named when r is 1/N, N, -1 or a factor the kind names, else the
+    number."""
     ratio, elements = _constant_ratio(actual, expected)
     if ratio is None:
         return []
-    n, area = config.batch, config.kernel[0] * config.kernel[1]
+    n = config.batch
     named = [(-1, f"{name} has the wrong sign")]
     if n > 1:
         named += [(1 / n, f"{name} is the expected value divided by the batch size {n}: the loss sums over "
                           "the batch, so sum over samples instead of averaging"),
                   (n, f"{name} is the expected value times the batch size {n}")]
-    if config.layer == "avgpool" and area > 1:
-        named += [(area, f"{name} is {area} times too large: the division by the pool area "
-                         f"{config.kernel[0]}x{config.kernel[1]} is missing"),
-                  (1 / area, f"{name} is divided by the pool area {area} once too often")]
+    named += config.kind.factors(name, config) if config.kind.factors else []
     for value, hint in named:
         if np.isclose(ratio, value, rtol=1e-9):
             return [hint]
@@ -320,7 +307,7 @@ def _order_hints(name, actual, expected):
     if actual.size and not actual.any() and expected.any():
         return [f"{name} is all zeros"]
     if (actual.shape == expected.shape and len(np.unique(expected[expected != 0])) >= 4
-            and not _close(actual, expected) and _close(np.sort(actual, axis=None), np.sort(expected, axis=None))):
+            and not close(actual, expected) and close(np.sort(actual, axis=None), np.sort(expected, axis=None))):
         return [f"{name} holds exactly the expected values, in the wrong places: check the order of a "
                 "reshape or transpose"]
     return []
@@ -330,7 +317,7 @@ def _batch_hints(name, actual, expected):
     """Right for the first samples of the batch and wrong for every later one."""
     if actual.shape != expected.shape or actual.ndim != 4 or actual.shape[0] < 2:
         return []
-    right = [_close(actual[n:n + 1], expected[n:n + 1]) for n in range(actual.shape[0])]
+    right = [close(actual[n:n + 1], expected[n:n + 1]) for n in range(actual.shape[0])]
     first = right.index(False) if False in right else len(right)
     if first == 0 or any(right[first:]):
         return []
@@ -348,7 +335,7 @@ def _padding_hints(actual, result, config, inputs):
     h, w = config.size
     (ph, pw), (eh, ew) = config.pad, config.window.extent
     padded_grad = _padded_input_gradient(config, inputs)
-    reach = (2 * ph, 2 * pw) if config.layer == "maxpool" else (2 * ph + eh, 2 * pw + ew)
+    reach = (2 * ph, 2 * pw) if _never_wins(config) else (2 * ph + eh, 2 * pw + ew)
     extended = np.zeros(padded_grad.shape[:2] + (h + reach[0], w + reach[1]))
     extended[:, :, :padded_grad.shape[2], :padded_grad.shape[3]] = padded_grad
     sample, scale = actual[:1, :1], np.abs(actual).max(initial=0.0)  # a loose first look at one slice: cheaper
@@ -356,7 +343,7 @@ def _padding_hints(actual, result, config, inputs):
                      key=lambda o: o[0] - ph != o[1] - pw)  # a pad of its own first: shifted alike on both axes
     for top, left in offsets:
         cut = extended[:, :, top:top + h, left:left + w]
-        if (top, left) != (ph, pw) and np.all(np.abs(sample - cut[:1, :1]) <= 1e-6 * scale) and _close(actual, cut):
+        if (top, left) != (ph, pw) and np.all(np.abs(sample - cut[:1, :1]) <= 1e-6 * scale) and close(actual, cut):
             return [_cut_text(config, top, left)]
     if config.pad == (0, 0):
         return []
@@ -371,49 +358,17 @@ def _padding_hints(actual, result, config, inputs):
 def _cut_text(config, top, left):
     """What dX cut from the padded gradient at rows top:top + H, columns left:left + W means."""
     (h, w), (ph, pw) = config.size, config.pad
-    other = _pad_text((top, left))
+    other = pad_text((top, left))
     if top > 2 * ph or left > 2 * pw:  # past the padding: only a larger pad in backward reaches there
-        return (f"dX is what backward gives with pad {other} where forward pads with {_pad_text(config.pad)}: the "
+        return (f"dX is what backward gives with pad {other} where forward pads with {pad_text(config.pad)}: the "
                 f"gradient of a layer padded by {other}, cut back to x's shape; use forward's pad in backward")
     also = (f" (that is also what backward gives with pad {other} where forward pads with "
-            f"{_pad_text(config.pad)}: use the same pad in both)") if config.layer != "maxpool" else ""
+            f"{pad_text(config.pad)}: use the same pad in both)") if not _never_wins(config) else ""
     return (f"dX is the padded gradient cut at rows {top}:{top + h} and columns {left}:{left + w}: the padding is "
             f"stripped from the wrong side; cut [{ph}:{ph + h}, {pw}:{pw + w}]{also}")
 
 
-def _other_pad_dw_hints(actual, config, inputs):
-    """dW of a backward that pads x with a pad of its own (the same dout, windows where forward's are)."""
-    if not config.is_conv:
-        return []
-    for pad in _other_pads(config):
-        if _close(actual, _with_pad(config, inputs, pad).dW):
-            return [f"dW is what backward gives with pad {_pad_text(pad)} where forward pads with "
-                    f"{_pad_text(config.pad)}: backward pads x with a pad of its own; use forward's"]
-    return []
-
-
-def _other_pads(config):
-    """Pads a backward might use instead of forward's: forward's shifted by the same amount on both axes, down to
-    0 and up to a window's extent more."""
-    (ph, pw), extent = config.pad, max(config.window.extent)
-    return [(ph + shift, pw + shift) for shift in range(-min(ph, pw), extent + 1) if shift]
-
-
-def _with_pad(config, inputs, pad):
-    """The reference layer after forward(x) and backward(dout) with x padded by ``pad`` instead of forward's (cut
-    or extended to the rows forward's windows reach): its dW is what a backward padding x that way gives."""
-    window = config.window
-    rows = tuple((o - 1) * s + e for o, s, e in zip(config.out_shape[2:], window.stride, window.extent))
-    x = np.zeros(config.x_shape[:2] + tuple(max(r, n + 2 * p) for r, n, p in zip(rows, config.size, pad)))
-    (h, w), (qh, qw) = config.size, pad
-    x[:, :, qh:qh + h, qw:qw + w] = inputs.x
-    layer = config.replace(size=rows, pad=0).reference_layer(_float64(inputs.params))
-    layer.forward(x[:, :, :rows[0], :rows[1]])
-    layer.backward(inputs.dout.astype(np.float64))
-    return layer
-
-
-def _pad_text(pad):
+def pad_text(pad):
     return str(pad[0]) if pad[0] == pad[1] else f"{pad[0]}x{pad[1]}"
 
 
@@ -424,7 +379,7 @@ def _overlap_hints(actual, expected, result, config, inputs):
             config.out_shape[2:], config.stride, config.window.extent)):  # no two windows share an input
         return []
     hint = [OVERWRITTEN_HINT]
-    if math.prod(config.out_shape[2:]) <= OVERWRITE_WINDOWS and _close(actual, _overwritten(config, inputs)):
+    if math.prod(config.out_shape[2:]) <= OVERWRITE_WINDOWS and close(actual, _overwritten(config, inputs)):
         return hint
     window = config.window
     padded = np.zeros(tuple(n + 2 * p for n, p in zip(config.size, window.pad)))
@@ -440,112 +395,24 @@ def _overlap_hints(actual, expected, result, config, inputs):
 def _overwritten(config, inputs):
     """dX from a backward that assigns each window's gradient, window after window in row-major order."""
     window = config.window
-    x_padded = window.pad_input(inputs.x.astype(np.float64), -np.inf if config.layer == "maxpool" else 0.0)
+    x_padded = window.pad_input(inputs.x.astype(np.float64), config.kind.pad_fill)
     dx_padded = np.zeros(x_padded.shape)
     dout = inputs.dout.astype(np.float64)
     for i in range(config.out_shape[2]):
         for j in range(config.out_shape[3]):
             rows, cols = window.window_at(i, j)
-            dx_padded[:, :, rows, cols] = _window_gradient(config, inputs, dout[:, :, i, j], x_padded[:, :, rows, cols])
+            dx_padded[:, :, rows, cols] = config.kind.window_gradient(config, inputs, dout[:, :, i, j],
+                                                                      x_padded[:, :, rows, cols])
     return window.unpad(dx_padded)
 
 
-def _window_gradient(config, inputs, dout, patch):
-    """What one window's output sends back to its taps: (N, C, KH, KW)."""
-    if config.is_conv:
-        return np.einsum("nf,fcst->ncst", dout, inputs.params["W"].astype(np.float64))
-    if config.layer == "avgpool":
-        return np.broadcast_to(dout[:, :, None, None] / math.prod(config.kernel), patch.shape)
-    flat = patch.reshape(patch.shape[:2] + (-1,))
-    first = np.arange(flat.shape[2]) == flat.argmax(axis=2)[..., None]
-    return (first * dout[:, :, None]).reshape(patch.shape)
-
-
-def _pool_padded_with_zeros(config, inputs):
-    x_padded = config.window.pad_input(inputs.x, 0.0)
-    return config.replace(size=x_padded.shape[2:], pad=0).reference_layer({}).forward(x_padded)
-
-
-def _average_of_unpadded(config, inputs):
-    """Average pooling whose divisor counts only the real (unpadded) elements of each window."""
-    layer = config.reference_layer({})
-    sums = layer.forward(inputs.x)
-    counts = config.reference_layer({}).forward(np.ones(config.x_shape))
-    return sums / counts
-
-
-# How a kernel can be flipped: (rows, columns) steps, by the words a hint uses.
-FLIPS = {"rotated by 180 degrees": (-1, -1), "flipped upside down (its rows reversed)": (-1, 1),
-         "flipped left to right (its columns reversed)": (1, -1)}
-FLIP_TEXTS = {"forward": "forward uses the kernel {}: a conv layer correlates, out[i, j] = sum x[i*S + s, j*S + t] * "
-                         "W[s, t], without flipping W",
-              "dX": "dX is what the kernel {} gives: the kernel is flipped in backward (or flipped twice)",
-              "dW": "dW is the expected gradient {}: the kernel is flipped somewhere"}
-
-
-def _flip_hints(name, actual, config, inputs, probe, expected=None):
-    """forward, dX or dW of a conv as with the kernel flipped (dW: the check's ``expected`` flipped).  On a 1xK
-    or Kx1 kernel a flip on one axis is also a rotation by 180 degrees: the layer is then measured once more, on
-    the kernel made at least 2x2, where they differ (against the reference there); when it cannot be, the hint
-    names the flip measured and says what it coincides with."""
-    if not config.is_conv:
-        return []
-    found = [flip for flip in _flips(config) if _close(actual, _flipped_answer(name, flip, config, inputs, expected))]
-    if len(found) > 1:
-        variant = _wider_kernel(config)
-        answers = probe.on(variant) if probe is not None and variant is not None else None
-        if answers is not None and name in answers[1]:
-            variant_inputs, variant_actual = answers
-            reference_dw = _reference_answers(variant, variant_inputs)["dW"] if name == "dW" else None
-            there = [flip for flip in found if _close(variant_actual[name], _flipped_answer(
-                name, flip, variant, variant_inputs, reference_dw))]
-            if len(there) == 1:
-                kernel = "x".join(map(str, variant.kernel))
-                return [FLIP_TEXTS[name].format(there[0]) + f" (measured on a {kernel} kernel, where flips differ)"]
-    if len(found) == 1:
-        return [FLIP_TEXTS[name].format(found[0])]
-    if len(found) == 2:  # one axis of the kernel is 1: an axis flip and the rotation are the same array
-        axis_flip = next(flip for flip in found if not flip.startswith("rotated"))
-        kernel = "x".join(map(str, config.kernel))
-        return [FLIP_TEXTS[name].format(f"{axis_flip}, which on this {kernel} kernel is also its rotation by 180 "
-                                        "degrees")]
-    return []
-
-
-def _flips(config):
-    """The flips that change a kernel of ``config``'s size (reversing an axis of size 1 changes nothing)."""
-    return [flip for flip, steps in FLIPS.items() if any(k > 1 for k, step in zip(config.kernel, steps) if step < 0)]
-
-
-def _flipped_answer(name, flip, config, inputs, expected_dw):
-    """forward or dX as with the kernel flipped (the reference run with W flipped), or ``expected_dw`` flipped."""
-    rows, cols = FLIPS[flip]
-    if name == "dW":
-        return expected_dw[:, :, ::rows, ::cols]
-    params = _float64(inputs.params)
-    layer = config.reference_layer({"W": params["W"][:, :, ::rows, ::cols].copy(), "b": params["b"]})
-    out = layer.forward(inputs.x.astype(np.float64))
-    return out if name == "forward" else layer.backward(inputs.dout.astype(np.float64))
-
-
-def _reference_answers(config, inputs):
-    layer = config.reference_layer(_float64(inputs.params))
+def reference_answers(config, inputs):
+    layer = config.reference_layer(as_float64(inputs.params))
     answers = {"forward": layer.forward(inputs.x.astype(np.float64)),
                "dX": layer.backward(inputs.dout.astype(np.float64))}
     if config.is_conv:
         answers.update(dW=layer.dW, dB=layer.db)
     return answers
-
-
-def _wider_kernel(config):
-    """``config`` with a kernel at least 2x2 (the input grown to fit it), or None when none fits."""
-    kernel = tuple(max(k, 2) for k in config.kernel)
-    roomy = config.replace(kernel=kernel, size=10**6)
-    size = tuple(max(n, e - 2 * p) for n, e, p in zip(config.size, roomy.window.extent, config.pad))
-    try:
-        return roomy.replace(size=size)
-    except ValueError:
-        return None
 
 
 # Arrays a truncation is measured on again when the failing ones are too small to show it (all cut to 0): scaled so
@@ -566,7 +433,7 @@ def _truncation_hints(name, actual, expected, config, inputs, probe):
         scaled = _scaled(inputs)
         answers = probe.on(config, scaled)
         if answers is not None and name in answers[1]:
-            found = _truncated(name, answers[1][name], _reference_answers(config, scaled)[name], config, scaled)
+            found = _truncated(name, answers[1][name], reference_answers(config, scaled)[name], config, scaled)
     return [found] if found else []
 
 
@@ -580,7 +447,7 @@ def _truncated(name, actual, expected, config, inputs):
     when it is neither; None when it is what cutting gives only because every value cut was below 1 (zeros)."""
     undecided = False
     cut = np.trunc(expected)
-    if not _close(cut, expected) and _close(actual, cut):
+    if not close(cut, expected) and close(actual, cut):
         if cut.any():
             return f"{name} is cut to whole numbers (truncated toward zero): it is written into {INT_ARRAY}"
         undecided = True
@@ -589,11 +456,11 @@ def _truncated(name, actual, expected, config, inputs):
         return None if undecided else False
     x, dout = inputs.x.astype(np.float64), inputs.dout.astype(np.float64)
     source = np.trunc(x if what == "x" else dout)
-    layer = config.reference_layer(_float64(inputs.params))
+    layer = config.reference_layer(as_float64(inputs.params))
     answers = {"forward": layer.forward(source if what == "x" else x),
                "dX": layer.backward(source if what == "dout" else dout)}
     value = layer.dW if name == "dW" else answers[name]
-    if not _close(value, expected) and _close(actual, value):
+    if not close(value, expected) and close(actual, value):
         if source.any():
             return (f"{name} is computed from {what} cut to whole numbers (truncated toward zero): {what} is copied "
                     f"into {INT_ARRAY}")
@@ -608,11 +475,6 @@ def _read_past_x_hints(probe):
             "given as the start of a larger buffer). An np.lib.stride_tricks.as_strided view whose shape or "
             "strides run past the array does this: check them, or use np.lib.stride_tricks.sliding_window_view, "
             "which checks them for you"]
-
-
-def _average_pool(config, inputs):
-    """forward and dX of average pooling with ``config``'s window."""
-    return _reference_answers(config.replace(layer="avgpool"), inputs)
 
 
 class Probe:
@@ -672,7 +534,7 @@ class Probe:
 
 def _padded_input_gradient(config, inputs):
     """d/dx_pad of sum(forward * dout): the reference layer run on the already padded input."""
-    fill = 0.0 if config.layer != "maxpool" else inputs.x.min() - 1e6  # never wins, like -inf
+    fill = inputs.x.min() - 1e6 if _never_wins(config) else config.kind.pad_fill  # never wins, like -inf
     x_padded = config.window.pad_input(inputs.x, fill)
     unpadded = config.replace(size=x_padded.shape[2:], pad=0)
     layer = unpadded.reference_layer(inputs.params)
@@ -680,9 +542,14 @@ def _padded_input_gradient(config, inputs):
     return layer.backward(inputs.dout)
 
 
-def _float64(params):
+def _never_wins(config):
+    """Whether the kind pads with -inf, which no window takes (max pooling): padding gets no gradient."""
+    return config.kind.pad_fill == -np.inf
+
+
+def as_float64(params):
     return {name: value.astype(np.float64) for name, value in params.items()}
 
 
-def _close(a, b):
+def close(a, b):
     return a.shape == b.shape and bool(np.all(np.abs(a - b) <= CLOSE.bound(b)))

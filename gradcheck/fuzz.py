@@ -54,7 +54,7 @@ from . import strata, strategies
 from .adapters import is_refusal
 from .checks import Stopped, check_names, run_checks
 from .compare import CheckResult
-from .config import Config, pair_text
+from .config import Config, pair_text, windowed_kind
 from .diagnose import error_hints, refusal_hints, trigger_hints
 from .inputs import MAXPOOL_ONLY, make_inputs, seed_of_class, value_class, value_classes
 from .strategies import seeds
@@ -837,6 +837,7 @@ def _grid_example(space, stratum, seed):
 def _first_in_grid(layer, per_axis, pins, restrict, excluded, stratum):
     """``_grid_example``'s search, remembered: rule tests ask it again for the same narrowed spaces."""
     space = Space(layer, dict(pins), per_axis, dict(restrict), excluded=excluded)
+    weights = windowed_kind(layer).weights  # filters and dilation are conv's dimensions
 
     def values(name, free):
         """The pin of ``name``, or its ``free`` grid values kept to its bounds (or, when the grid has none
@@ -855,9 +856,9 @@ def _first_in_grid(layer, per_axis, pins, restrict, excluded, stratum):
     geometry = itertools.product(values("size", sides), values("kernel", kernels),
                                  values("stride", [(s, s) for s in range(1, 6)]),
                                  values("pad", [(p, p) for p in range(5)]),
-                                 values("dilation", [(1, 1), (2, 2)] if layer == "conv" else [(1, 1)]))
+                                 values("dilation", [(1, 1), (2, 2)] if weights else [(1, 1)]))
     counts = list(itertools.product(values("batch", [2, 1]), values("channels", [2, 1]),
-                                    values("filters", [2, 1] if layer == "conv" else [0])))
+                                    values("filters", [2, 1] if weights else [0])))
     for size, kernel, stride, pad, dilation in geometry:
         if any(n + 2 * p < d * (k - 1) + 1 for n, p, d, k in zip(size, pad, dilation, kernel)):
             continue  # the window does not fit, whatever the counts

@@ -426,7 +426,7 @@ def _draw_counts(tiers, layer, counts, geometry):
     as it can be (a pinned input can leave room for a batch of 1 only)."""
     ones = {name: 1 for name in counts}
     room = BUDGET // (_per_output_cost(layer, ones, geometry.values) * geometry.fewest_outputs())
-    capped = {"batch", "filters" if layer == "conv" else "channels"}
+    capped = {"batch", "filters" if windowed_kind(layer).weights else "channels"}
     if geometry.pins.restrict.same_depth:
         capped.add("channels")
     drawn = {}
@@ -445,13 +445,14 @@ def _draw_counts(tiers, layer, counts, geometry):
 def _per_output_cost(layer, counts, geometry):
     """Output elements the checks compute per output position: calls times batch times depth.
 
-    The ties check of max pooling adds a forward and a backward per class of
-    outputs with disjoint windows, ceil(extent / stride) along each axis.
+    The ties check (max pooling's) adds a forward and a backward per class
+    of outputs with disjoint windows, ceil(extent / stride) along each axis.
     """
-    calls = windowed_kind(layer).calls
-    if layer == "maxpool":
+    kind = windowed_kind(layer)
+    calls = kind.calls
+    if "ties" in kind.checks:
         calls += 2 * math.prod(math.ceil(k / s) for k, s in zip(geometry["kernel"], geometry["stride"]))
-    depth = counts["filters"] if windowed_kind(layer).weights else counts["channels"]
+    depth = counts["filters"] if kind.weights else counts["channels"]
     return calls * counts["batch"] * depth
 
 

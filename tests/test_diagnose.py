@@ -9,6 +9,7 @@ from gradcheck.adapters import implementation_of
 from gradcheck.compare import CheckResult
 from gradcheck.config import Config
 from gradcheck.inputs import make_inputs
+from gradcheck.kinds.conv import other_pad_dw_hints
 from mutants import causes, conv, standalone
 
 
@@ -151,9 +152,9 @@ def test_a_gradient_with_a_pad_of_its_own_is_named_with_that_pad():
     _, right_dx, right_dw = reference(config, inputs)
     (hint,) = diagnose._padding_hints(dx, result, config, inputs)
     assert hint.startswith("dX is what backward gives with pad 1 where forward pads with 0")
-    assert diagnose._other_pad_dw_hints(dw, config, inputs)[0].startswith(
+    assert other_pad_dw_hints(dw, config, inputs)[0].startswith(
         "dW is what backward gives with pad 1 where forward pads with 0")
-    assert diagnose._other_pad_dw_hints(right_dw * 2, config, inputs) == []
+    assert other_pad_dw_hints(right_dw * 2, config, inputs) == []
 
 
 def test_the_floor_division_hint_needs_forward_s_shape_to_be_wrong():

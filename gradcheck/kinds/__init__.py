@@ -79,6 +79,13 @@ class WindowedKind:
     calls: int  # output-sized evaluations one configuration's checks make: the search's budget (``strategies``)
     weights: bool = False  # it takes W (F, C, KH, KW) and b (F): filters and dilation are dimensions of it
     cs231n_name: str = ""  # what cs231n's assignment calls its forward, when it has one
+    pad_fill: float = 0.0  # what its padding holds (-inf: max pooling's, which no window takes)
+    window_gradient: object = None  # window_gradient(config, inputs, dout, patch): what one window's output
+    # sends back to its taps, (N, C, KH, KW) (``diagnose``: a backward assigning windows instead of adding them)
+    # its own named mistakes, measured before those every windowed kind gets (``gradcheck.diagnose``):
+    forward_hints: object = None  # forward_hints(actual, expected, config, inputs, probe) -> [hint]
+    gradient_hints: object = None  # gradient_hints(name, actual, expected, config, inputs, probe) -> [hint]
+    factors: object = None  # factors(name, config) -> [(factor, hint)]: a gradient off by a factor it names
 
 
 def symbols(kind):
