@@ -329,7 +329,8 @@ def _batch_hints(name, actual, expected):
 
 def _padding_hints(actual, result, config, inputs):
     """dX cut from the padded gradient at the wrong offset (for conv and average pooling, beyond the padding too:
-    what backward gives with another pad), or wrong only in the border rows/columns."""
+    what backward gives with another pad), or wrong only in the border rows/columns.  A cut of zeros alone is no
+    measurement: a dX of zeros matches it whatever the layer did."""
     if result.mismatches is None:
         return []
     h, w = config.size
@@ -343,7 +344,8 @@ def _padding_hints(actual, result, config, inputs):
                      key=lambda o: o[0] - ph != o[1] - pw)  # a pad of its own first: shifted alike on both axes
     for top, left in offsets:
         cut = extended[:, :, top:top + h, left:left + w]
-        if (top, left) != (ph, pw) and np.all(np.abs(sample - cut[:1, :1]) <= 1e-6 * scale) and close(actual, cut):
+        if (top, left) != (ph, pw) and np.all(np.abs(sample - cut[:1, :1]) <= 1e-6 * scale) and cut.any() and \
+                close(actual, cut):
             return [_cut_text(config, top, left)]
     if config.pad == (0, 0):
         return []
@@ -461,7 +463,7 @@ def _truncated(name, actual, expected, config, inputs):
                "dX": layer.backward(source if what == "dout" else dout)}
     value = layer.dW if name == "dW" else answers[name]
     if not close(value, expected) and close(actual, value):
-        if source.any():
+        if value.any():  # else every value this one reaches was below 1: a layer returning zeros gives it too
             return (f"{name} is computed from {what} cut to whole numbers (truncated toward zero): {what} is copied "
                     f"into {INT_ARRAY}")
         undecided = True

@@ -143,6 +143,19 @@ def test_a_truncated_output_is_told_from_zeros_by_measuring_larger_arrays():
                                                                              inputs)) == ["forward returns all zeros"]
 
 
+def test_a_dx_of_zeros_is_said_to_be_zeros_and_not_a_cut_or_a_truncation_that_also_gives_zeros():
+    """x of one element and pad 1: cut at rows 3:4 the padded gradient is 0, and so is dX from dout truncated
+    where the one output that reaches x has |dout| < 1 (dout's other elements truncate to nonzero values); a
+    backward that loses dX (the public layer this came from stopped its loop over windows early) is neither."""
+    config = Config.conv(batch=1, channels=1, filters=1, size=1, kernel=1, pad=1)
+    inputs = make_inputs(config, 0)
+    _, expected, _ = reference(config, inputs)
+    assert abs(inputs.dout[0, 0, 1, 1]) < 1 and np.trunc(inputs.dout).any()  # what made both coincide with 0
+    result = CheckResult("dX", "fail", "differs", mismatches=np.ones(config.x_shape, bool))
+    zeros = np.zeros_like(expected)
+    assert diagnose.gradient_hints("dX", zeros, expected, result, config, inputs) == ["dX is all zeros"]
+
+
 def test_a_gradient_with_a_pad_of_its_own_is_named_with_that_pad():
     config = Config.conv(batch=1, channels=1, filters=1, size=4, kernel=3, pad=0)
     inputs = make_inputs(config, 0)
