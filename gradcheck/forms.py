@@ -32,6 +32,7 @@ class Pair:
     backward: object
     mistakes: tuple = ()
     note: str = ""  # how the layer is called, when a report should say it (a class making its own weights)
+    said: set = field(default_factory=set)  # what its calls found a report should say (a dx read off the layer)
 
 
 class UserError(Exception):
@@ -220,12 +221,31 @@ def _class_pair(impl, form, options):
             dx = douts[0] * np.asarray(unit, dtype=np.float64) if unit is not None else unit
         else:
             dx = call("backward", layer.backward, *douts)
+        if dx is None and not form.loss:  # the layer keeps what it computed: self.dx = ...
+            dx = _kept_input_gradients(layer, form.returned, pair.said)
         gradients = dict(zip(form.returned, _inputs_gradients(dx, form.returned)))
         gradients.update({name: _kept(layer, name, attribute) for name, attribute in form.state.items()})
         gradients.update({name: making.gradient(layer, name, array, value)
                           for name, array, value in zip(form.parameters, held, values) if name in form.real})
         return tuple(gradients[name] for name in form.real)
-    return Pair(_named(forward, impl.__name__), backward_of, note=making.note)
+    pair = Pair(_named(forward, impl.__name__), backward_of, note=making.note)
+    return pair
+
+
+def _kept_input_gradients(layer, returned, said):
+    """What a backward that returned None left in the layer as the gradients of the ``returned`` inputs, in
+    self.dx (any case; a tuple for several), the note that says so added to ``said``; a UserError for each when
+    it left one of them out."""
+    found = [next((value for attribute, value in vars(layer).items() if attribute.lower() == f"d{name}".lower()),
+                  None) for name in returned]
+    kept = " and ".join(f"self.d{name}" for name in returned)
+    if any(value is None for value in found):
+        error = UserError(f"backward returned None: return {', '.join(f'd{name}' for name in returned)}, or "
+                          f"leave {kept} in the layer")
+        return (error,) * len(returned) if len(returned) > 1 else error
+    said.add(f"backward returned None; {kept} {'were' if len(found) > 1 else 'was'} read from the layer, which "
+             "it set")
+    return tuple(found) if len(found) > 1 else found[0]
 
 
 @dataclass(frozen=True)

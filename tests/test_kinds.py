@@ -241,6 +241,60 @@ def test_list_prints_the_catalogue_and_a_layer_keeping_no_gradient_is_told_where
                                  "at ")  # said once, not wrapped in what the adapter raised
 
 
+
+class KeepsDx:
+    """A right affine layer whose backward returns nothing and leaves every gradient in the layer (``self.dx``,
+    as the public CNN-from-scratch layer that showed it; it failed dx with a NaN of shape ())."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dx, self.dW, self.db = dout @ self.W.T, self.x.T @ dout, dout.sum(axis=0)
+
+
+class KeepsNoDx(KeepsDx):
+    def backward(self, dout):
+        super().backward(dout)
+        del self.dx
+
+
+class RnnStepKeepsBothGradients:
+    """A right rnn step as DLFS 2's, but that keeps dx and dprev_h in the layer instead of returning them."""
+
+    def __init__(self, Wx, Wh, b):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+
+    def forward(self, x, h_prev):
+        Wx, Wh, b = self.params
+        self.cache = (x, h_prev, np.tanh(x @ Wx + h_prev @ Wh + b))
+        return self.cache[2]
+
+    def backward(self, dh_next):
+        (Wx, Wh, _), (x, h_prev, h_next) = self.params, self.cache
+        dt = dh_next * (1 - h_next ** 2)
+        for grad, value in zip(self.grads, (x.T @ dt, h_prev.T @ dt, dt.sum(axis=0))):
+            grad[...] = value
+        self.dx, self.dprev_h = dt @ Wx.T, dt @ Wh.T
+
+
+def test_a_class_whose_backward_returns_none_is_read_from_the_gradients_it_keeps_saying_so():
+    report = kinds.check_kind(CATALOGUE["affine"], KeepsDx, seed=0)
+    assert report.passed
+    assert "backward returned None; self.dx was read from the layer, which it set" in report.notes
+    step = kinds.check_kind(CATALOGUE["rnn_step"], RnnStepKeepsBothGradients, seed=0)
+    assert step.passed
+    assert "backward returned None; self.dx and self.dprev_h were read from the layer, which it set" in step.notes
+    missing = kinds.check_kind(CATALOGUE["affine"], KeepsNoDx, seed=0)
+    assert failing(missing) == ["dx"]
+    assert missing.checks[3].message == "backward returned None: return dx, or leave self.dx in the layer"
+
+
 LOOPS = """
 import numpy as np
 

@@ -138,6 +138,7 @@ def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
                             integers=kind.form.integers, booleans=kind.form.booleans, outputs=kind.form.outputs,
                             examples=examples, seed=seed, words=words, reference=reference,
                             notes=[text for text in (pair.note, adapted, note) if text])
+    report.notes += sorted(pair.said - set(report.notes))
     if not kind.by_reference:
         report.against = "finite differences of its own forward"
     for result in report.checks:
