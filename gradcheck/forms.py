@@ -221,7 +221,7 @@ def _class_pair(impl, form, options):
             dx = douts[0] * np.asarray(unit, dtype=np.float64) if unit is not None else unit
         else:
             dx = call("backward", layer.backward, *douts)
-        if dx is None and not form.loss:  # the layer keeps what it computed: self.dx = ...
+        if dx is None and form.returned and not form.loss:  # the layer keeps what it computed: self.dx = ...
             dx = _kept_input_gradients(layer, form.returned, pair.said)
         gradients = dict(zip(form.returned, _inputs_gradients(dx, form.returned)))
         gradients.update({name: _kept(layer, name, attribute) for name, attribute in form.state.items()})
