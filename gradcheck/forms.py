@@ -228,7 +228,7 @@ def _class_pair(impl, form, options):
         gradients.update({name: making.gradient(layer, name, array, value)
                           for name, array, value in zip(form.parameters, held, values) if name in form.real})
         return tuple(gradients[name] for name in form.real)
-    pair = Pair(_named(forward, impl.__name__), backward_of, note=making.note)
+    pair = Pair(_named(forward, impl.__name__), backward_of, note=making.note)  # backward_of adds to pair.said
     return pair
 
 

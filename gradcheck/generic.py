@@ -736,17 +736,17 @@ def _reshaped(check, gradient, shape):
 
 def _forward(forward, inputs):
     """(out as a float64 array, cache or None when forward returned out alone, the narrower float dtype out came
-    in or None: ``narrowness``)."""
+    in or None: ``_narrowness``)."""
     returned = call("forward", forward, *inputs.values())
     out, cache = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
     if out is None:
         raise UserError("forward returned None as its output: is it unfinished? return the output array")
     if not isinstance(out, (np.ndarray, list, float, int)):
         raise UserError(f"forward must return an array, or (out, cache); it returned {type(returned).__name__}")
-    return np.asarray(out, dtype=np.float64), cache, narrowness(out)
+    return np.asarray(out, dtype=np.float64), cache, _narrowness(out)
 
 
-def narrowness(value):
+def _narrowness(value):
     """The name of ``value``'s dtype when it is a float narrower than float64 (float32), else None."""
     dtype = getattr(value, "dtype", None)
     return dtype.name if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8 else None
@@ -817,7 +817,7 @@ def _backward(backward, dout, cache, inputs, real):
         raise UserError(f"backward must return {len(real)} gradient{'s' * (len(real) > 1)} "
                          f"(d{', d'.join(real)}, in the order forward takes them), got {len(grads)}")
     return ({name: grad if isinstance(grad, UserError) else np.asarray(grad, dtype=np.float64)
-             for name, grad in zip(real, grads)}, {name: narrowness(grad) for name, grad in zip(real, grads)})
+             for name, grad in zip(real, grads)}, {name: _narrowness(grad) for name, grad in zip(real, grads)})
 
 
 def _scale_hints(check, analytic, expected, sizes, against="the finite differences"):
