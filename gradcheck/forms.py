@@ -32,6 +32,7 @@ class Pair:
     backward: object
     mistakes: tuple = ()
     note: str = ""  # how the layer is called, when a report should say it (a class making its own weights)
+    other: object = None  # a reference's second formulation (a Pair), independent of it: see generic.SPREAD
     said: set = field(default_factory=set)  # what its calls found a report should say (a dx read off the layer)
 
 
@@ -43,12 +44,12 @@ class UserError(Exception):
         self.details = details
 
 
-def call(what, function, *args):
-    """``function(*args)``: what it raises becomes a UserError saying ``what`` raised what, and where in the
-    user's code; a UserError from a call within (an adapter's) passes as it is, said once."""
+def call(what, function, *args, **keywords):
+    """``function(*args, **keywords)``: what it raises becomes a UserError saying ``what`` raised what, and where
+    in the user's code; a UserError from a call within (an adapter's) passes as it is, said once."""
     try:
         with np.errstate(all="ignore"):  # exp() overflowing to a right 0 or 1 is no failure; NaN is judged after
-            return function(*args)
+            return function(*args, **keywords)
     except UserError:
         raise
     except Exception as error:  # the pair's own failure, reported as its check's

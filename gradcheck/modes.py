@@ -57,9 +57,16 @@ class _FunctionModes:
         return None
 
 
+# What a class's forward calls the argument that picks its mode, and its value in each mode: the DLFS book's
+# train_flg, CMU 11-785's eval, a mode string
+MODE_ARGUMENTS = {**dict.fromkeys(("train_flg", "train", "training", "is_training"), {"train": True, "test": False}),
+                  **dict.fromkeys(("eval", "test", "inference", "is_test"), {"train": False, "test": True}),
+                  "mode": {"train": "train", "test": "test"}}
+
+
 class _ClassModes:
-    """A class built with the parameters, as the DLFS book's layers are; test mode is ``forward(x, False)``
-    (its train_flg)."""
+    """A class built with the parameters, as the DLFS book's layers are; its mode is given by the name its
+    forward takes it by (MODE_ARGUMENTS): ``forward(x, train_flg=False)``, ``forward(x, eval=True)``."""
 
     from_class = True
 
@@ -67,20 +74,28 @@ class _ClassModes:
         self.form = form
         self.keeper = cls.__name__
         self.layer, _ = Making.of(cls, form).build([p.copy() for p in parameters])
+        self.argument = next((name for name in _parameters(self.layer.forward)[1:2] if name in MODE_ARGUMENTS), None)
 
     def forward(self, x, mode):
         _seed(self.form)
-        return call("forward", self.layer.forward, x.copy(), *(() if mode == "train" else (False,)))
+        given = {self.argument: MODE_ARGUMENTS[self.argument][mode]} if self.argument else {}
+        return call("forward", self.layer.forward, x.copy(), **given)
 
     def kept(self, names):
         return {name: _numbers(getattr(self.layer, name, None)) for name in names}
 
     def test_mode_missing(self):
-        try:
-            inspect.signature(self.layer.forward).bind(None, False)
-        except TypeError:
-            return "forward takes no train_flg: test mode was not checked"
+        if self.argument is None:
+            return "forward takes no train_flg, eval or mode argument: test mode was not checked"
         return None
+
+
+def _parameters(method):
+    """The names of ``method``'s parameters (none when it has no signature)."""
+    try:
+        return list(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return []
 
 
 def _numbers(value):

@@ -345,6 +345,20 @@ class BatchNormalizationWithoutTrainFlag(DLFS.BatchNormalization):
         return super().forward(x)
 
 
+class BatchNormalizationWithEval(DLFS.BatchNormalization):
+    """Right, its mode asked as CMU 11-785's BatchNorm asks it: forward(x, eval=False)."""
+
+    def forward(self, x, eval=False):
+        return super().forward(x, not eval)
+
+
+class BatchNormalizationWithMode(DLFS.BatchNormalization):
+    """Right, its mode a string: forward(x, mode="train")."""
+
+    def forward(self, x, mode="train"):
+        return super().forward(x, mode == "train")
+
+
 def batchnorm_forward_never_updated(x, gamma, beta, bn_param):
     """Stores back the running averages it found (zeros at first): as if the update were left out."""
     found = {name: bn_param.get(name, np.zeros(x.shape[1])) for name in ("running_mean", "running_var")}
@@ -438,11 +452,18 @@ def test_the_unbiased_running_variance_is_accepted_with_a_note():
     assert (running.status, running.notes, test.status) == ("pass", [batchnorm.UNBIASED], "pass")
 
 
+@pytest.mark.parametrize("layer", [BatchNormalizationWithEval, BatchNormalizationWithMode])
+def test_test_mode_is_asked_for_by_the_name_forward_takes_it_by(layer):
+    """eval=True, mode="test": given False as train_flg would be, the first ran train mode and failed test-mode."""
+    (probe,) = CATALOGUE["batchnorm"].probes
+    assert [result.status for result in probe(CATALOGUE["batchnorm"].modes(layer))] == ["pass", "pass"]
+
+
 def test_a_probe_a_layer_cannot_take_is_skipped_saying_why():
     (probe,) = CATALOGUE["batchnorm"].probes
     running, test = probe(CATALOGUE["batchnorm"].modes(BatchNormalizationWithoutTrainFlag))
     assert (running.status, test.status, test.message) == (
-        "pass", "skip", "forward takes no train_flg: test mode was not checked")
+        "pass", "skip", "forward takes no train_flg, eval or mode argument: test mode was not checked")
     running, test = probe(CATALOGUE["batchnorm"].modes(batchnorm_forward_train_only))
     assert running.status == test.status == "skip"
     assert running.message == test.message == ("bn_param holds no running_mean or running_var after two train-mode "

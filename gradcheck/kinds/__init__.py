@@ -132,7 +132,8 @@ def check_pair(kind, pair, make, *, words, dims=None, examples=None, seed=None):
     pair, adapted = kind.adapt(pair) if kind.adapt else (pair, "")
     options, note = kind.options(pair) if kind.options else ({}, "")
     reference = dataclasses.replace(as_pair(kind.formulations[0], kind.form, **options),
-                                    mistakes=tuple(_given(mistake, options) for mistake in kind.mistakes)) \
+                                    mistakes=tuple(_given(mistake, options) for mistake in kind.mistakes),
+                                    other=as_pair(kind.formulations[1], kind.form, **options)) \
         if kind.by_reference else None
     report = check_function(pair.forward, pair.backward, kind.form.shapes, {**kind.dims, **(dims or {})},
                             integers=kind.form.integers, booleans=kind.form.booleans, outputs=kind.form.outputs,

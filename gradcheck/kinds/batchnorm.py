@@ -38,9 +38,14 @@ cs231n keeps them in bn_param (``running_mean``, ``running_var``; momentum
 ``bn_param.get("momentum", 0.9)``), the same dict on every call, and
 ``bn_param["mode"] = "test"`` switches; DLFS's ``BatchNormalization(gamma,
 beta, momentum=0.9)`` keeps them as attributes of those names and takes
-``forward(x, train_flg=False)``.  A layer that keeps none, or a class whose
-forward takes no train_flg, has the probe it cannot take skipped, saying
-why.
+``forward(x, train_flg=False)`` (CMU 11-785's ``BatchNorm(fan_in)``,
+``forward(x, eval=True)``; see ``modes.MODE_ARGUMENTS``).  A layer that keeps
+none, or a class whose forward takes no argument for its mode, has the probe
+it cannot take skipped, saying why.
+
+The named mistakes: dx without its mean term, its variance term or both;
+dgamma or dbeta summed over the features; dgamma summing dout times forward's
+output instead of xhat.
 """
 import numpy as np
 
@@ -94,6 +99,11 @@ def _normalized(inputs, eps):
     x = inputs["x"]
     std = np.sqrt(x.var(axis=0) + eps)
     return (x - x.mean(axis=0)) / std, std
+
+
+def _output(inputs, eps):
+    """Forward's output, gamma * xhat + beta."""
+    return inputs["gamma"] * _normalized(inputs, eps)[0] + inputs["beta"]
 
 
 def _dx(inputs, dout, eps, mean=True, variance=True):
@@ -260,5 +270,7 @@ KIND = Kind(
                 "dgamma is summed over the features (axis 1): sum over the batch (axis 0)"),
         Mistake("dbeta", lambda inputs, dout: dout.sum(axis=1),
                 "dbeta is summed over the features (axis 1): sum over the batch (axis 0)"),
+        Mistake("dgamma", lambda inputs, dout, eps=EPS: (dout * _output(inputs, eps)).sum(axis=0),
+                "dgamma sums dout * out, forward's output gamma * xhat + beta: it sums dout * xhat"),
     ), options=OPTIONS, probes=(modes_probe((8, 3), 0, OPTIONS),),
     probed=PROBES)
