@@ -13,6 +13,7 @@ from gradcheck.forms import as_pair
 from gradcheck.cli import main
 from gradcheck.userfiles import load_module
 from kind_checks import assert_agrees_with_torch, failing, on_every_seed
+from test_kinds_recurrent import RNN
 from reference_layers.activations import LEAK
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
@@ -262,19 +263,12 @@ def test_list_prints_the_catalogue_and_a_layer_keeping_no_gradient_is_told_where
 
 
 
-class KeepsDx:
-    """A right affine layer whose backward returns nothing and leaves every gradient in the layer (``self.dx``,
-    as the public CNN-from-scratch layer that showed it; it failed dx with a NaN of shape ())."""
-
-    def __init__(self, W, b):
-        self.W, self.b = W, b
-
-    def forward(self, x):
-        self.x = x
-        return x @ self.W + self.b
+class KeepsDx(example("dlfs_layers").Affine):
+    """The book's affine layer, but that keeps dx in the layer (``self.dx``) and returns nothing, as the public
+    CNN-from-scratch layer that showed it (it failed dx with a NaN of shape ())."""
 
     def backward(self, dout):
-        self.dx, self.dW, self.db = dout @ self.W.T, self.x.T @ dout, dout.sum(axis=0)
+        self.dx = super().backward(dout)
 
 
 class KeepsNoDx(KeepsDx):
@@ -283,24 +277,11 @@ class KeepsNoDx(KeepsDx):
         del self.dx
 
 
-class RnnStepKeepsBothGradients:
-    """A right rnn step as DLFS 2's, but that keeps dx and dprev_h in the layer instead of returning them."""
-
-    def __init__(self, Wx, Wh, b):
-        self.params = [Wx, Wh, b]
-        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-
-    def forward(self, x, h_prev):
-        Wx, Wh, b = self.params
-        self.cache = (x, h_prev, np.tanh(x @ Wx + h_prev @ Wh + b))
-        return self.cache[2]
+class RnnStepKeepsBothGradients(RNN):
+    """DLFS 2's rnn step, but that keeps dx and dprev_h in the layer instead of returning them."""
 
     def backward(self, dh_next):
-        (Wx, Wh, _), (x, h_prev, h_next) = self.params, self.cache
-        dt = dh_next * (1 - h_next ** 2)
-        for grad, value in zip(self.grads, (x.T @ dt, h_prev.T @ dt, dt.sum(axis=0))):
-            grad[...] = value
-        self.dx, self.dprev_h = dt @ Wx.T, dt @ Wh.T
+        self.dx, self.dprev_h = super().backward(dh_next)
 
 
 def test_a_class_whose_backward_returns_none_is_read_from_the_gradients_it_keeps_saying_so():
